@@ -1,0 +1,1 @@
+"""probtalk's own FLAME-format head rig: the built files and the code that builds them."""

@@ -1,0 +1,3 @@
+from probtalk.cli.main import main
+
+main()

@@ -1,0 +1,157 @@
+"""The Animation result type and its .npz file format (DESIGN.md contract)."""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from probtalk.errors import AnimationFileError
+from probtalk.io import atomic_path
+from probtalk.layout import MOTION_DIM, MOTION_EXPRESSION, MOTION_JAW, NUM_EXPRESSION, NUM_SHAPE
+
+_OPTIONAL = ("neck_pose", "eye_pose", "shape")
+_ARRAY_KEYS = ("expression", "jaw_pose", *_OPTIONAL)
+
+
+@dataclass
+class Animation:
+    """FLAME motion for one take.
+
+    Attributes:
+        fps: frames per second (> 0).
+        expression: float32 [T, E] FLAME expression coefficients, E <= 100.
+        jaw_pose: float32 [T, 3] jaw axis-angle in radians.
+        neck_pose: optional float32 [T, 3].
+        eye_pose: optional float32 [T, 6] (left eye, right eye axis-angle).
+        shape: optional float32 [300] identity coefficients.
+        meta: JSON-serialisable provenance (emotion mix, intensity, speaker,
+            seed, temperature, take index, model id, audio name and sha256).
+    """
+
+    fps: float
+    expression: np.ndarray
+    jaw_pose: np.ndarray
+    neck_pose: np.ndarray | None = None
+    eye_pose: np.ndarray | None = None
+    shape: np.ndarray | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.fps = float(self.fps)
+        for key in _ARRAY_KEYS:
+            value = getattr(self, key)
+            if value is not None:
+                setattr(self, key, np.asarray(value, dtype=np.float32))
+        self.validate()
+
+    # ------------------------------------------------------------------ checks
+    def validate(self) -> None:
+        """Raise AnimationFileError if shapes, values or fps break the contract."""
+        if not np.isfinite(self.fps) or self.fps <= 0:
+            raise AnimationFileError(f"animation fps must be > 0, got {self.fps}")
+        expr = self.expression
+        if expr.ndim != 2 or not 0 < expr.shape[1] <= NUM_EXPRESSION:
+            raise AnimationFileError(f"expression must be [T, E] with 0 < E <= {NUM_EXPRESSION}, got {expr.shape}")
+        frames = expr.shape[0]
+        expected = {"jaw_pose": (frames, 3), "neck_pose": (frames, 3), "eye_pose": (frames, 6), "shape": None}
+        for key, want in expected.items():
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if key == "shape":
+                if value.ndim != 1 or value.shape[0] > NUM_SHAPE:
+                    raise AnimationFileError(f"shape must be [<= {NUM_SHAPE}], got {value.shape}")
+            elif value.shape != want:
+                raise AnimationFileError(f"{key} must be {list(want)} to match {frames} frames, got {list(value.shape)}")
+        for key in _ARRAY_KEYS:
+            value = getattr(self, key)
+            if value is not None and not np.all(np.isfinite(value)):
+                raise AnimationFileError(f"{key} holds NaN or infinite values")
+
+    # -------------------------------------------------------------- properties
+    @property
+    def num_frames(self) -> int:
+        """Number of frames T."""
+        return int(self.expression.shape[0])
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.num_frames / self.fps
+
+    def motion(self) -> np.ndarray:
+        """Return the [T, 53] motion features (expression 0-49 | jaw), zero-padded if E < 50."""
+        out = np.zeros((self.num_frames, MOTION_DIM), dtype=np.float32)
+        e = min(self.expression.shape[1], MOTION_EXPRESSION.stop)
+        out[:, :e] = self.expression[:, :e]
+        out[:, MOTION_JAW] = self.jaw_pose
+        return out
+
+    @classmethod
+    def from_motion(cls, motion: np.ndarray, fps: float, **kwargs: Any) -> Animation:
+        """Build an Animation from [T, 53] motion features."""
+        motion = np.asarray(motion, dtype=np.float32)
+        if motion.ndim != 2 or motion.shape[1] != MOTION_DIM:
+            raise AnimationFileError(f"motion must be [T, {MOTION_DIM}], got {list(motion.shape)}")
+        return cls(fps=fps, expression=motion[:, MOTION_EXPRESSION], jaw_pose=motion[:, MOTION_JAW], **kwargs)
+
+    # --------------------------------------------------------------------- I/O
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the animation to ``path`` (.npz) atomically and return the path."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
+        arrays: dict[str, Any] = {"fps": np.float64(self.fps)}
+        for key in _ARRAY_KEYS:
+            value = getattr(self, key)
+            if value is not None:
+                arrays[key] = value
+        arrays["meta_json"] = np.array(json.dumps(self.meta, sort_keys=True, default=_json_default))
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Animation:
+        """Read an animation written by :meth:`save`.
+
+        Raises:
+            AnimationFileError: the file is missing, truncated or not an animation.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise AnimationFileError(f"animation file {path} not found; check the path")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                keys = set(data.files)
+                missing = {"fps", "expression", "jaw_pose"} - keys
+                if missing:
+                    raise AnimationFileError(
+                        f"{path} is not a probtalk animation (missing {', '.join(sorted(missing))}); "
+                        "write it with Animation.save or 'probtalk animate'"
+                    )
+                kwargs: dict[str, Any] = {k: data[k] for k in _ARRAY_KEYS if k in keys}
+                fps = float(data["fps"])
+                meta = json.loads(str(data["meta_json"])) if "meta_json" in keys else {}
+        except AnimationFileError:
+            raise
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError, json.JSONDecodeError) as exc:
+            raise AnimationFileError(f"{path} is corrupt or truncated ({type(exc).__name__}); re-export it") from None
+        return cls(fps=fps, meta=meta, **kwargs)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -1,0 +1,55 @@
+"""``probtalk info``: versions, optional extras and backends, the rig and the model."""
+
+from __future__ import annotations
+
+import importlib.util
+import platform
+from importlib import metadata
+
+import typer
+
+from probtalk.cli.app import app, run_cli
+
+_EXTRAS = {
+    "render (pyrender/moderngl, CPU)": ("moderngl", "pyrender"),
+    "render-gpu (pytorch3d)": ("pytorch3d",),
+    "video (PyAV)": ("av",),
+    "gltf (pygltflib)": ("pygltflib",),
+    "align (pocketsphinx)": ("pocketsphinx",),
+}
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+@app.command()
+@run_cli
+def info(
+    rig: str = typer.Option(None, "--rig", help="A FLAME .pkl or probtalk .npz rig (default: bundled head)."),
+    model: str = typer.Option(None, "--model", help="A checkpoint path (default: embedded model)."),
+) -> None:
+    """Print versions, available extras and backends, the rig and the model."""
+    from probtalk import __version__
+    from probtalk.flame import load_rig
+
+    typer.echo(f"probtalk {__version__}  python {platform.python_version()}  {platform.system()}")
+    for dist in ("torch", "numpy", "transformers", "smplx"):
+        typer.echo(f"  {dist:14s} {_version(dist)}")
+    typer.echo("extras:")
+    for label, modules in _EXTRAS.items():
+        have = [m for m in modules if importlib.util.find_spec(m) is not None]
+        typer.echo(f"  {label:34s} {'yes (' + ', '.join(have) + ')' if have else 'no'}")
+    the_rig = load_rig(rig)
+    typer.echo(
+        f"rig: {the_rig.rig_id()}  {the_rig.num_vertices} vertices, {len(the_rig.faces)} faces, "
+        f"{len(the_rig.semantic_names)} semantic shapes, regions: {', '.join(sorted(the_rig.regions)) or 'none'}"
+    )
+    if importlib.util.find_spec("probtalk.api") is not None:
+        from probtalk.api import load_model
+
+        for line in load_model(model).info_lines():
+            typer.echo(line)

@@ -1,0 +1,15 @@
+"""Entry point of the ``probtalk`` console script: imports every command module."""
+
+from __future__ import annotations
+
+from probtalk.cli import info  # noqa: F401  (registers commands)
+from probtalk.cli.app import app
+
+
+def main() -> None:
+    """Run the CLI."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
