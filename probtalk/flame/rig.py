@@ -271,7 +271,7 @@ def _load_npz(path: Path) -> Rig:
             }
             kw["name"] = str(data["name"])
             kw["regions"] = {k[len("region__"):]: data[k] for k in files if k.startswith("region__")}
-            kw["keypoints"] = dict(zip([str(n) for n in data["keypoint_names"]], data["keypoint_ids"].tolist()))
+            kw["keypoints"] = dict(zip([str(n) for n in data["keypoint_names"]], data["keypoint_ids"].tolist(), strict=True))
             kw["semantic_names"] = tuple(str(n) for n in data["semantic_names"])
     except RigError:
         raise
