@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from probtalk.cli import animate_cmd, info  # noqa: F401  (registers commands)
+from probtalk.cli import animate_cmd, evaluate_cmd, info  # noqa: F401  (registers commands)
 from probtalk.cli.app import app
 
 

@@ -1,0 +1,100 @@
+"""Adapters that turn animation engines into ``generate_fn`` for :func:`probtalk.eval.evaluate`.
+
+* :func:`model_generate_fn` — the learned model (``probtalk.api.Model.animate``).
+* :func:`rules_generate_fn` — the rule-based baseline (``probtalk.data.rules.animate_rules``).
+
+Both return motion [T, 53] resampled to the dataset's frame rate.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any
+
+import numpy as np
+
+from probtalk.emotions import EMOTIONS
+from probtalk.eval.evaluate import GenerateFn
+from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS
+
+logger = logging.getLogger(__name__)
+
+
+def resample_motion(motion: np.ndarray, src_fps: float, dst_fps: float) -> np.ndarray:
+    """Linearly resample motion [T, D] from ``src_fps`` to ``dst_fps`` (returns [T', D], float32)."""
+    motion = np.asarray(motion, dtype=np.float32)
+    if abs(src_fps - dst_fps) < 1e-6 or len(motion) < 2:
+        return motion
+    frames = max(1, int(round(len(motion) * dst_fps / src_fps)))
+    t_dst = np.arange(frames) / dst_fps
+    t_src = np.arange(len(motion)) / src_fps
+    out = np.stack([np.interp(t_dst, t_src, motion[:, d]) for d in range(motion.shape[1])], axis=1)
+    return out.astype(np.float32)
+
+
+def model_generate_fn(model: Any, *, fps: float = DATASET_FPS, **animate_kwargs: Any) -> GenerateFn:
+    """Wrap a loaded model (``probtalk.load_model(...)``) as a ``generate_fn``.
+
+    Speakers the model was not trained on (held-out voices) fall back to the
+    model's average speaker. Extra keywords (``temperature``, ``top_k``,
+    ``deterministic``) go to ``model.animate``.
+    """
+    known = set(getattr(model, "speakers", ()))
+    warned: set[str] = set()
+
+    def generate(sample: Any, num_takes: int, seed: int) -> list[np.ndarray]:
+        speaker = getattr(sample, "speaker", None)
+        if speaker not in known:
+            if speaker is not None and speaker not in warned:
+                warned.add(speaker)
+                logger.info("speaker %s is unknown to the model; using its average speaker", speaker)
+            speaker = None
+        anims = model.animate(
+            np.asarray(sample.audio, dtype=np.float32),
+            sample_rate=AUDIO_SAMPLE_RATE,
+            emotion=EMOTIONS[int(sample.emotion)],
+            intensity=float(sample.intensity),
+            speaker=speaker,
+            num_samples=num_takes,
+            seed=seed,
+            **animate_kwargs,
+        )
+        return [resample_motion(a.motion(), a.fps, fps) for a in anims]
+
+    return generate
+
+
+def rules_generate_fn(*, fps: float = DATASET_FPS) -> GenerateFn:
+    """The rule-based baseline (``probtalk.data.rules.animate_rules``) as a ``generate_fn``.
+
+    Each take uses its own seed when ``animate_rules`` accepts one; a
+    deterministic baseline gives identical takes (Diversity 0).
+    """
+    from probtalk.data.rules import animate_rules
+
+    params = inspect.signature(animate_rules).parameters
+    takes_seed = "seed" in params
+
+    def generate(sample: Any, num_takes: int, seed: int) -> list[np.ndarray]:
+        kwargs: dict[str, Any] = {
+            "emotion": EMOTIONS[int(sample.emotion)],
+            "intensity": float(sample.intensity),
+        }
+        if "text" in params:
+            kwargs["text"] = getattr(sample, "text", None)
+        if "sample_rate" in params:
+            kwargs["sample_rate"] = AUDIO_SAMPLE_RATE
+        audio = np.asarray(sample.audio, dtype=np.float32)
+        out = []
+        for k in range(num_takes):
+            if takes_seed:
+                kwargs["seed"] = seed * 1000 + k
+            anim = animate_rules(audio, **kwargs)
+            out.append(resample_motion(anim.motion(), anim.fps, fps))
+            if not takes_seed:  # deterministic: every take is the same
+                out.extend(out[0].copy() for _ in range(num_takes - 1))
+                break
+        return out
+
+    return generate
