@@ -1,0 +1,546 @@
+"""The procedural animator: phone timings (+ emotion, style, loudness) -> FLAME motion.
+
+It works in the rig's semantic (ARKit-named) weight space and maps to FLAME
+parameters at the end through ``rig.semantic_expression`` / ``rig.semantic_jaw``:
+
+* **Visemes** are targets over the semantic shapes (``VISEMES``), blended
+  Cohen-Massaro style: every phone pulls the face towards its target with a
+  dominance that is flat over the phone's core and decays (Gaussian) outside
+  it; the face at time t is the dominance-weighted mean of all targets.
+  Bilabial closure is then enforced as a constraint (as in JALI): dominance
+  alone undershoots short /p b m/, yet real lips do seal.
+* **Jaw** opening comes from vowel openness, scaled by the speaker's jaw
+  range and the per-frame loudness of the audio.
+* **Emotion** is a facial-action-unit pattern (``EMOTION_PATTERNS``) scaled by
+  intensity, with onset/offset dynamics; a dict of weights blends patterns.
+* **Style, blinks, brows, variation**: per-speaker habits
+  (:class:`~probtalk.data.style_profiles.SpeakerStyle`), Poisson blinks, brow
+  raises on stressed syllables and small seeded jitter and low-frequency
+  noise, so one sentence has many valid motions.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from probtalk.data.style_profiles import DEFAULT_STYLE, SpeakerStyle
+from probtalk.emotions import EMOTION_INDEX, EMOTIONS, MAX_INTENSITY
+from probtalk.errors import RigError, StyleError
+from probtalk.layout import AUDIO_SAMPLE_RATE, PARAM_DIM, PARAM_EXPRESSION, PARAM_JAW, PARAM_SHAPE
+
+if TYPE_CHECKING:
+    from probtalk.flame.rig import Rig
+
+log = logging.getLogger(__name__)
+
+
+class PhoneLike(Protocol):
+    """Anything with ``start``/``end`` seconds and an ARPAbet ``phone`` label (``probtalk.data.phones.Phone``)."""
+
+    start: float
+    end: float
+    phone: str
+
+
+# --------------------------------------------------------------- the visemes
+# Each entry: semantic targets (symmetric names without Left/Right expand to both
+# sides), dominance strength alpha and dominance width tau (s).
+_Viseme = tuple[dict[str, float], float, float]
+_REST: _Viseme = ({}, 0.6, 0.06)
+VISEMES: dict[str, _Viseme] = {
+    "SIL": _REST,
+    # bilabials: lips sealed, jaw nearly shut (closure also enforced below)
+    "P": ({"jawOpen": 0.02, "mouthPress": 0.45, "mouthRollLower": 0.1, "mouthRollUpper": 0.05}, 6.0, 0.03),
+    "B": ({"jawOpen": 0.02, "mouthPress": 0.35, "mouthRollLower": 0.1}, 6.0, 0.03),
+    "M": ({"jawOpen": 0.02, "mouthPress": 0.25, "mouthRollLower": 0.05}, 6.0, 0.03),
+    # labiodentals: lower lip tucked under the upper teeth
+    "F": ({"jawOpen": 0.06, "mouthRollLower": 0.7, "mouthUpperUp": 0.25, "mouthShrugUpper": 0.1}, 4.0, 0.035),
+    "V": ({"jawOpen": 0.06, "mouthRollLower": 0.6, "mouthUpperUp": 0.2, "mouthShrugUpper": 0.1}, 4.0, 0.035),
+    # rounded
+    "W": ({"jawOpen": 0.08, "mouthPucker": 0.85, "mouthFunnel": 0.35}, 3.0, 0.045),
+    "UW": ({"jawOpen": 0.18, "mouthPucker": 0.75, "mouthFunnel": 0.45}, 2.0, 0.06),
+    "UH": ({"jawOpen": 0.25, "mouthPucker": 0.45, "mouthFunnel": 0.35}, 1.6, 0.06),
+    "OW": ({"jawOpen": 0.45, "mouthFunnel": 0.6, "mouthPucker": 0.35}, 2.0, 0.06),
+    "OY": ({"jawOpen": 0.45, "mouthFunnel": 0.5, "mouthPucker": 0.25}, 2.0, 0.06),
+    "AO": ({"jawOpen": 0.65, "mouthFunnel": 0.45, "mouthLowerDown": 0.15}, 2.5, 0.06),
+    # open vowels: the jaw drops
+    "AA": ({"jawOpen": 0.8, "mouthLowerDown": 0.3, "mouthUpperUp": 0.05}, 3.0, 0.06),
+    "AE": ({"jawOpen": 0.7, "mouthLowerDown": 0.3, "mouthStretch": 0.25}, 3.0, 0.06),
+    "AH": ({"jawOpen": 0.6, "mouthLowerDown": 0.25}, 3.0, 0.055),
+    "AW": ({"jawOpen": 0.75, "mouthLowerDown": 0.25, "mouthFunnel": 0.15}, 3.0, 0.06),
+    "AY": ({"jawOpen": 0.75, "mouthLowerDown": 0.25, "mouthStretch": 0.15}, 3.0, 0.06),
+    # mid / spread vowels
+    "EH": ({"jawOpen": 0.45, "mouthStretch": 0.35, "mouthLowerDown": 0.2}, 2.0, 0.055),
+    "EY": ({"jawOpen": 0.4, "mouthStretch": 0.45, "mouthLowerDown": 0.15}, 2.0, 0.055),
+    "ER": ({"jawOpen": 0.3, "mouthFunnel": 0.35, "mouthPucker": 0.25}, 1.8, 0.055),
+    "IH": ({"jawOpen": 0.25, "mouthStretch": 0.5, "mouthLowerDown": 0.1}, 1.8, 0.05),
+    "IY": ({"jawOpen": 0.18, "mouthStretch": 0.65, "mouthSmile": 0.12}, 1.8, 0.05),
+    # other consonants
+    "R": ({"jawOpen": 0.15, "mouthFunnel": 0.35, "mouthPucker": 0.35}, 1.5, 0.045),
+    "SH": ({"jawOpen": 0.12, "mouthFunnel": 0.55, "mouthPucker": 0.3, "mouthUpperUp": 0.1}, 2.0, 0.045),
+    "ZH": ({"jawOpen": 0.12, "mouthFunnel": 0.55, "mouthPucker": 0.3, "mouthUpperUp": 0.1}, 2.0, 0.045),
+    "CH": ({"jawOpen": 0.12, "mouthFunnel": 0.5, "mouthPucker": 0.3, "mouthUpperUp": 0.1}, 2.0, 0.045),
+    "JH": ({"jawOpen": 0.12, "mouthFunnel": 0.5, "mouthPucker": 0.3, "mouthUpperUp": 0.1}, 2.0, 0.045),
+    "S": ({"jawOpen": 0.08, "mouthStretch": 0.35, "mouthClose": 0.0}, 1.5, 0.04),
+    "Z": ({"jawOpen": 0.08, "mouthStretch": 0.3}, 1.5, 0.04),
+    "TH": ({"jawOpen": 0.15, "tongueOut": 0.25, "mouthStretch": 0.15}, 1.2, 0.04),
+    "DH": ({"jawOpen": 0.15, "tongueOut": 0.2, "mouthStretch": 0.15}, 1.0, 0.04),
+    "T": ({"jawOpen": 0.15, "mouthStretch": 0.2}, 0.8, 0.04),
+    "D": ({"jawOpen": 0.15, "mouthStretch": 0.2}, 0.8, 0.04),
+    "N": ({"jawOpen": 0.12, "mouthStretch": 0.15}, 0.8, 0.04),
+    "L": ({"jawOpen": 0.22, "mouthStretch": 0.1}, 0.8, 0.045),
+    "Y": ({"jawOpen": 0.12, "mouthStretch": 0.4}, 0.9, 0.04),
+    "K": ({"jawOpen": 0.22}, 0.5, 0.04),
+    "G": ({"jawOpen": 0.22}, 0.5, 0.04),
+    "NG": ({"jawOpen": 0.18}, 0.5, 0.04),
+    "HH": ({"jawOpen": 0.3}, 0.2, 0.03),
+}
+_DEFAULT_VISEME: _Viseme = ({"jawOpen": 0.15}, 0.5, 0.04)
+_SILENCE_LABELS = {"SIL", "SP", "SPN", "<SIL>", "<S>", "</S>", "PAU", "H#", "", "NOISE", "+NSN+", "+SPN+"}
+BILABIAL_CLOSURE = frozenset({"P", "B", "M"})
+
+# Shapes that part the lips: damped while the lips are sealed.
+_LIP_OPENERS = ("jawOpen", "mouthLowerDown", "mouthUpperUp", "mouthFunnel", "mouthShrugUpper", "tongueOut")
+# The sealed-lips pose the closure constraint pulls towards (added to the viseme's own shape).
+_CLOSURE_POSE = {"jawOpen": 0.0, "mouthPress": 0.3}
+_CLOSURE_PAD_S = 0.012  # the seal starts this much before the phone and ends this much after it
+_CLOSURE_RAMP_S = 0.035  # raised-cosine ramp into / out of the seal
+
+# --------------------------------------------------------- emotion patterns
+# Weights at full gain (high intensity) over the semantic shapes, by FACS action unit.
+EMOTION_PATTERNS: dict[str, dict[str, float]] = {
+    "neutral": {},
+    # AU6 cheek raiser + AU12 lip-corner puller
+    "happy": {"cheekSquint": 0.65, "mouthSmile": 0.7, "eyeSquint": 0.2},
+    # AU1 inner brow raiser + AU4 brow lowerer + AU15 lip-corner depressor
+    "sad": {"browInnerUp": 0.75, "browDown": 0.3, "mouthFrown": 0.65, "mouthShrugLower": 0.15},
+    # AU1 + AU2 outer brow raiser + AU5 upper-lid raiser + AU26 jaw drop
+    "surprised": {"browInnerUp": 0.7, "browOuterUp": 0.75, "eyeWide": 0.75, "jawOpen": 0.12},
+    # AU1 + AU2 + AU4 + AU5 + AU20 lip stretcher
+    "fear": {"browInnerUp": 0.75, "browOuterUp": 0.4, "browDown": 0.3, "eyeWide": 0.65, "mouthStretch": 0.55},
+    # AU9 nose wrinkler + AU10 upper-lip raiser + AU15
+    "disgusted": {"noseSneer": 0.75, "mouthUpperUp": 0.45, "mouthFrown": 0.45, "browDown": 0.2},
+    # AU4 + AU5 + AU7 lid tightener + AU23 lip tightener
+    "angry": {"browDown": 0.8, "eyeWide": 0.25, "eyeSquint": 0.45, "mouthPress": 0.45},
+    # unilateral AU12 + AU14 dimpler
+    "contempt": {"mouthSmileLeft": 0.5, "mouthDimpleLeft": 0.55},
+}
+# Emotion also changes how big speech movements are (sad speakers mumble, angry ones bite).
+EMOTION_ARTICULATION = {"happy": 1.05, "sad": 0.88, "surprised": 1.08, "fear": 0.95, "angry": 1.1}
+
+_NOISE_CHANNELS = {  # low-frequency "aliveness", weight std at variation 1
+    "browInnerUp": 0.035, "browOuterUp": 0.025, "browDown": 0.02, "cheekSquint": 0.02,
+    "mouthSmile": 0.02, "eyeSquint": 0.02, "noseSneer": 0.01, "mouthDimple": 0.01,
+}
+_UNGATED_SIDES = ("eyeBlink",)  # shapes not touched by the speaker's asymmetry
+
+
+def intensity_gain(intensity: float) -> float:
+    """Emotion gain for an intensity in [0, 2]: 0.45 (low), 0.725 (medium), 1.0 (high)."""
+    return 0.45 + 0.275 * float(intensity)
+
+
+def normalize_phone(label: str) -> tuple[str, int | None]:
+    """Return (ARPAbet base label, stress digit or None) for a phone label such as ``"AH1"``."""
+    text = str(label).strip().upper()
+    match = re.fullmatch(r"([A-Z]+)([0-2])?", text)
+    if not match or text in _SILENCE_LABELS:
+        return "SIL", None
+    base, stress = match.group(1), match.group(2)
+    return base, (int(stress) if stress is not None else None)
+
+
+def emotion_mix(emotion: str | Mapping[str, float]) -> dict[str, float]:
+    """Validate an emotion name or weight dict and return weights summing to 1.
+
+    Raises:
+        StyleError: unknown emotion names, negative weights or all-zero weights.
+    """
+    mix = {emotion: 1.0} if isinstance(emotion, str) else dict(emotion)
+    out: dict[str, float] = {}
+    for name, weight in mix.items():
+        key = str(name).strip().lower()
+        if key not in EMOTION_INDEX:
+            raise StyleError(f"unknown emotion {name!r}; choose from {', '.join(EMOTIONS)}")
+        if not np.isfinite(weight) or weight < 0:
+            raise StyleError(f"emotion weight for {name!r} must be >= 0, got {weight}")
+        out[key] = out.get(key, 0.0) + float(weight)
+    total = sum(out.values())
+    if total <= 0:
+        raise StyleError("emotion weights are all zero; give at least one positive weight")
+    return {k: v / total for k, v in out.items()}
+
+
+def loudness_envelope(audio: np.ndarray, fps: float = 25.0, num_frames: int | None = None) -> np.ndarray:
+    """Per-frame RMS of 16 kHz audio.
+
+    Args:
+        audio: float32 [N] at 16 kHz.
+        fps: frame rate of the envelope.
+        num_frames: T (default ``round(N / 16000 * fps)``).
+
+    Returns:
+        float32 [T] RMS in a 50 ms window centred on each frame time ``k / fps``.
+    """
+    audio = np.asarray(audio, dtype=np.float64).ravel()
+    if num_frames is None:
+        num_frames = int(round(audio.size / AUDIO_SAMPLE_RATE * fps))
+    csum = np.concatenate([[0.0], np.cumsum(audio * audio)])
+    centres = np.arange(num_frames) / fps * AUDIO_SAMPLE_RATE
+    half = 0.025 * AUDIO_SAMPLE_RATE
+    lo = np.clip(np.round(centres - half).astype(np.int64), 0, audio.size)
+    hi = np.clip(np.round(centres + half).astype(np.int64), 0, audio.size)
+    count = np.maximum(hi - lo, 1)
+    return np.sqrt((csum[hi] - csum[lo]) / count).astype(np.float32)
+
+
+class ProceduralAnimator:
+    """Phones -> FLAME parameters on a rig that carries semantic (ARKit-named) shapes.
+
+    Args:
+        rig: a :class:`~probtalk.flame.rig.Rig` with ``semantic_names``,
+            ``semantic_expression`` [K, 100] and ``semantic_jaw`` [K, 3].
+
+    Raises:
+        RigError: the rig has no semantic shapes.
+    """
+
+    def __init__(self, rig: Rig) -> None:
+        if rig.semantic_expression is None or rig.semantic_jaw is None or not rig.semantic_names:
+            raise RigError(
+                f"rig {rig.name} has no semantic shapes (semantic_names/expression/jaw); "
+                "use the bundled probtalk head or a rig built with flame_assets"
+            )
+        self.rig_id = rig.rig_id()
+        self.names: tuple[str, ...] = tuple(rig.semantic_names)
+        self.index = {n: i for i, n in enumerate(self.names)}
+        self.semantic_expression = np.asarray(rig.semantic_expression, np.float32)  # [K, 100]
+        self.semantic_jaw = np.asarray(rig.semantic_jaw, np.float32)  # [K, 3]
+        self.num_shapes = len(self.names)
+        self._viseme_vectors = {p: self._vector(t) for p, (t, _, _) in VISEMES.items()}
+        self._default_vector = self._vector(_DEFAULT_VISEME[0])
+        self._emotion_vectors = {e: self._vector(p) for e, p in EMOTION_PATTERNS.items()}
+        self._closure_vector = self._vector(_CLOSURE_POSE)
+        self._opener_mask = self._mask(_LIP_OPENERS)
+        self._mouth_mask = self._mask(
+            [n for n in self.names if n.startswith(("mouth", "jaw", "tongue"))], expand=False
+        )
+        self._jaw_mask = self._mask(("jawOpen", "mouthLowerDown"))
+        self._left = np.array([self.index[n] for n in self.names if n.endswith("Left")
+                               and not n.startswith(_UNGATED_SIDES)], np.int64)
+        self._right = np.array([self.index[n] for n in self.names if n.endswith("Right")
+                                and not n.startswith(_UNGATED_SIDES)], np.int64)
+        self._noise = [(self._mask((n,)), std) for n, std in _NOISE_CHANNELS.items()]
+
+    # ------------------------------------------------------------ helpers
+    def _expand(self, name: str) -> list[int]:
+        """Indices of a semantic name, or of its Left/Right pair when the bare name is not a shape."""
+        if name in self.index:
+            return [self.index[name]]
+        return [self.index[n] for n in (name + "Left", name + "Right") if n in self.index]
+
+    def _vector(self, targets: Mapping[str, float]) -> np.ndarray:
+        vec = np.zeros(self.num_shapes, np.float32)
+        for name, weight in targets.items():
+            for i in self._expand(name):
+                vec[i] = weight
+        return vec
+
+    def _mask(self, names: Sequence[str], expand: bool = True) -> np.ndarray:
+        mask = np.zeros(self.num_shapes, np.float32)
+        for name in names:
+            for i in self._expand(name) if expand else [self.index[name]]:
+                mask[i] = 1.0
+        return mask
+
+    # --------------------------------------------------------------- API
+    def animate(
+        self,
+        phones: Sequence[PhoneLike],
+        duration: float,
+        *,
+        fps: float = 25.0,
+        emotion: str | Mapping[str, float] = "neutral",
+        intensity: float = 1.0,
+        style: SpeakerStyle | None = None,
+        loudness: np.ndarray | None = None,
+        rng: np.random.Generator | None = None,
+        variation: float = 1.0,
+    ) -> np.ndarray:
+        """Animate a phone sequence.
+
+        Args:
+            phones: ARPAbet phones with start/end seconds (stress digits allowed; "SIL" for silence).
+            duration: clip length in seconds; T = round(duration * fps).
+            fps: output frame rate.
+            emotion: an emotion name or a dict of weights over emotion names (a blend).
+            intensity: emotion intensity in [0, 2] (0 low, 1 medium, 2 high).
+            style: the speaker's habits (default: an average speaker with a zero identity).
+            loudness: optional per-frame RMS envelope [T] of the speech (see :func:`loudness_envelope`).
+            rng: random generator for the stochastic variation; ``None`` gives a deterministic
+                animation with no variation and regularly spaced blinks.
+            variation: scale of the stochastic variation (0 = none even with an ``rng``).
+
+        Returns:
+            float32 [T, 403] FLAME parameters (shape 0-299 | expression 300-399 | jaw 400-402).
+        """
+        weights = self.semantic_weights(
+            phones, duration, fps=fps, emotion=emotion, intensity=intensity, style=style,
+            loudness=loudness, rng=rng, variation=variation,
+        )
+        return self.weights_to_params(weights, (style or DEFAULT_STYLE).shape())
+
+    def weights_to_params(self, weights: np.ndarray, shape: np.ndarray | None = None) -> np.ndarray:
+        """Map semantic weights [T, K] to FLAME parameters [T, 403] (shape [300] broadcast if given)."""
+        weights = np.asarray(weights, np.float32)
+        params = np.zeros((weights.shape[0], PARAM_DIM), np.float32)
+        params[:, PARAM_EXPRESSION] = weights @ self.semantic_expression
+        params[:, PARAM_JAW] = weights @ self.semantic_jaw
+        if shape is not None:
+            params[:, PARAM_SHAPE] = np.asarray(shape, np.float32)
+        return params
+
+    def semantic_weights(
+        self,
+        phones: Sequence[PhoneLike],
+        duration: float,
+        *,
+        fps: float = 25.0,
+        emotion: str | Mapping[str, float] = "neutral",
+        intensity: float = 1.0,
+        style: SpeakerStyle | None = None,
+        loudness: np.ndarray | None = None,
+        rng: np.random.Generator | None = None,
+        variation: float = 1.0,
+    ) -> np.ndarray:
+        """Like :meth:`animate` but return the semantic weights, float32 [T, K] in [0, 1] (K = len(names))."""
+        if not np.isfinite(duration) or duration <= 0:
+            raise StyleError(f"duration must be > 0 seconds, got {duration}")
+        if not np.isfinite(fps) or fps <= 0:
+            raise StyleError(f"fps must be > 0, got {fps}")
+        if not 0.0 <= float(intensity) <= MAX_INTENSITY:
+            raise StyleError(f"intensity must be in [0, {MAX_INTENSITY:g}], got {intensity}")
+        mix = emotion_mix(emotion)
+        style = style or DEFAULT_STYLE
+        var = float(variation) if rng is not None else 0.0
+        num_frames = max(int(round(duration * fps)), 1)
+        t = np.arange(num_frames, dtype=np.float64) / fps
+
+        segs = self._segments(phones, duration, rng, var)
+        loud = self._loudness_gain(loudness, num_frames)
+        articulation = style.articulation * sum(w * EMOTION_ARTICULATION.get(e, 1.0) for e, w in mix.items())
+
+        speech = self._coarticulate(segs, t, style, rng, var)  # [T, K]
+        speech *= articulation
+        speech *= 1.0 + self._jaw_mask * (style.jaw_range * loud[:, None] - 1.0)
+
+        closure = self._closure(segs, t)  # [T]
+        emo = self._emotion(mix, intensity, t, duration, rng, var)  # [T, K]
+        emo += self._vector({"mouthSmile": style.smile_bias})[None, :]
+        weights = speech + emo
+        weights += self._brows(segs, t, style, loud, rng, var)
+        weights += self._lowfreq_noise(num_frames, fps, rng, var)
+        weights = self._apply_asymmetry(weights, style.asymmetry)
+        # Seal the lips on bilabials: openers fade out, mouth shapes go to the closure pose.
+        c = closure[:, None]
+        weights = weights * (1.0 - c * self._opener_mask) + c * self._closure_vector
+        weights += self._blinks(t, duration, style, rng)
+        return np.clip(weights, 0.0, 1.0).astype(np.float32)
+
+    # ---------------------------------------------------------- internals
+    def _segments(
+        self, phones: Sequence[PhoneLike], duration: float, rng: np.random.Generator | None, var: float
+    ) -> list[tuple[float, float, str, int | None, float]]:
+        """(start, end, base phone, stress, amplitude gain) per phone, jittered when var > 0."""
+        out = []
+        for ph in phones:
+            start, end = float(ph.start), float(ph.end)
+            if end <= start or end <= 0 or start >= duration:
+                continue
+            base, stress = normalize_phone(ph.phone)
+            gain = 1.0
+            if var > 0 and rng is not None:
+                shift = float(np.clip(rng.normal(0.0, 0.006 * var), -0.012, 0.012))
+                start, end = start + shift, end + shift
+                gain = float(np.clip(1.0 + rng.normal(0.0, 0.07 * var), 0.85, 1.15))
+            out.append((start, end, base, stress, gain))
+        return out
+
+    def _coarticulate(
+        self,
+        segs: list[tuple[float, float, str, int | None, float]],
+        t: np.ndarray,
+        style: SpeakerStyle,
+        rng: np.random.Generator | None,
+        var: float,
+    ) -> np.ndarray:
+        """Dominance-weighted blend of viseme targets, [T, K]."""
+        num_frames = t.size
+        if not segs:
+            return np.zeros((num_frames, self.num_shapes), np.float32)
+        dom = np.empty((len(segs), num_frames))
+        targets = np.empty((len(segs), self.num_shapes))
+        for i, (start, end, base, _stress, gain) in enumerate(segs):
+            _, alpha, tau = VISEMES.get(base, _DEFAULT_VISEME)
+            vec = self._viseme_vectors.get(base, self._default_vector)
+            # Dominance is flat over the middle half of the phone and decays outside it;
+            # anticipatory coarticulation (before the phone) reaches further than carry-over.
+            mid, half = 0.5 * (start + end), 0.25 * (end - start)
+            before = np.clip(mid - half - t, 0.0, None)
+            after = np.clip(t - mid - half, 0.0, None)
+            tau_before = tau + style.anticipation_s
+            dom[i] = alpha * np.exp(-((before / tau_before) ** 2) - (after / tau) ** 2)
+            targets[i] = vec * (gain if base != "SIL" else 1.0)
+        rest = 1e-3  # a faint pull to the rest pose far from any phone
+        blended = dom.T @ targets / (dom.sum(axis=0)[:, None] + rest)
+        return blended.astype(np.float32)
+
+    def _closure(self, segs: list[tuple[float, float, str, int | None, float]], t: np.ndarray) -> np.ndarray:
+        """Lip-seal amount in [0, 1] per frame: 1 through every /p b m/, raised-cosine ramps around it."""
+        closure = np.zeros(t.size)
+        for start, end, base, _stress, _gain in segs:
+            if base not in BILABIAL_CLOSURE:
+                continue
+            lo, hi = start - _CLOSURE_PAD_S, end + _CLOSURE_PAD_S
+            dist = np.maximum(np.maximum(lo - t, t - hi), 0.0)
+            ramp = np.where(dist < _CLOSURE_RAMP_S, 0.5 + 0.5 * np.cos(np.pi * dist / _CLOSURE_RAMP_S), 0.0)
+            closure = np.maximum(closure, ramp)
+        return closure.astype(np.float32)
+
+    def _loudness_gain(self, loudness: np.ndarray | None, num_frames: int) -> np.ndarray:
+        """Jaw gain per frame from the loudness envelope: 0.85 (quiet) .. 1.15 (loud); 1 without audio."""
+        if loudness is None:
+            return np.ones(num_frames, np.float32)
+        loud = np.asarray(loudness, np.float64).ravel()
+        if loud.size != num_frames:  # tolerate an off-by-a-few envelope
+            loud = np.interp(np.linspace(0, 1, num_frames), np.linspace(0, 1, max(loud.size, 1)), loud)
+        ref = np.percentile(loud, 95) if loud.size else 0.0
+        if ref <= 0:
+            return np.ones(num_frames, np.float32)
+        return (0.85 + 0.3 * np.clip(loud / ref, 0.0, 1.0)).astype(np.float32)
+
+    def _emotion(
+        self,
+        mix: Mapping[str, float],
+        intensity: float,
+        t: np.ndarray,
+        duration: float,
+        rng: np.random.Generator | None,
+        var: float,
+    ) -> np.ndarray:
+        """Emotion pattern [T, K]: blended AU pattern x intensity gain x onset/hold/offset envelope."""
+        pattern = sum(w * self._emotion_vectors[e] for e, w in mix.items())
+        if not np.any(pattern):
+            return np.zeros((t.size, self.num_shapes), np.float32)
+        onset_at, rise = 0.0, 0.35
+        if rng is not None and var > 0:
+            onset_at, rise = float(rng.uniform(0.0, 0.25 * var)), float(rng.uniform(0.25, 0.5))
+        # starts at 35 % (the face already shows the emotion), builds up, eases off at the end
+        up = np.clip((t - onset_at) / rise, 0.0, 1.0)
+        envelope = 0.35 + 0.65 * (3 * up**2 - 2 * up**3)
+        down = np.clip((duration - t) / 0.4, 0.0, 1.0)
+        envelope *= 0.75 + 0.25 * down
+        if rng is not None and var > 0:
+            envelope *= 1.0 + 0.08 * var * _smooth_noise(rng, t.size, 1.0 / max(t[1] - t[0], 1e-6) if t.size > 1 else 25.0)
+        return (envelope[:, None] * intensity_gain(intensity) * pattern[None, :]).astype(np.float32)
+
+    def _brows(
+        self,
+        segs: list[tuple[float, float, str, int | None, float]],
+        t: np.ndarray,
+        style: SpeakerStyle,
+        loud: np.ndarray,
+        rng: np.random.Generator | None,
+        var: float,
+    ) -> np.ndarray:
+        """Brow raises on stressed syllables (ARPAbet stress 1, else the loudest long vowels)."""
+        out = np.zeros((t.size, self.num_shapes), np.float32)
+        if style.brow_use <= 0 or t.size == 0:
+            return out
+        fps = 1.0 / (t[1] - t[0]) if t.size > 1 else 25.0
+        vowels = [s for s in segs if VISEMES.get(s[2], _DEFAULT_VISEME)[1] >= 1.6 and s[2] not in ("W", "F", "V")
+                  and s[2] not in BILABIAL_CLOSURE and s[2] != "R"]
+        if not vowels:
+            return out
+        if any(s[3] is not None for s in vowels):
+            accents = [s for s in vowels if s[3] == 1]
+        else:  # no stress marks: loud, long vowels carry the accents
+            score = []
+            for start, end, *_ in vowels:
+                k = min(max(int(round(0.5 * (start + end) * fps)), 0), t.size - 1)
+                score.append(float(loud[k]) * (end - start))
+            cut = np.quantile(score, 0.7)
+            accents = [s for s, sc in zip(vowels, score, strict=True) if sc >= cut]
+        brow = self._vector({"browInnerUp": 0.35, "browOuterUp": 0.3})
+        last = -np.inf
+        for start, end, *_ in accents:
+            centre = 0.5 * (start + end)
+            if centre - last < 0.8:  # at most one raise per 0.8 s
+                continue
+            if rng is not None and var > 0 and rng.random() > 0.75:
+                continue
+            last = centre
+            amp = style.brow_use * (float(rng.uniform(0.7, 1.2)) if rng is not None and var > 0 else 1.0)
+            bump = np.clip(1.0 - np.abs(t - centre) / 0.22, 0.0, None)
+            out += (amp * np.sin(0.5 * np.pi * bump) ** 2)[:, None] * brow[None, :]
+        return out
+
+    def _lowfreq_noise(self, num_frames: int, fps: float, rng: np.random.Generator | None, var: float) -> np.ndarray:
+        out = np.zeros((num_frames, self.num_shapes), np.float32)
+        if rng is None or var <= 0:
+            return out
+        for mask, std in self._noise:
+            out += (std * var * _smooth_noise(rng, num_frames, fps))[:, None] * mask[None, :]
+        return out
+
+    def _apply_asymmetry(self, weights: np.ndarray, asymmetry: float) -> np.ndarray:
+        if asymmetry == 0 or self._left.size == 0:
+            return weights
+        weights = weights.copy()
+        weights[:, self._left] *= 1.0 + 0.25 * asymmetry
+        weights[:, self._right] *= 1.0 - 0.25 * asymmetry
+        return weights
+
+    def _blinks(self, t: np.ndarray, duration: float, style: SpeakerStyle, rng: np.random.Generator | None) -> np.ndarray:
+        """Both eyelids: Poisson blinks of 100-150 ms (fast close, slower open); regular without an rng."""
+        out = np.zeros((t.size, self.num_shapes), np.float32)
+        lids = self._vector({"eyeBlink": 1.0})
+        if style.blink_rate <= 0 or not np.any(lids):
+            return out
+        times: list[tuple[float, float]] = []
+        if rng is None:
+            at = 1.0
+            while at < duration - 0.1:
+                times.append((at, 0.12))
+                at += 1.0 / style.blink_rate
+        else:
+            at = float(rng.uniform(0.1, 1.5))
+            while at < duration - 0.1:
+                times.append((at, float(rng.uniform(0.10, 0.15))))
+                at += 0.2 + float(rng.exponential(1.0 / style.blink_rate))
+        curve = np.zeros(t.size)
+        for start, length in times:
+            close = 0.4 * length
+            phase_in = np.clip((t - start) / close, 0.0, 1.0)
+            phase_out = np.clip((t - start - close) / (length - close), 0.0, 1.0)
+            shape = np.where(t < start + close, phase_in, 1.0 - phase_out)
+            shape = np.where((t >= start) & (t <= start + length), np.sin(0.5 * np.pi * shape) ** 2, 0.0)
+            curve = np.maximum(curve, shape)
+        return (curve[:, None] * lids[None, :]).astype(np.float32)
+
+
+def _smooth_noise(rng: np.random.Generator, num_frames: int, fps: float, cutoff_hz: float = 0.6) -> np.ndarray:
+    """Unit-std low-pass Gaussian noise [T] (Gaussian filter with a ``cutoff_hz`` corner)."""
+    from scipy.ndimage import gaussian_filter1d
+
+    sigma = max(fps / (2 * np.pi * cutoff_hz), 0.5)
+    pad = int(3 * sigma)
+    raw = rng.standard_normal(num_frames + 2 * pad)
+    smooth = gaussian_filter1d(raw, sigma)[pad : pad + num_frames]
+    std = float(smooth.std())
+    return smooth / std if std > 1e-8 else smooth

@@ -1,0 +1,379 @@
+"""Read any corpus in the dataset layout (ours or 3DMEAD as processed by the paper's scripts).
+
+::
+
+    root/manifest.json              optional: speakers, emotions, fps
+    root/param/<keyid>.npy          float32 [1, T, 403]
+    root/wav/<keyid>.wav            speech (any rate; resampled to 16 kHz)
+    root/align/<keyid>.json         optional phone segments
+    root/splits/{train,val,test}    one keyid per line (or use split_mode="sentence_ranges")
+
+keyid = ``<speaker>_<sentence:03d>_<emotion index>_<intensity index>``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from probtalk.emotions import EMOTION_INDEX, EMOTIONS, NUM_EMOTIONS
+from probtalk.errors import AudioError, DatasetError
+from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS, PARAM_DIM, PARAM_SHAPE, params_to_motion
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+KEYID_RE = re.compile(r"^(?P<speaker>.+)_(?P<sentence>\d+)_(?P<emotion>\d+)_(?P<intensity>\d+)$")
+SPLITS = ("train", "val", "test", "test_unseen_speakers")
+SPLIT_MODES = ("files", "sentence_ranges")
+# 3DMEAD's split by sentence number within each speaker: (train, val, test) inclusive ranges.
+NEUTRAL_RANGES = {"train": (1, 32), "val": (33, 36), "test": (37, 40)}
+EMOTIONAL_RANGES = {"train": (1, 24), "val": (25, 27), "test": (28, 30)}
+MAX_LENGTH_MISMATCH_FRAMES = 1
+
+
+@dataclass(frozen=True)
+class KeyId:
+    """A parsed keyid such as ``M003_017_6_1``."""
+
+    speaker: str
+    sentence: int
+    emotion: int
+    intensity: int
+
+    def __str__(self) -> str:
+        return f"{self.speaker}_{self.sentence:03d}_{self.emotion}_{self.intensity}"
+
+
+def make_keyid(speaker: str, sentence: int, emotion: int, intensity: int) -> str:
+    """Format a keyid: ``<speaker>_<sentence:03d>_<emotion index>_<intensity index>``."""
+    return str(KeyId(speaker, int(sentence), int(emotion), int(intensity)))
+
+
+def parse_keyid(keyid: str) -> KeyId:
+    """Parse a keyid; DatasetError when it does not follow the layout."""
+    match = KEYID_RE.match(keyid)
+    if not match:
+        raise DatasetError(f"keyid {keyid!r} is not <speaker>_<sentence>_<emotion>_<intensity> (e.g. M003_017_6_1)")
+    emotion = int(match["emotion"])
+    if not 0 <= emotion < NUM_EMOTIONS:
+        raise DatasetError(f"keyid {keyid!r} has emotion index {emotion}; expected 0-{NUM_EMOTIONS - 1}")
+    return KeyId(match["speaker"], int(match["sentence"]), emotion, int(match["intensity"]))
+
+
+def sentence_range_split(key: KeyId) -> str | None:
+    """The 3DMEAD split ("train"/"val"/"test") of a clip by its sentence number, or None if outside."""
+    ranges = NEUTRAL_RANGES if key.emotion == 0 else EMOTIONAL_RANGES
+    for split, (lo, hi) in ranges.items():
+        if lo <= key.sentence <= hi:
+            return split
+    return None
+
+
+@dataclass
+class Sample:
+    """One clip.
+
+    Attributes:
+        keyid: the clip id.
+        audio: float32 [N] speech at 16 kHz.
+        motion: float32 [T, 53] motion features at the dataset's requested fps.
+        shape: float32 [300] identity coefficients.
+        speaker: speaker id.
+        emotion: emotion index (0 neutral ... 7 contempt).
+        intensity: intensity index (0 low, 1 medium, 2 high).
+        phones: (start_s, end_s, phone) segments when the corpus has alignments, else None.
+        speaker_index: index of ``speaker`` in the dataset's speaker vocabulary (-1 if absent).
+    """
+
+    keyid: str
+    audio: np.ndarray
+    motion: np.ndarray
+    shape: np.ndarray
+    speaker: str
+    emotion: int
+    intensity: int
+    phones: list[tuple[float, float, str]] | None = None
+    speaker_index: int = -1
+
+
+@dataclass
+class Batch:
+    """Padded batch of samples (B clips).
+
+    Attributes:
+        audio: float32 [B, Nmax] zero-padded speech.
+        audio_lengths: int64 [B] valid samples.
+        motion: float32 [B, Tmax, 53] zero-padded motion.
+        motion_mask: bool [B, Tmax], True on valid frames.
+        lengths: int64 [B] valid frames.
+        speaker_index: int64 [B].
+        emotion: int64 [B].
+        intensity: int64 [B].
+        shape: float32 [B, 300].
+        keyids: the B keyids.
+    """
+
+    audio: torch.Tensor
+    audio_lengths: torch.Tensor
+    motion: torch.Tensor
+    motion_mask: torch.Tensor
+    lengths: torch.Tensor
+    speaker_index: torch.Tensor
+    emotion: torch.Tensor
+    intensity: torch.Tensor
+    shape: torch.Tensor
+    keyids: list[str]
+
+    def to(self, device: Any) -> Batch:
+        """Move every tensor to ``device``."""
+        moved = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in self.__dict__.items()}
+        return Batch(**moved)
+
+    def __len__(self) -> int:
+        return len(self.keyids)
+
+
+def collate(samples: Sequence[Sample]) -> Batch:
+    """Pad a list of samples into a :class:`Batch` (for ``torch.utils.data.DataLoader(collate_fn=collate)``)."""
+    import torch
+
+    if not samples:
+        raise DatasetError("cannot collate an empty list of samples")
+    b = len(samples)
+    n_max = max(s.audio.shape[0] for s in samples)
+    t_max = max(s.motion.shape[0] for s in samples)
+    dim = samples[0].motion.shape[1]
+    audio = torch.zeros(b, n_max)
+    motion = torch.zeros(b, t_max, dim)
+    mask = torch.zeros(b, t_max, dtype=torch.bool)
+    for i, s in enumerate(samples):
+        audio[i, : s.audio.shape[0]] = torch.from_numpy(s.audio)
+        motion[i, : s.motion.shape[0]] = torch.from_numpy(s.motion)
+        mask[i, : s.motion.shape[0]] = True
+    return Batch(
+        audio=audio,
+        audio_lengths=torch.tensor([s.audio.shape[0] for s in samples], dtype=torch.long),
+        motion=motion,
+        motion_mask=mask,
+        lengths=torch.tensor([s.motion.shape[0] for s in samples], dtype=torch.long),
+        speaker_index=torch.tensor([s.speaker_index for s in samples], dtype=torch.long),
+        emotion=torch.tensor([s.emotion for s in samples], dtype=torch.long),
+        intensity=torch.tensor([s.intensity for s in samples], dtype=torch.long),
+        shape=torch.from_numpy(np.stack([s.shape for s in samples]).astype(np.float32)),
+        keyids=[s.keyid for s in samples],
+    )
+
+
+def resample_motion(motion: np.ndarray, fps_in: float, fps_out: float) -> np.ndarray:
+    """Linearly resample [T, D] motion from ``fps_in`` to ``fps_out`` (T' = round(T * fps_out / fps_in))."""
+    if fps_in == fps_out or motion.shape[0] < 2:
+        return motion
+    frames_out = max(int(round(motion.shape[0] * fps_out / fps_in)), 1)
+    t_in = np.arange(motion.shape[0]) / fps_in
+    t_out = np.minimum(np.arange(frames_out) / fps_out, t_in[-1])
+    out = np.empty((frames_out, motion.shape[1]), np.float32)
+    for d in range(motion.shape[1]):
+        out[:, d] = np.interp(t_out, t_in, motion[:, d])
+    return out
+
+
+def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The corpus manifest, or None when the corpus has none (3DMEAD)."""
+    path = Path(root) / "manifest.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DatasetError(f"{path} is not valid JSON ({exc}); regenerate the corpus or delete the manifest") from None
+
+
+class MotionDataset:
+    """A ``torch.utils.data.Dataset`` of (speech, motion, style) clips.
+
+    Args:
+        root: corpus folder (``param/``, ``wav/``, optional ``manifest.json``, ``splits/``, ``align/``).
+        split: "train", "val", "test", "test_unseen_speakers" or "all".
+        fps: motion frame rate to deliver (motion is resampled from the corpus fps).
+        max_seconds: crop clips longer than this (from their start); None keeps whole clips.
+        speakers: keep only these speaker ids.
+        emotions: keep only these emotions (names or indices).
+        split_mode: "files" reads ``splits/<split>``; "sentence_ranges" uses 3DMEAD's ranges
+            (neutral 1-32/33-36/37-40, emotional 1-24/25-27/28-30) over every clip in ``param/``.
+        speaker_vocab: speaker ids defining ``speaker_index``; default the manifest's speakers,
+            else the sorted speakers found in ``param/``.
+
+    Raises:
+        DatasetError: missing folders or split files, malformed keyids, or no clips left.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        split: str = "train",
+        *,
+        fps: float = DATASET_FPS,
+        max_seconds: float | None = None,
+        speakers: Iterable[str] | None = None,
+        emotions: Iterable[str | int] | None = None,
+        split_mode: str = "files",
+        speaker_vocab: Sequence[str] | None = None,
+    ) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DatasetError(f"dataset folder {self.root} not found; generate it with 'probtalk data synth --out {self.root}'")
+        for sub in ("param", "wav"):
+            if not (self.root / sub).is_dir():
+                raise DatasetError(f"{self.root} has no {sub}/ folder; is it a corpus in the dataset layout?")
+        if split_mode not in SPLIT_MODES:
+            raise DatasetError(f"split_mode must be one of {', '.join(SPLIT_MODES)}, got {split_mode!r}")
+        if split not in (*SPLITS, "all"):
+            raise DatasetError(f"split must be one of {', '.join((*SPLITS, 'all'))}, got {split!r}")
+        if fps <= 0:
+            raise DatasetError(f"fps must be > 0, got {fps}")
+        if max_seconds is not None and max_seconds <= 0:
+            raise DatasetError(f"max_seconds must be > 0, got {max_seconds}")
+        self.split, self.fps, self.max_seconds = split, float(fps), max_seconds
+        self.manifest = read_manifest(self.root)
+        self.source_fps = float((self.manifest or {}).get("fps", DATASET_FPS))
+
+        keyids = self._split_keyids(split, split_mode)
+        parsed = [(k, parse_keyid(k)) for k in keyids]
+        if speakers is not None:
+            wanted = set(speakers)
+            parsed = [(k, p) for k, p in parsed if p.speaker in wanted]
+        if emotions is not None:
+            wanted_e = {_emotion_index(e) for e in emotions}
+            parsed = [(k, p) for k, p in parsed if p.emotion in wanted_e]
+        if not parsed:
+            raise DatasetError(f"no clips in {self.root} for split {split!r} with the given filters")
+        self.keyids = [k for k, _ in parsed]
+        self.keys = [p for _, p in parsed]
+        if speaker_vocab is None:
+            speaker_vocab = self._default_vocab()
+        self.speaker_vocab: tuple[str, ...] = tuple(speaker_vocab)
+        self._speaker_index = {s: i for i, s in enumerate(self.speaker_vocab)}
+        unknown = sorted({p.speaker for p in self.keys} - set(self._speaker_index))
+        if unknown:
+            log.warning("speakers %s are not in the speaker vocabulary; their speaker_index is -1", unknown[:5])
+
+    # -------------------------------------------------------------- listing
+    def _split_keyids(self, split: str, split_mode: str) -> list[str]:
+        if split == "all" or split_mode == "sentence_ranges":
+            all_ids = sorted(p.stem for p in (self.root / "param").glob("*.npy"))
+            if split == "all":
+                return all_ids
+            if split == "test_unseen_speakers":
+                raise DatasetError("split 'test_unseen_speakers' needs split_mode='files' (splits/test_unseen_speakers)")
+            return [k for k in all_ids if sentence_range_split(parse_keyid(k)) == split]
+        path = self.root / "splits" / split
+        if not path.is_file():
+            raise DatasetError(
+                f"split file {path} not found; add splits/{split} (one keyid per line) or use split_mode='sentence_ranges'"
+            )
+        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def _default_vocab(self) -> list[str]:
+        speakers = (self.manifest or {}).get("speakers")
+        if speakers:
+            return [s["id"] if isinstance(s, dict) else str(s) for s in speakers]
+        found = {parse_keyid(p.stem).speaker for p in (self.root / "param").glob("*.npy")}
+        return sorted(found | {p.speaker for p in self.keys})
+
+    @property
+    def speakers(self) -> list[str]:
+        """Speaker ids present in this split, sorted."""
+        return sorted({k.speaker for k in self.keys})
+
+    def __len__(self) -> int:
+        return len(self.keyids)
+
+    # -------------------------------------------------------------- loading
+    def __getitem__(self, index: int) -> Sample:
+        from probtalk.audio import load_audio
+
+        keyid, key = self.keyids[index], self.keys[index]
+        param_path = self.root / "param" / f"{keyid}.npy"
+        wav_path = self.root / "wav" / f"{keyid}.wav"
+        if not param_path.is_file():
+            raise DatasetError(f"{param_path} is missing; the split lists {keyid} but it has no motion file")
+        if not wav_path.is_file():
+            raise DatasetError(f"{wav_path} is missing; every param/<keyid>.npy needs wav/<keyid>.wav")
+        try:
+            params = np.load(param_path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"{param_path} is unreadable ({type(exc).__name__}); regenerate the clip") from None
+        if params.ndim == 3 and params.shape[0] == 1:
+            params = params[0]
+        if params.ndim != 2 or params.shape[1] != PARAM_DIM or params.shape[0] == 0:
+            raise DatasetError(f"{param_path} has shape {list(params.shape)}; expected [1, T, {PARAM_DIM}]")
+        try:
+            audio = load_audio(wav_path)
+        except AudioError as exc:
+            raise DatasetError(f"clip {keyid}: {exc}") from None
+        motion = resample_motion(params_to_motion(params), self.source_fps, self.fps)
+        motion, audio = self._reconcile(keyid, motion, audio)
+        if self.max_seconds is not None:
+            frames = max(int(round(self.max_seconds * self.fps)), 1)
+            motion = motion[:frames]
+            audio = audio[: int(round(motion.shape[0] * AUDIO_SAMPLE_RATE / self.fps))]
+        return Sample(
+            keyid=keyid,
+            audio=np.ascontiguousarray(audio, dtype=np.float32),
+            motion=np.ascontiguousarray(motion, dtype=np.float32),
+            shape=np.asarray(params[0, PARAM_SHAPE], np.float32),
+            speaker=key.speaker,
+            emotion=key.emotion,
+            intensity=key.intensity,
+            phones=self._phones(keyid),
+            speaker_index=self._speaker_index.get(key.speaker, -1),
+        )
+
+    def _reconcile(self, keyid: str, motion: np.ndarray, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Make audio cover exactly the motion's frames (pad/trim); warn when they differ by > 1 frame."""
+        audio_frames = audio.shape[0] / AUDIO_SAMPLE_RATE * self.fps
+        if abs(audio_frames - motion.shape[0]) > MAX_LENGTH_MISMATCH_FRAMES + 0.5:
+            log.warning(
+                "clip %s: audio is %.1f frames, motion %d frames; trimming both to the shorter",
+                keyid, audio_frames, motion.shape[0],
+            )
+            motion = motion[: max(int(np.floor(audio_frames)), 1)]
+        samples = int(round(motion.shape[0] * AUDIO_SAMPLE_RATE / self.fps))
+        if audio.shape[0] >= samples:
+            audio = audio[:samples]
+        else:
+            audio = np.pad(audio, (0, samples - audio.shape[0]))
+        return motion, audio
+
+    def _phones(self, keyid: str) -> list[tuple[float, float, str]] | None:
+        path = self.root / "align" / f"{keyid}.json"
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return [(float(s), float(e), str(p)) for s, e, p in data["phones"]]
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise DatasetError(f"{path} is malformed ({type(exc).__name__}); regenerate the clip") from None
+
+
+def _emotion_index(emotion: str | int) -> int:
+    if isinstance(emotion, int) or (isinstance(emotion, str) and emotion.isdigit()):
+        idx = int(emotion)
+        if not 0 <= idx < NUM_EMOTIONS:
+            raise DatasetError(f"emotion index {idx} out of range 0-{NUM_EMOTIONS - 1}")
+        return idx
+    name = emotion.strip().lower()
+    if name not in EMOTION_INDEX:
+        raise DatasetError(f"unknown emotion {emotion!r}; choose from {', '.join(EMOTIONS)}")
+    return EMOTION_INDEX[name]
