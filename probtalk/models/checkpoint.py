@@ -1,0 +1,256 @@
+"""One-file checkpoints for the motion VQ (stage 1) and the Talker (stage 2).
+
+A checkpoint is a plain dict loadable with ``torch.load(weights_only=True)``:
+format tag + version, kind, configs (JSON), state dict, normaliser, style
+vocabulary, rig id and training provenance (JSON). Options keep the embedded
+model small: ``half=True`` stores float tensors as float16, and
+``inference_only=True`` drops what sampling never uses (the frozen stage-1
+encoder inside a Talker, and frozen pretrained HuBERT weights, which are
+then re-read from the HuBERT folder at load time).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+
+from probtalk.errors import CheckpointError
+from probtalk.io import atomic_path
+from probtalk.models.audio_encoder import AudioEncoder, AudioEncoderConfig
+from probtalk.models.motion_vq import MotionVQ, MotionVQConfig
+from probtalk.models.style import StyleVocabulary
+from probtalk.models.style_predictor import StylePredictor, StylePredictorConfig
+from probtalk.models.talker import Normalizer, Talker
+
+FORMAT_TAG = "probtalk-checkpoint"
+FORMAT_VERSION = 1
+KIND_VQ = "motion_vq"
+KIND_TALKER = "talker"
+_VQ_ENCODER_PREFIXES = ("vq.enc_in.", "vq.enc_down.", "vq.encoder.", "vq.enc_out.")
+
+C = TypeVar("C")
+
+
+@dataclass
+class CheckpointInfo:
+    """Everything in a checkpoint besides the weights.
+
+    Attributes:
+        kind: "motion_vq" or "talker".
+        version: format version.
+        configs: config dataclasses by name ("vq", "audio", "predictor").
+        normalizer: the motion normaliser.
+        vocabulary: speakers and emotions the model knows.
+        rig_id: id of the rig the training motion was made for (or None).
+        provenance: data manifest hash, steps, metrics, command line, ...
+        path: the file it was read from.
+        complete: False when weights were left out (``inference_only``) and the model can only sample.
+    """
+
+    kind: str
+    version: int
+    configs: dict[str, Any]
+    normalizer: Normalizer
+    vocabulary: StyleVocabulary
+    rig_id: str | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+    complete: bool = True
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A frozen config dataclass as a JSON-able dict."""
+    return dataclasses.asdict(config)
+
+
+def config_from_dict(cls: type[C], data: dict[str, Any]) -> C:
+    """Rebuild config ``cls`` from a dict (unknown keys ignored, lists back to tuples)."""
+    names = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs = {}
+    for key, value in data.items():
+        if key not in names:
+            continue
+        if isinstance(value, list) and "tuple" in str(names[key].type):
+            value = tuple(value)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: Talker | MotionVQ,
+    *,
+    normalizer: Normalizer | None = None,
+    vocabulary: StyleVocabulary | None = None,
+    rig_id: str | None = None,
+    provenance: dict[str, Any] | None = None,
+    half: bool = False,
+    inference_only: bool = False,
+) -> Path:
+    """Write ``model`` to one file atomically and return its path.
+
+    Args:
+        path: target file (``.pt``).
+        model: a :class:`Talker` or a stage-1 :class:`MotionVQ`.
+        normalizer: motion statistics (a Talker carries its own).
+        vocabulary: speakers/emotions (a Talker carries its own).
+        rig_id: the rig the training data was made for.
+        provenance: JSON-able facts about training (manifest hash, steps, metrics, command).
+        half: store float tensors as float16 (half the size; restored to float32 on load).
+        inference_only: Talker only: leave out the stage-1 encoder and frozen pretrained HuBERT weights.
+    """
+    if isinstance(model, Talker):
+        kind = KIND_TALKER
+        configs = {
+            "vq": config_to_dict(model.vq.config),
+            "audio": config_to_dict(model.audio_encoder.config),
+            "predictor": config_to_dict(model.predictor.config),
+        }
+        normalizer = model.normalizer
+        vocabulary = model.vocabulary
+        state = {k: v for k, v in model.state_dict().items() if not k.startswith("normalizer.")}
+        if inference_only:
+            state = {k: v for k, v in state.items() if not k.startswith(_VQ_ENCODER_PREFIXES)}
+            if model.audio_encoder.config.pretrained is not None:
+                frozen = {f"audio_encoder.{n}" for n, p in model.audio_encoder.named_parameters() if not p.requires_grad}
+                state = {k: v for k, v in state.items() if k not in frozen}
+    elif isinstance(model, MotionVQ):
+        kind = KIND_VQ
+        configs = {"vq": config_to_dict(model.config)}
+        state = dict(model.state_dict())
+    else:
+        raise TypeError(f"cannot checkpoint a {type(model).__name__}")
+    normalizer = normalizer or Normalizer()
+    vocabulary = vocabulary or StyleVocabulary()
+
+    def store(t: torch.Tensor) -> torch.Tensor:
+        t = t.detach().cpu()
+        return t.half() if half and t.is_floating_point() else t.clone()
+
+    payload = {
+        "format": FORMAT_TAG,
+        "version": FORMAT_VERSION,
+        "kind": kind,
+        "configs_json": json.dumps(configs),
+        "state_dict": {k: store(v) for k, v in state.items()},
+        "normalizer": {"mean": normalizer.mean.detach().cpu().float(), "std": normalizer.std.detach().cpu().float()},
+        "vocabulary": {"speakers": list(vocabulary.speakers), "emotions": list(vocabulary.emotions)},
+        "rig_id": rig_id,
+        "provenance_json": json.dumps(provenance or {}, default=str),
+        "inference_only": bool(inference_only),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """The raw checkpoint dict, validated for format and version.
+
+    Raises:
+        CheckpointError: missing, unreadable, corrupt or not a probtalk checkpoint.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"checkpoint {p} not found; check the path or train one with 'probtalk train'")
+    try:
+        data = torch.load(p, map_location=map_location, weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"checkpoint {p} is corrupt or not a torch file ({first[:120]}); re-download or retrain it") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT_TAG:
+        raise CheckpointError(f"{p} is not a probtalk checkpoint (no '{FORMAT_TAG}' tag); pass a file written by probtalk")
+    version = data.get("version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(f"{p} has checkpoint format version {version}; this probtalk reads <= {FORMAT_VERSION}, upgrade probtalk")
+    for key in ("kind", "configs_json", "state_dict", "normalizer", "vocabulary"):
+        if key not in data:
+            raise CheckpointError(f"checkpoint {p} is incomplete (no '{key}'); re-save it")
+    return data
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    map_location: str | torch.device = "cpu",
+    hubert_path: str | os.PathLike[str] | None = None,
+) -> tuple[Talker | MotionVQ, CheckpointInfo]:
+    """Rebuild the model stored in ``path`` (weights loaded, eval mode) and describe it.
+
+    Args:
+        path: a file written by :func:`save_checkpoint`.
+        map_location: device for the tensors.
+        hubert_path: the pretrained HuBERT folder, needed only for inference-only
+            checkpoints that left frozen HuBERT weights out (default: the folder recorded at training).
+
+    Raises:
+        CheckpointError: missing, corrupt, wrong format, or weights that do not fit the configs.
+    """
+    data = read_checkpoint(path, map_location)
+    p = Path(path)
+    try:
+        configs_raw = json.loads(data["configs_json"])
+        provenance = json.loads(data.get("provenance_json") or "{}")
+        vq_config = config_from_dict(MotionVQConfig, configs_raw["vq"])
+        normalizer = Normalizer(data["normalizer"]["mean"], data["normalizer"]["std"])
+        vocab = StyleVocabulary(tuple(data["vocabulary"]["speakers"]), tuple(data["vocabulary"]["emotions"]))
+        configs: dict[str, Any] = {"vq": vq_config}
+        if data["kind"] == KIND_VQ:
+            model: Talker | MotionVQ = MotionVQ(vq_config)
+        elif data["kind"] == KIND_TALKER:
+            audio_config = config_from_dict(AudioEncoderConfig, configs_raw["audio"])
+            pred_config = config_from_dict(StylePredictorConfig, configs_raw["predictor"])
+            configs.update(audio=audio_config, predictor=pred_config)
+            encoder = _audio_encoder_for(audio_config, data, hubert_path)
+            model = Talker(encoder, StylePredictor(pred_config), MotionVQ(vq_config), normalizer, vocab)
+        else:
+            raise CheckpointError(f"checkpoint {p} holds an unknown model kind '{data['kind']}'")
+    except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"checkpoint {p} has unreadable configs ({exc}); re-save it") from None
+    _load_state(model, data["state_dict"], p)
+    model.eval()
+    info = CheckpointInfo(
+        kind=data["kind"],
+        version=data["version"],
+        configs=configs,
+        normalizer=normalizer,
+        vocabulary=vocab,
+        rig_id=data.get("rig_id"),
+        provenance=provenance,
+        path=p,
+        complete=not data.get("inference_only", False),
+    )
+    return model.to(map_location), info
+
+
+def _audio_encoder_for(config: AudioEncoderConfig, data: dict[str, Any], hubert_path: Any) -> AudioEncoder:
+    has_audio = any(k.startswith("audio_encoder.hubert.feature_extractor.") for k in data["state_dict"])
+    if config.pretrained is not None and not has_audio:
+        folder = hubert_path or config.pretrained
+        try:
+            enc = AudioEncoder.from_pretrained(folder, config.freeze, config.frozen_layers)
+        except CheckpointError as exc:
+            raise CheckpointError(f"this checkpoint needs its pretrained HuBERT: {exc} (pass hubert_path)") from None
+        return enc
+    return AudioEncoder(config)
+
+
+def _load_state(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+    own = model.state_dict()
+    if isinstance(model, Talker):
+        own = {k: v for k, v in own.items() if not k.startswith("normalizer.")}
+    state = {k: v.to(own[k].dtype) if k in own and v.is_floating_point() else v for k, v in state.items()}
+    unexpected = sorted(set(state) - set(own))
+    mismatched = [k for k in state if k in own and state[k].shape != own[k].shape]
+    if unexpected or mismatched:
+        what = ", ".join((unexpected + mismatched)[:3])
+        raise CheckpointError(f"checkpoint {path} does not match its configs ({what}); re-save it")
+    model.load_state_dict(state, strict=False)

@@ -1,0 +1,177 @@
+"""The style vector (speaker, emotion mix, intensity) and its learned embedding.
+
+The paper conditions on one-hot speaker, emotion and intensity. Here the
+conditioning is continuous, with the one-hots as a special case: emotion
+weights (summing to 1) multiply a learned emotion table, and a fractional
+intensity in [0, 2] interpolates between learned low/medium/high
+embeddings. A blend such as ``{"happy": 0.7, "surprised": 0.3}`` or an
+intensity of 1.5 therefore lands between the trained styles. Speaker index
+-1 (unknown or None) selects a learned "average speaker" embedding, trained
+by dropping the speaker at random during training.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from probtalk.emotions import EMOTIONS, INTENSITIES, INTENSITY_INDEX, MAX_INTENSITY, NUM_EMOTIONS
+from probtalk.errors import StyleError
+
+UNKNOWN_SPEAKER = -1
+
+
+@dataclass
+class Style:
+    """Conditioning for a batch.
+
+    Attributes:
+        speaker: [B] int64 speaker index, -1 = average speaker.
+        emotion: [B, 8] float emotion weights, each row summing to 1 (order of ``probtalk.emotions.EMOTIONS``).
+        intensity: [B] float in [0, 2] (0 low, 1 medium, 2 high).
+    """
+
+    speaker: torch.Tensor
+    emotion: torch.Tensor
+    intensity: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.speaker.shape[0])
+
+    def to(self, device: torch.device | str) -> Style:
+        """The same style on ``device``."""
+        return Style(self.speaker.to(device), self.emotion.to(device), self.intensity.to(device))
+
+    def repeat_interleave(self, n: int) -> Style:
+        """Each row repeated ``n`` times in place ([B] -> [B*n]), matching ``Tensor.repeat_interleave``."""
+        return Style(
+            self.speaker.repeat_interleave(n, 0),
+            self.emotion.repeat_interleave(n, 0),
+            self.intensity.repeat_interleave(n, 0),
+        )
+
+    @staticmethod
+    def cat(styles: Sequence[Style]) -> Style:
+        """Concatenate styles along the batch."""
+        return Style(
+            torch.cat([s.speaker for s in styles]),
+            torch.cat([s.emotion for s in styles]),
+            torch.cat([s.intensity for s in styles]),
+        )
+
+    @staticmethod
+    def from_indices(
+        speaker: torch.Tensor, emotion: torch.Tensor, intensity: torch.Tensor, num_emotions: int = NUM_EMOTIONS
+    ) -> Style:
+        """Style from dataset labels: speaker [B], emotion index [B], intensity index or value [B]."""
+        return Style(
+            speaker.long(),
+            nn.functional.one_hot(emotion.long(), num_emotions).float(),
+            intensity.float(),
+        )
+
+
+def _suggest(name: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f"did you mean '{close[0]}'?" if close else f"choose one of: {', '.join(choices)}"
+
+
+@dataclass(frozen=True)
+class StyleVocabulary:
+    """Names the model was trained with: speakers and emotions (stored in the checkpoint)."""
+
+    speakers: tuple[str, ...] = ()
+    emotions: tuple[str, ...] = EMOTIONS
+
+    def speaker_index(self, speaker: str | None) -> int:
+        """Index of a speaker name; None gives -1 (average speaker).
+
+        Raises:
+            StyleError: the name is not a trained speaker.
+        """
+        if speaker is None or speaker == "":
+            return UNKNOWN_SPEAKER
+        if speaker not in self.speakers:
+            raise StyleError(f"unknown speaker '{speaker}': {_suggest(speaker, self.speakers)} (or omit it)")
+        return self.speakers.index(speaker)
+
+    def emotion_weights(self, emotion: str | Mapping[str, float]) -> list[float]:
+        """Emotion weights (summing to 1) from a name or a {name: weight} blend.
+
+        Raises:
+            StyleError: unknown names, negative weights or an all-zero blend.
+        """
+        blend = {emotion: 1.0} if isinstance(emotion, str) else dict(emotion)
+        if not blend:
+            raise StyleError("empty emotion blend; give at least one emotion, e.g. {'happy': 1.0}")
+        weights = [0.0] * len(self.emotions)
+        for name, w in blend.items():
+            key = str(name).strip().lower()
+            if key not in self.emotions:
+                raise StyleError(f"unknown emotion '{name}': {_suggest(key, self.emotions)}")
+            if not float(w) >= 0.0:
+                raise StyleError(f"emotion weight for '{name}' is {w}; weights must be >= 0")
+            weights[self.emotions.index(key)] += float(w)
+        total = sum(weights)
+        if total <= 0:
+            raise StyleError("emotion blend weights sum to 0; give at least one positive weight")
+        return [w / total for w in weights]
+
+    @staticmethod
+    def intensity_value(intensity: float | str) -> float:
+        """Intensity in [0, 2] from a number or one of 'low', 'medium', 'high'.
+
+        Raises:
+            StyleError: unknown name or a number outside [0, 2].
+        """
+        if isinstance(intensity, str):
+            key = intensity.strip().lower()
+            if key in INTENSITY_INDEX:
+                return float(INTENSITY_INDEX[key])
+            try:
+                intensity = float(key)
+            except ValueError:
+                raise StyleError(f"unknown intensity '{intensity}': {_suggest(key, INTENSITIES)} or a number in [0, 2]") from None
+        value = float(intensity)
+        if not 0.0 <= value <= MAX_INTENSITY:
+            raise StyleError(f"intensity {value} is out of range; use a value in [0, {MAX_INTENSITY:g}]")
+        return value
+
+    def make(
+        self, emotion: str | Mapping[str, float] = "neutral", intensity: float | str = 1.0, speaker: str | None = None
+    ) -> Style:
+        """A batch-of-one :class:`Style` from names, e.g. ``make({"happy": 0.7, "surprised": 0.3}, 1.5)``."""
+        return Style(
+            torch.tensor([self.speaker_index(speaker)], dtype=torch.long),
+            torch.tensor([self.emotion_weights(emotion)], dtype=torch.float32),
+            torch.tensor([self.intensity_value(intensity)], dtype=torch.float32),
+        )
+
+
+class StyleEmbedding(nn.Module):
+    """Style -> [B, dim] conditioning vector (sum of speaker, emotion-mix and intensity embeddings)."""
+
+    def __init__(self, num_speakers: int, dim: int, num_emotions: int = NUM_EMOTIONS, levels: int = 3) -> None:
+        super().__init__()
+        self.num_speakers = num_speakers
+        # Row num_speakers is the learned average speaker used for index -1.
+        self.speaker = nn.Embedding(num_speakers + 1, dim)
+        self.emotion = nn.Parameter(torch.randn(num_emotions, dim) * 0.02)
+        self.levels = nn.Parameter(torch.randn(levels, dim) * 0.02)
+        for table in (self.speaker.weight,):
+            nn.init.normal_(table, std=0.02)
+
+    def forward(self, style: Style) -> torch.Tensor:
+        """Style with batch B -> [B, dim]."""
+        spk = style.speaker.long()
+        spk = torch.where((spk < 0) | (spk >= self.num_speakers), torch.full_like(spk, self.num_speakers), spk)
+        emo = style.emotion.to(self.emotion.dtype) @ self.emotion
+        x = style.intensity.to(self.levels.dtype).clamp(0, self.levels.shape[0] - 1)
+        lo = x.floor().long().clamp(max=self.levels.shape[0] - 2)
+        w = (x - lo.to(x.dtype))[:, None]
+        inten = self.levels[lo] * (1 - w) + self.levels[lo + 1] * w
+        return self.speaker(spk) + emo + inten
