@@ -13,7 +13,7 @@ from probtalk.cli.app import app, run_cli
 if TYPE_CHECKING:
     from probtalk.eval.evaluate import GenerateFn
 
-ENGINES = ("model", "rules")
+ENGINES = ("model", "rules", "truth")
 
 
 @app.command()
@@ -23,7 +23,7 @@ def evaluate(
     data: Path = typer.Option(Path("datasets/synth"), "--data", help="Dataset folder (dataset layout)."),
     split: list[str] = typer.Option(["test"], "--split", help="Split(s) to score; repeat for several."),
     takes: int = typer.Option(10, "--takes", min=1, help="Takes per sample (MEE, CE, Diversity)."),
-    engine: str = typer.Option("model", "--engine", help="What to score: 'model' or 'rules'."),
+    engine: str = typer.Option("model", "--engine", help="What to score: 'model', 'rules' or 'truth' (replays the ground truth: a sanity check)."),
     baseline: bool = typer.Option(False, "--baseline", help="Also score the rule-based baseline, side by side."),
     limit: int = typer.Option(None, "--limit", min=1, help="Score at most N samples per split."),
     json_out: Path = typer.Option(None, "--json", help="Write all figures to this JSON file."),
@@ -99,10 +99,12 @@ def evaluate(
 
 
 def _generate_fn(name: str, model: str) -> GenerateFn:
-    from probtalk.eval import model_generate_fn, rules_generate_fn
+    from probtalk.eval import model_generate_fn, rules_generate_fn, truth_generate_fn
 
     if name == "rules":
         return rules_generate_fn()
+    if name == "truth":
+        return truth_generate_fn()
     from probtalk.api import load_model
 
     return model_generate_fn(load_model(model))

@@ -8,7 +8,7 @@ from probtalk.eval.emotion_classifier import (
     save_emotion_classifier,
     train_emotion_classifier,
 )
-from probtalk.eval.engines import model_generate_fn, resample_motion, rules_generate_fn
+from probtalk.eval.engines import model_generate_fn, resample_motion, rules_generate_fn, truth_generate_fn
 from probtalk.eval.evaluate import EvalReport, GenerateFn, SplitMetrics, compare_reports, evaluate
 from probtalk.eval.lipsync import LipSyncCounts, lip_gap, lipsync_counts
 from probtalk.eval.metrics import FDD, ce, diversity, fdd, lve, mee, mve
@@ -38,4 +38,5 @@ __all__ = [
     "rules_generate_fn",
     "save_emotion_classifier",
     "train_emotion_classifier",
+    "truth_generate_fn",
 ]

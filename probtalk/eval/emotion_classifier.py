@@ -216,7 +216,7 @@ def train_emotion_classifier(
         opt.step()
         sched.step()
         if step % 100 == 0 or step == steps - 1:
-            logger.info("emotion classifier step %d/%d loss %.4f", step + 1, steps, float(loss))
+            logger.info("emotion classifier step %d/%d loss %.4f", step + 1, steps, loss.item())
     logger.info("emotion classifier trained on %d sequences in %.1fs", len(motions), time.perf_counter() - t0)
     return model.eval()
 

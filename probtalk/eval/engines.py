@@ -2,6 +2,8 @@
 
 * :func:`model_generate_fn` — the learned model (``probtalk.api.Model.animate``).
 * :func:`rules_generate_fn` — the rule-based baseline (``probtalk.data.rules.animate_rules``).
+* :func:`truth_generate_fn` — replays the ground truth: a sanity check whose
+  errors are zero and whose lip-sync and emotion figures are the ceiling.
 
 Both return motion [T, 53] resampled to the dataset's frame rate.
 """
@@ -96,5 +98,15 @@ def rules_generate_fn(*, fps: float = DATASET_FPS) -> GenerateFn:
                 out.extend(out[0].copy() for _ in range(num_takes - 1))
                 break
         return out
+
+    return generate
+
+
+def truth_generate_fn() -> GenerateFn:
+    """Replay each sample's ground-truth motion as every take (errors 0, Diversity 0)."""
+
+    def generate(sample: Any, num_takes: int, seed: int) -> list[np.ndarray]:
+        motion = np.asarray(sample.motion, dtype=np.float32)
+        return [motion.copy() for _ in range(num_takes)]
 
     return generate
