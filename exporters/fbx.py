@@ -1,0 +1,187 @@
+"""FBX through Blender: mesh + shape keys + armature (neck, jaw, eyes) + baked animation.
+
+``bpy`` needs numpy < 2, so Blender runs as a subprocess: the Python side
+writes the mesh, shape-key offsets, curves and joint rotations to a temporary
+``.npz`` and runs ``exporters/blender/fbx_export.py`` with
+
+1. ``$PROBTALK_BLENDER`` (a Blender binary or a Python that has ``bpy``), else
+2. ``.venv-blender/bin/python`` next to the package (made by ``bash scripts/setup.sh``), else
+3. a ``blender`` binary on PATH (``blender -b -P script -- args``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from exporters.base import (
+    Writer,
+    check_rig,
+    component_name,
+    neutral_vertices,
+    register,
+    rest_joints,
+    used_components,
+)
+from probtalk.animation import Animation
+from probtalk.errors import InputError, MissingExtraError, OutputError
+from probtalk.flame.rig import Rig
+from probtalk.io import atomic_path
+from probtalk.layout import JOINT_NAMES
+
+log = logging.getLogger(__name__)
+
+BLENDER_SCRIPT = Path(__file__).resolve().parent / "blender" / "fbx_export.py"
+DEFAULT_TIMEOUT_S = 600.0
+_JOINT_FIELDS = {"neck": ("neck_pose", 0), "jaw": ("jaw_pose", 0), "left_eye": ("eye_pose", 0),
+                 "right_eye": ("eye_pose", 3)}
+
+
+def find_blender() -> list[str] | None:
+    """Command prefix that runs a Blender-side script, or None when no Blender is available.
+
+    The returned list is completed with ``[script, "--", *args]``.
+    """
+    explicit = os.environ.get("PROBTALK_BLENDER")
+    if explicit:
+        return _command_for(Path(explicit))
+    for venv in (Path(__file__).resolve().parents[1] / ".venv-blender", Path(sys.prefix).parent / ".venv-blender"):
+        python = venv / "bin" / "python"
+        if (venv / ".installed").is_file() and python.is_file():
+            return [str(python)]
+    binary = shutil.which("blender")
+    return _command_for(Path(binary)) if binary else None
+
+
+def _command_for(program: Path) -> list[str]:
+    if not (program.is_file() and os.access(program, os.X_OK)):
+        raise InputError(f"PROBTALK_BLENDER={program} is not an executable; point it at blender or a bpy python")
+    if program.name.startswith("python"):
+        return [str(program)]
+    return [str(program), "-b", "--factory-startup", "--python-exit-code", "1", "-P"]
+
+
+def fbx_payload(
+    animation: Animation,
+    rig: Rig,
+    arkit: bool = False,
+    nonzero_only: bool = False,
+    targets: str | os.PathLike[str] | None = None,
+    arkit_smoothing: float = 0.0,
+) -> dict[str, np.ndarray]:
+    """Arrays the Blender-side script needs (all plain numeric/string arrays, FLAME Y-up metres).
+
+    Keys: ``vertices`` [V, 3], ``faces`` [F, 3], ``key_names`` [K], ``key_offsets`` [K, V, 3],
+    ``key_weights`` [T, K], ``key_range`` [2] (slider min/max), ``joint_names`` [J],
+    ``joint_positions`` [J, 3], ``parents`` [J], ``skin_weights`` [V, J],
+    ``joint_rotations`` [T, J, 3] axis-angle, ``joint_animated`` [J] bool, ``fps`` scalar, ``name``.
+    """
+    check_rig(animation, rig)
+    verts = neutral_vertices(rig, animation.shape)
+    frames = animation.num_frames
+    if arkit:
+        from exporters.arkit import load_blendshape_targets, rig_targets, solve_arkit
+        from probtalk.arkit import ARKIT_INDEX
+
+        names, offsets = load_blendshape_targets(targets) if targets is not None else rig_targets(rig)
+        curves = solve_arkit(animation, rig, (names, offsets), arkit_smoothing)
+        key_names = list(names)
+        key_offsets = np.asarray(offsets, np.float32)
+        key_weights = curves.weights[:, [ARKIT_INDEX[n] for n in names]]
+        key_range = np.array([0.0, 1.0])
+        driven = {"neck"}
+    else:
+        comps = used_components(animation, nonzero_only)
+        key_names = [component_name(int(k)) for k in comps]
+        key_offsets = np.ascontiguousarray(rig.exprdirs[:, :, comps].transpose(2, 0, 1))
+        key_weights = animation.expression[:, comps]
+        bound = float(np.ceil(max(1.0, np.abs(key_weights).max(initial=0.0))))
+        key_range = np.array([-bound, bound])
+        driven = {"neck", "jaw", "left_eye", "right_eye"}
+    rotations = np.zeros((frames, len(JOINT_NAMES), 3), np.float32)
+    animated = np.zeros(len(JOINT_NAMES), bool)
+    for j, name in enumerate(JOINT_NAMES):
+        if name not in _JOINT_FIELDS or name not in driven:
+            continue
+        field, start = _JOINT_FIELDS[name]
+        value = getattr(animation, field)
+        if value is not None:
+            rotations[:, j] = value[:, start : start + 3]
+            animated[j] = True
+    return {
+        "vertices": verts,
+        "faces": rig.faces.astype(np.int32),
+        "key_names": np.array(key_names, dtype=str),
+        "key_offsets": key_offsets.astype(np.float32),
+        "key_weights": np.asarray(key_weights, np.float32),
+        "key_range": key_range.astype(np.float64),
+        "joint_names": np.array(JOINT_NAMES, dtype=str),
+        "joint_positions": rest_joints(rig, verts),
+        "parents": rig.parents.astype(np.int64),
+        "skin_weights": rig.weights.astype(np.float32),
+        "joint_rotations": rotations,
+        "joint_animated": animated,
+        "fps": np.float64(animation.fps),
+        "name": np.array(str(animation.meta.get("name", "probtalk_head"))),
+    }
+
+
+@register
+class FbxWriter(Writer):
+    """FBX (binary, 7.4) via Blender: shape keys per expression component or ARKit shape, armature, baked animation.
+
+    Options are those of the ``glb`` writer (``arkit``, ``nonzero_only``, ``targets``,
+    ``arkit_smoothing``) plus ``timeout`` (seconds for the Blender process).
+    """
+
+    name = "fbx"
+    suffixes = (".fbx",)
+    description = "FBX via Blender (bpy): shape keys, armature, baked animation"
+
+    def __init__(self, rig: Rig | None = None, *, arkit: bool = False, nonzero_only: bool = False,
+                 targets: str | os.PathLike[str] | None = None, arkit_smoothing: float = 0.0,
+                 timeout: float = DEFAULT_TIMEOUT_S) -> None:
+        super().__init__(rig)
+        if targets is not None and not arkit:
+            raise InputError("blendshape targets only apply to ARKit export; add arkit=True (--arkit)")
+        self.options = {"arkit": bool(arkit), "nonzero_only": bool(nonzero_only), "targets": targets,
+                        "arkit_smoothing": float(arkit_smoothing)}
+        self.timeout = float(timeout)
+
+    def _write(self, animation: Animation, path: Path) -> None:
+        command = find_blender()
+        if command is None:
+            raise MissingExtraError(
+                "FBX export", "fbx",
+                "needs Blender: run 'bash scripts/setup.sh' (installs bpy 4.5 into .venv-blender), "
+                "install a 'blender' binary, or set PROBTALK_BLENDER",
+            )
+        payload = fbx_payload(animation, self.rig, **self.options)
+        with tempfile.TemporaryDirectory(prefix="probtalk-fbx-") as tmpdir:
+            data = Path(tmpdir) / "payload.npz"
+            np.savez(data, **payload)
+            with atomic_path(path) as tmp:
+                run_blender_script(command, [str(data), str(tmp)], self.timeout)
+                if not tmp.is_file() or tmp.stat().st_size == 0:
+                    raise OutputError(f"Blender wrote no FBX to {path}; see the log above")
+
+
+def run_blender_script(command: list[str], args: list[str], timeout: float) -> None:
+    """Run ``exporters/blender/fbx_export.py`` with ``args``; OutputError with Blender's last lines on failure."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    try:
+        proc = subprocess.run([*command, str(BLENDER_SCRIPT), "--", *args], capture_output=True, text=True,
+                              timeout=timeout, env=env, check=False)
+    except subprocess.TimeoutExpired:
+        raise OutputError(f"Blender did not finish the FBX export within {timeout:.0f} s; raise timeout=") from None
+    log.debug("blender stdout:\n%s", proc.stdout)
+    if proc.returncode != 0:
+        tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
+        raise OutputError(f"Blender failed to export FBX (exit {proc.returncode}): {tail[:400]}")
