@@ -1,0 +1,51 @@
+"""``probtalk data synth``: generate the synthetic corpus in the dataset layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from probtalk.cli.app import data_app, run_cli
+
+
+@data_app.command("synth")
+@run_cli
+def synth(
+    out: Path = typer.Option(Path("datasets/synth"), "--out", "-o", help="Corpus folder (created; resumable)."),
+    speakers: int = typer.Option(24, "--speakers", help="Number of speakers (TTS voices)."),
+    sentences: int = typer.Option(40, "--sentences", help="Neutral sentences per speaker (emotional: 75 % as many)."),
+    emotions: str = typer.Option("all", "--emotions", help="'all' or a comma list, e.g. neutral,happy,sad."),
+    intensities: int = typer.Option(3, "--intensities", help="Intensity levels: 3 low/medium/high, 2 low/high, 1 medium."),
+    emotions_per_sentence: int = typer.Option(3, "--emotions-per-sentence", help="Emotions each emotional sentence is spoken in."),
+    seed: int = typer.Option(0, "--seed", help="Corpus seed: same seed, same corpus."),
+    workers: int = typer.Option(2, "--workers", "-j", help="Worker processes."),
+    heldout_speakers: int = typer.Option(2, "--heldout-speakers", help="Whole speakers held out (splits/test_unseen_speakers)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Generate the synthetic speech + FLAME motion corpus (see datasets/README.md)."""
+    from probtalk.data.synth import SynthConfig, parse_emotions, synthesize_corpus
+
+    config = SynthConfig(
+        speakers=speakers, sentences=sentences, emotions=parse_emotions(emotions), intensities=intensities,
+        seed=seed, heldout_speakers=heldout_speakers, emotions_per_sentence=emotions_per_sentence,
+    )
+    if quiet:
+        result = synthesize_corpus(out, config, workers=workers)
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        columns = (TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, transient=True) as bar:
+            task = bar.add_task("clips", total=None)
+
+            def update(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result = synthesize_corpus(out, config, workers=workers, progress=update)
+    counts = result.manifest["counts"]
+    splits = ", ".join(f"{k} {v}" for k, v in counts["splits"].items())
+    typer.echo(
+        f"{result.root}: {result.clips} clips ({result.generated} new, {result.skipped} kept), "
+        f"{counts['speakers']} speakers, {result.hours:.2f} h of speech in {result.seconds:.0f} s; splits: {splits}"
+    )

@@ -1,0 +1,406 @@
+"""Generate the synthetic corpus: sentences -> TTS speech -> phone timings -> procedural FLAME motion.
+
+The default recipe (``SynthConfig()``) mirrors 3DMEAD's design:
+
+* 24 speakers (TTS voices), each with its own animation style and identity.
+* Two sentence sets shared by every speaker: ``sentences`` neutral sentences
+  (numbered 1..S) and ``round(0.75 * S)`` emotional ones (1..S_e), like
+  MEAD's 40 neutral / 30 emotional sentences.
+* Every neutral sentence is spoken once in ``neutral`` (intensity index 0);
+  every emotional sentence is spoken in ``emotions_per_sentence`` emotions,
+  drawn so each speaker covers all emotions about equally, each at a random
+  intensity level.
+* Splits hold out sentences within speakers (neutral 80/10/10 % of the
+  sentence numbers, i.e. 1-32/33-36/37-40; emotional 1-24/25-27/28-30) and
+  ``heldout_speakers`` whole speakers (``splits/test_unseen_speakers``).
+
+Each clip's random generator derives from (seed, keyid) only, so results do
+not depend on the number of workers or on resuming; a clip whose three files
+already exist is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from probtalk.data.dataset import make_keyid, parse_keyid
+from probtalk.emotions import EMOTION_INDEX, EMOTIONS, INTENSITIES
+from probtalk.errors import InputError
+from probtalk.io import atomic_path, atomic_write_text, ensure_writable_dir
+from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS, PARAM_DIM
+
+log = logging.getLogger(__name__)
+
+GENERATOR = "probtalk.data.synth"
+GENERATOR_VERSION = 1
+SPLIT_FRACTIONS = (0.8, 0.9)  # sentence-number cut points: train <= 80 %, val <= 90 %, test the rest
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """The corpus recipe.
+
+    Attributes:
+        speakers: number of speakers (voices).
+        sentences: neutral sentences per speaker (numbered 1..sentences).
+        emotions: emotions to generate ("neutral" gives the neutral set).
+        intensities: intensity levels used: 3 -> low/medium/high, 2 -> low/high, 1 -> medium.
+        seed: corpus seed (voices, styles, sentences, every clip).
+        heldout_speakers: speakers kept out of train/val, listed in ``splits/test_unseen_speakers``.
+        emotions_per_sentence: emotions each emotional sentence is spoken in (per speaker).
+        emotional_fraction: emotional sentences = round(fraction * sentences), at least 1.
+        fps: motion frame rate.
+    """
+
+    speakers: int = 24
+    sentences: int = 40
+    emotions: tuple[str, ...] = EMOTIONS
+    intensities: int = 3
+    seed: int = 0
+    heldout_speakers: int = 2
+    emotions_per_sentence: int = 3
+    emotional_fraction: float = 0.75
+    fps: float = DATASET_FPS
+
+    def __post_init__(self) -> None:
+        bad = [e for e in self.emotions if e not in EMOTION_INDEX]
+        if bad:
+            raise InputError(f"unknown emotions {bad}; choose from {', '.join(EMOTIONS)} or 'all'")
+        if self.speakers < 1 or self.sentences < 1:
+            raise InputError("--speakers and --sentences must be >= 1")
+        if not 1 <= self.intensities <= len(INTENSITIES):
+            raise InputError(f"--intensities must be 1-{len(INTENSITIES)}, got {self.intensities}")
+        if not 0 <= self.heldout_speakers < self.speakers:
+            raise InputError(f"--heldout-speakers must be 0-{self.speakers - 1}, got {self.heldout_speakers}")
+        if self.emotions_per_sentence < 1:
+            raise InputError("emotions_per_sentence must be >= 1")
+
+    @property
+    def intensity_levels(self) -> tuple[int, ...]:
+        """Intensity indices used for emotional clips."""
+        return {1: (1,), 2: (0, 2), 3: (0, 1, 2)}[self.intensities]
+
+    @property
+    def emotional_sentences(self) -> int:
+        """Number of emotional sentences."""
+        return max(1, int(round(self.emotional_fraction * self.sentences)))
+
+
+def parse_emotions(text: str) -> tuple[str, ...]:
+    """``"all"`` or a comma list of emotion names -> a tuple in canonical order."""
+    if text.strip().lower() == "all":
+        return EMOTIONS
+    names = [t.strip().lower() for t in text.split(",") if t.strip()]
+    bad = [n for n in names if n not in EMOTION_INDEX]
+    if bad or not names:
+        raise InputError(f"unknown emotions {bad or text!r}; use 'all' or a comma list of {', '.join(EMOTIONS)}")
+    return tuple(e for e in EMOTIONS if e in names)
+
+
+@dataclass(frozen=True)
+class ClipJob:
+    """One clip to generate."""
+
+    keyid: str
+    text: str
+    voice: Any
+    emotion: str
+    intensity: int
+    seed: int
+    fps: float
+
+
+@dataclass
+class SynthResult:
+    """What :func:`synthesize_corpus` did."""
+
+    root: Path
+    clips: int
+    generated: int
+    skipped: int
+    hours: float
+    seconds: float
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def clip_rng(seed: int, keyid: str, stream: str) -> np.random.Generator:
+    """A generator that depends only on (seed, keyid, stream): workers and resumes give equal results."""
+    digest = hashlib.sha256(f"{seed}:{keyid}:{stream}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def range_split(sentence: int, count: int) -> str:
+    """Split of sentence number ``sentence`` (1-based) out of ``count``: 1-32/33-36/37-40 for 40."""
+    if sentence <= round(SPLIT_FRACTIONS[0] * count):
+        return "train"
+    if sentence <= round(SPLIT_FRACTIONS[1] * count):
+        return "val"
+    return "test"
+
+
+def plan_corpus(config: SynthConfig) -> tuple[list[Any], dict[str, list[str]], list[ClipJob]]:
+    """Voices, sentence texts ({"neutral": [...], "emotional": [...]}) and the clip jobs, all deterministic."""
+    from probtalk.data.text import make_sentences
+    from probtalk.data.voices import make_speakers
+
+    voices = list(make_speakers(config.speakers, config.seed))
+    n_emo = config.emotional_sentences
+    texts = list(make_sentences(config.sentences + n_emo, config.seed))
+    sentences = {"neutral": texts[: config.sentences], "emotional": texts[config.sentences :]}
+    emotional = [e for e in config.emotions if e != "neutral"]
+    per_sentence = min(config.emotions_per_sentence, len(emotional))
+    jobs: list[ClipJob] = []
+    for voice in voices:
+        speaker = voice.speaker_id
+        if "neutral" in config.emotions:
+            for j, text in enumerate(sentences["neutral"], start=1):
+                jobs.append(ClipJob(make_keyid(speaker, j, 0, 0), text, voice, "neutral", 0, config.seed, config.fps))
+        if not emotional:
+            continue
+        rng = clip_rng(config.seed, speaker, "plan")
+        # Cycle through shuffled emotions so every emotion gets an equal share per speaker.
+        pool: list[str] = []
+        for j, text in enumerate(sentences["emotional"], start=1):
+            chosen: list[str] = []
+            while len(chosen) < per_sentence:
+                if not pool:
+                    pool = list(rng.permutation(emotional))
+                pick = next((e for e in pool if e not in chosen), None)
+                if pick is None:  # the pool's rest repeats a chosen emotion: refill
+                    pool = []
+                    continue
+                pool.remove(pick)
+                chosen.append(pick)
+            for emotion in sorted(chosen, key=EMOTION_INDEX.__getitem__):
+                level = int(rng.choice(config.intensity_levels))
+                keyid = make_keyid(speaker, j, EMOTION_INDEX[emotion], level)
+                jobs.append(ClipJob(keyid, text, voice, emotion, level, config.seed, config.fps))
+    return voices, sentences, jobs
+
+
+# ------------------------------------------------------------------ workers
+_ANIMATOR: Any = None
+
+
+def _init_worker() -> None:
+    global _ANIMATOR
+    from probtalk.data.animator import ProceduralAnimator
+    from probtalk.flame import load_rig
+
+    _ANIMATOR = ProceduralAnimator(load_rig())
+
+
+def _clip_paths(root: Path, keyid: str) -> dict[str, Path]:
+    return {
+        "wav": root / "wav" / f"{keyid}.wav",
+        "align": root / "align" / f"{keyid}.json",
+        "param": root / "param" / f"{keyid}.npy",
+    }
+
+
+def clip_complete(root: Path, keyid: str) -> bool:
+    """True when the clip's wav, align and param files all exist (each is written atomically)."""
+    return all(p.is_file() for p in _clip_paths(root, keyid).values())
+
+
+def make_clip(job: ClipJob) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Synthesise and animate one clip.
+
+    Returns:
+        audio float32 [N] at 16 kHz, params float32 [1, T, 403], align record (text, phones, words, ...).
+    """
+    from probtalk.data.animator import loudness_envelope
+    from probtalk.data.style_profiles import make_style
+    from probtalk.data.tts import synthesize
+
+    if _ANIMATOR is None:
+        _init_worker()
+    utt = synthesize(job.text, job.voice, job.emotion, float(job.intensity), clip_rng(job.seed, job.keyid, "speech"))
+    audio = np.asarray(utt.audio, np.float32)
+    duration = audio.size / AUDIO_SAMPLE_RATE
+    frames = int(round(duration * job.fps))
+    style = make_style(job.voice.speaker_id, job.seed)
+    params = _ANIMATOR.animate(
+        utt.phones, duration, fps=job.fps, emotion=job.emotion, intensity=float(job.intensity), style=style,
+        loudness=loudness_envelope(audio, job.fps, frames), rng=clip_rng(job.seed, job.keyid, "motion"),
+    )
+    record = {
+        "keyid": job.keyid,
+        "text": utt.text,
+        "phones": [[round(float(p.start), 5), round(float(p.end), 5), str(p.phone)] for p in utt.phones],
+        "words": [_jsonable(w) for w in getattr(utt, "words", []) or []],
+        "duration": duration,
+        "frames": frames,
+        "fps": job.fps,
+        "speaker": job.voice.speaker_id,
+        "emotion": job.emotion,
+        "intensity": job.intensity,
+    }
+    return audio, params[None].astype(np.float32), record
+
+
+def _write_clip(root: Path, job: ClipJob) -> float:
+    """Generate one clip into ``root`` (wav, align, then param last) and return its duration in seconds."""
+    import soundfile as sf
+
+    audio, params, record = make_clip(job)
+    paths = _clip_paths(root, job.keyid)
+    with atomic_path(paths["wav"]) as tmp:
+        sf.write(str(tmp), np.clip(audio, -1.0, 1.0), AUDIO_SAMPLE_RATE, subtype="PCM_16", format="WAV")
+    atomic_write_text(paths["align"], json.dumps(record, indent=1))
+    with atomic_path(paths["param"]) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, params)
+    return float(record["duration"])
+
+
+def _work(args: tuple[str, ClipJob]) -> tuple[str, float]:
+    root, job = args
+    return job.keyid, _write_clip(Path(root), job)
+
+
+# ------------------------------------------------------------------ driver
+def synthesize_corpus(
+    out: str | os.PathLike[str],
+    config: SynthConfig | None = None,
+    *,
+    workers: int = 2,
+    progress: Callable[[int, int], None] | None = None,
+) -> SynthResult:
+    """Generate (or complete) a synthetic corpus in the dataset layout.
+
+    Args:
+        out: corpus folder; created if needed. Clips already complete are kept.
+        config: the recipe (default :class:`SynthConfig`).
+        workers: processes; 1 runs in this process.
+        progress: called as ``progress(done, total)`` after each clip.
+
+    Returns:
+        Counts, total hours and the manifest written to ``out/manifest.json``.
+
+    Raises:
+        OutputError: ``out`` cannot be written.
+        InputError: the config is invalid.
+    """
+    config = config or SynthConfig()
+    root = ensure_writable_dir(out)
+    for sub in ("param", "wav", "align", "splits"):
+        ensure_writable_dir(root / sub)
+    started = time.perf_counter()
+    voices, sentences, jobs = plan_corpus(config)
+    todo = [j for j in jobs if not clip_complete(root, j.keyid)]
+    total, done = len(jobs), len(jobs) - len(todo)
+    log.info("corpus %s: %d clips, %d to generate with %d workers", root, total, len(todo), workers)
+    if progress:
+        progress(done, total)
+    if workers <= 1 or len(todo) <= 1:
+        for job in todo:
+            _write_clip(root, job)
+            done += 1
+            if progress:
+                progress(done, total)
+    else:
+        import multiprocessing as mp
+
+        # spawn: the speech engines keep C state that must not be shared through fork.
+        with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+            for _keyid, _dur in pool.imap_unordered(_work, [(str(root), j) for j in todo], chunksize=1):
+                done += 1
+                if progress:
+                    progress(done, total)
+    manifest = write_manifest(root, config, voices, sentences, jobs, time.perf_counter() - started)
+    return SynthResult(
+        root=root, clips=total, generated=len(todo), skipped=total - len(todo),
+        hours=manifest["total_hours"], seconds=time.perf_counter() - started, manifest=manifest,
+    )
+
+
+def write_splits(root: Path, config: SynthConfig, keyids: Sequence[str], unseen: set[str]) -> dict[str, int]:
+    """Write splits/{train,val,test,test_unseen_speakers}; return the clip count of each."""
+    splits: dict[str, list[str]] = {"train": [], "val": [], "test": [], "test_unseen_speakers": []}
+    for keyid in sorted(keyids):
+        key = parse_keyid(keyid)
+        if key.speaker in unseen:
+            splits["test_unseen_speakers"].append(keyid)
+            continue
+        count = config.sentences if key.emotion == 0 else config.emotional_sentences
+        splits[range_split(key.sentence, count)].append(keyid)
+    for name, ids in splits.items():
+        atomic_write_text(root / "splits" / name, "".join(k + "\n" for k in ids))
+    return {k: len(v) for k, v in splits.items()}
+
+
+def write_manifest(
+    root: Path,
+    config: SynthConfig,
+    voices: Sequence[Any],
+    sentences: dict[str, list[str]],
+    jobs: Sequence[ClipJob],
+    wall_seconds: float,
+) -> dict[str, Any]:
+    """Write splits and ``manifest.json`` (speakers with voice and style, counts, hours) and return the manifest."""
+    from probtalk.data.style_profiles import make_style
+
+    keyids = [j.keyid for j in jobs]
+    seconds = 0.0
+    for keyid in keyids:
+        record = json.loads(_clip_paths(root, keyid)["align"].read_text(encoding="utf-8"))
+        seconds += float(record["duration"])
+    speaker_ids = [v.speaker_id for v in voices]
+    unseen = set(speaker_ids[len(speaker_ids) - config.heldout_speakers :]) if config.heldout_speakers else set()
+    counts = write_splits(root, config, keyids, unseen)
+    per_emotion = {e: sum(1 for j in jobs if j.emotion == e) for e in config.emotions}
+    manifest = {
+        "name": root.name,
+        "generator": GENERATOR,
+        "generator_version": GENERATOR_VERSION,
+        "seed": config.seed,
+        "fps": config.fps,
+        "sample_rate": AUDIO_SAMPLE_RATE,
+        "param_dim": PARAM_DIM,
+        "config": {**asdict(config), "emotions": list(config.emotions)},
+        "emotions": list(EMOTIONS),
+        "intensities": list(INTENSITIES),
+        "speakers": [
+            {
+                "id": v.speaker_id,
+                "split": "unseen" if v.speaker_id in unseen else "seen",
+                "voice": _jsonable(v),
+                "style": make_style(v.speaker_id, config.seed).to_dict(),
+            }
+            for v in voices
+        ],
+        "sentences": sentences,
+        "counts": {"clips": len(keyids), "speakers": len(voices), "per_emotion": per_emotion, "splits": counts},
+        "total_seconds": round(seconds, 3),
+        "total_hours": round(seconds / 3600.0, 4),
+        "wall_seconds_last_run": round(wall_seconds, 1),
+    }
+    atomic_write_text(root / "manifest.json", json.dumps(manifest, indent=1))
+    return manifest
+
+
+def _jsonable(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: _jsonable(v) for k, v in asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
