@@ -339,3 +339,57 @@ def test_cli_writes_json(tmp_path):
     assert clf.is_file()  # the trained classifier was cached ...
     again = CliRunner().invoke(app, args)  # ... and is loaded on the next run
     assert again.exit_code == 0 and f"emotion classifier: {clf}" in again.output
+
+
+def test_model_adapter_resamples_and_falls_back_to_average_speaker():
+    from probtalk.animation import Animation
+    from probtalk.eval.engines import model_generate_fn
+
+    calls = []
+
+    class FakeModel:
+        speakers = ("A",)
+
+        def animate(self, audio, sample_rate=None, **kw):
+            calls.append(kw)
+            frames = int(round(len(audio) / sample_rate * 50))  # the model runs at 50 fps
+            ramp = np.linspace(0, 1, frames, dtype=np.float32)[:, None] * np.ones(MOTION_DIM, np.float32)
+            return [Animation.from_motion(ramp * (k + 1), fps=50) for k in range(kw["num_samples"])]
+
+    gen = model_generate_fn(FakeModel(), temperature=0.5)
+    data = TinyDataset("test", 1, 0)
+    sample = data[0]  # 20 frames at 25 fps, speaker "A"
+    takes = gen(sample, 3, 7)
+    assert len(takes) == 3 and all(t.shape == (20, MOTION_DIM) for t in takes)
+    np.testing.assert_allclose(takes[1][:, 0], 2 * np.arange(20) / 25 * 50 / 39, atol=1e-5)
+    assert calls[-1] == {
+        "emotion": "neutral", "intensity": 1.0, "speaker": "A", "num_samples": 3, "seed": 7, "temperature": 0.5,
+    }
+    sample.speaker = "unseen"
+    gen(sample, 1, 0)
+    assert calls[-1]["speaker"] is None
+
+
+def test_cli_rules_baseline(tmp_path):
+    pytest.importorskip("probtalk.data.rules", reason="rule-based baseline not installed")
+    from probtalk.flame import bundled_rig_path
+
+    if not bundled_rig_path().is_file():
+        pytest.skip("bundled rig flame_assets/probtalk_head.npz not built")
+    from typer.testing import CliRunner
+
+    from probtalk.cli.main import app
+
+    write_corpus(tmp_path / "corpus")
+    out = tmp_path / "eval.json"
+    args = [
+        "evaluate", "--engine", "truth", "--baseline", "--data", str(tmp_path / "corpus"), "--takes", "2",
+        "--json", str(out), "--classifier-steps", "5",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    engines = json.loads(out.read_text())["engines"]
+    assert set(engines) == {"truth", "rules"}
+    assert engines["truth"]["overall"]["lve"] == 0.0
+    assert engines["rules"]["overall"]["lve"] > 0.0
+    assert "rules test" in result.output and "truth test" in result.output

@@ -12,6 +12,7 @@ from probtalk.cli.app import app, run_cli
 
 if TYPE_CHECKING:
     from probtalk.eval.evaluate import GenerateFn
+    from probtalk.flame.rig import Rig
 
 ENGINES = ("model", "rules", "truth")
 
@@ -73,7 +74,7 @@ def evaluate(
             clf_source += f", saved to {classifier}"
 
     names = [engine] + (["rules"] if baseline and engine != "rules" else [])
-    fns = {name: _generate_fn(name, model) for name in names}
+    fns = {name: _generate_fn(name, model, the_rig) for name in names}
     total = sum(len(d) if limit is None else min(len(d), limit) for d in datasets.values()) * len(fns)
     reports = {}
     with Progress(transient=True) as bar:
@@ -98,11 +99,11 @@ def evaluate(
         typer.echo(f"wrote {json_out}")
 
 
-def _generate_fn(name: str, model: str) -> GenerateFn:
+def _generate_fn(name: str, model: str, rig: Rig) -> GenerateFn:
     from probtalk.eval import model_generate_fn, rules_generate_fn, truth_generate_fn
 
     if name == "rules":
-        return rules_generate_fn()
+        return rules_generate_fn(rig=rig)
     if name == "truth":
         return truth_generate_fn()
     from probtalk.api import load_model

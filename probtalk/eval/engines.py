@@ -10,15 +10,17 @@ Both return motion [T, 53] resampled to the dataset's frame rate.
 
 from __future__ import annotations
 
-import inspect
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from probtalk.emotions import EMOTIONS
 from probtalk.eval.evaluate import GenerateFn
 from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS
+
+if TYPE_CHECKING:
+    from probtalk.flame.rig import Rig
 
 logger = logging.getLogger(__name__)
 
@@ -67,36 +69,34 @@ def model_generate_fn(model: Any, *, fps: float = DATASET_FPS, **animate_kwargs:
     return generate
 
 
-def rules_generate_fn(*, fps: float = DATASET_FPS) -> GenerateFn:
+def rules_generate_fn(*, rig: Rig | None = None, fps: float = DATASET_FPS) -> GenerateFn:
     """The rule-based baseline (``probtalk.data.rules.animate_rules``) as a ``generate_fn``.
 
-    Each take uses its own seed when ``animate_rules`` accepts one; a
-    deterministic baseline gives identical takes (Diversity 0).
+    Phones come from the recogniser (samples carry no transcript). Each take
+    gets its own seed, which in the baseline only places the blinks.
+
+    Args:
+        rig: rig whose semantic shapes realise the visemes; None (or a rig
+            without semantic shapes) uses the bundled head.
+        fps: output frame rate (the dataset's).
     """
     from probtalk.data.rules import animate_rules
 
-    params = inspect.signature(animate_rules).parameters
-    takes_seed = "seed" in params
+    viseme_rig = rig if rig is not None and rig.has_semantic_shapes else None
 
     def generate(sample: Any, num_takes: int, seed: int) -> list[np.ndarray]:
-        kwargs: dict[str, Any] = {
-            "emotion": EMOTIONS[int(sample.emotion)],
-            "intensity": float(sample.intensity),
-        }
-        if "text" in params:
-            kwargs["text"] = getattr(sample, "text", None)
-        if "sample_rate" in params:
-            kwargs["sample_rate"] = AUDIO_SAMPLE_RATE
         audio = np.asarray(sample.audio, dtype=np.float32)
         out = []
         for k in range(num_takes):
-            if takes_seed:
-                kwargs["seed"] = seed * 1000 + k
-            anim = animate_rules(audio, **kwargs)
+            anim = animate_rules(
+                audio,
+                emotion=EMOTIONS[int(sample.emotion)],
+                intensity=float(sample.intensity),
+                rig=viseme_rig,
+                fps=fps,
+                seed=seed * 1000 + k,
+            )
             out.append(resample_motion(anim.motion(), anim.fps, fps))
-            if not takes_seed:  # deterministic: every take is the same
-                out.extend(out[0].copy() for _ in range(num_takes - 1))
-                break
         return out
 
     return generate
