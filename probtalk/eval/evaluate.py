@@ -204,13 +204,13 @@ class _Accumulator:
 
 
 def motion_to_vertices(layer: FlameLayer, motion: np.ndarray) -> np.ndarray:
-    """Vertices [T, V, 3] (float64) of motion [T, 53] with zero shape, neck and eyes."""
+    """Vertices [T, V, 3] (float32) of motion [T, 53] with zero shape, neck and eyes."""
     m = torch.as_tensor(np.asarray(motion, dtype=np.float32))
     if m.ndim != 2 or m.shape[1] != MOTION_DIM:
         raise ValueError(f"motion must be [T, {MOTION_DIM}], got {list(m.shape)}")
     with torch.no_grad():
         verts = layer(expression=m[:, MOTION_EXPRESSION], jaw_pose=m[:, MOTION_JAW])
-    return verts.double().numpy()
+    return verts.numpy()
 
 
 def _splits(dataset: Any) -> dict[str, Any]:
