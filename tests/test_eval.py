@@ -280,15 +280,19 @@ def test_evaluate_emotion_accuracy_uses_classifier():
 
 
 # ----------------------------------------------------------------------- CLI
-def test_cli_missing_data_folder(tmp_path):
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [([], ("data folder", "nope")), (["--engine", "magic"], ("unknown engine", "magic"))],
+)
+def test_cli_one_line_errors(tmp_path, extra, words):
     from typer.testing import CliRunner
 
     from probtalk.cli.main import app
 
-    result = CliRunner().invoke(app, ["evaluate", "--data", str(tmp_path / "nope"), "--engine", "rules"])
+    result = CliRunner().invoke(app, ["evaluate", "--data", str(tmp_path / "nope"), *extra])
     assert result.exit_code == 2
     lines = [ln for ln in result.output.strip().splitlines() if ln]
-    assert len(lines) == 1 and "data folder" in lines[0] and "nope" in lines[0]
+    assert len(lines) == 1 and all(w in lines[0] for w in words), lines
 
 
 def write_corpus(root, rig_seed: int = 0) -> None:
