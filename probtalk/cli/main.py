@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import probtalk.cli.data_cmd  # noqa: F401  (registers 'probtalk data synth')
-from probtalk.cli import animate_cmd, evaluate_cmd, info  # noqa: F401  (registers commands)
+from probtalk.cli import animate_cmd, evaluate_cmd, info, render_cmd  # noqa: F401  (registers commands)
 from probtalk.cli.app import app
 
 
