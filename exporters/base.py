@@ -102,6 +102,8 @@ def formats() -> list[str]:
 def writer_class(name: str) -> type[Writer]:
     """The writer class for a format name; InputError naming the known formats otherwise."""
     key = name.strip().lower()
+    if key not in _REGISTRY and f".{key}" in _SUFFIXES:  # aliases: "csv" -> livelink, "json" -> arkit-json
+        key = _SUFFIXES[f".{key}"]
     if key not in _REGISTRY:
         raise InputError(f"unknown export format {name!r}; choose from {', '.join(formats())}")
     return _REGISTRY[key]

@@ -1,0 +1,54 @@
+"""``probtalk export``: write animation files for game engines and DCC tools (a thin shell over exporters.write_all)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from probtalk.cli.app import app, run_cli
+
+
+@app.command("export")
+@run_cli
+def export(
+    animations: list[Path] = typer.Argument(..., help="Animation .npz files (written by 'probtalk animate')."),
+    format: str = typer.Option(  # noqa: A002
+        "glb", "--format", "-f",
+        help="Comma-separated formats: npz, glb, gltf, fbx, livelink (csv), arkit-json (json), curves-csv, or all.",
+    ),
+    out: Path = typer.Option(Path("."), "--out", "-o", help="Output folder (created if missing)."),
+    rig: Path = typer.Option(None, "--rig", help="A FLAME .pkl or probtalk .npz rig (default: bundled head)."),
+    arkit: bool = typer.Option(False, "--arkit", help="glb/fbx: 52 ARKit morph targets driven by solved curves."),
+    targets: Path = typer.Option(
+        None, "--targets", help="Your blendshape set (OBJ folder + neutral.obj, or a .glb) to retarget ARKit curves onto."
+    ),
+    smoothing: float = typer.Option(0.0, "--smoothing", min=0.0, help="Temporal smoothing of the ARKit solve."),
+    bake_vertices: bool = typer.Option(False, "--bake-vertices", help="npz: add baked [T, V, 3] vertices."),
+    nonzero_only: bool = typer.Option(False, "--nonzero-only", help="glb/fbx: only the expression components that move."),
+) -> None:
+    """Export animations as glTF/GLB, FBX, Live Link Face CSV, ARKit JSON/CSV curves or npz."""
+    import exporters
+    from probtalk.animation import Animation
+    from probtalk.flame import load_rig
+
+    names = exporters.expand_formats(format)
+    options: dict[str, object] = {"arkit_smoothing": smoothing}
+    if arkit:
+        options["arkit"] = True
+    if nonzero_only:
+        options["nonzero_only"] = True
+    if bake_vertices:
+        options["bake_vertices"] = True
+    if targets is not None:
+        options["targets"] = targets
+    takes = [(path, Animation.load(path)) for path in animations]  # fail before writing anything
+    the_rig = load_rig(rig)
+    curve_formats = ("livelink", "arkit-json", "curves-csv")
+    for path, anim in takes:
+        for name in names:
+            opts = dict(options)
+            if name not in curve_formats and not arkit:
+                opts.pop("targets", None)  # --targets alone retargets the curve formats only
+            for written in exporters.write_all(anim, out, path.stem, [name], the_rig, **opts):
+                typer.echo(str(written))
