@@ -61,6 +61,8 @@ def evaluate(
 
     the_rig = load_rig(rig)
     datasets = {name: MotionDataset(data, name) for name in dict.fromkeys(split)}
+    names = [engine] + (["rules"] if baseline and engine != "rules" else [])
+    fns = {name: _generate_fn(name, model, the_rig) for name in names}  # load the model before training
 
     if classifier is not None and classifier.is_file():
         clf = load_emotion_classifier(classifier)
@@ -73,8 +75,6 @@ def evaluate(
             save_emotion_classifier(clf, classifier)
             clf_source += f", saved to {classifier}"
 
-    names = [engine] + (["rules"] if baseline and engine != "rules" else [])
-    fns = {name: _generate_fn(name, model, the_rig) for name in names}
     total = sum(len(d) if limit is None else min(len(d), limit) for d in datasets.values()) * len(fns)
     reports = {}
     with Progress(transient=True) as bar:
