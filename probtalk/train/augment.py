@@ -1,0 +1,120 @@
+"""Batch-level random crops and waveform augmentation (torch only, per clip, seeded).
+
+Everything acts on a collated :class:`probtalk.data.dataset.Batch` and keeps
+speech and motion aligned: a crop takes the same time span of both, and a
+speed change resamples the motion in time by the same factor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import torch
+
+from probtalk.layout import AUDIO_SAMPLE_RATE
+from probtalk.models.blocks import lengths_to_mask
+from probtalk.train.config import AugmentConfig
+
+
+def _uniform(lo: float, hi: float, gen: torch.Generator) -> float:
+    return lo + (hi - lo) * float(torch.rand((), generator=gen))
+
+
+def _repad(clips: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    out = like.new_zeros((len(clips), max(len(c) for c in clips), *like.shape[2:]))
+    for i, c in enumerate(clips):
+        out[i, : len(c)] = c
+    return out
+
+
+def _rebuild(batch: Any, audio: list[torch.Tensor], motion: list[torch.Tensor]) -> Any:
+    lengths = torch.tensor([len(m) for m in motion], dtype=torch.long)
+    motion_t = _repad(motion, batch.motion)
+    return dataclasses.replace(
+        batch,
+        audio=_repad(audio, batch.audio),
+        audio_lengths=torch.tensor([len(a) for a in audio], dtype=torch.long),
+        motion=motion_t,
+        lengths=lengths,
+        motion_mask=lengths_to_mask(lengths, motion_t.shape[1]),
+    )
+
+
+def random_crop(batch: Any, max_seconds: float, fps: float, gen: torch.Generator) -> Any:
+    """Crop clips longer than ``max_seconds`` to a random window of that length (speech and motion alike)."""
+    if max_seconds <= 0:
+        return batch
+    max_frames = max(1, int(round(max_seconds * fps)))
+    if int(batch.lengths.max()) <= max_frames:
+        return batch
+    spf = AUDIO_SAMPLE_RATE / fps
+    audio, motion = [], []
+    for i in range(len(batch.lengths)):
+        t, n = int(batch.lengths[i]), int(batch.audio_lengths[i])
+        if t <= max_frames:
+            audio.append(batch.audio[i, :n])
+            motion.append(batch.motion[i, :t])
+            continue
+        start = int(torch.randint(0, t - max_frames + 1, (), generator=gen))
+        a0 = min(int(round(start * spf)), n)
+        a1 = min(int(round((start + max_frames) * spf)), n)
+        audio.append(batch.audio[i, a0:max(a1, a0 + 1)])
+        motion.append(batch.motion[i, start : start + max_frames])
+    return _rebuild(batch, audio, motion)
+
+
+def _resample_1d(x: torch.Tensor, n_out: int) -> torch.Tensor:
+    """Linear resampling of [N, ...] along time to n_out samples."""
+    if n_out == x.shape[0]:
+        return x
+    flat = x.reshape(x.shape[0], -1).T[None]  # [1, C, N]
+    out = torch.nn.functional.interpolate(flat, size=n_out, mode="linear", align_corners=True)
+    return out[0].T.reshape(n_out, *x.shape[1:])
+
+
+def _eq(x: torch.Tensor, max_db: float, gen: torch.Generator) -> torch.Tensor:
+    spec = torch.fft.rfft(x)
+    f = torch.linspace(0, 1, spec.shape[0])
+    tilt = _uniform(-max_db, max_db, gen) * (f - 0.5)  # spectral tilt
+    centre, width = _uniform(0.02, 0.5, gen), _uniform(0.02, 0.2, gen)
+    band = _uniform(-max_db, max_db, gen) * torch.exp(-0.5 * ((f - centre) / width) ** 2)
+    gain = 10 ** ((tilt + band) / 20)
+    return torch.fft.irfft(spec * gain, n=x.shape[0])
+
+
+def _reverb(x: torch.Tensor, seconds: float, gen: torch.Generator) -> torch.Tensor:
+    n_ir = max(2, int(seconds * AUDIO_SAMPLE_RATE))
+    t = torch.arange(n_ir) / AUDIO_SAMPLE_RATE
+    ir = torch.randn(n_ir, generator=gen) * torch.exp(-6.9 * t / seconds)  # -60 dB at `seconds`
+    ir[0] = 1.0
+    ir = ir / ir.norm()
+    n = x.shape[0] + n_ir - 1
+    y = torch.fft.irfft(torch.fft.rfft(x, n=n) * torch.fft.rfft(ir, n=n), n=n)[: x.shape[0]]
+    return y * (x.norm() / y.norm().clamp_min(1e-8))
+
+
+def augment_batch(batch: Any, config: AugmentConfig, fps: float, gen: torch.Generator) -> Any:
+    """Randomly perturb each clip's speech (speed, noise, EQ, reverb, gain); the motion follows speed changes."""
+    audio, motion = [], []
+    for i in range(len(batch.lengths)):
+        a = batch.audio[i, : int(batch.audio_lengths[i])].float()
+        m = batch.motion[i, : int(batch.lengths[i])]
+        if config.speed_prob > 0 and float(torch.rand((), generator=gen)) < config.speed_prob:
+            speed = _uniform(*config.speed_range, gen)
+            a = _resample_1d(a[:, None], max(1, int(round(len(a) / speed))))[:, 0]
+            m = _resample_1d(m, max(1, int(round(len(m) / speed))))
+        if config.eq_prob > 0 and float(torch.rand((), generator=gen)) < config.eq_prob:
+            a = _eq(a, config.eq_db, gen)
+        if config.reverb_prob > 0 and float(torch.rand((), generator=gen)) < config.reverb_prob:
+            a = _reverb(a, _uniform(*config.reverb_seconds, gen), gen)
+        if config.noise_prob > 0 and float(torch.rand((), generator=gen)) < config.noise_prob:
+            snr = _uniform(*config.snr_db, gen)
+            power = a.pow(2).mean().clamp_min(1e-10)
+            a = a + torch.randn(a.shape, generator=gen) * math.sqrt(float(power) / 10 ** (snr / 10))
+        if config.gain_db > 0:
+            a = a * 10 ** (_uniform(-config.gain_db, config.gain_db, gen) / 20)
+        audio.append(a)
+        motion.append(m)
+    return _rebuild(batch, audio, motion)

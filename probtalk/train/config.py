@@ -1,0 +1,185 @@
+"""Training configuration: frozen dataclasses, TOML files and ``key=value`` overrides.
+
+A TOML file holds top-level :class:`TrainConfig` keys plus the tables
+``[vq]``, ``[audio]``, ``[predictor]`` and ``[augment]``; ``--set`` overrides
+use the same names with dots (``lr=3e-4``, ``vq.hidden=128``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from probtalk.errors import InputError
+from probtalk.layout import DATASET_FPS
+from probtalk.models.audio_encoder import AudioEncoderConfig
+from probtalk.models.motion_vq import MotionVQConfig
+from probtalk.models.style_predictor import StylePredictorConfig
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Stage-2 waveform augmentation (each applied per clip with its probability).
+
+    Attributes:
+        speed_prob: resample speech and motion together by a factor in ``speed_range``
+            (pitch and rate change together; the motion is time-warped to stay in sync).
+        speed_range: (min, max) playback speed factor.
+        noise_prob: add white noise at an SNR drawn from ``snr_db``.
+        snr_db: (min, max) signal-to-noise ratio in dB.
+        eq_prob: random smooth spectral tilt / band gain (FFT filter).
+        eq_db: maximum absolute gain of the EQ curve in dB.
+        reverb_prob: convolve with a synthetic exponentially decaying impulse response.
+        reverb_seconds: (min, max) RT60-like decay time.
+        gain_db: random overall gain in +-dB (always applied when > 0).
+    """
+
+    speed_prob: float = 0.3
+    speed_range: tuple[float, float] = (0.9, 1.1)
+    noise_prob: float = 0.3
+    snr_db: tuple[float, float] = (15.0, 40.0)
+    eq_prob: float = 0.3
+    eq_db: float = 6.0
+    reverb_prob: float = 0.2
+    reverb_seconds: tuple[float, float] = (0.1, 0.5)
+    gain_db: float = 6.0
+
+    @classmethod
+    def off(cls) -> AugmentConfig:
+        """No augmentation at all."""
+        return cls(speed_prob=0.0, noise_prob=0.0, eq_prob=0.0, reverb_prob=0.0, gain_db=0.0)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run (either stage). Defaults: the paper's recipe scaled for CPU.
+
+    Attributes:
+        steps: optimiser steps in total.
+        batch_size: clips per step per process.
+        lr: peak AdamW learning rate.
+        weight_decay: AdamW weight decay.
+        betas: AdamW betas.
+        warmup_steps: linear warm-up from 0 to ``lr``.
+        min_lr_ratio: cosine decay ends at ``lr * min_lr_ratio``.
+        grad_clip: max global gradient norm (0 = off).
+        max_seconds: random crop of longer clips, in seconds (0 = whole clips).
+        fps: motion frame rate.
+        val_every: validate every N steps (0 = only at the end).
+        val_batches: at most this many validation batches (0 = the whole split).
+        log_every: training metrics row every N steps.
+        save_every: checkpoint every N steps (and always at the end).
+        seed: seeds model init, shuffling, crops and augmentation.
+        num_workers: DataLoader worker processes.
+        amp: bf16 autocast on GPU (ignored on CPU).
+        device: "auto" (cuda if available), "cpu" or "cuda".
+        normalizer_clips: clips used to fit the motion normaliser in stage 1 (0 = all).
+        vq / audio / predictor: model configs (predictor dims are filled in from the VQ and encoder).
+        augment: stage-2 waveform augmentation.
+    """
+
+    steps: int = 20000
+    batch_size: int = 16
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.99)
+    warmup_steps: int = 500
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 1.0
+    max_seconds: float = 4.0
+    fps: float = DATASET_FPS
+    val_every: int = 1000
+    val_batches: int = 0
+    log_every: int = 50
+    save_every: int = 1000
+    seed: int = 0
+    num_workers: int = 0
+    amp: bool = True
+    device: str = "auto"
+    normalizer_clips: int = 0
+    vq: MotionVQConfig = field(default_factory=MotionVQConfig)
+    audio: AudioEncoderConfig = field(default_factory=AudioEncoderConfig)
+    predictor: StylePredictorConfig = field(default_factory=StylePredictorConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+_NESTED = {"vq": MotionVQConfig, "audio": AudioEncoderConfig, "predictor": StylePredictorConfig, "augment": AugmentConfig}
+
+
+def _coerce(cls: type, name: str, value: Any, where: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if name not in fields:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(fields), n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(fields)}"
+        raise InputError(f"unknown config key '{where}': {hint}")
+    default = getattr(cls(), name)
+    if isinstance(default, tuple) and isinstance(value, list):
+        value = tuple(value)
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if default is not None and not isinstance(default, dict) and type(value) is not type(default):
+        raise InputError(f"config key '{where}' expects {type(default).__name__}, got {value!r}")
+    return value
+
+
+def config_from_mapping(data: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
+    """Apply a nested mapping (as read from TOML) onto ``base`` (default: the defaults)."""
+    cfg = base or TrainConfig()
+    top: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _NESTED:
+            if not isinstance(value, dict):
+                raise InputError(f"config key '{key}' must be a table ([{key}])")
+            sub_cls = _NESTED[key]
+            sub = getattr(cfg, key)
+            changes = {k: _coerce(sub_cls, k, v, f"{key}.{k}") for k, v in value.items()}
+            top[key] = dataclasses.replace(sub, **changes)
+        else:
+            top[key] = _coerce(TrainConfig, key, value, key)
+    return dataclasses.replace(cfg, **top)
+
+
+def parse_override(item: str) -> dict[str, Any]:
+    """``"vq.hidden=64"`` -> ``{"vq": {"hidden": 64}}`` (values parsed as TOML, else kept as strings)."""
+    if "=" not in item:
+        raise InputError(f"override '{item}' is not key=value; e.g. --set lr=3e-4 or --set vq.hidden=128")
+    key, raw = (s.strip() for s in item.split("=", 1))
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    parts = key.split(".")
+    if len(parts) > 2 or not all(parts):
+        raise InputError(f"override key '{key}' must be 'name' or 'table.name'")
+    return {parts[0]: {parts[1]: value}} if len(parts) == 2 else {key: value}
+
+
+def load_train_config(
+    path: str | os.PathLike[str] | None = None, overrides: Iterable[str] = (), base: TrainConfig | None = None
+) -> TrainConfig:
+    """Defaults <- TOML file <- ``key=value`` overrides.
+
+    Raises:
+        InputError: unreadable TOML, unknown keys or wrongly typed values.
+    """
+    cfg = base or TrainConfig()
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise InputError(f"config file {p} not found; pass an existing TOML file")
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"config file {p} is not valid TOML: {exc}") from None
+        cfg = config_from_mapping(data, cfg)
+    for item in overrides:
+        cfg = config_from_mapping(parse_override(item), cfg)
+    return cfg

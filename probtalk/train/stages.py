@@ -1,0 +1,249 @@
+"""The two training stages on a corpus in the dataset layout: ``train_vq`` and ``train_predictor``."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from probtalk.errors import CheckpointError, DatasetError, RigError
+from probtalk.models.audio_encoder import AudioEncoder
+from probtalk.models.checkpoint import load_checkpoint, save_checkpoint
+from probtalk.models.motion_vq import MotionVQ
+from probtalk.models.style import Style, StyleVocabulary
+from probtalk.models.style_predictor import StylePredictor
+from probtalk.models.talker import Normalizer, Talker
+from probtalk.train.augment import augment_batch, random_crop
+from probtalk.train.config import TrainConfig
+from probtalk.train.trainer import DistContext, Trainer, setup_distributed
+
+log = logging.getLogger(__name__)
+
+
+class _VQStep(nn.Module):
+    """DDP-friendly wrapper: forward = stage-1 loss on normalised motion."""
+
+    def __init__(self, vq: MotionVQ, normalizer: Normalizer) -> None:
+        super().__init__()
+        self.vq, self.normalizer = vq, normalizer
+
+    def forward(self, motion: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        target = self.normalizer.normalize(motion) * mask[..., None].to(motion.dtype)
+        return self.vq.loss(target, mask)
+
+
+class _TalkerStep(nn.Module):
+    """DDP-friendly wrapper: forward = stage-2 loss."""
+
+    def __init__(self, talker: Talker) -> None:
+        super().__init__()
+        self.talker = talker
+
+    def forward(self, audio: torch.Tensor, audio_lengths: torch.Tensor, motion: torch.Tensor, mask: torch.Tensor,
+                speaker: torch.Tensor, emotion: torch.Tensor, intensity: torch.Tensor,
+                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return self.talker.loss(audio, audio_lengths, motion, mask, Style.from_indices(speaker, emotion, intensity))
+
+
+def _datasets(root: str | os.PathLike[str], fps: float) -> tuple[Any, Any]:
+    from probtalk.data.dataset import MotionDataset
+
+    train = MotionDataset(root, "train", fps=fps)
+    try:
+        val = MotionDataset(root, "val", fps=fps, speaker_vocab=train.speaker_vocab)
+    except DatasetError as exc:
+        log.warning("no validation split (%s); validating on nothing", exc)
+        val = None
+    return train, val
+
+
+def _collate(samples: list[Any]) -> Any:
+    from probtalk.data.dataset import collate
+
+    return collate(samples)
+
+
+def _manifest_hash(root: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    for name in ("manifest.json", "splits/train", "splits/val"):
+        p = Path(root) / name
+        if p.is_file():
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+class _LipError:
+    """LVE (per-frame max squared L2 over lip vertices, averaged over frames) through a FlameLayer."""
+
+    def __init__(self, rig: Any, device: torch.device) -> None:
+        from probtalk.flame.layer import FlameLayer
+        from probtalk.layout import MOTION_EXPRESSION, MOTION_JAW
+
+        self.layer = FlameLayer(rig).to(device)
+        self.lips = torch.as_tensor(rig.region("lips"), dtype=torch.long, device=device)
+        self.expr, self.jaw = MOTION_EXPRESSION, MOTION_JAW
+
+    def __call__(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> float:
+        """pred/target raw motion [B, T, 53], mask [B, T] -> mean LVE (m^2) over valid frames."""
+        p, t = pred[mask].float(), target[mask].float()
+        vp = self.layer(expression=p[:, self.expr], jaw_pose=p[:, self.jaw])[:, self.lips]
+        vt = self.layer(expression=t[:, self.expr], jaw_pose=t[:, self.jaw])[:, self.lips]
+        return float((vp - vt).pow(2).sum(-1).max(-1).values.mean())
+
+
+def _lip_error(rig: Any, device: torch.device) -> tuple[_LipError | None, str | None]:
+    try:
+        if rig is None:
+            from probtalk.flame import load_rig
+
+            rig = load_rig()
+        return _LipError(rig, device), rig.rig_id()
+    except (RigError, OSError) as exc:
+        log.warning("no rig for LVE (%s); validation reports losses only", exc)
+        return None, None
+
+
+def _provenance(root: Any, config: TrainConfig, extra: dict[str, Any]) -> dict[str, Any]:
+    import dataclasses
+
+    return {"data": str(root), "data_manifest_sha256": _manifest_hash(root), "command": " ".join(sys.argv),
+            "config": dataclasses.asdict(config), **extra}
+
+
+def fit_normalizer(dataset: Any, max_clips: int = 0) -> Normalizer:
+    """Per-feature mean/std of the motion of ``dataset`` (the first ``max_clips`` clips, 0 = all)."""
+    n = len(dataset) if max_clips <= 0 else min(max_clips, len(dataset))
+    motion = torch.cat([torch.from_numpy(dataset[i].motion) for i in range(n)])
+    return Normalizer.fit(motion)
+
+
+def train_vq(
+    data: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    config: TrainConfig | None = None,
+    *,
+    resume: bool = False,
+    rig: Any = None,
+    progress: bool = True,
+) -> tuple[MotionVQ, Normalizer, dict[str, float]]:
+    """Stage 1: train the motion VQ-VAE on ``data``'s train split; checkpoints in ``out``.
+
+    Returns the trained model, its normaliser and the last validation metrics (rank 0).
+    """
+    cfg = config or TrainConfig()
+    ctx = setup_distributed(cfg.device)
+    try:
+        torch.manual_seed(cfg.seed)
+        train, val = _datasets(data, cfg.fps)
+        normalizer = fit_normalizer(train, cfg.normalizer_clips)
+        vq = MotionVQ(cfg.vq)
+        lve, rig_id = _lip_error(rig, ctx.device)
+        vocab = StyleVocabulary(tuple(train.speaker_vocab))
+        step_module = _VQStep(vq, normalizer)
+
+        def step_fn(module: nn.Module, batch: Any, gen: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+            batch = random_crop(batch, cfg.max_seconds, cfg.fps, gen).to(ctx.device)
+            return module(batch.motion, batch.motion_mask)
+
+        def val_fn(module: nn.Module, batch: Any) -> dict[str, float]:
+            loss, terms = module(batch.motion, batch.motion_mask)
+            row = {"loss": float(loss), **{k: float(v) for k, v in terms.items()}}
+            if lve is not None:
+                target = normalizer.normalize(batch.motion) * batch.motion_mask[..., None]
+                recon = normalizer.denormalize(vq(target, batch.motion_mask).motion)
+                row["lve"] = lve(recon, batch.motion, batch.motion_mask)
+            return row
+
+        def save_fn(path: Path, prov: dict[str, Any]) -> None:
+            save_checkpoint(path, vq, normalizer=normalizer, vocabulary=vocab, rig_id=rig_id,
+                            provenance=_provenance(data, cfg, prov))
+
+        trainer = Trainer(step_module, [p for p in vq.parameters() if p.requires_grad], cfg, Path(out), train, val,
+                          _collate, step_fn, val_fn, save_fn, ctx, ["expression", "jaw", "quant", "perplexity", "lve"],
+                          progress)
+        metrics = trainer.fit(resume=resume)
+        return vq.eval(), normalizer, metrics
+    finally:
+        _teardown(ctx)
+
+
+def _teardown(ctx: DistContext) -> None:
+    if ctx.owns_group and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
+def build_talker(vq_path: str | os.PathLike[str], cfg: TrainConfig, speakers: tuple[str, ...],
+                 hubert: str | os.PathLike[str] | None = None) -> Talker:
+    """A fresh stage-2 Talker around the stage-1 checkpoint ``vq_path`` (frozen), sized from ``cfg``."""
+    import dataclasses
+
+    vq, info = load_checkpoint(vq_path)
+    if not isinstance(vq, MotionVQ):
+        raise CheckpointError(f"{vq_path} holds a {info.kind} model; pass a stage-1 checkpoint (runs/vq/last.pt)")
+    if hubert is not None:
+        encoder = AudioEncoder.from_pretrained(hubert, cfg.audio.freeze, cfg.audio.frozen_layers)
+    else:
+        encoder = AudioEncoder.from_config(cfg.audio)
+    pcfg = dataclasses.replace(cfg.predictor, audio_dim=encoder.out_dim, latent_dim=vq.config.latent_dim,
+                               quant_factor=vq.config.quant_factor, num_speakers=len(speakers))
+    return Talker(encoder, StylePredictor(pcfg), vq, info.normalizer, StyleVocabulary(speakers))
+
+
+def train_predictor(
+    data: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    vq_checkpoint: str | os.PathLike[str],
+    config: TrainConfig | None = None,
+    *,
+    hubert: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    rig: Any = None,
+    progress: bool = True,
+) -> tuple[Talker, dict[str, float]]:
+    """Stage 2: train audio encoder + style predictor against the frozen stage-1 model.
+
+    Returns the trained :class:`Talker` and the last validation metrics (rank 0).
+    """
+    cfg = config or TrainConfig()
+    ctx = setup_distributed(cfg.device)
+    try:
+        torch.manual_seed(cfg.seed)
+        train, val = _datasets(data, cfg.fps)
+        talker = build_talker(vq_checkpoint, cfg, tuple(train.speaker_vocab), hubert)
+        lve, rig_id = _lip_error(rig, ctx.device)
+        step_module = _TalkerStep(talker)
+
+        def step_fn(module: nn.Module, batch: Any, gen: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+            batch = random_crop(batch.to("cpu"), cfg.max_seconds, cfg.fps, gen)
+            batch = augment_batch(batch, cfg.augment, cfg.fps, gen).to(ctx.device)
+            return module(batch.audio, batch.audio_lengths, batch.motion, batch.motion_mask,
+                          batch.speaker_index, batch.emotion, batch.intensity)
+
+        def val_fn(module: nn.Module, batch: Any) -> dict[str, float]:
+            loss, terms = module(batch.audio, batch.audio_lengths, batch.motion, batch.motion_mask,
+                                 batch.speaker_index, batch.emotion, batch.intensity)
+            row = {"loss": float(loss), **{k: float(v) for k, v in terms.items()}}
+            if lve is not None:
+                style = Style.from_indices(batch.speaker_index, batch.emotion, batch.intensity)
+                pred, _ = talker.sample(batch.audio, batch.audio_lengths, style, batch.lengths, temperature=None,
+                                        fps=cfg.fps)
+                row["lve"] = lve(pred, batch.motion, batch.motion_mask)
+            return row
+
+        def save_fn(path: Path, prov: dict[str, Any]) -> None:
+            save_checkpoint(path, talker, rig_id=rig_id,
+                            provenance=_provenance(data, cfg, {**prov, "vq_checkpoint": str(vq_checkpoint)}))
+
+        params = [p for p in talker.parameters() if p.requires_grad]
+        trainer = Trainer(step_module, params, cfg, Path(out), train, val, _collate, step_fn, val_fn, save_fn, ctx,
+                          ["latent", "expression", "jaw", "lve"], progress)
+        metrics = trainer.fit(resume=resume)
+        return talker.eval(), metrics
+    finally:
+        _teardown(ctx)

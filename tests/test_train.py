@@ -1,0 +1,185 @@
+"""Training loop: loss goes down, resume continues, 2-process DDP keeps ranks identical, configs, CLI."""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from probtalk.errors import InputError
+from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS, PARAM_DIM, PARAM_EXPRESSION, PARAM_JAW
+from probtalk.train.config import AugmentConfig, TrainConfig, load_train_config
+
+TINY = [
+    "vq.hidden=32", "vq.layers=1", "vq.heads=2", "vq.ff_dim=64", "vq.latent_dim=16", "vq.num_codes=32",
+    "vq.dropout=0.0", "audio.hidden=32", "audio.layers=1", "audio.heads=2", "audio.intermediate=64",
+    "audio.conv_dim=[16, 16, 16, 16, 16, 16, 16]", "predictor.hidden=32", "predictor.layers=1",
+    "predictor.heads=2", "predictor.ff_dim=64", "batch_size=4", "lr=3e-3", "warmup_steps=2",
+    "log_every=1", "val_every=0", "save_every=0", "max_seconds=1.2", "amp=false",
+]
+
+
+def make_corpus(root: Path, speakers=("A", "B"), sentences=4, seed=0) -> Path:
+    """A toy corpus in the dataset layout: jaw and a few expressions follow the speech envelope."""
+    rng = np.random.default_rng(seed)
+    for sub in ("param", "wav", "splits"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    splits: dict[str, list[str]] = {"train": [], "val": []}
+    for spk in speakers:
+        for s in range(1, sentences + 1):
+            for emo in (0, 1):
+                keyid = f"{spk}_{s:03d}_{emo}_{0 if emo == 0 else 1}"
+                frames = int(rng.integers(20, 40))
+                t = np.arange(frames) / DATASET_FPS
+                env = 0.5 + 0.5 * np.sin(2 * np.pi * (1.5 + s * 0.3) * t)
+                params = np.zeros((1, frames, PARAM_DIM), np.float32)
+                params[0, :, PARAM_JAW.start] = 0.2 * env
+                params[0, :, PARAM_EXPRESSION.start : PARAM_EXPRESSION.start + 5] = env[:, None] * rng.normal(size=5)
+                params[0, :, PARAM_EXPRESSION.start + 6] = 0.5 * emo
+                np.save(root / "param" / f"{keyid}.npy", params)
+                n = int(frames / DATASET_FPS * AUDIO_SAMPLE_RATE)
+                ts = np.arange(n) / AUDIO_SAMPLE_RATE
+                env_a = np.interp(ts, t, env)
+                sf.write(root / "wav" / f"{keyid}.wav", (0.3 * env_a * np.sin(2 * np.pi * 180 * ts)).astype(np.float32),
+                         AUDIO_SAMPLE_RATE)
+                splits["val" if s == sentences else "train"].append(keyid)
+    for name, ids in splits.items():
+        (root / "splits" / name).write_text("\n".join(ids) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    return make_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def tiny(*extra: str) -> TrainConfig:
+    return load_train_config(None, [*TINY, *extra])
+
+
+def read_metrics(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_config_toml_and_overrides(tmp_path):
+    toml = tmp_path / "c.toml"
+    toml.write_text('steps = 7\nlr = 1\n[vq]\nhidden = 64\nquant_factor = 2\n[augment]\nspeed_range = [0.8, 1.2]\n')
+    cfg = load_train_config(toml, ["vq.hidden=32", "batch_size=3"])
+    assert (cfg.steps, cfg.lr, cfg.batch_size) == (7, 1.0, 3)
+    assert (cfg.vq.hidden, cfg.vq.quant_factor) == (32, 2)
+    assert cfg.augment.speed_range == (0.8, 1.2)
+    with pytest.raises(InputError, match="did you mean 'hidden'"):
+        load_train_config(None, ["vq.hiden=3"])
+    with pytest.raises(InputError, match="expects int"):
+        load_train_config(None, ["steps=abc"])
+    with pytest.raises(InputError, match="key=value"):
+        load_train_config(None, ["steps"])
+
+
+def test_augment_keeps_audio_and_motion_aligned(corpus):
+    from probtalk.data.dataset import MotionDataset, collate
+    from probtalk.train.augment import augment_batch, random_crop
+
+    ds = MotionDataset(corpus, "train")
+    batch = collate([ds[i] for i in range(4)])
+    gen = torch.Generator().manual_seed(0)
+    cropped = random_crop(batch, 0.6, DATASET_FPS, gen)
+    assert int(cropped.lengths.max()) == 15
+    assert torch.equal(cropped.motion_mask.sum(1), cropped.lengths)
+    aug = augment_batch(cropped, AugmentConfig(speed_prob=1.0, speed_range=(1.2, 1.2), noise_prob=1.0,
+                                               eq_prob=1.0, reverb_prob=1.0), DATASET_FPS, gen)
+    ratio = aug.audio_lengths.double() / AUDIO_SAMPLE_RATE * DATASET_FPS / aug.lengths.double()
+    assert torch.allclose(ratio, torch.ones_like(ratio), atol=0.1)
+    assert aug.lengths.tolist() == [round(t / 1.2) for t in cropped.lengths.tolist()]
+    assert torch.isfinite(aug.audio).all()
+
+
+def test_train_vq_lowers_loss_and_resumes(corpus, tmp_path):
+    from probtalk.models.checkpoint import load_checkpoint
+    from probtalk.train import train_vq
+
+    out = tmp_path / "vq"
+    vq, norm, metrics = train_vq(corpus, out, tiny("steps=30"), progress=False)
+    rows = [r for r in read_metrics(out / "metrics.csv") if r["split"] == "train"]
+    first = np.mean([float(r["loss"]) for r in rows[:3]])
+    last = np.mean([float(r["loss"]) for r in rows[-3:]])
+    assert last < 0.7 * first, (first, last)
+    assert "loss" in metrics and (out / "last.pt").is_file() and (out / "best.pt").is_file()
+    model, info = load_checkpoint(out / "last.pt")
+    assert info.kind == "motion_vq" and info.provenance["steps"] == 30
+    assert info.vocabulary.speakers == ("A", "B")
+
+    # Resume: a longer run continues from step 30 instead of starting over.
+    train_vq(corpus, out, tiny("steps=34"), resume=True, progress=False)
+    steps = [int(r["step"]) for r in read_metrics(out / "metrics.csv") if r["split"] == "train"]
+    assert steps == list(range(1, 35))
+    state = torch.load(out / "train_state.pt", weights_only=True)
+    assert state["step"] == 34
+
+
+def test_train_predictor_and_cli(corpus, tmp_path):
+    from typer.testing import CliRunner
+
+    from probtalk.cli.main import app
+    from probtalk.models.checkpoint import load_checkpoint
+    from probtalk.models.talker import Talker
+
+    runner = CliRunner()
+    sets = [a for s in [*TINY, "steps=3"] for a in ("--set", s)]
+    res = runner.invoke(app, ["train", "vq", "--data", str(corpus), "--out", str(tmp_path / "vq"), "--no-progress", *sets])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["train", "predictor", "--data", str(corpus), "--out", str(tmp_path / "pred"),
+                              "--vq", str(tmp_path / "vq" / "last.pt"), "--no-progress", *sets])
+    assert res.exit_code == 0, res.output
+    talker, info = load_checkpoint(tmp_path / "pred" / "last.pt")
+    assert isinstance(talker, Talker) and info.kind == "talker"
+    rows = read_metrics(tmp_path / "pred" / "metrics.csv")
+    assert {"latent", "expression", "jaw"} <= set(rows[0]) and rows[-1]["split"] == "val"
+
+    res = runner.invoke(app, ["train", "predictor", "--data", str(corpus), "--out", str(tmp_path / "p2"), *sets])
+    assert res.exit_code == 2 and "--vq" in res.output
+    res = runner.invoke(app, ["train", "vq", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "p3")])
+    assert res.exit_code == 2 and "not found" in res.output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ddp_worker(rank: int, world: int, port: int, corpus: str, out: str, result_dir: str) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    from probtalk.train import train_vq
+
+    vq, _, _ = train_vq(corpus, out, tiny("steps=4", "batch_size=2"), progress=False)
+    torch.save({k: v.clone() for k, v in vq.state_dict().items()}, Path(result_dir) / f"rank{rank}.pt")
+
+
+def test_ddp_two_processes_identical_weights(corpus, tmp_path):
+    import torch.multiprocessing as mp
+
+    results = tmp_path / "res"
+    results.mkdir()
+    mp.spawn(_ddp_worker, args=(2, _free_port(), str(corpus), str(tmp_path / "ddp"), str(results)), nprocs=2, join=True)
+    a = torch.load(results / "rank0.pt", weights_only=True)
+    b = torch.load(results / "rank1.pt", weights_only=True)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    # both ranks stepped: the state is 4 steps in and the weights moved from the seed init
+    torch.manual_seed(0)
+    from probtalk.models.motion_vq import MotionVQ
+
+    init = MotionVQ(tiny().vq).state_dict()
+    assert not torch.equal(init["enc_in.weight"], a["enc_in.weight"])
+    assert torch.load(tmp_path / "ddp" / "train_state.pt", weights_only=True)["step"] == 4
