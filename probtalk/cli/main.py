@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import probtalk.cli.data_cmd  # noqa: F401  (registers 'probtalk data synth')
 import probtalk.cli.export_cmd  # noqa: F401  (registers 'probtalk export')
+import probtalk.cli.train_cmd  # noqa: F401  (registers 'probtalk train')
 from probtalk.cli import animate_cmd, evaluate_cmd, info, render_cmd  # noqa: F401  (registers commands)
 from probtalk.cli.app import app
 
