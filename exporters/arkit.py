@@ -191,7 +191,8 @@ class ArkitSolver:
         gram = self.basis @ self.basis.T * self.scale
         ridge = 1e-9 * max(float(np.trace(gram)) / len(self.names), 1e-30)
         self.gram = gram + ridge * np.eye(len(self.names))
-        self.smoothing = float(smoothing)
+        # Smoothing is relative to the mean shape energy, so it means the same for any mesh scale.
+        self.smoothing = float(smoothing) * float(np.trace(self.gram)) / len(self.names)
         self.eigval, self.eigvec = np.linalg.eigh(self.gram)
         self.chol = np.linalg.cholesky(self.gram).T  # upper R with R^T R = gram
 
@@ -216,10 +217,12 @@ class ArkitSolver:
         if w.min() < 0.0 or w.max() > 1.0:
             w = self._bounded(rhs, w)
         w = np.clip(w, 0.0, 1.0)
-        resid = d - w @ self.basis
+        # mean squared residual = |d|^2 / n - 2 w.b + w^T G w  (G, b already divided by n)
+        msr = np.einsum("tn,tn->t", d, d) * self.scale - 2.0 * np.einsum("tk,tk->t", w, rhs)
+        msr += np.einsum("tk,kl,tl->t", w, self.gram, w)
         out = np.zeros((d.shape[0], NUM_ARKIT), np.float32)
         out[:, self.columns] = w
-        return out, np.sqrt(np.mean(resid**2, axis=1)).astype(np.float32)
+        return out, np.sqrt(np.maximum(msr, 0.0)).astype(np.float32)
 
     # The smoothed problem's Hessian is I (x) G + s * L (x) I with L the path Laplacian;
     # both factors diagonalise (G by eigh, L by the DCT-II basis), so it inverts exactly.
@@ -232,30 +235,75 @@ class ArkitSolver:
         return basis @ coef @ self.eigvec.T
 
     def _bounded(self, rhs: np.ndarray, w0: np.ndarray) -> np.ndarray:
-        from scipy.optimize import lsq_linear
-
-        # ||B^T w - d||^2 = ||R w - R^-T b||^2 + const, with R the Cholesky factor of the Gram matrix.
-        target = np.linalg.solve(self.chol.T, rhs.T).T  # [T, K]
         if self.smoothing == 0.0 or rhs.shape[0] == 1:
             w = w0.copy()
             bad = np.flatnonzero((w0 < 0.0).any(axis=1) | (w0 > 1.0).any(axis=1))
-            for t in bad:  # frames whose unconstrained optimum is feasible are already exact
-                w[t] = lsq_linear(self.chol, target[t], bounds=(0.0, 1.0), method="bvls").x
+            if bad.size == 0:
+                return w
+            # Frames whose unconstrained optimum is feasible are already exact; for the others, guess the
+            # active set with batched projected gradient, solve the free weights exactly, and keep the
+            # guess where it satisfies the KKT conditions. Frames it does not fit go to lsq_linear (BVLS).
+            guess = self._projected_gradient(rhs[bad], np.clip(w0[bad], 0.0, 1.0))
+            for row, t in enumerate(bad):
+                sol = self._polish(rhs[t], guess[row])
+                w[t] = sol if sol is not None else self._bvls(rhs[t])
             return w
-        return self._bounded_smooth(target, w0)
+        return self._bounded_smooth(rhs, w0)
 
-    def _bounded_smooth(self, target: np.ndarray, w0: np.ndarray) -> np.ndarray:
-        from scipy import sparse
+    def _bvls(self, rhs: np.ndarray) -> np.ndarray:
+        """Exact bounded solve of one frame with scipy's BVLS on the K x K Cholesky system."""
         from scipy.optimize import lsq_linear
 
-        t, k = target.shape
-        data = sparse.block_diag([sparse.csr_matrix(self.chol)] * t, format="csr")
-        diff = sparse.diags([-np.ones(t - 1), np.ones(t - 1)], [0, 1], shape=(t - 1, t))
-        smooth = sparse.kron(diff, sparse.identity(k), format="csr") * math.sqrt(self.smoothing)
-        system = sparse.vstack([data, smooth], format="csr")
-        rhs = np.concatenate([target.ravel(), np.zeros((t - 1) * k)])
-        res = lsq_linear(system, rhs, bounds=(0.0, 1.0), method="trf", lsmr_tol="auto", tol=1e-8, max_iter=200)
-        return res.x.reshape(t, k)
+        # ||B^T w - d||^2 / n = ||R w - R^-T b||^2 + const, with R^T R = G.
+        target = np.linalg.solve(self.chol.T, rhs)
+        return lsq_linear(self.chol, target, bounds=(0.0, 1.0), method="bvls").x
+
+    def _projected_gradient(self, rhs: np.ndarray, w: np.ndarray, iters: int = 300) -> np.ndarray:
+        """Batched accelerated projected gradient (FISTA) on 0.5 w^T G w - b^T w over [0, 1]; [N, K]."""
+        step = 1.0 / float(self.eigval[-1])
+        x, y, t = w, w.copy(), 1.0
+        for _ in range(iters):
+            x_new = np.clip(y - (y @ self.gram - rhs) * step, 0.0, 1.0)
+            t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
+            y = x_new + ((t - 1.0) / t_new) * (x_new - x)
+            if np.abs(x_new - x).max() < 1e-7:
+                return x_new
+            x, t = x_new, t_new
+        return x
+
+    def _polish(self, rhs: np.ndarray, guess: np.ndarray, tol: float = 1e-6) -> np.ndarray | None:
+        """Exact solution for the active set implied by ``guess`` [K], or None when KKT fails."""
+        lower, upper = guess <= tol, guess >= 1.0 - tol
+        free = ~(lower | upper)
+        w = np.where(upper, 1.0, 0.0)
+        if free.any():
+            g_ff = self.gram[np.ix_(free, free)]
+            w[free] = np.linalg.solve(g_ff, rhs[free] - self.gram[np.ix_(free, upper)] @ w[upper])
+            if w[free].min() < -1e-9 or w[free].max() > 1.0 + 1e-9:
+                return None
+        grad = self.gram @ w - rhs
+        scale = max(float(np.abs(rhs).max()), 1e-30)
+        if (grad[lower] < -1e-7 * scale).any() or (grad[upper] > 1e-7 * scale).any():
+            return None
+        return w
+
+    def _bounded_smooth(self, rhs: np.ndarray, w0: np.ndarray, iters: int = 3000) -> np.ndarray:
+        """FISTA on the smoothed problem over all frames at once (its Hessian couples neighbouring frames)."""
+        lam = self.smoothing
+        step = 1.0 / (float(self.eigval[-1]) + 4.0 * lam)
+        x = np.clip(w0, 0.0, 1.0)
+        y, t = x.copy(), 1.0
+        for _ in range(iters):
+            lap = np.zeros_like(y)
+            lap[1:] += y[1:] - y[:-1]
+            lap[:-1] += y[:-1] - y[1:]
+            x_new = np.clip(y - (y @ self.gram - rhs + lam * lap) * step, 0.0, 1.0)
+            t_new = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * t * t))
+            y = x_new + ((t - 1.0) / t_new) * (x_new - x)
+            if np.abs(x_new - x).max() < 1e-7:
+                return x_new
+            x, t = x_new, t_new
+        return x
 
 
 def _dct_basis(n: int) -> tuple[np.ndarray, np.ndarray]:
