@@ -110,6 +110,9 @@ ESPEAK_TO_ARPABET: dict[str, tuple[str, ...]] = {
     "_": (SIL,), "_:": (SIL,), "_!": (SIL,), "_^_": (SIL,), "_|": (SIL,), "||": (SIL,), "|": (SIL,),
 }  # fmt: skip
 
+# Regional allophones (Scottish r-coloured vowels, dental stops, syllabic schwa).
+ESPEAK_TO_ARPABET.update({"@-": ("AH",), "IR": ("IH", "R"), "VR": ("AH", "R"), "t[": ("T",), "d[": ("D",)})
+
 # Modifiers that espeak reports as separate "phonemes" but that carry no time of their own.
 ESPEAK_IGNORED = frozenset({";", "#", "'", ",", "%", "=", ":"})
 

@@ -188,8 +188,13 @@ def synthesize(text: str, voice: Voice, emotion: str, intensity: float, rng: np.
     trail = float(rng.uniform(*TRAIL_SILENCE_S))
     noise_seed = int(rng.integers(2**31))
     k = voice.formant_scale
+    pitch_st = voice.pitch + pros.pitch
+    if not _has_native_pitch(voice):
+        # festival's HTS engine ignores pitch options: shift pitch by resampling, formants move with it.
+        k *= 2.0 ** (pitch_st / 12.0)
+        pitch_st = 0.0
     # Resampling by k multiplies pitch and rate by k: ask the engine for the inverse.
-    pitch_st = voice.pitch + pros.pitch - 12.0 * math.log2(k)
+    pitch_st -= 12.0 * math.log2(k)
     rate = voice.rate * pros.rate / k
     prange = voice.pitch_range * pros.pitch_range
     if voice.engine == "espeak":
@@ -207,6 +212,11 @@ def synthesize(text: str, voice: Voice, emotion: str, intensity: float, rng: np.
     phones = normalize_phones(expand_timed(timed), duration)
     word_times = [(lead + s0 * scale, lead + s1 * scale, w) for s0, s1, w in words] if words is not None else None
     return Utterance(audio=audio, phones=phones, text=text, words=word_times)
+
+
+def _has_native_pitch(voice: Voice) -> bool:
+    """espeak-ng and festival's diphone voices take a pitch setting; festival's HTS voice does not."""
+    return not (voice.engine == "festival" and "hts" in voice.voice)
 
 
 def _post_process(
@@ -252,8 +262,8 @@ _P_RATE, _P_PITCH, _P_RANGE = 1, 3, 4  # espeak_PARAMETER
 ESPEAK_RATE_NORMAL = 175  # words per minute (espeakRATE_NORMAL)
 ESPEAK_RATE_LIMITS = (80, 450)  # espeakRATE_MINIMUM, espeakRATE_MAXIMUM
 ESPEAK_PITCH_NORMAL = 50
-# Measured: espeak's pitch parameter moves F0 by about this many semitones per unit.
-ESPEAK_SEMITONES_PER_PITCH_UNIT = 0.24
+# Measured (en-us+m3, autocorrelation median F0): +-25 pitch units move F0 by +4.1 / -3.5 semitones.
+ESPEAK_SEMITONES_PER_PITCH_UNIT = 0.165
 
 
 class _EspeakEvent(ctypes.Structure):
@@ -344,9 +354,12 @@ class _Espeak:
             chunks, events = self._chunks, self._events
             self._chunks, self._events = [], []
         audio = np.concatenate(chunks).astype(np.float32) / 32768.0 if chunks else np.zeros(0, np.float32)
-        return audio, self.sample_rate, *self._timings(text, events, audio.shape[0])
+        return audio, self.sample_rate, *self._timings(text, events, audio)
 
-    def _timings(self, text: str, events: list[tuple[int, int, int, int, str]], n: int) -> tuple[Spans, WordSpans]:
+    def _timings(
+        self, text: str, events: list[tuple[int, int, int, int, str]], audio: np.ndarray
+    ) -> tuple[Spans, WordSpans]:
+        n = audio.shape[0]
         onsets: list[tuple[int, tuple[str, ...]]] = []
         for etype, sample, _, _, name in events:
             if etype != _EV_PHONEME:
@@ -361,6 +374,7 @@ class _Espeak:
                 onsets.append((min(sample, n), phones))
         spans = [(s, onsets[i + 1][0] if i + 1 < len(onsets) else n, p) for i, (s, p) in enumerate(onsets)]
         spans = [sp for sp in spans if sp[1] > sp[0]]
+        spans = _move_closures(spans, audio, self.sample_rate)
         words: WordSpans = []
         starts = [(sample, pos, length) for etype, sample, pos, length, _ in events if etype == _EV_WORD]
         for j, (sample, pos, length) in enumerate(starts):
@@ -371,6 +385,41 @@ class _Espeak:
             word = text[max(pos - 1, 0) : max(pos - 1, 0) + length]
             words.append((start, min(end, limit), word))
         return spans, words
+
+
+# espeak emits a voiceless stop's event at its burst; the silent closure before it is synthesised
+# as the tail of the previous phone. Acoustically (and for the lips: p/b/m close the mouth) the
+# stop starts at the closure, so its onset is moved back over the silence, as measured in the audio.
+CLOSURE_STOPS = frozenset({"P", "T", "K", "CH"})
+CLOSURE_MAX_S = 0.1
+CLOSURE_HOP_S = 0.005
+CLOSURE_LEVEL = 0.01  # silence: frame RMS below this fraction of the loudest frame
+MIN_PREVIOUS_S = 0.02  # the phone before keeps at least this much
+
+
+def _move_closures(spans: Spans, audio: np.ndarray, sr: int) -> Spans:
+    """Move the onsets of voiceless stops back over the silent closure that precedes them."""
+    hop = max(1, int(sr * CLOSURE_HOP_S))
+    if audio.shape[0] < hop or not spans:
+        return spans
+    frames = audio[: audio.shape[0] // hop * hop].reshape(-1, hop)
+    rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64), axis=1))
+    quiet = rms < CLOSURE_LEVEL * float(rms.max())
+    out = list(spans)
+    for i in range(1, len(out)):
+        s, e, p = out[i]
+        ps, _, pp = out[i - 1]
+        if p[0] not in CLOSURE_STOPS or pp == (SIL,):
+            continue
+        limit = max(ps + int(MIN_PREVIOUS_S * sr), s - int(CLOSURE_MAX_S * sr))
+        f = s // hop
+        while f > 0 and (f - 1) * hop >= limit and quiet[f - 1]:
+            f -= 1
+        onset = min(s, max(f * hop, limit))
+        if onset < s:
+            out[i - 1] = (ps, onset, pp)
+            out[i] = (onset, e, p)
+    return out
 
 
 _ESPEAK: dict[int, _Espeak] = {}
@@ -462,10 +511,11 @@ class _Festival:
         safe = text.replace("\\", " ").replace('"', " ")
         wav, segs, wrds = (os.path.join(self.tmp, f"u.{ext}") for ext in ("wav", "segs", "words"))
         if "hts" in voice:
-            # HTS engine: -r speed factor, -fm additional half-tones (no pitch-range control).
+            # HTS engine: -r speed factor. festival 2.5 ignores its pitch (-fm) option and has no
+            # pitch-range control; synthesize() shifts this voice's pitch by resampling instead.
             setup = (
                 f"({voice})(set! hts_engine_params (append hts_engine_params "
-                f'(list (list "-r" {rate:.4f}) (list "-fm" {pitch_st:.3f}))))'
+                f'(list (list "-r" {rate:.4f}))))'
                 f"(Parameter.set 'Duration_Stretch 1.0)"
             )
         else:

@@ -1,0 +1,197 @@
+"""Phone timings from audio with pocketsphinx 5: forced alignment to text, or phone recognition.
+
+* With text, the words are looked up in pocketsphinx's CMU dictionary (words
+  it lacks get a letter-to-sound pronunciation from espeak-ng) and aligned in
+  two passes: a word-level pass constrained to the text, then a phone-level
+  pass (``Decoder.set_alignment``).
+* Without text, an all-phone decoder with the bundled phonetic language model
+  (``en-us-phone.lm.bin``) recognises the phones.
+
+Times are at pocketsphinx's 100 frames per second. :func:`compare_alignments`
+scores two phone sequences against each other (used to cross-check the
+synthesisers' own timings).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from probtalk.audio import validate_audio
+from probtalk.data.phones import SIL, Phone, normalize_phones, sphinx_to_arpabet
+from probtalk.data.text import load_dictionary, words_of
+from probtalk.errors import AudioError, InputError
+from probtalk.layout import AUDIO_SAMPLE_RATE
+
+log = logging.getLogger(__name__)
+
+FRAME_RATE = 100.0  # pocketsphinx frames per second
+ALIGN_PEAK = 0.9  # audio is peak-normalised before decoding: quiet word endings otherwise drop out
+# Language weight and beams for phone recognition (pocketsphinx's documented allphone settings).
+PHONE_LW = 2.0
+PHONE_BEAM = 1e-20
+PHONE_PBEAM = 1e-20
+
+_DECODERS: dict[tuple[int, str], Any] = {}
+
+
+def _decoder(kind: str) -> Any:  # noqa: ANN401 (pocketsphinx.Decoder, imported lazily)
+    """One cached pocketsphinx Decoder per process and kind ("align" or "phones")."""
+    key = (os.getpid(), kind)
+    if key not in _DECODERS:
+        from pocketsphinx import Decoder, get_model_path
+
+        if kind == "phones":
+            _DECODERS[key] = Decoder(
+                samprate=AUDIO_SAMPLE_RATE,
+                allphone=get_model_path("en-us/en-us-phone.lm.bin"),
+                lw=PHONE_LW,
+                beam=PHONE_BEAM,
+                pbeam=PHONE_PBEAM,
+                loglevel="FATAL",
+            )
+        else:
+            _DECODERS[key] = Decoder(samprate=AUDIO_SAMPLE_RATE, loglevel="FATAL")
+    return _DECODERS[key]
+
+
+def _pcm16(audio: np.ndarray) -> bytes:
+    """float32 [N] -> peak-normalised 16-bit little-endian PCM bytes."""
+    peak = float(np.max(np.abs(audio)))
+    scale = ALIGN_PEAK / peak if peak > 0 else 1.0
+    return (np.clip(audio * scale, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def letter_to_sound(word: str) -> list[str]:
+    """ARPAbet phones for a word the dictionary lacks, from espeak-ng's own pronunciation rules.
+
+    Raises:
+        InputError: espeak-ng is unavailable or gives no phones for the word.
+    """
+    from probtalk.data.tts import SpeechEngineError, _espeak
+
+    try:
+        _, _, spans, _ = _espeak().synth(word, "en-us", 1.0, 0.0, 1.0)
+    except SpeechEngineError as exc:
+        raise InputError(f"word {word!r} is not in the dictionary and espeak-ng is unavailable ({exc})") from None
+    phones = [p for _, _, names in spans for p in names if p != SIL]
+    if not phones:
+        raise InputError(f"word {word!r} has no pronunciation; spell it as ordinary English words")
+    return phones
+
+
+def align_phones(audio: np.ndarray, text: str | None = None) -> list[Phone]:
+    """Phone timings of 16 kHz speech.
+
+    Args:
+        audio: float32 [N] mono at 16 kHz.
+        text: the words spoken (forced alignment) or None (phone recognition).
+
+    Returns:
+        ARPAbet phones tiling ``[0, N / 16000]`` with ``SIL`` for silence.
+
+    Raises:
+        AudioError: the audio is empty, silent, too short or not finite, or
+            nothing could be aligned.
+        InputError: the text has no words.
+    """
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 1:
+        raise AudioError(f"expected mono audio [N] at 16 kHz, got shape {list(audio.shape)}")
+    validate_audio(audio, "audio to align")
+    duration = audio.shape[0] / AUDIO_SAMPLE_RATE
+    pcm = _pcm16(audio)
+    if text is None:
+        raw = _recognise_phones(pcm)
+    else:
+        words = words_of(text)
+        if not words:
+            raise InputError(f"text {text!r} has no words to align; pass the sentence spoken, or None")
+        raw = _force_align(pcm, words)
+    if not any(p.phone != SIL for p in raw):
+        raise AudioError("no speech could be aligned; check that the audio is 16 kHz speech matching the text")
+    return normalize_phones(raw, duration)
+
+
+def _recognise_phones(pcm: bytes) -> list[Phone]:
+    d = _decoder("phones")
+    d.start_utt()
+    d.process_raw(pcm, full_utt=True)
+    d.end_utt()
+    return [
+        Phone(s.start_frame / FRAME_RATE, (s.end_frame + 1) / FRAME_RATE, sphinx_to_arpabet(s.word)) for s in d.seg()
+    ]
+
+
+def _force_align(pcm: bytes, words: list[str]) -> list[Phone]:
+    d = _decoder("align")
+    dictionary = load_dictionary()
+    for w in dict.fromkeys(words):
+        if w not in dictionary and d.lookup_word(w) is None:
+            phones = letter_to_sound(w)
+            log.info("word %r not in the dictionary; using letter-to-sound %s", w, " ".join(phones))
+            d.add_word(w, " ".join(phones), True)
+    d.set_align_text(" ".join(words))
+    d.start_utt()
+    d.process_raw(pcm, full_utt=True)
+    d.end_utt()
+    segments = d.seg() if d.hyp() is not None else None
+    aligned = [s.word for s in segments or () if not s.word.startswith("<") and s.word != "</s>"]
+    if not aligned:
+        raise AudioError("the speech could not be aligned to the text; check that the text matches the audio")
+    if len(aligned) < len(words):
+        log.warning("aligned %d of %d words (the rest are read as silence)", len(aligned), len(words))
+    d.set_alignment()
+    d.start_utt()
+    d.process_raw(pcm, full_utt=True)
+    d.end_utt()
+    out = []
+    for word in d.get_alignment():
+        for ph in word:
+            out.append(Phone(ph.start / FRAME_RATE, (ph.start + ph.duration) / FRAME_RATE, sphinx_to_arpabet(ph.name)))
+    return out
+
+
+def compare_alignments(a: Sequence[Phone], b: Sequence[Phone]) -> float:
+    """Mean absolute boundary difference (seconds) between two phone timings of the same speech.
+
+    The two non-silent phone sequences are matched by edit distance (equal
+    symbols preferred, substitutions allowed, so pronunciation variants still
+    pair up); for every matched pair both its start and its end are compared.
+
+    Raises:
+        InputError: the sequences have no phones in common.
+    """
+    pa = [p for p in a if p.phone != SIL]
+    pb = [p for p in b if p.phone != SIL]
+    pairs = _match(pa, pb)
+    if not pairs:
+        raise InputError("the two alignments share no phones; compare timings of the same utterance")
+    diffs = [abs(pa[i].start - pb[j].start) + abs(pa[i].end - pb[j].end) for i, j in pairs]
+    return float(np.sum(diffs) / (2 * len(pairs)))
+
+
+def _match(a: Sequence[Phone], b: Sequence[Phone]) -> list[tuple[int, int]]:
+    """Index pairs of a minimum-cost alignment (substitution 1, insertion/deletion 1, match 0)."""
+    n, m = len(a), len(b)
+    cost = np.zeros((n + 1, m + 1), dtype=np.int32)
+    cost[:, 0] = np.arange(n + 1)
+    cost[0, :] = np.arange(m + 1)
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            sub = cost[i - 1, j - 1] + (a[i - 1].phone != b[j - 1].phone)
+            cost[i, j] = min(sub, cost[i - 1, j] + 1, cost[i, j - 1] + 1)
+    pairs, i, j = [], n, m
+    while i > 0 and j > 0:
+        if cost[i, j] == cost[i - 1, j - 1] + (a[i - 1].phone != b[j - 1].phone):
+            pairs.append((i - 1, j - 1))
+            i, j = i - 1, j - 1
+        elif cost[i, j] == cost[i - 1, j] + 1:
+            i -= 1
+        else:
+            j -= 1
+    return pairs[::-1]
