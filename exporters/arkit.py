@@ -211,7 +211,11 @@ class ArkitSolver:
                 f"motion has {offsets.shape[1] if offsets.ndim == 3 else '?'} vertices, "
                 f"the blendshape set {self.num_vertices}; use targets with the rig's topology"
             )
-        d = offsets[:, self.active, :].reshape(offsets.shape[0], -1).astype(np.float64)  # [T, 3Va]
+        return self.solve_active(offsets[:, self.active, :])
+
+    def solve_active(self, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`solve` for offsets [T, Va, 3] of the solve vertices ``self.active`` only."""
+        d = offsets.reshape(offsets.shape[0], -1).astype(np.float64)  # [T, 3Va]
         rhs = d @ self.basis.T * self.scale  # [T, K]
         w = self._unconstrained(rhs)
         if w.min() < 0.0 or w.max() > 1.0:
@@ -314,31 +318,45 @@ def _dct_basis(n: int) -> tuple[np.ndarray, np.ndarray]:
     return basis, 2.0 - 2.0 * np.cos(np.pi * j / n)
 
 
-def motion_offsets(animation: Animation, rig: Rig, chunk: int = 512) -> np.ndarray:
-    """FLAME vertex offsets float32 [T, V, 3] of each frame from the neutral head.
+def motion_offsets(animation: Animation, rig: Rig, vertices: np.ndarray | None = None, chunk: int = 256) -> np.ndarray:
+    """FLAME vertex offsets float32 [T, N, 3] of each frame from the neutral head.
 
-    Expression, jaw and eye poses are applied; identity shape and neck are
-    not (the blendshapes are measured on the neutral template, and head
-    rotation is exported as separate curves).
+    Expression, jaw and eye poses are applied (smplx's LBS, pose correctives
+    included); identity shape and neck are not (the blendshapes are measured
+    on the neutral template, and head rotation is exported as separate curves).
+
+    Args:
+        animation: the take.
+        rig: the FLAME head.
+        vertices: int [N] vertex indices to return (all V if None). Only these
+            and the joint regressor's support are posed, which is exact and fast.
     """
     import torch
-
-    from probtalk.flame import FlameLayer
+    from smplx.lbs import lbs
 
     check_rig(animation, rig)
-    layer = FlameLayer(rig)
-    out = np.empty((animation.num_frames, rig.num_vertices, 3), np.float32)
+    want = np.arange(rig.num_vertices) if vertices is None else np.asarray(vertices, np.int64)
+    support = np.union1d(want, np.flatnonzero(np.abs(rig.j_regressor).sum(axis=0) > 0))
+    pick = np.searchsorted(support, want)
+    width = animation.expression.shape[1]
+    t = torch.from_numpy
+    template = t(np.ascontiguousarray(rig.v_template[support]))
+    dirs = t(np.ascontiguousarray(rig.exprdirs[support][:, :, :width]))
+    posedirs = t(np.ascontiguousarray(rig.posedirs[support].reshape(len(support) * 3, -1).T))
+    regressor = t(np.ascontiguousarray(rig.j_regressor[:, support]))
+    weights = t(np.ascontiguousarray(rig.weights[support]))
+    parents = t(rig.parents.copy())
+    out = np.empty((animation.num_frames, len(want), 3), np.float32)
     with torch.no_grad():
-        neutral = layer(expression=torch.zeros(1, 1))[0]
         for a in range(0, animation.num_frames, chunk):
             b = min(a + chunk, animation.num_frames)
-            eye = None if animation.eye_pose is None else torch.from_numpy(animation.eye_pose[a:b])
-            verts = layer(
-                expression=torch.from_numpy(animation.expression[a:b]),
-                jaw_pose=torch.from_numpy(animation.jaw_pose[a:b]),
-                eye_pose=eye,
-            )
-            out[a:b] = (verts - neutral).numpy()
+            pose = torch.zeros(b - a, 3 * len(rig.parents))
+            pose[:, 6:9] = t(animation.jaw_pose[a:b])  # joints: global, neck, jaw, eyes
+            if animation.eye_pose is not None:
+                pose[:, 9:15] = t(animation.eye_pose[a:b])
+            verts, _ = lbs(t(np.ascontiguousarray(animation.expression[a:b])), pose, template, dirs, posedirs,
+                           regressor, parents, weights, pose2rot=True)
+            out[a:b] = (verts - template)[:, pick].numpy()
     return out
 
 
@@ -399,7 +417,7 @@ def solve_arkit(
             "targets must share the rig's vertex order"
         )
     solver = ArkitSolver(names, offsets, smoothing)
-    weights, residual = solver.solve(motion_offsets(animation, rig))
+    weights, residual = solver.solve_active(motion_offsets(animation, rig, solver.active))
     eyes = animation.eye_pose
     t = animation.num_frames
     return ArkitCurves(
