@@ -21,18 +21,23 @@ import logging
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from exporters.base import Writer, formats, get_writer, register, resolve_format
+from exporters.arkit import ArkitCurves, load_blendshape_targets, solve_arkit
+from exporters.base import Writer, formats, get_writer, register, resolve_format, writer_class
 from probtalk.animation import Animation
 from probtalk.errors import InputError
-from probtalk.flame.rig import Rig
 from probtalk.io import ensure_writable_dir
+
+if TYPE_CHECKING:
+    from probtalk.flame.rig import Rig
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "ArkitCurves",
     "Writer",
+    "expand_formats",
     "formats",
     "get_writer",
     "load_blendshape_targets",
@@ -106,8 +111,6 @@ def write_all(
 
 def get_writer_class(name: str) -> type[Writer]:
     """The writer class registered under ``name`` (InputError naming the known ones otherwise)."""
-    from exporters.base import writer_class
-
     return writer_class(name)
 
 
@@ -128,22 +131,10 @@ def _expand_formats(names: Iterable[str]) -> list[str]:
     return out
 
 
-def __getattr__(name: str) -> Any:
-    # ARKit helpers import scipy/torch; load them on first use.
-    if name in ("solve_arkit", "load_blendshape_targets", "ArkitCurves"):
-        from exporters import arkit
-
-        return getattr(arkit, name)
-    raise AttributeError(f"module 'exporters' has no attribute {name!r}")
-
-
-def _register_builtin() -> None:
-    from exporters import arkit, fbx, gltf, npz  # noqa: F401  (each module registers its writers)
-
-
-_register_builtin()
-
-
 def expand_formats(names: Sequence[str] | str) -> list[str]:
     """Resolve comma-separated format names (and ``all``) to registered names, in order."""
     return _expand_formats([names] if isinstance(names, str) else names)
+
+
+# Each module registers its writers on import (arkit is imported above; its heavy deps load lazily).
+from exporters import fbx, gltf, npz  # noqa: E402, F401, I001

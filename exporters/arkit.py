@@ -26,7 +26,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,8 +34,10 @@ from exporters.base import Writer, check_rig, register
 from probtalk.animation import Animation
 from probtalk.arkit import ARKIT_INDEX, ARKIT_NAMES, LIVE_LINK_FACE_NAMES, LIVE_LINK_FACE_ROTATIONS
 from probtalk.errors import InputError, RigError
-from probtalk.flame.rig import Rig
 from probtalk.io import atomic_write_text
+
+if TYPE_CHECKING:
+    from probtalk.flame.rig import Rig
 
 log = logging.getLogger(__name__)
 

@@ -13,15 +13,17 @@ import logging
 import os
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from probtalk.animation import Animation
 from probtalk.errors import InputError, RigError
-from probtalk.flame.rig import Rig
 from probtalk.io import ensure_writable_dir
 from probtalk.layout import NUM_EXPRESSION
+
+if TYPE_CHECKING:
+    from probtalk.flame.rig import Rig
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,9 +33,11 @@ from exporters.base import (
 )
 from probtalk.animation import Animation
 from probtalk.errors import InputError, MissingExtraError, OutputError
-from probtalk.flame.rig import Rig
 from probtalk.io import atomic_path
 from probtalk.layout import JOINT_NAMES
+
+if TYPE_CHECKING:
+    from probtalk.flame.rig import Rig
 
 log = logging.getLogger(__name__)
 

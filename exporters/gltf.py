@@ -21,7 +21,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,9 +37,11 @@ from exporters.base import (
 )
 from probtalk.animation import Animation
 from probtalk.errors import InputError, MissingExtraError
-from probtalk.flame.rig import Rig
 from probtalk.io import atomic_write_bytes
 from probtalk.layout import JOINT_NAMES
+
+if TYPE_CHECKING:
+    from probtalk.flame.rig import Rig
 
 log = logging.getLogger(__name__)
 

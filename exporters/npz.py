@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from exporters.base import Writer, check_rig, register
 from probtalk.animation import Animation
-from probtalk.flame.rig import Rig
 from probtalk.io import atomic_path
+
+if TYPE_CHECKING:
+    from probtalk.flame.rig import Rig
 
 
 @register
