@@ -422,3 +422,39 @@ def test_cli_export(tmp_path, rig):
     assert "Traceback" not in res.output
     res = runner.invoke(app, ["export", str(tmp_path / "missing.npz"), "-o", str(out)])
     assert res.exit_code == 2 and "not found" in res.output
+
+
+# ------------------------------------------------------------- bundled head
+@pytest.fixture(scope="module")
+def head():
+    from probtalk.flame import bundled_rig_path, load_rig
+
+    if not bundled_rig_path().is_file():
+        pytest.skip("bundled rig flame_assets/probtalk_head.npz not built (python -m flame_assets.build)")
+    return load_rig()
+
+
+def test_bundled_head_arkit_recovery(head):
+    assert head.has_semantic_shapes and set(head.semantic_names) == set(ARKIT_NAMES)
+    weights = _known_weights(30, seed=4)  # every shape active at once, many at 0 or 1
+    solver = ArkitSolver(head.semantic_names, head.semantic_offsets)
+    got, _ = solver.solve(np.einsum("tk,kvc->tvc", weights, head.semantic_offsets))
+    assert got.min() >= 0.0 and got.max() <= 1.0
+    assert np.abs(got - weights).max() < 0.02
+    # FLAME motion realising each shape alone (expression + jaw + eye rotation) maps back to that shape.
+    eye = np.eye(len(head.semantic_names))
+    anim = Animation(fps=25.0, expression=head.semantic_expression, jaw_pose=head.semantic_jaw,
+                     eye_pose=head.semantic_eye)
+    curves = solve_arkit(anim, head)
+    order = [ARKIT_INDEX[n] for n in head.semantic_names]
+    assert np.abs(curves.weights[:, order] - eye).max() < 0.02
+
+
+@pytest.mark.skipif(validator_path() is None or not __import__("shutil").which("node"),
+                    reason="Khronos gltf-validator not installed (scripts/setup.sh installs it)")
+def test_bundled_head_glb_validates(tmp_path, head):
+    anim = _anim(frames=4)
+    for options in ({}, {"arkit": True}):
+        path = exporters.write(anim, tmp_path / "head.glb", head, **options)
+        report = validate_gltf(path)
+        assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]
