@@ -20,7 +20,7 @@ AUDIO_CODEC = "aac"
 AUDIO_OUT_RATE = 48000
 AUDIO_BITRATE = 128_000
 DEFAULT_CRF = 20
-DEFAULT_PRESET = "veryfast"
+DEFAULT_PRESET = "superfast"  # ~7x faster than veryfast at 512x512, files ~30% larger
 
 
 def fit_audio(audio: np.ndarray, num_frames: int, fps: float, rate: int = AUDIO_OUT_RATE) -> np.ndarray:

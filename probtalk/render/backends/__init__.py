@@ -51,7 +51,8 @@ def create_backend(
         colours: float32 [V, 3] linear per-vertex albedo.
         width: tile width in pixels.
         height: tile height in pixels.
-        samples: anti-aliasing samples per pixel (MSAA for GL, supersampling for pytorch3d).
+        samples: anti-aliasing samples per pixel (MSAA for GL, supersampling for pytorch3d);
+            negative means "when cheap": on for GPUs, off for software GL (llvmpipe).
 
     Raises:
         InputError: unknown backend name.

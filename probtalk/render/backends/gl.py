@@ -58,6 +58,7 @@ void main() {
 """
 )
 
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software")
 APT_HINT = "install libegl1 libegl-mesa0 libgl1-mesa-dri (bash scripts/setup.sh) or use backend='pytorch3d' on a GPU"
 
 
@@ -83,13 +84,19 @@ class ModernGLBackend:
         except Exception:
             self.ctx.release()
             raise
-        log.debug("moderngl backend: %s, %dx%d, %d samples", self.ctx.info.get("GL_RENDERER"), width, height, samples)
+        log.debug(
+            "moderngl backend: %s, %dx%d, %d samples", self.ctx.info.get("GL_RENDERER"), width, height, self.samples
+        )
 
     def _build(self, moderngl: object, faces: np.ndarray, colours: np.ndarray, samples: int) -> None:
         ctx = self.ctx
+        if samples < 0:  # auto: MSAA is nearly free on a GPU but triples the cost on a software rasteriser
+            renderer = str(ctx.info.get("GL_RENDERER", "")).lower()
+            samples = 0 if any(s in renderer for s in SOFTWARE_RENDERERS) else 4
         samples = int(max(0, min(samples, ctx.max_samples)))
         if samples == 1:
             samples = 0
+        self.samples = samples
         self.prog = ctx.program(vertex_shader=_VERTEX, fragment_shader=_FRAGMENT)
         self.vbo = ctx.buffer(reserve=self._num_vertices * 6 * 4, dynamic=True)
         self.cbo = ctx.buffer(np.ascontiguousarray(colours, np.float32).tobytes())
