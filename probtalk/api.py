@@ -24,7 +24,7 @@ import torch
 from probtalk.animation import Animation
 from probtalk.audio import audio_sha256, load_audio
 from probtalk.errors import CheckpointError, InputError
-from probtalk.layout import AUDIO_SAMPLE_RATE
+from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS
 from probtalk.windows import Window, plan_windows, stitch
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class Model:
     # ------------------------------------------------------------ properties
     @property
     def fps(self) -> float:
-        return float(self.checkpoint.fps)
+        return float(self.checkpoint.provenance.get("fps", DATASET_FPS))
 
     @property
     def speakers(self) -> tuple[str, ...]:
@@ -186,7 +186,7 @@ class Model:
             motion, _ = self.talker.sample(
                 batch_audio.to(self.device),
                 lengths.to(self.device),
-                style.repeat(n).to(self.device),
+                style.to(self.device),
                 frames.to(self.device),
                 num_samples=opts.num_samples,
                 temperature=None if opts.deterministic else float(opts.temperature),
@@ -205,7 +205,11 @@ class Model:
             "engine": "model",
             "model": self.name,
             "rig": self.checkpoint.rig_id,
-            "emotion": self.checkpoint.vocabulary.emotion_mix(opts.emotion),
+            "emotion": {
+                name: round(w, 4)
+                for name, w in zip(self.emotions, self.checkpoint.vocabulary.emotion_weights(opts.emotion), strict=True)
+                if w > 0
+            },
             "intensity": self.checkpoint.vocabulary.intensity_value(opts.intensity),
             "speaker": opts.speaker,
             "seed": seed,
@@ -262,5 +266,7 @@ def load_model(
         if not path.is_file():
             raise CheckpointError(f"model checkpoint {path} not found; give a .pt file from 'probtalk train'")
     dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    talker, info = load_checkpoint(path, map_location="cpu", hubert=hubert)
+    talker, info = load_checkpoint(path, map_location="cpu", hubert_path=hubert)
+    if info.kind != "talker":
+        raise CheckpointError(f"{path} is a stage-1 motion VQ checkpoint; give a predictor checkpoint (probtalk train predictor)")
     return Model(talker, info, name, dev)
