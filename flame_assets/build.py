@@ -200,7 +200,9 @@ def build_rig() -> BuildResult:
     exprdirs, rank = _expression_basis(fields, mesh)
     log.info("expression basis: %d semantic components + %d filler", rank, NUM_EXPRESSION - rank)
     flat = exprdirs.reshape(-1, NUM_EXPRESSION)
-    coef_of = {n: np.linalg.lstsq(flat, f.reshape(-1), rcond=None)[0] for n, f in fields.items()}
+    names = sorted(fields)
+    coefs = np.linalg.solve(flat.T @ flat, flat.T @ np.stack([fields[n].reshape(-1) for n in names], axis=1))
+    coef_of = {n: coefs[:, i] for i, n in enumerate(names)}
 
     k = len(ARKIT_NAMES)
     offsets = np.zeros((k, nv, 3))

@@ -78,18 +78,18 @@ def head_sdf(p: np.ndarray) -> np.ndarray:
     """Implicit head: negative inside. p: [N, 3] metres -> [N]."""
     m = _mirror_x(p)
     skull = _ellipsoid(p, (0.0, 0.028, -0.018), (0.077, 0.088, 0.097))
-    face = _ellipsoid(p, (0.0, -0.018, 0.012), (0.060, 0.072, 0.072))
+    face = _ellipsoid(p, (0.0, -0.018, 0.012), (0.064, 0.072, 0.072))
     d = _smin(skull, face, 0.02)
-    jaw = _ellipsoid(p, (0.0, -0.056, 0.016), (0.056, 0.040, 0.066))
+    jaw = _ellipsoid(p, (0.0, -0.056, 0.014), (0.058, 0.042, 0.066))
     d = _smin(d, jaw, 0.02)
-    chin = _ellipsoid(p, (0.0, -0.086, 0.071), (0.020, 0.017, 0.015))
-    d = _smin(d, chin, 0.012)
-    cheek = _ellipsoid(m, (0.040, -0.012, 0.054), (0.026, 0.024, 0.024))
-    d = _smin(d, cheek, 0.015)
+    chin = _ellipsoid(p, (0.0, -0.085, 0.069), (0.019, 0.016, 0.014))
+    d = _smin(d, chin, 0.016)
+    cheek = _ellipsoid(m, (0.039, -0.016, 0.052), (0.028, 0.028, 0.027))
+    d = _smin(d, cheek, 0.02)
     zygoma = _ellipsoid(m, (0.052, 0.012, 0.040), (0.020, 0.012, 0.022))
     d = _smin(d, zygoma, 0.012)
-    brow = _capsule(m, (0.006, 0.046, 0.083), (0.050, 0.048, 0.060), 0.0085, 0.007)
-    d = _smin(d, brow, 0.012)
+    brow = _capsule(m, (0.006, 0.047, 0.081), (0.050, 0.049, 0.058), 0.0085, 0.007)
+    d = _smin(d, brow, 0.018)
     # eye sockets: carve, then add the eyelid shells
     socket = _ellipsoid(m, (EYE_CENTRE[0], EYE_CENTRE[1] - 0.001, EYE_CENTRE[2] + 0.012), (0.020, 0.015, 0.016))
     d = _smax(d, -socket, 0.008)
@@ -100,12 +100,12 @@ def head_sdf(p: np.ndarray) -> np.ndarray:
     d = _smin(d, bridge, 0.008)
     tip = _sphere(p, (0.0, -0.009, 0.1045), 0.0095)
     d = _smin(d, tip, 0.004)
-    ala = _ellipsoid(m, (0.0125, -0.0165, 0.0915), (0.0085, 0.0068, 0.0080))
-    d = _smin(d, ala, 0.005)
+    ala = _ellipsoid(m, (0.0120, -0.0160, 0.0905), (0.0085, 0.0068, 0.0080))
+    d = _smin(d, ala, 0.008)
     # lips: upper and lower cushions meeting at MOUTH_Y, philtrum between nose and lip
     upper = _ellipsoid(p, (0.0, MOUTH_Y + 0.0052, 0.0905), (MOUTH_HALF_WIDTH - 0.001, 0.0055, 0.0075))
     lower = _ellipsoid(p, (0.0, MOUTH_Y - 0.0060, 0.0890), (MOUTH_HALF_WIDTH - 0.003, 0.0062, 0.0078))
-    d = _smin(d, _smin(upper, lower, 0.0012), 0.005)
+    d = _smin(d, _smin(upper, lower, 0.0012), 0.007)
     # ears: flattened discs on the sides
     ear = _ellipsoid(m, (0.077, 0.010, -0.008), (0.010, 0.029, 0.018))
     d = _smin(d, ear, 0.006)
@@ -153,6 +153,15 @@ def cast_rays(dirs: np.ndarray, far: float = 0.32, step: float = 0.0015, iters: 
         lo = np.where(inside, mid, lo)
         hi = np.where(inside, hi, mid)
     return RAY_ORIGIN + dirs * (0.5 * (lo + hi))[:, None]
+
+
+def _taubin(grid: np.ndarray, iters: int = 12, lam: float = 0.5, mu: float = -0.53) -> np.ndarray:
+    """Taubin smoothing of a [rows, cols, 3] grid (columns wrap; first/last rows fixed): removes ray-casting steps."""
+    g = grid.copy()
+    for k in range(2 * iters):
+        nb = 0.25 * (g[:-2] + g[2:] + np.roll(g, 1, axis=1)[1:-1] + np.roll(g, -1, axis=1)[1:-1])
+        g[1:-1] += (lam if k % 2 == 0 else mu) * (nb - g[1:-1])
+    return g
 
 
 def _warped_samples(n: int, lo: float, hi: float, bumps: list[tuple[float, float, float]]) -> np.ndarray:
@@ -246,7 +255,7 @@ def _grid_angles() -> tuple[np.ndarray, np.ndarray, int, int, dict[str, tuple[in
 
 
 # --------------------------------------------------------------------------- eyelids
-EYE_OPEN_UP = 0.44  # radians the upper lid edge is rotated up from the slit, at the lid's middle
+EYE_OPEN_UP = 0.38  # radians the upper lid edge is rotated up from the slit, at the lid's middle
 EYE_OPEN_DOWN = 0.30  # radians the lower lid edge is rotated down
 LID_FALLOFF_UP = (1.0, 0.62, 0.30, 0.10)  # opening rotation of the slit row and the rows above it
 LID_FALLOFF_DOWN = (1.0, 0.50, 0.18)
@@ -316,8 +325,8 @@ def _uv_sphere(centre: np.ndarray, radii: np.ndarray, n_lat: int, n_lon: int, bu
 
 def _teeth_row(upper: bool) -> tuple[np.ndarray, np.ndarray]:
     """A horseshoe band of teeth behind the lips (closed tube)."""
-    rho = 0.0225 if upper else 0.0205
-    zc = 0.0585 if upper else 0.0585
+    rho = 0.0215 if upper else 0.0195
+    zc = 0.0630 if upper else 0.0625
     psi = np.linspace(-np.deg2rad(68), np.deg2rad(68), 25)
     path = np.stack([rho * np.sin(psi), np.full_like(psi, MOUTH_Y), zc + rho * np.cos(psi)], axis=-1)
     normal = np.stack([np.sin(psi), np.zeros_like(psi), np.cos(psi)], axis=-1)
@@ -325,9 +334,9 @@ def _teeth_row(upper: bool) -> tuple[np.ndarray, np.ndarray]:
     frames = np.stack([normal, up], axis=1)
     # rectangle section (outward, up) with rounded biting edge
     if upper:
-        sec = np.array([[0.0, 0.0095], [0.0, 0.0018], [-0.0015, 0.0006], [-0.0045, 0.0014], [-0.005, 0.0095]])
+        sec = np.array([[0.0, 0.0095], [0.0, -0.0002], [-0.0015, -0.0014], [-0.0045, -0.0006], [-0.005, 0.0095]])
     else:
-        sec = np.array([[-0.005, -0.0090], [-0.0045, -0.0016], [-0.0015, -0.0009], [0.0, -0.0022], [0.0, -0.0090]])
+        sec = np.array([[-0.005, -0.0090], [-0.0045, -0.0030], [-0.0015, -0.0022], [0.0, -0.0032], [0.0, -0.0090]])
     sec = sec[::-1] if upper else sec
     return _tube(path, sec, frames)
 
@@ -349,12 +358,12 @@ def _outward(v: np.ndarray, f: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------------- assembly
 BAG_RINGS = (  # depth behind the lip edge, vertical half-opening, lateral scale
-    (0.0025, 0.0016, 0.99),
-    (0.0055, 0.0042, 0.98),
-    (0.0110, 0.0105, 1.04),
-    (0.0200, 0.0135, 1.12),
-    (0.0300, 0.0130, 1.06),
-    (0.0390, 0.0085, 0.72),
+    (0.0020, 0.0012, 0.99),
+    (0.0045, 0.0028, 0.98),
+    (0.0090, 0.0120, 1.03),
+    (0.0190, 0.0160, 1.10),
+    (0.0300, 0.0140, 1.05),
+    (0.0400, 0.0090, 0.72),
 )
 
 
@@ -365,7 +374,7 @@ def build_head_mesh() -> HeadMesh:
     dirs = _direction(theta[:, None], phi[None, :]).reshape(-1, 3)
     poles = np.array([[0.0, 1.0, 0.0], [0.0, -1.0, 0.0]])
     skin = cast_rays(np.concatenate([dirs, poles]))
-    grid = skin[: nr * nc].copy()
+    grid = _taubin(skin[: nr * nc].reshape(nr, nc, 3)).reshape(-1, 3)
     top, bottom = skin[nr * nc], skin[nr * nc + 1]
 
     # Cuts: the lower edge of each slit gets its own copy of the interior vertices.
@@ -460,7 +469,7 @@ def build_head_mesh() -> HeadMesh:
     for depth, half_open, lat in BAG_RINGS:
         ring = edge.copy()
         ring[:, 0] *= lat
-        ring[:, 1] = MOUTH_Y + loop_side * half_open * np.sqrt(np.clip(1 - u**2, 0.0, 1.0)) ** 0.8
+        ring[:, 1] = edge[:, 1] + loop_side * half_open * np.sqrt(np.clip(1 - u**2, 0.0, 1.0)) ** 0.8
         ring[:, 2] = edge[:, 2] - depth - 0.004 * u**2 * (depth > 0.01)
         rings.append(ring)
     bag_centre = np.array([0.0, MOUTH_Y, float(edge[:, 2].max() - BAG_RINGS[-1][0] - 0.006)])

@@ -108,17 +108,23 @@ def skinning_weights(mesh: HeadMesh) -> np.ndarray:
     hinge = JAW_HINGE
     d = np.array([0.0, MOUTH_Y - hinge[1], 0.095 - hinge[2]])
     d /= np.linalg.norm(d)
-    below = -(d[1] * (z - hinge[2]) - d[2] * (y - hinge[1]))  # > 0 below the line
+    below = d[1] * (z - hinge[2]) - d[2] * (y - hinge[1])  # > 0 below the line
     width = 0.003 + 0.014 * smoothstep(MOUTH_HALF_WIDTH - 0.004, MOUTH_HALF_WIDTH + 0.03, np.abs(x))
     jaw = smoothstep(-0.5, 1.0, below / width)
     jaw *= smoothstep(0.012, 0.05, z - 0.55 * np.abs(x)) * smoothstep(-0.135, -0.105, y)
     # across the lips the slit decides: lower lip follows the jaw, upper lip the head, corners half
-    lip = bump(p, (0.0, MOUTH_Y, 0.09), (MOUTH_HALF_WIDTH + 0.012, 0.012, 0.05))
-    side_val = np.where(mesh.side == -1, 1.0, np.where(mesh.side == 1, 0.0, 0.5))
+    # the lower lip follows the jaw most at its centre, less towards the corners (a rounded opening)
+    lip = bump(p, (0.0, MOUTH_Y, 0.09), (MOUTH_HALF_WIDTH + 0.014, 0.013, 0.05))
+    u = np.clip(np.abs(x) / MOUTH_HALF_WIDTH, 0.0, 1.0)
+    side_val = 0.5 - 0.5 * mesh.side * np.sqrt(1.0 - u**2) ** 0.6
     skin = mesh.part == PART_SKIN
     jaw = np.where(skin, lip * side_val + (1 - lip) * jaw, jaw)
-    bag = mesh.part == PART_BAG
-    jaw[bag] = np.where(mesh.side[bag] == -1, 1.0, np.where(mesh.side[bag] == 1, 0.0, 0.5))
+    bag = np.nonzero(mesh.part == PART_BAG)[0]
+    plain = np.where(mesh.side[bag] == -1, 1.0, np.where(mesh.side[bag] == 1, 0.0, 0.5))
+    src = mesh.bag_src[bag]
+    inherit = np.where(src >= 0, jaw[np.maximum(src, 0)], plain)
+    t = np.clip((mesh.bag_ring[bag] - 1) / 3.0, 0.0, 1.0)
+    jaw[bag] = (1 - t) * inherit + t * plain
     jaw[mesh.part == PART_UPPER_TEETH] = 0.0
     jaw[(mesh.part == PART_LOWER_TEETH) | (mesh.part == PART_TONGUE)] = 1.0
     glob = smoothstep(-0.118, -0.150, y) * (1 - jaw)
@@ -238,7 +244,7 @@ def semantic_fields(ctx: ShapeContext) -> dict[str, np.ndarray]:
         + c.field(c.lip_upper * edge, (0.0, 0.0030, 0.0))
         + c.field(c.lip_lower * edge, (0.0, -0.0032, 0.0))
     )
-    out["mouthClose"] = c.field(c.lip_lower * edge, (0.0, 0.0120, 0.0040)) + c.field(c.lip_upper * edge, (0.0, -0.0020, 0.0))
+    out["mouthClose"] = c.field(c.lip_lower * edge, (0.0, 0.0170, 0.0060)) + c.field(c.lip_upper * edge, (0.0, -0.0020, 0.0))
     out["mouthRollLower"] = c.field(c.lip_lower, (0.0, 0.0015, -0.0042))
     out["mouthRollUpper"] = c.field(c.lip_upper, (0.0, -0.0015, -0.0042))
     chin = bump(c.p, (0.0, -0.082, 0.085), (0.028, 0.026, 0.05)) * c.skin
