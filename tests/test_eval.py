@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+import probtalk
 from probtalk.eval import metrics as M
 from probtalk.eval.emotion_classifier import (
     EmotionClassifierConfig,
@@ -299,21 +301,23 @@ def write_corpus(root, rig_seed: int = 0) -> None:
     """A 4-clip corpus in the dataset layout: 2 train clips, 2 test clips (with alignments)."""
     import soundfile as sf
 
+    from probtalk.audio import load_audio
     from probtalk.layout import PARAM_DIM, PARAM_EXPRESSION
 
     rng = np.random.default_rng(rig_seed)
+    # real speech (the bundled sample), so that the rules baseline's recogniser finds phones
+    speech = load_audio(Path(probtalk.__file__).parent / "assets" / "hello.wav")[: 2 * 16000]
     for sub in ("param", "wav", "align", "splits"):
         (root / sub).mkdir(parents=True)
     splits = {"train": ["M001_001_0_0", "M001_002_1_1"], "test": ["M001_003_0_0", "M001_004_1_1"]}
     for keyids in splits.values():
         for keyid in keyids:
-            frames = 30
+            frames = 50
             params = np.zeros((1, frames, PARAM_DIM), np.float32)
             params[0, :, PARAM_EXPRESSION.start] = 0.009 * (np.arange(frames) % 10 >= 5)
             params[0, :, PARAM_EXPRESSION.start + 1] = 0.01 * rng.normal(size=frames)
             np.save(root / "param" / f"{keyid}.npy", params)
-            t = np.arange(int(frames / 25 * 16000)) / 16000
-            sf.write(root / "wav" / f"{keyid}.wav", (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), 16000)
+            sf.write(root / "wav" / f"{keyid}.wav", speech, 16000)
             phones = {"phones": [[0.0, 0.08, "M"], [0.24, 0.32, "AA1"]]}
             (root / "align" / f"{keyid}.json").write_text(json.dumps(phones))
     for name, keyids in splits.items():

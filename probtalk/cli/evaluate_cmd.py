@@ -34,7 +34,7 @@ def evaluate(
     ),
     rig: str = typer.Option(None, "--rig", help="FLAME .pkl or probtalk .npz rig (default: bundled head)."),
     seed: int = typer.Option(0, "--seed", help="Base seed of the takes."),
-    classifier_steps: int = typer.Option(400, "--classifier-steps", min=1, help="Training steps of a new classifier."),
+    classifier_steps: int = typer.Option(200, "--classifier-steps", min=1, help="Training steps of a new classifier."),
 ) -> None:
     """Score generated motion against the ground truth: MVE, LVE, MEE, CE, FDD, Diversity, lip-sync, emotion."""
     from rich.progress import Progress

@@ -161,7 +161,7 @@ def train_emotion_classifier(
     dataset: Iterable[LabelledMotion],
     *,
     config: EmotionClassifierConfig | None = None,
-    steps: int = 400,
+    steps: int = 200,
     batch_size: int = 32,
     crop_frames: int = 64,
     lr: float = 3e-3,
