@@ -118,6 +118,8 @@ def skinning_weights(mesh: HeadMesh) -> np.ndarray:
     u = np.clip(np.abs(x) / MOUTH_HALF_WIDTH, 0.0, 1.0)
     side_val = 0.5 - 0.5 * mesh.side * np.sqrt(1.0 - u**2) ** 0.6
     skin = mesh.part == PART_SKIN
+    # the upper lip never follows the jaw line's soft edge
+    jaw = jaw * np.where(mesh.side == 1, smoothstep(MOUTH_HALF_WIDTH - 0.004, MOUTH_HALF_WIDTH + 0.012, np.abs(x)), 1.0)
     jaw = np.where(skin, lip * side_val + (1 - lip) * jaw, jaw)
     bag = np.nonzero(mesh.part == PART_BAG)[0]
     plain = np.where(mesh.side[bag] == -1, 1.0, np.where(mesh.side[bag] == 1, 0.0, 0.5))
