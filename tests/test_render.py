@@ -305,3 +305,74 @@ def test_resample_and_captions():
         "happy 70% + sad 30% · int 1 · take 2"
     )
     assert caption_for({}, 3) == "take 3"
+
+
+def test_posed_take_matches_flame_layer(rig):
+    """The renderer's fast posing equals FlameLayer (identity, neck, eyes, expression; resampled too)."""
+    import torch
+
+    from probtalk.flame import FlameLayer
+    from probtalk.render.scene import PosedTake
+
+    rng = np.random.default_rng(3)
+    n = 6
+    anim = Animation(
+        fps=FPS, expression=rng.normal(0, 1, (n, 7)), jaw_pose=rng.normal(0, 0.1, (n, 3)),
+        neck_pose=rng.normal(0, 0.1, (n, 3)), eye_pose=rng.normal(0, 0.1, (n, 6)), shape=rng.normal(0, 1, 10),
+    )
+    layer = FlameLayer(rig)
+    with torch.no_grad():
+        want = layer.from_animation(anim, with_shape=True)
+    got = PosedTake(layer, anim, FPS, n).pose(0, n)
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
+    # At twice the rate, even frames are the original frames.
+    doubled = PosedTake(layer, anim, 2 * FPS, 2 * n).pose(0, 2 * n)
+    torch.testing.assert_close(doubled[::2], want, atol=1e-6, rtol=1e-5)
+
+
+def test_torch_shading_matches_the_gl_shader(tmp_path):
+    """pytorch3d's torch shading and the GL shader agree on a flat quad (front and back side)."""
+    import torch
+
+    from probtalk.render.backends import create_backend
+    from probtalk.render.shading import light_uniforms, shade_torch, srgb_to_linear
+
+    quad = np.array([[-1, -1, 0], [1, -1, 0], [1, 1, 0], [-1, 1, 0]], np.float32)
+    colours = np.tile(srgb_to_linear((0.8, 0.6, 0.5)), (4, 1))
+    verts = torch.from_numpy(quad)[None]
+    normals = torch.tensor([[0.0, 0.0, 1.0]]).expand(1, 4, 3)
+    for faces, front in (([[0, 1, 2], [0, 2, 3]], True), ([[0, 2, 1], [0, 3, 2]], False)):
+        quad_rig = Rig(
+            name="quad", v_template=quad, faces=faces, shapedirs=np.zeros((4, 3, 1)),
+            exprdirs=np.zeros((4, 3, 1)), posedirs=np.zeros((4, 3, 36)), j_regressor=np.full((5, 4), 0.25),
+            weights=np.tile([1.0, 0, 0, 0, 0], (4, 1)), kintree_table=np.array([[-1, 0, 1, 1, 1], [0, 1, 2, 3, 4]]),
+        )
+        cam = Camera(pitch=0.0, margin=3.0).setup(quad_rig, 32, 32)
+        with create_backend("moderngl", np.asarray(faces), colours, 32, 32, samples=0) as be:
+            gl = be.draw(verts, normals, [cam])[0, 15:17, 15:17].reshape(-1, 3).mean(axis=0)
+        dirs, cols = light_uniforms(cam.rotation)
+        ref = shade_torch(
+            torch.zeros(3), torch.tensor([0.0, 0.0, 1.0]), torch.from_numpy(colours[0]), torch.tensor(front),
+            torch.from_numpy(cam.eye), torch.from_numpy(dirs), torch.from_numpy(cols),
+        ).numpy() * 255
+        np.testing.assert_allclose(gl, ref, atol=2.5, err_msg=f"front={front}")
+
+
+def test_bundled_rig_sheet(tmp_path):
+    """The rig preview of the bundled head: every tile shows a head, expressions change it."""
+    from PIL import Image
+
+    from probtalk.flame import bundled_rig_path
+    from probtalk.render import render_rig_sheet
+    from probtalk.render.api import RIG_SHEET_COLUMNS, RIG_SHEET_SHAPES
+
+    if not bundled_rig_path().is_file():
+        pytest.fail("the bundled rig flame_assets/probtalk_head.npz is missing; rebuild it")
+    img = np.asarray(Image.open(render_rig_sheet(None, tmp_path / "rig.png", size=48)))
+    count = 2 + len(RIG_SHEET_SHAPES)  # the bundled rig has every shape the sheet asks for
+    rows = -(-count // RIG_SHEET_COLUMNS)
+    assert img.shape == (rows * 48, RIG_SHEET_COLUMNS * 48, 3)
+    tiles = img.reshape(rows, 48, RIG_SHEET_COLUMNS, 48, 3).transpose(0, 2, 1, 3, 4).reshape(-1, 48, 48, 3)[:count]
+    assert all(0.2 < _foreground(t[16:]).mean() < 0.98 for t in tiles)
+    changed = [np.abs(t.astype(int) - tiles[0].astype(int)).max() > 30 for t in tiles[2:]]
+    assert sum(changed) >= len(changed) - 2, changed  # subtle shapes may not show at 48 px

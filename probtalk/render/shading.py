@@ -4,7 +4,7 @@ One model, written twice: as GLSL for the OpenGL backend and as torch for
 the pytorch3d backend, both from the constants below, so the backends give
 the same look. Lights are fixed relative to the camera (a key light from the
 upper left, a weaker fill from the right, a rim light from behind), plus a
-sky/ground ambient term and a soft specular highlight; back faces (the inner
+sky/ground ambient term and a soft specular highlight from the key light; back faces (the inner
 side of the lips and the mouth cavity seen through the open mouth) are shaded
 as a dark mouth interior, so an open mouth reads clearly even on rigs
 without teeth or a mouth bag.
@@ -140,14 +140,20 @@ vec3 shade(vec3 pos, vec3 nrm, vec3 albedo, bool front) {
     vec3 v = normalize(eye - pos);
     vec3 c = albedo * mix(AMBIENT_GROUND, AMBIENT_SKY, 0.5 + 0.5 * n.y);
     for (int i = 0; i < ${n}; ++i) {
-        float ndl = max(dot(n, light_dir[i]), 0.0);
-        vec3 h = normalize(light_dir[i] + v);
-        float spec = (front && ndl > 0.0) ? ${spec} * pow(max(dot(n, h), 0.0), ${shininess}) : 0.0;
-        c += light_col[i] * (albedo * ndl + spec);
+        c += light_col[i] * albedo * max(dot(n, light_dir[i]), 0.0);
     }
-    float rim = pow(1.0 - max(dot(n, v), 0.0), 3.0) * ${rim};
+    // Specular from the key light only: the others' highlights are too faint to see, and pow is costly on CPUs.
+    float ndl = dot(n, light_dir[0]);
+    vec3 h = normalize(light_dir[0] + v);
+    c += (front && ndl > 0.0) ? light_col[0] * (${spec} * pow(max(dot(n, h), 0.0), ${shininess})) : vec3(0.0);
+    float r = 1.0 - max(dot(n, v), 0.0);
+    float rim = r * r * r * ${rim};
     c += front ? vec3(rim) : vec3(0.0);
-    return pow(clamp(c, 0.0, 1.0), vec3(1.0 / 2.2));
+    // Linear -> sRGB by a three-square-root fit (within 1/255 above linear 0.005): pow() per channel was
+    // the costliest op of this shader on llvmpipe (about a third of the frame).
+    vec3 s1 = sqrt(clamp(c, 0.0, 1.0));
+    vec3 s2 = sqrt(s1);
+    return 0.585122381 * s1 + 0.783140355 * s2 - 0.368262736 * sqrt(s2);
 }
 """).substitute(
     n=len(LIGHTS),
@@ -182,7 +188,7 @@ def shade_torch(
         light_col: [L, 3] light colours.
 
     Returns:
-        [..., 3] display (gamma 2.2) colours in [0, 1].
+        [..., 3] display (sRGB) colours in [0, 1].
     """
     import torch
 
@@ -197,11 +203,13 @@ def shade_torch(
     t = 0.5 + 0.5 * n[..., 1:2]
     c = albedo * (ground + (sky - ground) * t)
     for i in range(light_col.shape[0]):
-        ld = light_dir[..., i, :]
-        ndl = (n * ld).sum(-1, keepdim=True).clamp_min(0.0)
-        h = torch.nn.functional.normalize(ld + v, dim=-1, eps=1e-12)
-        spec = SPECULAR * f * (n * h).sum(-1, keepdim=True).clamp_min(0.0) ** SHININESS * (ndl > 0).to(pos.dtype)
-        c = c + light_col[i] * (albedo * ndl + spec)
+        c = c + light_col[i] * albedo * (n * light_dir[..., i, :]).sum(-1, keepdim=True).clamp_min(0.0)
+    key = light_dir[..., 0, :]
+    h = torch.nn.functional.normalize(key + v, dim=-1, eps=1e-12)
+    lit = ((n * key).sum(-1, keepdim=True) > 0).to(pos.dtype)
+    c = c + light_col[0] * SPECULAR * f * lit * (n * h).sum(-1, keepdim=True).clamp_min(0.0) ** SHININESS
     rim = (1.0 - (n * v).sum(-1, keepdim=True).clamp_min(0.0)) ** 3 * RIM_STRENGTH
     c = c + rim * f
-    return c.clamp(0.0, 1.0) ** (1.0 / 2.2)
+    s1 = c.clamp(0.0, 1.0).sqrt()
+    s2 = s1.sqrt()
+    return (0.585122381 * s1 + 0.783140355 * s2 - 0.368262736 * s2.sqrt()).clamp(0.0, 1.0)
