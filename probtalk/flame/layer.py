@@ -77,17 +77,31 @@ class FlameLayer(nn.Module):
             out = torch.zeros(n, full, dtype=dtype, device=device)
             if t is not None:
                 t = t.to(dtype=dtype, device=device)
-                if t.shape[-1] > full:
-                    raise ValueError(f"got {t.shape[-1]} coefficients, at most {full} allowed")
+                if t.shape[-1] > width:
+                    raise ValueError(f"got {t.shape[-1]} coefficients, at most {width} allowed")
                 out[:, : t.shape[-1]] = t.expand(*lead, t.shape[-1]).reshape(n, t.shape[-1])
             return out
 
-        betas = torch.cat([flat(shape, NUM_SHAPE, NUM_SHAPE), flat(expression, NUM_EXPRESSION, NUM_EXPRESSION)], dim=1)
+        # Blend only the coefficients that were given: most calls pose expression
+        # alone, and multiplying 300 zero shape coefficients dominated the cost.
+        parts, dirs = [], []
+        if shape is not None:
+            parts.append(flat(shape, NUM_SHAPE, shape.shape[-1]))
+            dirs.append(self.shapedirs[:, :, : shape.shape[-1]])
+        if expression is not None:
+            e = expression.shape[-1]
+            parts.append(flat(expression, NUM_EXPRESSION, e))
+            dirs.append(self.shapedirs[:, :, NUM_SHAPE : NUM_SHAPE + e])
+        if not parts:
+            parts.append(torch.zeros(n, 1, dtype=dtype, device=device))
+            dirs.append(self.shapedirs[:, :, :1] * 0)
+        betas = torch.cat(parts, dim=1)
+        blend_dirs = dirs[0] if len(dirs) == 1 else torch.cat(dirs, dim=2)
         pose = torch.cat(
             [flat(global_orient, 3, 3), flat(neck_pose, 3, 3), flat(jaw_pose, 3, 3), flat(eye_pose, 6, 6)], dim=1
         )
         verts, _ = lbs(
-            betas, pose, self.v_template, self.shapedirs, self.posedirs,
+            betas, pose, self.v_template, blend_dirs, self.posedirs,
             self.j_regressor, self.parents, self.lbs_weights, pose2rot=True,
         )
         return verts.reshape(*lead, self.num_vertices, 3)
