@@ -88,6 +88,8 @@ def head_sdf(p: np.ndarray) -> np.ndarray:
     d = _smin(d, cheek, 0.02)
     zygoma = _ellipsoid(m, (0.052, 0.012, 0.040), (0.020, 0.012, 0.022))
     d = _smin(d, zygoma, 0.012)
+    buccal = _ellipsoid(m, (0.045, -0.030, 0.022), (0.020, 0.034, 0.036))
+    d = _smin(d, buccal, 0.02)
     brow = _capsule(m, (0.006, 0.047, 0.081), (0.050, 0.049, 0.058), 0.0085, 0.007)
     d = _smin(d, brow, 0.018)
     # eye sockets: carve, then add the eyelid shells
@@ -96,15 +98,15 @@ def head_sdf(p: np.ndarray) -> np.ndarray:
     lid = _sphere(m, EYE_CENTRE, LID_RADIUS)
     d = _smin(d, lid, 0.004)
     # nose: bridge, tip, alae, columella
-    bridge = _capsule(p, (0.0, 0.034, 0.080), (0.0, -0.004, 0.106), 0.0062, 0.0085)
+    bridge = _capsule(p, (0.0, 0.034, 0.080), (0.0, -0.005, 0.1015), 0.0064, 0.0088)
     d = _smin(d, bridge, 0.008)
-    tip = _sphere(p, (0.0, -0.009, 0.1045), 0.0095)
+    tip = _sphere(p, (0.0, -0.0095, 0.0995), 0.0102)
     d = _smin(d, tip, 0.004)
-    ala = _ellipsoid(m, (0.0120, -0.0160, 0.0905), (0.0085, 0.0068, 0.0080))
+    ala = _ellipsoid(m, (0.0125, -0.0160, 0.0890), (0.0090, 0.0072, 0.0082))
     d = _smin(d, ala, 0.008)
     # lips: upper and lower cushions meeting at MOUTH_Y, philtrum between nose and lip
-    upper = _ellipsoid(p, (0.0, MOUTH_Y + 0.0052, 0.0905), (MOUTH_HALF_WIDTH - 0.001, 0.0055, 0.0075))
-    lower = _ellipsoid(p, (0.0, MOUTH_Y - 0.0060, 0.0890), (MOUTH_HALF_WIDTH - 0.003, 0.0062, 0.0078))
+    upper = _ellipsoid(p, (0.0, MOUTH_Y + 0.0052, 0.0915), (MOUTH_HALF_WIDTH - 0.001, 0.0057, 0.0078))
+    lower = _ellipsoid(p, (0.0, MOUTH_Y - 0.0062, 0.0900), (MOUTH_HALF_WIDTH - 0.003, 0.0065, 0.0080))
     d = _smin(d, _smin(upper, lower, 0.0012), 0.007)
     # ears: flattened discs on the sides
     ear = _ellipsoid(m, (0.077, 0.010, -0.008), (0.010, 0.029, 0.018))
@@ -255,7 +257,7 @@ def _grid_angles() -> tuple[np.ndarray, np.ndarray, int, int, dict[str, tuple[in
 
 
 # --------------------------------------------------------------------------- eyelids
-EYE_OPEN_UP = 0.38  # radians the upper lid edge is rotated up from the slit, at the lid's middle
+EYE_OPEN_UP = 0.35  # radians the upper lid edge is rotated up from the slit, at the lid's middle
 EYE_OPEN_DOWN = 0.30  # radians the lower lid edge is rotated down
 LID_FALLOFF_UP = (1.0, 0.62, 0.30, 0.10)  # opening rotation of the slit row and the rows above it
 LID_FALLOFF_DOWN = (1.0, 0.50, 0.18)

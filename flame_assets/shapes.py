@@ -116,7 +116,7 @@ def skinning_weights(mesh: HeadMesh) -> np.ndarray:
     # the lower lip follows the jaw most at its centre, less towards the corners (a rounded opening)
     lip = bump(p, (0.0, MOUTH_Y, 0.09), (MOUTH_HALF_WIDTH + 0.014, 0.013, 0.05))
     u = np.clip(np.abs(x) / MOUTH_HALF_WIDTH, 0.0, 1.0)
-    side_val = 0.5 - 0.5 * mesh.side * np.sqrt(1.0 - u**2) ** 0.6
+    side_val = 0.5 - 0.5 * mesh.side * np.sqrt(1.0 - u**2) ** 0.35
     skin = mesh.part == PART_SKIN
     # the upper lip never follows the jaw line's soft edge
     jaw = jaw * np.where(mesh.side == 1, smoothstep(MOUTH_HALF_WIDTH - 0.004, MOUTH_HALF_WIDTH + 0.012, np.abs(x)), 1.0)
