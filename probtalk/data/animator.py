@@ -55,61 +55,65 @@ _REST: _Viseme = ({}, 0.6, 0.06)
 VISEMES: dict[str, _Viseme] = {
     "SIL": _REST,
     # bilabials: lips sealed, jaw nearly shut (closure also enforced below)
-    "P": ({"jawOpen": 0.02, "mouthPress": 0.45, "mouthRollLower": 0.1, "mouthRollUpper": 0.05}, 6.0, 0.03),
-    "B": ({"jawOpen": 0.02, "mouthPress": 0.35, "mouthRollLower": 0.1}, 6.0, 0.03),
-    "M": ({"jawOpen": 0.02, "mouthPress": 0.25, "mouthRollLower": 0.05}, 6.0, 0.03),
+    "P": ({"jawOpen": 0.01, "mouthPress": 0.45, "mouthRollLower": 0.1, "mouthRollUpper": 0.05}, 3.0, 0.025),
+    "B": ({"jawOpen": 0.01, "mouthPress": 0.35, "mouthRollLower": 0.1}, 3.0, 0.025),
+    "M": ({"jawOpen": 0.01, "mouthPress": 0.25, "mouthRollLower": 0.05}, 3.0, 0.025),
     # labiodentals: lower lip tucked under the upper teeth
-    "F": ({"jawOpen": 0.06, "mouthRollLower": 0.7, "mouthUpperUp": 0.25, "mouthShrugUpper": 0.1}, 4.0, 0.035),
-    "V": ({"jawOpen": 0.06, "mouthRollLower": 0.6, "mouthUpperUp": 0.2, "mouthShrugUpper": 0.1}, 4.0, 0.035),
+    "F": ({"jawOpen": 0.04, "mouthRollLower": 0.7, "mouthUpperUp": 0.25, "mouthShrugUpper": 0.1}, 4.0, 0.035),
+    "V": ({"jawOpen": 0.04, "mouthRollLower": 0.6, "mouthUpperUp": 0.2, "mouthShrugUpper": 0.1}, 4.0, 0.035),
     # rounded
-    "W": ({"jawOpen": 0.08, "mouthPucker": 0.85, "mouthFunnel": 0.35}, 3.0, 0.045),
-    "UW": ({"jawOpen": 0.18, "mouthPucker": 0.75, "mouthFunnel": 0.45}, 2.0, 0.06),
-    "UH": ({"jawOpen": 0.25, "mouthPucker": 0.45, "mouthFunnel": 0.35}, 1.6, 0.06),
-    "OW": ({"jawOpen": 0.45, "mouthFunnel": 0.6, "mouthPucker": 0.35}, 2.0, 0.06),
-    "OY": ({"jawOpen": 0.45, "mouthFunnel": 0.5, "mouthPucker": 0.25}, 2.0, 0.06),
-    "AO": ({"jawOpen": 0.65, "mouthFunnel": 0.45, "mouthLowerDown": 0.15}, 2.5, 0.06),
+    "W": ({"jawOpen": 0.05, "mouthPucker": 0.85, "mouthFunnel": 0.35}, 3.0, 0.045),
+    "UW": ({"jawOpen": 0.12, "mouthPucker": 0.75, "mouthFunnel": 0.45}, 2.0, 0.06),
+    "UH": ({"jawOpen": 0.16, "mouthPucker": 0.45, "mouthFunnel": 0.35}, 1.6, 0.06),
+    "OW": ({"jawOpen": 0.29, "mouthFunnel": 0.6, "mouthPucker": 0.35}, 2.0, 0.06),
+    "OY": ({"jawOpen": 0.29, "mouthFunnel": 0.5, "mouthPucker": 0.25}, 2.0, 0.06),
+    "AO": ({"jawOpen": 0.42, "mouthFunnel": 0.45, "mouthLowerDown": 0.15}, 2.5, 0.06),
     # open vowels: the jaw drops
-    "AA": ({"jawOpen": 0.8, "mouthLowerDown": 0.3, "mouthUpperUp": 0.05}, 3.0, 0.06),
-    "AE": ({"jawOpen": 0.7, "mouthLowerDown": 0.3, "mouthStretch": 0.25}, 3.0, 0.06),
-    "AH": ({"jawOpen": 0.6, "mouthLowerDown": 0.25}, 3.0, 0.055),
-    "AW": ({"jawOpen": 0.75, "mouthLowerDown": 0.25, "mouthFunnel": 0.15}, 3.0, 0.06),
-    "AY": ({"jawOpen": 0.75, "mouthLowerDown": 0.25, "mouthStretch": 0.15}, 3.0, 0.06),
+    "AA": ({"jawOpen": 0.52, "mouthLowerDown": 0.3, "mouthUpperUp": 0.05}, 3.0, 0.06),
+    "AE": ({"jawOpen": 0.45, "mouthLowerDown": 0.3, "mouthStretch": 0.25}, 3.0, 0.06),
+    "AH": ({"jawOpen": 0.39, "mouthLowerDown": 0.25}, 3.0, 0.055),
+    "AW": ({"jawOpen": 0.49, "mouthLowerDown": 0.25, "mouthFunnel": 0.15}, 3.0, 0.06),
+    "AY": ({"jawOpen": 0.49, "mouthLowerDown": 0.25, "mouthStretch": 0.15}, 3.0, 0.06),
     # mid / spread vowels
-    "EH": ({"jawOpen": 0.45, "mouthStretch": 0.35, "mouthLowerDown": 0.2}, 2.0, 0.055),
-    "EY": ({"jawOpen": 0.4, "mouthStretch": 0.45, "mouthLowerDown": 0.15}, 2.0, 0.055),
-    "ER": ({"jawOpen": 0.3, "mouthFunnel": 0.35, "mouthPucker": 0.25}, 1.8, 0.055),
-    "IH": ({"jawOpen": 0.25, "mouthStretch": 0.5, "mouthLowerDown": 0.1}, 1.8, 0.05),
-    "IY": ({"jawOpen": 0.18, "mouthStretch": 0.65, "mouthSmile": 0.12}, 1.8, 0.05),
+    "EH": ({"jawOpen": 0.29, "mouthStretch": 0.35, "mouthLowerDown": 0.2}, 2.0, 0.055),
+    "EY": ({"jawOpen": 0.26, "mouthStretch": 0.45, "mouthLowerDown": 0.15}, 2.0, 0.055),
+    "ER": ({"jawOpen": 0.2, "mouthFunnel": 0.35, "mouthPucker": 0.25}, 1.8, 0.055),
+    "IH": ({"jawOpen": 0.16, "mouthStretch": 0.5, "mouthLowerDown": 0.1}, 1.8, 0.05),
+    "IY": ({"jawOpen": 0.12, "mouthStretch": 0.65, "mouthSmile": 0.12}, 1.8, 0.05),
     # other consonants
-    "R": ({"jawOpen": 0.15, "mouthFunnel": 0.35, "mouthPucker": 0.35}, 1.5, 0.045),
-    "SH": ({"jawOpen": 0.12, "mouthFunnel": 0.55, "mouthPucker": 0.3, "mouthUpperUp": 0.1}, 2.0, 0.045),
-    "ZH": ({"jawOpen": 0.12, "mouthFunnel": 0.55, "mouthPucker": 0.3, "mouthUpperUp": 0.1}, 2.0, 0.045),
-    "CH": ({"jawOpen": 0.12, "mouthFunnel": 0.5, "mouthPucker": 0.3, "mouthUpperUp": 0.1}, 2.0, 0.045),
-    "JH": ({"jawOpen": 0.12, "mouthFunnel": 0.5, "mouthPucker": 0.3, "mouthUpperUp": 0.1}, 2.0, 0.045),
-    "S": ({"jawOpen": 0.08, "mouthStretch": 0.35, "mouthClose": 0.0}, 1.5, 0.04),
-    "Z": ({"jawOpen": 0.08, "mouthStretch": 0.3}, 1.5, 0.04),
-    "TH": ({"jawOpen": 0.15, "tongueOut": 0.25, "mouthStretch": 0.15}, 1.2, 0.04),
-    "DH": ({"jawOpen": 0.15, "tongueOut": 0.2, "mouthStretch": 0.15}, 1.0, 0.04),
-    "T": ({"jawOpen": 0.15, "mouthStretch": 0.2}, 0.8, 0.04),
-    "D": ({"jawOpen": 0.15, "mouthStretch": 0.2}, 0.8, 0.04),
-    "N": ({"jawOpen": 0.12, "mouthStretch": 0.15}, 0.8, 0.04),
-    "L": ({"jawOpen": 0.22, "mouthStretch": 0.1}, 0.8, 0.045),
-    "Y": ({"jawOpen": 0.12, "mouthStretch": 0.4}, 0.9, 0.04),
-    "K": ({"jawOpen": 0.22}, 0.5, 0.04),
-    "G": ({"jawOpen": 0.22}, 0.5, 0.04),
-    "NG": ({"jawOpen": 0.18}, 0.5, 0.04),
-    "HH": ({"jawOpen": 0.3}, 0.2, 0.03),
+    "R": ({"jawOpen": 0.1, "mouthFunnel": 0.35, "mouthPucker": 0.35}, 1.5, 0.045),
+    "SH": ({"jawOpen": 0.08, "mouthFunnel": 0.55, "mouthPucker": 0.3, "mouthUpperUp": 0.1}, 2.0, 0.045),
+    "ZH": ({"jawOpen": 0.08, "mouthFunnel": 0.55, "mouthPucker": 0.3, "mouthUpperUp": 0.1}, 2.0, 0.045),
+    "CH": ({"jawOpen": 0.08, "mouthFunnel": 0.5, "mouthPucker": 0.3, "mouthUpperUp": 0.1}, 2.0, 0.045),
+    "JH": ({"jawOpen": 0.08, "mouthFunnel": 0.5, "mouthPucker": 0.3, "mouthUpperUp": 0.1}, 2.0, 0.045),
+    "S": ({"jawOpen": 0.05, "mouthStretch": 0.35, "mouthClose": 0.0}, 1.5, 0.04),
+    "Z": ({"jawOpen": 0.05, "mouthStretch": 0.3}, 1.5, 0.04),
+    "TH": ({"jawOpen": 0.1, "tongueOut": 0.25, "mouthStretch": 0.15}, 1.2, 0.04),
+    "DH": ({"jawOpen": 0.1, "tongueOut": 0.2, "mouthStretch": 0.15}, 1.0, 0.04),
+    "T": ({"jawOpen": 0.1, "mouthStretch": 0.2}, 0.8, 0.04),
+    "D": ({"jawOpen": 0.1, "mouthStretch": 0.2}, 0.8, 0.04),
+    "N": ({"jawOpen": 0.08, "mouthStretch": 0.15}, 0.8, 0.04),
+    "L": ({"jawOpen": 0.14, "mouthStretch": 0.1}, 0.8, 0.045),
+    "Y": ({"jawOpen": 0.08, "mouthStretch": 0.4}, 0.9, 0.04),
+    "K": ({"jawOpen": 0.14}, 0.5, 0.04),
+    "G": ({"jawOpen": 0.14}, 0.5, 0.04),
+    "NG": ({"jawOpen": 0.12}, 0.5, 0.04),
+    "HH": ({"jawOpen": 0.2}, 0.2, 0.03),
 }
-_DEFAULT_VISEME: _Viseme = ({"jawOpen": 0.15}, 0.5, 0.04)
+_DEFAULT_VISEME: _Viseme = ({"jawOpen": 0.1}, 0.5, 0.04)
 _SILENCE_LABELS = {"SIL", "SP", "SPN", "<SIL>", "<S>", "</S>", "PAU", "H#", "", "NOISE", "+NSN+", "+SPN+"}
 BILABIAL_CLOSURE = frozenset({"P", "B", "M"})
 
-# Shapes that part the lips: damped while the lips are sealed.
-_LIP_OPENERS = ("jawOpen", "mouthLowerDown", "mouthUpperUp", "mouthFunnel", "mouthShrugUpper", "tongueOut")
+# Shapes that part the lips: damped while the lips are sealed. When the rig has the
+# upper_lip/lower_lip keypoints, every shape that moves them apart by more than
+# _OPENER_MIN_M at weight 1 is added to these.
+_LIP_OPENERS = ("jawOpen", "mouthLowerDown", "mouthUpperUp", "mouthFunnel", "mouthShrugUpper", "tongueOut",
+                "mouthRollLower", "mouthRollUpper", "mouthClose")
+_OPENER_MIN_M = 0.0005
 # The sealed-lips pose the closure constraint pulls towards (added to the viseme's own shape).
 _CLOSURE_POSE = {"jawOpen": 0.0, "mouthPress": 0.3}
-_CLOSURE_PAD_S = 0.012  # the seal starts this much before the phone and ends this much after it
-_CLOSURE_RAMP_S = 0.035  # raised-cosine ramp into / out of the seal
+_CLOSURE_PAD_S = 0.008  # the seal starts this much before the phone and ends this much after it
+_CLOSURE_RAMP_S = 0.025  # raised-cosine ramp into / out of the seal
 
 # --------------------------------------------------------- emotion patterns
 # Weights at full gain (high intensity) over the semantic shapes, by FACS action unit.
@@ -226,7 +230,7 @@ class ProceduralAnimator:
         self._default_vector = self._vector(_DEFAULT_VISEME[0])
         self._emotion_vectors = {e: self._vector(p) for e, p in EMOTION_PATTERNS.items()}
         self._closure_vector = self._vector(_CLOSURE_POSE)
-        self._opener_mask = self._mask(_LIP_OPENERS)
+        self._opener_mask = np.maximum(self._mask(_LIP_OPENERS), self._rig_openers(rig))
         self._mouth_mask = self._mask(
             [n for n in self.names if n.startswith(("mouth", "jaw", "tongue"))], expand=False
         )
@@ -238,6 +242,17 @@ class ProceduralAnimator:
         self._noise = [(self._mask((n,)), std) for n, std in _NOISE_CHANNELS.items()]
 
     # ------------------------------------------------------------ helpers
+    def _rig_openers(self, rig: Rig) -> np.ndarray:
+        """1 for each semantic shape that moves the rig's lip keypoints apart (0 when unknown)."""
+        mask = np.zeros(self.num_shapes, np.float32)
+        if rig.semantic_offsets is None or not {"upper_lip", "lower_lip"} <= set(rig.keypoints):
+            return mask
+        upper, lower = rig.keypoints["upper_lip"], rig.keypoints["lower_lip"]
+        rest = rig.v_template[upper] - rig.v_template[lower]
+        moved = rest[None] + rig.semantic_offsets[:, upper] - rig.semantic_offsets[:, lower]
+        mask[np.linalg.norm(moved, axis=-1) - np.linalg.norm(rest) > _OPENER_MIN_M] = 1.0
+        return mask
+
     def _expand(self, name: str) -> list[int]:
         """Indices of a semantic name, or of its Left/Right pair when the bare name is not a shape."""
         if name in self.index:
@@ -297,10 +312,12 @@ class ProceduralAnimator:
 
     def weights_to_params(self, weights: np.ndarray, shape: np.ndarray | None = None) -> np.ndarray:
         """Map semantic weights [T, K] to FLAME parameters [T, 403] (shape [300] broadcast if given)."""
-        weights = np.asarray(weights, np.float32)
+        # einsum in float64 rather than BLAS: the sum order (hence every bit of the result)
+        # must not depend on the thread count, so corpus files are identical across workers.
+        weights = np.asarray(weights, np.float64)
         params = np.zeros((weights.shape[0], PARAM_DIM), np.float32)
-        params[:, PARAM_EXPRESSION] = weights @ self.semantic_expression
-        params[:, PARAM_JAW] = weights @ self.semantic_jaw
+        params[:, PARAM_EXPRESSION] = np.einsum("tk,ke->te", weights, self.semantic_expression.astype(np.float64))
+        params[:, PARAM_JAW] = np.einsum("tk,kj->tj", weights, self.semantic_jaw.astype(np.float64))
         if shape is not None:
             params[:, PARAM_SHAPE] = np.asarray(shape, np.float32)
         return params
@@ -397,7 +414,7 @@ class ProceduralAnimator:
             dom[i] = alpha * np.exp(-((before / tau_before) ** 2) - (after / tau) ** 2)
             targets[i] = vec * (gain if base != "SIL" else 1.0)
         rest = 1e-3  # a faint pull to the rest pose far from any phone
-        blended = dom.T @ targets / (dom.sum(axis=0)[:, None] + rest)
+        blended = np.einsum("pt,pk->tk", dom, targets) / (dom.sum(axis=0)[:, None] + rest)  # no BLAS: bit-stable
         return blended.astype(np.float32)
 
     def _closure(self, segs: list[tuple[float, float, str, int | None, float]], t: np.ndarray) -> np.ndarray:

@@ -74,7 +74,7 @@ def animate_rules(
         "intensity": float(intensity),
         "seed": int(seed),
         "rig": animator.rig_id,
-        "phones": [[round(float(p.start), 4), round(float(p.end), 4), str(p.phone)] for p in phones],
+        "phones": [[float(p.start), float(p.end), str(p.phone)] for p in phones],
         "aligned_to_text": text is not None,
     }
     return Animation(

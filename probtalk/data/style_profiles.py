@@ -56,7 +56,7 @@ class SpeakerStyle:
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (for manifests)."""
         d = asdict(self)
-        d["identity"] = [round(float(x), 6) for x in self.identity]
+        d["identity"] = [float(x) for x in self.identity]
         return d
 
     @classmethod

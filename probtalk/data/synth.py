@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,6 +38,9 @@ from probtalk.emotions import EMOTION_INDEX, EMOTIONS, INTENSITIES
 from probtalk.errors import InputError
 from probtalk.io import atomic_path, atomic_write_text, ensure_writable_dir
 from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS, PARAM_DIM
+
+if TYPE_CHECKING:
+    from probtalk.data.animator import ProceduralAnimator
 
 log = logging.getLogger(__name__)
 
@@ -189,15 +192,17 @@ def plan_corpus(config: SynthConfig) -> tuple[list[Any], dict[str, list[str]], l
 
 
 # ------------------------------------------------------------------ workers
-_ANIMATOR: Any = None
+# espeak-ng keeps state between calls (its output for a sentence depends on what it spoke
+# before), so each speaker's clips are spoken in plan order in a fresh process: the speech of
+# a clip then depends only on the plan, not on the number of workers or on resuming.
 
 
-def _init_worker() -> None:
-    global _ANIMATOR
+def default_animator() -> ProceduralAnimator:
+    """The procedural animator on the bundled rig."""
     from probtalk.data.animator import ProceduralAnimator
     from probtalk.flame import load_rig
 
-    _ANIMATOR = ProceduralAnimator(load_rig())
+    return ProceduralAnimator(load_rig())
 
 
 def _clip_paths(root: Path, keyid: str) -> dict[str, Path]:
@@ -213,24 +218,21 @@ def clip_complete(root: Path, keyid: str) -> bool:
     return all(p.is_file() for p in _clip_paths(root, keyid).values())
 
 
-def make_clip(job: ClipJob) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Synthesise and animate one clip.
-
-    Returns:
-        audio float32 [N] at 16 kHz, params float32 [1, T, 403], align record (text, phones, words, ...).
-    """
-    from probtalk.data.animator import loudness_envelope
-    from probtalk.data.style_profiles import make_style
+def _speak(job: ClipJob) -> Any:
     from probtalk.data.tts import synthesize
 
-    if _ANIMATOR is None:
-        _init_worker()
-    utt = synthesize(job.text, job.voice, job.emotion, float(job.intensity), clip_rng(job.seed, job.keyid, "speech"))
+    return synthesize(job.text, job.voice, job.emotion, float(job.intensity), clip_rng(job.seed, job.keyid, "speech"))
+
+
+def _animate(job: ClipJob, utt: Any, animator: ProceduralAnimator) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    from probtalk.data.animator import loudness_envelope
+    from probtalk.data.style_profiles import make_style
+
     audio = np.asarray(utt.audio, np.float32)
     duration = audio.size / AUDIO_SAMPLE_RATE
     frames = int(round(duration * job.fps))
     style = make_style(job.voice.speaker_id, job.seed)
-    params = _ANIMATOR.animate(
+    params = animator.animate(
         utt.phones, duration, fps=job.fps, emotion=job.emotion, intensity=float(job.intensity), style=style,
         loudness=loudness_envelope(audio, job.fps, frames), rng=clip_rng(job.seed, job.keyid, "motion"),
     )
@@ -249,11 +251,19 @@ def make_clip(job: ClipJob) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     return audio, params[None].astype(np.float32), record
 
 
-def _write_clip(root: Path, job: ClipJob) -> float:
-    """Generate one clip into ``root`` (wav, align, then param last) and return its duration in seconds."""
+def make_clip(job: ClipJob, animator: ProceduralAnimator | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Synthesise and animate one clip in this process.
+
+    Returns:
+        audio float32 [N] at 16 kHz, params float32 [1, T, 403], align record (text, phones, words, ...).
+    """
+    return _animate(job, _speak(job), animator or default_animator())
+
+
+def _write_clip(root: Path, job: ClipJob, audio: np.ndarray, params: np.ndarray, record: dict[str, Any]) -> None:
+    """Write one clip (wav, align, then param last: its presence marks the clip complete)."""
     import soundfile as sf
 
-    audio, params, record = make_clip(job)
     paths = _clip_paths(root, job.keyid)
     with atomic_path(paths["wav"]) as tmp:
         sf.write(str(tmp), np.clip(audio, -1.0, 1.0), AUDIO_SAMPLE_RATE, subtype="PCM_16", format="WAV")
@@ -261,12 +271,19 @@ def _write_clip(root: Path, job: ClipJob) -> float:
     with atomic_path(paths["param"]) as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, params)
-    return float(record["duration"])
 
 
-def _work(args: tuple[str, ClipJob]) -> tuple[str, float]:
-    root, job = args
-    return job.keyid, _write_clip(Path(root), job)
+def _speaker_task(args: tuple[str, ProceduralAnimator, list[ClipJob]]) -> int:
+    """Run in a fresh process: speak every clip of one speaker in order, write the missing ones."""
+    root, animator, jobs = args
+    written = 0
+    for job in jobs:
+        utt = _speak(job)  # spoken even when complete, so later clips see the same engine history
+        if clip_complete(Path(root), job.keyid):
+            continue
+        _write_clip(Path(root), job, *_animate(job, utt, animator))
+        written += 1
+    return written
 
 
 # ------------------------------------------------------------------ driver
@@ -282,7 +299,7 @@ def synthesize_corpus(
     Args:
         out: corpus folder; created if needed. Clips already complete are kept.
         config: the recipe (default :class:`SynthConfig`).
-        workers: processes; 1 runs in this process.
+        workers: processes, each generating one speaker at a time (a fresh process per speaker).
         progress: called as ``progress(done, total)`` after each clip.
 
     Returns:
@@ -303,19 +320,24 @@ def synthesize_corpus(
     log.info("corpus %s: %d clips, %d to generate with %d workers", root, total, len(todo), workers)
     if progress:
         progress(done, total)
-    if workers <= 1 or len(todo) <= 1:
-        for job in todo:
-            _write_clip(root, job)
-            done += 1
-            if progress:
-                progress(done, total)
-    else:
+    by_speaker: dict[str, list[ClipJob]] = {}
+    for job in jobs:
+        by_speaker.setdefault(job.voice.speaker_id, []).append(job)
+    tasks = []
+    for speaker_jobs in by_speaker.values():
+        missing = sum(not clip_complete(root, j.keyid) for j in speaker_jobs)
+        if missing:
+            tasks.append((missing, speaker_jobs))
+    if tasks:
         import multiprocessing as mp
 
-        # spawn: the speech engines keep C state that must not be shared through fork.
-        with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
-            for _keyid, _dur in pool.imap_unordered(_work, [(str(root), j) for j in todo], chunksize=1):
-                done += 1
+        animator = default_animator()
+        # spawn + one task per child: every speaker starts from a fresh speech engine.
+        ctx = mp.get_context("spawn")
+        with ctx.Pool(max(1, min(workers, len(tasks))), maxtasksperchild=1) as pool:
+            args = [(str(root), animator, speaker_jobs) for _, speaker_jobs in tasks]
+            for written in pool.imap_unordered(_speaker_task, args, chunksize=1):
+                done += written
                 if progress:
                     progress(done, total)
     manifest = write_manifest(root, config, voices, sentences, jobs, time.perf_counter() - started)
