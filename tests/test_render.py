@@ -86,16 +86,30 @@ def _take(seconds: float, k: int = 0, jaw: float | None = None) -> Animation:
 
 
 def _streams(path):
-    """(video frames, width, height, video seconds, audio seconds) read back with PyAV."""
+    """(video frames, width, height, video seconds, audio seconds) read back with PyAV.
+
+    Audio seconds are the stream's duration (what players show); the decoded
+    samples must cover it, with at most one AAC frame (1024 samples) of
+    encoder padding after it.
+    """
     with av.open(str(path)) as c:
         v = c.streams.video[0]
         w, h = v.codec_context.width, v.codec_context.height
         frames = sum(1 for _ in c.decode(video=0))
     with av.open(str(path)) as c:
         a = c.streams.audio[0]
-        samples = sum(f.samples for f in c.decode(audio=0))
+        seconds = float(a.duration * a.time_base)
         rate = a.codec_context.sample_rate
-    return frames, w, h, frames / FPS, samples / rate
+        samples = sum(f.samples for f in c.decode(audio=0))
+    assert 0 <= samples - round(seconds * rate) < 1024, (samples, seconds, rate)
+    return frames, w, h, frames / FPS, seconds
+
+
+def _audio(path):
+    """Decoded mono audio [N] and its sample rate."""
+    with av.open(str(path)) as c:
+        rate = c.streams.audio[0].codec_context.sample_rate
+        return np.concatenate([f.to_ndarray().reshape(-1) for f in c.decode(audio=0)]), rate
 
 
 def _leftovers(folder, keep):
@@ -123,6 +137,15 @@ def test_audio_is_trimmed_and_padded_to_video(rig, files, tmp_path):
         frames, _, _, v_sec, a_sec = _streams(path)
         assert abs(frames - seconds * FPS) <= 1
         assert abs(a_sec - seconds) <= 1.0 / FPS
+    # The speech is there, and the padding after its 2 s is silence.
+    pcm, rate = _audio(long)
+    assert np.sqrt(np.mean(pcm[: rate] ** 2)) > 0.05
+    assert np.sqrt(np.mean(pcm[int(2.2 * rate) : int(2.9 * rate)] ** 2)) < 0.005
+    # At another frame rate the take is resampled: same duration, twice the frames.
+    fast = render(_take(1.0), rig=rig, audio=files["wav"], out=tmp_path / "f.mp4", size=64, fps=2 * FPS)
+    with av.open(str(fast)) as c:
+        assert abs(sum(1 for _ in c.decode(video=0)) - 2 * FPS) <= 1
+        assert abs(float(c.streams.video[0].average_rate) - 2 * FPS) < 1e-6
 
 
 def test_two_takes_in_a_grid_are_wider(rig, tmp_path):

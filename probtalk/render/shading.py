@@ -28,23 +28,27 @@ SKIN_SRGB = (0.86, 0.68, 0.58)
 LIPS_SRGB = (0.72, 0.38, 0.38)
 TEETH_SRGB = (0.93, 0.91, 0.84)
 MOUTH_INTERIOR_SRGB = (0.32, 0.09, 0.09)
+TONGUE_SRGB = (0.62, 0.27, 0.27)
 BROWS_SRGB = (0.36, 0.25, 0.19)
 SCLERA_SRGB = (0.93, 0.92, 0.90)
 IRIS_SRGB = (0.30, 0.21, 0.13)
 PUPIL_SRGB = (0.03, 0.03, 0.03)
 
-#: Candidate region names for each material, first found wins (rigs name regions differently).
-MATERIAL_REGIONS: dict[str, tuple[str, ...]] = {
-    "lips": ("lips",),
-    "brows": ("brows", "eyebrows", "left_brow", "right_brow"),
-    "mouth_interior": ("mouth_interior", "mouth_bag", "mouth_cavity", "tongue"),
-    "teeth": ("teeth", "upper_teeth", "lower_teeth"),
-}
+#: Materials painted from named regions, in this order (later ones win where regions overlap);
+#: every listed region name the rig has is used (rigs name their regions differently).
+MATERIAL_REGIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("mouth_interior", ("mouth_interior", "mouth_bag", "mouth_cavity")),
+    ("tongue", ("tongue",)),
+    ("teeth", ("teeth", "upper_teeth", "lower_teeth")),
+    ("lips", ("lips",)),
+    ("brows", ("brows", "eyebrows", "left_brow", "right_brow")),
+)
 MATERIAL_COLOURS = {
+    "mouth_interior": MOUTH_INTERIOR_SRGB,
+    "tongue": TONGUE_SRGB,
+    "teeth": TEETH_SRGB,
     "lips": LIPS_SRGB,
     "brows": BROWS_SRGB,
-    "mouth_interior": MOUTH_INTERIOR_SRGB,
-    "teeth": TEETH_SRGB,
 }
 EYEBALL_REGIONS = (("left_eyeball",), ("right_eyeball",), ("eyeballs",))
 #: Angular radii (radians) of iris and pupil on an eyeball, around its forward (+z) axis.
@@ -79,15 +83,15 @@ def background_uint8() -> np.ndarray:
 def vertex_colours(rig: Rig) -> np.ndarray:
     """Linear albedo of every vertex from the rig's named regions.
 
-    Skin everywhere; lips, brows, teeth and mouth interior where the rig names
-    such regions; eyeballs get sclera, iris and pupil by the angle of each
+    Skin everywhere; mouth interior, tongue, teeth, lips and brows where the
+    rig names such regions (see ``MATERIAL_REGIONS``); eyeballs get sclera, iris and pupil by the angle of each
     vertex from the eyeball's forward axis (so the iris turns with eye pose).
 
     Returns:
         float32 [V, 3] linear RGB.
     """
     cols = np.tile(np.asarray(SKIN_SRGB, np.float32), (rig.num_vertices, 1))
-    for material, names in MATERIAL_REGIONS.items():
+    for material, names in MATERIAL_REGIONS:
         for name in names:
             idx = rig.regions.get(name)
             if idx is not None and len(idx) > 0:
