@@ -47,6 +47,7 @@ def regions(mesh: HeadMesh, weights: np.ndarray) -> dict[str, np.ndarray]:
         "left_eyeball": mesh.part == PART_LEFT_EYE,
         "right_eyeball": mesh.part == PART_RIGHT_EYE,
         "face": face,
+        "irises": eyeballs & (_cornea_cos(mesh) > np.cos(np.deg2rad(34.0))),
         "forehead": forehead,
         "mouth_interior": inner,
         "mouth_bag": mesh.part == PART_BAG,
@@ -60,6 +61,16 @@ def regions(mesh: HeadMesh, weights: np.ndarray) -> dict[str, np.ndarray]:
         "scalp": skin & ~face & (y > 0.0) & (np.abs(x) < 0.07),
     }
     return {k: np.nonzero(m)[0].astype(np.int64) for k, m in sets.items()}
+
+
+def _cornea_cos(mesh: HeadMesh) -> np.ndarray:
+    """Cosine of each vertex's angle from its eyeball's gaze axis (+z at rest); 0 off the eyeballs."""
+    out = np.zeros(mesh.vertices.shape[0])
+    for pid, sign in ((PART_LEFT_EYE, 1.0), (PART_RIGHT_EYE, -1.0)):
+        sel = mesh.part == pid
+        d = mesh.vertices[sel] - EYE_CENTRE * np.array([sign, 1.0, 1.0])
+        out[sel] = d[:, 2] / np.linalg.norm(d, axis=1)
+    return out
 
 
 def _eye_centre_col(mesh: HeadMesh, eye: str) -> int:

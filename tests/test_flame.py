@@ -109,6 +109,20 @@ def test_pkl_and_npz_loaders_agree(rig: Rig):
     assert other.keypoints == rig.keypoints
     assert other.semantic_names == rig.semantic_names
     assert other.parents.tolist() == rig.parents.tolist()
+    np.testing.assert_array_equal(other.lmk_faces_idx, rig.lmk_faces_idx)  # the embedding beside the .pkl
+
+
+def test_landmarks_sit_on_the_features(rig: Rig):
+    faces = rig.faces[rig.lmk_faces_idx]
+    lmk = np.einsum("lk,lkd->ld", rig.lmk_bary_coords, rig.v_template[faces])  # [51, 3]
+    v, kp = rig.v_template, rig.keypoints
+    np.testing.assert_allclose(lmk[31], v[kp["mouth_corner_right"]], atol=1e-6)  # iBUG 48
+    np.testing.assert_allclose(lmk[37], v[kp["mouth_corner_left"]], atol=1e-6)  # iBUG 54
+    assert (lmk[:10, 1] > lmk[19:31, 1].max()).all()  # brows above the eyes
+    assert (lmk[19:31, 1] > lmk[10:19, 1].min()).all()  # eyes above the nose bottom
+    assert (lmk[31:, 1] < lmk[14:19, 1].min()).all()  # mouth below the nostrils
+    assert (lmk[:5, 0] < 0).all() and (lmk[5:10, 0] > 0).all()  # right brow first, as iBUG
+    assert np.linalg.norm(lmk[13] - v[kp["nose_tip"]]) < 0.015
 
 
 def test_jaw_rotation_opens_the_lips(rig: Rig, layer: FlameLayer):

@@ -247,6 +247,10 @@ def load_rig(
         raise RigError(f"rig file {path} has unknown suffix {path.suffix!r}; use a FLAME .pkl or probtalk .npz")
     if masks is not None:
         rig.regions.update({k: np.asarray(v, np.int64).ravel() for k, v in _read_pickle(Path(masks)).items()})
+    if landmarks is None and path.suffix != ".npz" and rig.lmk_faces_idx.size == 0:
+        # FLAME ships its landmark embedding next to the model; pick it up when it is there
+        beside = path.parent / "flame_static_embedding.pkl"
+        landmarks = beside if beside.is_file() else None
     if landmarks is not None:
         emb = _read_pickle(Path(landmarks))
         rig.lmk_faces_idx = np.asarray(emb["lmk_face_idx"], np.int64)
