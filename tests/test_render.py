@@ -399,3 +399,29 @@ def test_bundled_rig_sheet(tmp_path):
     assert all(0.2 < _foreground(t[16:]).mean() < 0.98 for t in tiles)
     changed = [np.abs(t.astype(int) - tiles[0].astype(int)).max() > 30 for t in tiles[2:]]
     assert sum(changed) >= len(changed) - 2, changed  # subtle shapes may not show at 48 px
+
+
+def test_probtalk_render_is_callable_after_the_package_is_imported(rig, tmp_path):
+    import probtalk
+    import probtalk.render.api  # noqa: F401  (rebinds probtalk.render to the package)
+
+    out = probtalk.render(_take(0.2), rig=rig, out=tmp_path / "r.png", size=32, frame=0)
+    assert out.is_file()
+
+
+def test_missing_egl_is_one_clear_line(files, tmp_path, monkeypatch):
+    import moderngl
+    from typer.testing import CliRunner
+
+    from probtalk.cli.main import app
+
+    def no_egl(*args, **kwargs):
+        raise Exception("eglGetDisplay failed")  # what moderngl/glcontext raise without libEGL
+
+    monkeypatch.setattr(moderngl, "create_context", no_egl)
+    out = tmp_path / "v.mp4"
+    result = CliRunner().invoke(app, ["render", str(files["takes"][0]), "--rig", str(files["rig"]), "-o", str(out)])
+    assert result.exit_code == 2, result.output
+    text = result.output.strip()
+    assert len(text.splitlines()) == 1 and "libegl1" in text and "EGL" in text, text
+    assert _leftovers(tmp_path, set()) == []
