@@ -402,6 +402,18 @@ def build_head_mesh() -> HeadMesh:
         for j, vid in cut.lower.items():
             grid_rc[vid] = (cut.row, j)
 
+    # Keep the lid skin at least LID_RADIUS from each eye centre (smoothing pulls it inwards), so an
+    # eyeball rotating under it never pokes through.
+    for sign in (1.0, -1.0):
+        centre = EYE_CENTRE * np.array([sign, 1.0, 1.0])
+        rel = v[: nr * nc] - centre
+        dist = np.linalg.norm(rel, axis=1)
+        push = (dist < LID_RADIUS) & (rel[:, 2] > 0)
+        v[: nr * nc][push] = centre + rel[push] * (LID_RADIUS / dist[push])[:, None]
+    for cut in cuts.values():
+        for j, vid_ in cut.lower.items():
+            v[vid_] = v[cut.row * nc + j]
+
     # Open the eyes: rotate the lid rows about each eye centre.
     eye_rows: dict[str, np.ndarray] = {}
     for name, cut in cuts.items():
@@ -505,7 +517,7 @@ def build_head_mesh() -> HeadMesh:
     ]
     for name, pid in (("left_eye", PART_LEFT_EYE), ("right_eye", PART_RIGHT_EYE)):
         centre = EYE_CENTRE * np.array([1.0 if name == "left_eye" else -1.0, 1.0, 1.0])
-        ev, ef = _uv_sphere(centre, np.full(3, EYEBALL_RADIUS), 12, 20, bulge=0.10)
+        ev, ef = _uv_sphere(centre, np.full(3, EYEBALL_RADIUS), 12, 20, bulge=0.07)
         extras.append((pid, ev, ef, 0))
     for pid, pv, pf, s in extras:
         all_faces.append(_outward(pv, pf) + v.shape[0])

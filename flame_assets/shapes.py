@@ -33,7 +33,7 @@ J_GLOBAL, J_NECK, J_JAW, J_LEYE, J_REYE = range(5)
 JAW_OPEN_ANGLE = 0.35  # radians of jaw rotation for jawOpen = 1
 JAW_SIDE_ANGLE = 0.10  # radians about y for jawLeft / jawRight = 1
 EYE_LOOK_H = 0.38  # radians, eyeLookIn/Out
-EYE_LOOK_V = 0.30  # radians, eyeLookUp/Down
+EYE_LOOK_V = 0.26  # radians, eyeLookUp/Down
 BAG_DECAY = (1.0, 0.85, 0.55, 0.25, 0.08, 0.0, 0.0, 0.0)  # how much of a lip edge's motion each bag ring follows
 BLINK_FALLOFF = (1.0, 0.80, 0.47, 0.16)  # blink rotation of the upper lid edge and the rows above it
 
@@ -226,7 +226,7 @@ def semantic_fields(ctx: ShapeContext) -> dict[str, np.ndarray]:
         )
         out[f"mouthLowerDown{sfx}"] = c.field(c.lip_lower * half, (0.0, -0.0048, 0.0010))
         out[f"mouthUpperUp{sfx}"] = c.field(c.lip_upper * half, (0.0, 0.0048, 0.0010))
-        brow = bump(c.p, (sign * 0.028, 0.048, 0.075), (0.030, 0.019, 0.05)) * c.skin
+        brow = bump(c.p, (sign * 0.028, 0.051, 0.075), (0.030, 0.016, 0.05)) * c.skin
         out[f"browDown{sfx}"] = c.field(brow, (-sign * 0.0015, -0.0045, 0.0010))
         outer = bump(c.p, (sign * 0.046, 0.050, 0.060), (0.026, 0.022, 0.05)) * c.skin
         out[f"browOuterUp{sfx}"] = c.field(outer, (0.0, 0.0050, 0.0))
