@@ -113,7 +113,8 @@ def test_emotion_patterns_in_documented_direction(animator, rig, layer):
     happy, sad = (animator.weights_to_params(w[e]) for e in ("happy", "sad"))
     upper = rig.region("upper_face")
     vh, vs = gaps(layer, happy)[:, upper], gaps(layer, sad)[:, upper]
-    assert float((vh - vs).norm(dim=-1).mean()) > 5e-4  # > 0.5 mm mean upper-face difference
+    moved = (vh - vs).norm(dim=-1).mean(0)  # [V_upper] mean displacement happy vs sad
+    assert float(moved.max()) > 2e-3 and float((moved > 5e-4).float().mean()) > 0.1  # brows/cheeks differ by mm
 
 
 def test_intensity_and_blend(animator):
