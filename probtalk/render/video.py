@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 from fractions import Fraction
 from typing import Any
 
@@ -22,6 +24,8 @@ AUDIO_CODEC = "aac"
 AUDIO_OUT_RATE = AUDIO_SAMPLE_RATE
 AUDIO_BITRATE = 64_000
 DEFAULT_CRF = 20
+#: Frames waiting for the encoder thread at most (bounds memory: frames are streamed, never all held).
+QUEUE_FRAMES = 4
 DEFAULT_PRESET = "superfast"  # ~7x faster than veryfast at 512x512, files ~30% larger
 
 
@@ -47,10 +51,11 @@ def fit_audio(audio: np.ndarray, num_frames: int, fps: float, rate: int = AUDIO_
 class VideoWriter:
     """Encode frames (and optional speech) into an MP4 as they arrive.
 
-    Audio is interleaved with the video: after each frame, the samples up to
-    that frame's end time are encoded, so nothing but the audio track is held
-    in memory. Use as a context manager; the file is complete after
-    :meth:`close`.
+    Encoding runs in a background thread fed through a small bounded queue, so
+    x264 works while the caller renders the next frame. Audio is interleaved
+    with the video: after each frame, the samples up to that frame's end time
+    are encoded, so nothing but the speech track and a few frames are held in
+    memory. Use as a context manager; the file is complete after :meth:`close`.
 
     Args:
         path: output file (callers pass a temporary path from ``atomic_path``).
@@ -98,18 +103,53 @@ class VideoWriter:
             self.audio_stream = self.container.add_stream(AUDIO_CODEC, rate=AUDIO_OUT_RATE)
             self.audio_stream.layout = "mono"
             self.audio_stream.bit_rate = AUDIO_BITRATE
+        self.frames_queued = 0
+        self._error: BaseException | None = None
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_FRAMES)
+        self._thread = threading.Thread(target=self._run, name="probtalk-video-encoder", daemon=True)
+        self._thread.start()
 
     def write(self, frame: np.ndarray) -> None:
-        """Encode one uint8 [height, width, 3] RGB frame (and the audio under it)."""
+        """Queue one uint8 [height, width, 3] RGB frame for encoding (with the audio under it).
+
+        The frame is copied, so the caller may reuse its buffer at once.
+        """
+        self._check()
         vf = self._av.VideoFrame.from_ndarray(frame, format="rgb24")
-        vf.pts = self.frames_written
+        vf.pts = self.frames_queued
         vf.time_base = 1 / self.rate
+        self.frames_queued += 1
+        self._queue.put(vf)
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        """Encoder thread: x264 and the muxer run here while the caller renders the next frame."""
+        while True:
+            vf = self._queue.get()
+            if vf is None:
+                return
+            if self._error is not None:
+                continue  # drain after a failure; the caller re-raises it
+            try:
+                self._encode(vf)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                self._error = exc
+
+    def _encode(self, vf: Any) -> None:
         for packet in self.video.encode(vf):
             self.container.mux(packet)
         self.frames_written += 1
         if self._audio is not None:
             end = min(int(round(self.frames_written / self.rate * AUDIO_OUT_RATE)), self._audio.shape[0])
             self._write_audio(end)
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
 
     def _write_audio(self, end: int) -> None:
         assert self._audio is not None
@@ -129,6 +169,8 @@ class VideoWriter:
         if self.container is None:
             return
         try:
+            self._stop()
+            self._check()
             if self._audio is not None:
                 self._write_audio(self._audio.shape[0])
                 for packet in self.audio_stream.encode(None):
@@ -142,6 +184,7 @@ class VideoWriter:
 
     def abort(self) -> None:
         """Close the container without flushing (the caller discards the file)."""
+        self._stop()
         if self.container is not None:
             try:
                 self.container.close()
