@@ -19,10 +19,12 @@ from __future__ import annotations
 import atexit
 import ctypes
 import ctypes.util
+import json
 import logging
 import math
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 import threading
@@ -252,108 +254,150 @@ def _post_process(
 
 # --- espeak-ng (libespeak-ng via ctypes) ----------------------------------------
 
-_ESPEAK_SYNCHRONOUS = 2  # espeak_AUDIO_OUTPUT: AUDIO_OUTPUT_SYNCHRONOUS
-_ESPEAK_PHONEME_EVENTS = 0x0001  # espeakINITIALIZE_PHONEME_EVENTS
-_ESPEAK_DONT_EXIT = 0x8000  # espeakINITIALIZE_DONT_EXIT
-_ESPEAK_CHARS_UTF8 = 1
-_ESPEAK_POS_CHARACTER = 1
 _EV_WORD, _EV_PHONEME = 1, 7  # espeak_EVENT_TYPE
-_P_RATE, _P_PITCH, _P_RANGE = 1, 3, 4  # espeak_PARAMETER
 ESPEAK_RATE_NORMAL = 175  # words per minute (espeakRATE_NORMAL)
 ESPEAK_RATE_LIMITS = (80, 450)  # espeakRATE_MINIMUM, espeakRATE_MAXIMUM
 ESPEAK_PITCH_NORMAL = 50
 # Measured (en-us+m3, autocorrelation median F0): +-25 pitch units move F0 by +4.1 / -3.5 semitones.
 ESPEAK_SEMITONES_PER_PITCH_UNIT = 0.165
 
-
-class _EspeakEvent(ctypes.Structure):
-    """``espeak_EVENT`` from speak_lib.h (the id union read as its 8-byte phoneme-name member)."""
-
-    _fields_ = [
-        ("type", ctypes.c_int),
-        ("unique_identifier", ctypes.c_uint),
-        ("text_position", ctypes.c_int),
-        ("length", ctypes.c_int),
-        ("audio_position", ctypes.c_int),
-        ("sample", ctypes.c_int),
-        ("user_data", ctypes.c_void_p),
-        ("id", ctypes.c_char * 8),
-    ]
-
-
-_SynthCallback = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_EspeakEvent)
-)
-
 Spans = list[tuple[int, int, tuple[str, ...]]]  # (start sample, end sample, ARPAbet phones)
 WordSpans = list[tuple[int, int, str]]
 
+# libespeak-ng keeps state between utterances that is never reset (the pitch-flutter phase,
+# the echo buffer, rand() for breath noise), so the same call gives slightly different audio
+# each time. For bit-identical output, a small helper process initialises espeak once and
+# forks a child per utterance: every utterance starts from the same pristine state. The helper
+# needs only the standard library (it starts in ~20 ms) and speaks this line protocol:
+#   start:    helper -> {"sr": int} + newline
+#   request:  parent -> {"voice", "rate", "pitch", "range", "text"} + newline (JSON)
+#   response: helper -> int32 meta_len, int32 pcm_len, meta JSON, int16 PCM (meta_len < 0: crash)
+_ESPEAK_HELPER = r"""
+import ctypes, json, os, struct, sys
+lib = ctypes.CDLL(sys.argv[1])
+class Ev(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("uid", ctypes.c_uint), ("text_position", ctypes.c_int),
+                ("length", ctypes.c_int), ("audio_position", ctypes.c_int), ("sample", ctypes.c_int),
+                ("user_data", ctypes.c_void_p), ("id", ctypes.c_char * 8)]
+CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(Ev))
+lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
+                             ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+# AUDIO_OUTPUT_SYNCHRONOUS, espeakINITIALIZE_PHONEME_EVENTS | espeakINITIALIZE_DONT_EXIT
+sr = lib.espeak_Initialize(2, 0, None, 0x0001 | 0x8000)
+pcm, events = [], []
+def on_synth(wav, num, ev):
+    i = 0
+    while ev[i].type != 0:
+        e = ev[i]
+        if e.type in (1, 7):  # espeakEVENT_WORD, espeakEVENT_PHONEME
+            name = bytes(e.id).split(b"\0")[0].decode("utf-8", "replace") if e.type == 7 else ""
+            events.append((e.type, e.sample, e.text_position, e.length, name))
+        i += 1
+    if wav and num > 0:
+        pcm.append(ctypes.string_at(wav, 2 * num))
+    return 0
+callback = CB(on_synth)
+lib.espeak_SetSynthCallback(callback)
+out = sys.stdout.buffer
+out.write(json.dumps({"sr": sr}).encode() + b"\n"); out.flush()
+for line in sys.stdin:
+    req = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            meta = {"error": None, "events": events}
+            if lib.espeak_SetVoiceByName(req["voice"].encode()) != 0:
+                meta["error"] = "novoice"
+            else:
+                for param, value in ((1, req["rate"]), (3, req["pitch"]), (4, req["range"])):
+                    lib.espeak_SetParameter(param, value, 0)
+                data = req["text"].encode()
+                err = lib.espeak_Synth(data, len(data) + 1, 0, 1, 0, 1, None, None)  # POS_CHARACTER, CHARS_UTF8
+                if err != 0:
+                    meta["error"] = "synth %d" % err
+            blob, audio = json.dumps(meta).encode(), b"".join(pcm)
+            out.write(struct.pack("<ii", len(blob), len(audio)) + blob + audio)
+            out.flush()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if status != 0:
+        out.write(struct.pack("<ii", -1, 0)); out.flush()
+"""
+
 
 class _Espeak:
-    """libespeak-ng in synchronous mode; one instance per process, calls serialised by a lock."""
+    """libespeak-ng (ctypes) in a forking helper process; one per Python process, calls serialised."""
 
     def __init__(self) -> None:
+        import sys
+
         name = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
         try:
-            self.lib = ctypes.CDLL(name)
+            ctypes.CDLL(name)
         except OSError:
             raise SpeechEngineError(
                 "libespeak-ng is not installed; apt-get install espeak-ng libespeak-ng1 (see scripts/setup.sh)"
             ) from None
-        self.lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-        self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        self.lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        self.lib.espeak_Synth.argtypes = [
-            ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint, ctypes.c_uint,
-            ctypes.c_void_p, ctypes.c_void_p,
-        ]  # fmt: skip
-        self.sample_rate = int(
-            self.lib.espeak_Initialize(_ESPEAK_SYNCHRONOUS, 0, None, _ESPEAK_PHONEME_EVENTS | _ESPEAK_DONT_EXIT)
+        self.owner_pid = os.getpid()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _ESPEAK_HELPER, name], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
+        self.lock = threading.Lock()
+        self._unknown: set[str] = set()
+        assert self.proc.stdout is not None
+        hello = self.proc.stdout.readline()
+        if not hello:
+            raise SpeechEngineError("espeak-ng failed to start; run `espeak-ng --version` to check it")
+        self.sample_rate = int(json.loads(hello)["sr"])
         if self.sample_rate <= 0:
             raise SpeechEngineError("espeak-ng failed to start (no espeak-ng-data?); reinstall espeak-ng-data")
-        self.lock = threading.Lock()
-        self._chunks: list[np.ndarray] = []
-        self._events: list[tuple[int, int, int, int, str]] = []
-        self._callback = _SynthCallback(self._on_synth)  # keep a reference: C holds the pointer
-        self.lib.espeak_SetSynthCallback(self._callback)
-        self._unknown: set[str] = set()
+        atexit.register(self.close)
 
-    def _on_synth(self, wav: ctypes._Pointer, num: int, events: ctypes._Pointer) -> int:
-        i = 0
-        while events[i].type != 0:
-            e = events[i]
-            if e.type in (_EV_WORD, _EV_PHONEME):
-                name = bytes(e.id).split(b"\0")[0].decode("utf-8", "replace") if e.type == _EV_PHONEME else ""
-                self._events.append((e.type, e.sample, e.text_position, e.length, name))
-            i += 1
-        if wav and num > 0:
-            self._chunks.append(np.ctypeslib.as_array(wav, shape=(num,)).copy())
-        return 0
+    def close(self) -> None:
+        """Stop the helper process (only in the process that started it)."""
+        if os.getpid() == self.owner_pid and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
     def synth(
         self, text: str, voice: str, rate: float, pitch_st: float, pitch_range: float
     ) -> tuple[np.ndarray, int, Spans, WordSpans]:
         """Speak ``text``: float32 audio [N] at the engine rate, phone spans and word spans in samples."""
-        wpm = int(np.clip(round(ESPEAK_RATE_NORMAL * rate), *ESPEAK_RATE_LIMITS))
-        pitch = int(np.clip(round(ESPEAK_PITCH_NORMAL + pitch_st / ESPEAK_SEMITONES_PER_PITCH_UNIT), 0, 100))
-        prange = int(np.clip(round(50 * pitch_range), 0, 100))
-        data = text.encode("utf-8")
+        request = {
+            "voice": voice,
+            "rate": int(np.clip(round(ESPEAK_RATE_NORMAL * rate), *ESPEAK_RATE_LIMITS)),
+            "pitch": int(np.clip(round(ESPEAK_PITCH_NORMAL + pitch_st / ESPEAK_SEMITONES_PER_PITCH_UNIT), 0, 100)),
+            "range": int(np.clip(round(50 * pitch_range), 0, 100)),
+            "text": text,
+        }
+        assert self.proc.stdin is not None and self.proc.stdout is not None
         with self.lock:
-            if self.lib.espeak_SetVoiceByName(voice.encode("utf-8")) != 0:
-                raise SpeechEngineError(f"espeak-ng has no voice {voice!r}; list them with: espeak-ng --voices=en")
-            self.lib.espeak_SetParameter(_P_RATE, wpm, 0)
-            self.lib.espeak_SetParameter(_P_PITCH, pitch, 0)
-            self.lib.espeak_SetParameter(_P_RANGE, prange, 0)
-            self._chunks, self._events = [], []
-            err = self.lib.espeak_Synth(
-                data, len(data) + 1, 0, _ESPEAK_POS_CHARACTER, 0, _ESPEAK_CHARS_UTF8, None, None
-            )
-            if err != 0:
-                raise SpeechEngineError(f"espeak-ng failed on {text!r} (error {err})")
-            chunks, events = self._chunks, self._events
-            self._chunks, self._events = [], []
-        audio = np.concatenate(chunks).astype(np.float32) / 32768.0 if chunks else np.zeros(0, np.float32)
+            try:
+                self.proc.stdin.write(json.dumps(request).encode("utf-8") + b"\n")
+                self.proc.stdin.flush()
+                head = self.proc.stdout.read(8)
+                meta_len, pcm_len = struct.unpack("<ii", head) if len(head) == 8 else (-1, 0)
+                if meta_len < 0:
+                    raise SpeechEngineError(f"espeak-ng crashed on {text!r}; try simpler text")
+                meta = json.loads(self.proc.stdout.read(meta_len))
+                pcm = self.proc.stdout.read(pcm_len)
+            except BrokenPipeError:
+                raise SpeechEngineError("espeak-ng helper exited unexpectedly; run `espeak-ng --version`") from None
+        if meta["error"] == "novoice":
+            raise SpeechEngineError(f"espeak-ng has no voice {voice!r}; list them with: espeak-ng --voices=en")
+        if meta["error"]:
+            raise SpeechEngineError(f"espeak-ng failed on {text!r} ({meta['error']})")
+        audio = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+        events = [tuple(e) for e in meta["events"]]
         return audio, self.sample_rate, *self._timings(text, events, audio)
 
     def _timings(
@@ -427,7 +471,7 @@ _ESPEAK: dict[int, _Espeak] = {}
 
 def _espeak() -> _Espeak:
     pid = os.getpid()
-    if pid not in _ESPEAK:
+    if pid not in _ESPEAK or _ESPEAK[pid].proc.poll() is not None:
         _ESPEAK.clear()
         _ESPEAK[pid] = _Espeak()
     return _ESPEAK[pid]
