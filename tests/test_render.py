@@ -425,3 +425,21 @@ def test_missing_egl_is_one_clear_line(files, tmp_path, monkeypatch):
     text = result.output.strip()
     assert len(text.splitlines()) == 1 and "libegl1" in text and "EGL" in text, text
     assert _leftovers(tmp_path, set()) == []
+
+
+def test_rig_without_semantic_shapes_or_face_region(rig, tmp_path):
+    """A bare FLAME-like rig (no semantic shapes, no regions) still previews and frames the whole mesh."""
+    from dataclasses import replace
+
+    from PIL import Image
+
+    from probtalk.render import render_rig_sheet
+
+    bare = replace(rig, regions={}, keypoints={}, semantic_names=(), semantic_offsets=None,
+                   semantic_expression=None, semantic_jaw=None, semantic_eye=None)
+    img = np.asarray(Image.open(render_rig_sheet(bare, tmp_path / "bare.png", size=48)))
+    assert img.shape == (48, 2 * 48, 3)  # neutral front + 3/4 only
+    cam = Camera(pitch=0.0).setup(bare, 48, 48)
+    px = cam.project(bare.v_template, 48, 48)
+    assert px.min() >= 0 and px.max() <= 48  # every vertex inside the frame
+    assert px[:, 1].max() - px[:, 1].min() > 0.6 * 48  # and the head fills it
