@@ -227,9 +227,9 @@ def semantic_fields(ctx: ShapeContext) -> dict[str, np.ndarray]:
         out[f"mouthLowerDown{sfx}"] = c.field(c.lip_lower * half, (0.0, -0.0048, 0.0010))
         out[f"mouthUpperUp{sfx}"] = c.field(c.lip_upper * half, (0.0, 0.0048, 0.0010))
         brow = bump(c.p, (sign * 0.028, 0.051, 0.075), (0.030, 0.016, 0.05)) * c.skin
-        out[f"browDown{sfx}"] = c.field(brow, (-sign * 0.0015, -0.0045, 0.0010))
+        out[f"browDown{sfx}"] = c.field(brow, (-sign * 0.0018, -0.0055, 0.0012))
         outer = bump(c.p, (sign * 0.046, 0.050, 0.060), (0.026, 0.022, 0.05)) * c.skin
-        out[f"browOuterUp{sfx}"] = c.field(outer, (0.0, 0.0050, 0.0))
+        out[f"browOuterUp{sfx}"] = c.field(outer, (0.0, 0.0065, 0.0))
         cheek_sq = bump(c.p, (sign * 0.040, 0.002, 0.066), (0.026, 0.020, 0.05)) * c.skin
         out[f"cheekSquint{sfx}"] = c.field(cheek_sq, (0.0, 0.0030, 0.0010))
         sneer = bump(c.p, (sign * 0.014, -0.010, 0.092), (0.016, 0.022, 0.04)) * c.skin
@@ -238,7 +238,7 @@ def semantic_fields(ctx: ShapeContext) -> dict[str, np.ndarray]:
 
     lips = c.lip_upper + c.lip_lower
     xs = np.stack([c.x, np.zeros_like(c.x), np.zeros_like(c.x)], axis=-1)
-    out["mouthPucker"] = c.field(c.mouth, (0.0, 0.0, 0.0065)) - 0.35 * xs * c.mouth[:, None]
+    out["mouthPucker"] = c.field(c.mouth, (0.0, 0.0, 0.0080)) - 0.40 * xs * c.mouth[:, None]
     edge = np.sqrt(np.clip(1 - (c.x / MOUTH_HALF_WIDTH) ** 2, 0.0, 1.0))
     out["mouthFunnel"] = (
         c.field(c.mouth, (0.0, 0.0, 0.0050))
@@ -253,10 +253,10 @@ def semantic_fields(ctx: ShapeContext) -> dict[str, np.ndarray]:
     out["mouthShrugLower"] = c.field(c.lip_lower, (0.0, 0.0030, 0.0018)) + c.field(chin, (0.0, 0.0018, 0.0012))
     out["mouthShrugUpper"] = c.field(c.lip_upper, (0.0, 0.0030, 0.0010))
     inner = bump(c.p, (0.0, 0.050, 0.08), (0.030, 0.026, 0.05)) * c.skin
-    out["browInnerUp"] = c.field(inner, (0.0, 0.0050, 0.0005))
+    out["browInnerUp"] = c.field(inner, (0.0, 0.0065, 0.0006))
     puff = bump(c.p, (0.040, -0.040, 0.055), (0.026, 0.026, 0.05)) + bump(c.p, (-0.040, -0.040, 0.055), (0.026, 0.026, 0.05))
     puff = puff * c.skin * (1 - 0.8 * (lips > 0.3))
-    out["cheekPuff"] = np.stack([np.sign(c.x) * 0.0045, np.zeros_like(c.x), np.full_like(c.x, 0.0030)], axis=-1) * puff[:, None]
+    out["cheekPuff"] = np.stack([np.sign(c.x) * 0.0065, np.zeros_like(c.x), np.full_like(c.x, 0.0045)], axis=-1) * puff[:, None]
     out["jawForward"] = c.field(c.jaw_weight * (c.mesh.part != PART_UPPER_TEETH), (0.0, 0.0, 0.0045))
     tongue = (c.mesh.part == PART_TONGUE).astype(float)
     tip = smoothstep(0.045, 0.075, c.z) * tongue
