@@ -5,12 +5,18 @@ Works for any leading batch/time dimensions; nothing is fixed at construction.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import numpy as np
 import torch
 from smplx.lbs import lbs
 from torch import nn
 
 from probtalk.flame.rig import Rig
 from probtalk.layout import NUM_EXPRESSION, NUM_SHAPE
+
+if TYPE_CHECKING:
+    from probtalk.animation import Animation
 
 
 class FlameLayer(nn.Module):
@@ -106,9 +112,10 @@ class FlameLayer(nn.Module):
         )
         return verts.reshape(*lead, self.num_vertices, 3)
 
-    def from_animation(self, animation, with_shape: bool = False) -> torch.Tensor:  # noqa: ANN001
+    def from_animation(self, animation: Animation, with_shape: bool = False) -> torch.Tensor:
         """Vertices [T, V, 3] of an :class:`probtalk.Animation` (shape/neck/eyes included when present)."""
-        def t(x):  # noqa: ANN001, ANN202
+
+        def t(x: np.ndarray | None) -> torch.Tensor | None:
             return None if x is None else torch.from_numpy(x)
 
         return self.forward(
