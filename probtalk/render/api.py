@@ -17,7 +17,7 @@ from probtalk.flame.rig import Rig, load_rig
 from probtalk.io import atomic_path, ensure_writable_dir
 from probtalk.layout import AUDIO_SAMPLE_RATE, NUM_EXPRESSION
 from probtalk.render.backends import BACKEND_CHOICES, Backend, create_backend
-from probtalk.render.camera import Camera
+from probtalk.render.camera import Camera, CameraSetup
 from probtalk.render.compose import Compositor, caption_for, grid_shape, write_image
 from probtalk.render.scene import PosedTake, output_frames, posed_batches, vertex_normals
 from probtalk.render.shading import vertex_colours
@@ -174,7 +174,7 @@ def render(
 def _write_video(
     be: Backend,
     takes: list[PosedTake],
-    cams: list,  # noqa: ANN001 - list[CameraSetup]
+    cams: list[CameraSetup],
     faces: torch.Tensor,
     comp: Compositor,
     out: Path,
