@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy.optimize import nnls
+from scipy.spatial import cKDTree
 
 from flame_assets import annotate
 from flame_assets.flame_files import write_flame_files
@@ -115,6 +117,33 @@ def regress_point(v: np.ndarray, candidates: np.ndarray, target: np.ndarray) -> 
     return out
 
 
+def _sign_convention(u: np.ndarray) -> np.ndarray:
+    """Signs [k] that make each column's dot product with a fixed dense reference vector positive."""
+    ref = np.sin(1.7 * np.arange(u.shape[0]) + 0.3)
+    return np.where(ref @ u >= 0, 1.0, -1.0)
+
+
+def mirror_operator(mesh: HeadMesh) -> Callable[[np.ndarray], np.ndarray]:
+    """The x -> -x mirror acting on stacked vertex fields [3V, K] (the mesh is built symmetric).
+
+    Coincident vertices (the two lips of the closed mouth slit) are told apart by their slit side.
+    """
+    v = mesh.vertices
+    part = np.where(mesh.part == PART_RIGHT_EYE, PART_LEFT_EYE, mesh.part)  # the eyeballs swap
+    key = np.column_stack([v, 0.01 * mesh.side, 0.01 * part])
+    mirrored = key * np.array([-1.0, 1, 1, 1, 1])
+    dist, idx = cKDTree(key).query(mirrored)
+    if dist.max() > 1e-9 or not np.array_equal(idx[idx], np.arange(len(idx))):
+        raise RuntimeError("the head mesh is not mirror-symmetric")
+    flip = np.array([-1.0, 1.0, 1.0])
+
+    def apply(a: np.ndarray) -> np.ndarray:
+        f = a.reshape(v.shape[0], 3, -1)
+        return (f[idx] * flip[None, :, None]).reshape(a.shape)
+
+    return apply
+
+
 # ------------------------------------------------------------------------- the build
 def _joints_and_regressor(mesh: HeadMesh) -> tuple[np.ndarray, np.ndarray]:
     v = mesh.vertices
@@ -144,12 +173,24 @@ def _expression_basis(fields: dict[str, np.ndarray], mesh: HeadMesh) -> tuple[np
     v = mesh.vertices.shape[0]
     names = sorted(fields)
     a = np.stack([fields[n].reshape(-1) for n in names], axis=1)  # [3V, K]
-    u, s, _ = np.linalg.svd(a, full_matrices=False)
-    rank = int((s > 1e-9 * s[0]).sum())
-    u, s = u[:, :rank], s[:rank]
-    # deterministic signs: the largest-magnitude entry of each component is positive
-    flip = np.sign(u[np.argmax(np.abs(u), axis=0), np.arange(rank)])
-    u = u * flip
+    # The shape set is mirror-symmetric, and left/right shapes with disjoint support give exactly
+    # repeated singular values, whose singular vectors LAPACK may rotate arbitrarily. Splitting into
+    # mirror-symmetric and -antisymmetric parts first makes every component well defined.
+    mirror = mirror_operator(mesh)
+    comps, sing, kind = [], [], []
+    for parity in (1.0, -1.0):
+        part = 0.5 * (a + parity * mirror(a))
+        u, s, _ = np.linalg.svd(part, full_matrices=False)
+        keep = s > 1e-9 * np.linalg.norm(a, 2)
+        comps.append(u[:, keep])
+        sing.append(s[keep])
+        kind += [parity] * int(keep.sum())
+    u, s = np.concatenate(comps, axis=1), np.concatenate(sing)
+    # order by importance; ties (to 1e-9) keep symmetric before antisymmetric
+    order = sorted(range(len(s)), key=lambda i: (-round(float(s[i] / s.max()), 9), -kind[i]))
+    u, s = u[:, order], s[order]
+    rank = len(s)
+    u = u * _sign_convention(u)
     basis = [u * (s / EXPRESSION_COEF_NORM)]
     # filler components: small smooth bumps on the scalp and neck, where no semantic shape acts
     n_extra = NUM_EXPRESSION - rank
@@ -175,8 +216,8 @@ def _expression_basis(fields: dict[str, np.ndarray], mesh: HeadMesh) -> tuple[np
         extras.append((w[:, None] * normal).reshape(-1))
     ex = np.stack(extras, axis=1)
     ex -= u @ (u.T @ ex)
-    q, r = np.linalg.qr(ex)
-    q = q * np.sign(np.diag(r))
+    q, _ = np.linalg.qr(ex)
+    q = q * _sign_convention(q)
     scale = NUM_EXTRA_SCALE * np.linspace(1.0, 0.3, n_extra) / np.abs(q).max(axis=0)
     basis.append(q * scale)
     dirs = np.concatenate(basis, axis=1).reshape(v, 3, NUM_EXPRESSION)

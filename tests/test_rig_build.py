@@ -140,3 +140,19 @@ def test_bases(built: BuildResult):
         ok = single & single[mirror_idx[1]]
         np.testing.assert_allclose((a * flip)[ok], b[mirror_idx[1]][ok], atol=2e-6, err_msg=left)
         assert np.abs(a).max() > 1e-3
+
+
+def test_expression_components_are_mirror_symmetric_or_antisymmetric(built: BuildResult):
+    """This is what makes the basis unique (no arbitrary rotation between repeated singular values)."""
+    from flame_assets.build import mirror_operator
+    from flame_assets.head_mesh import build_head_mesh
+
+    mirror = mirror_operator(build_head_mesh())
+    dirs = built.rig.exprdirs.reshape(-1, 100).astype(np.float64)
+    semantic = int((np.abs(built.rig.semantic_expression).max(axis=0) > 1e-6).sum())
+    assert 30 <= semantic <= 50
+    for k in range(semantic):
+        col = dirs[:, k]
+        m = mirror(col[:, None])[:, 0]
+        scale = np.abs(col).max()
+        assert min(np.abs(m - col).max(), np.abs(m + col).max()) < 1e-5 * scale, k
