@@ -54,6 +54,8 @@ def _decoder(kind: str) -> Any:  # noqa: ANN401 (pocketsphinx.Decoder, imported 
                 pbeam=PHONE_PBEAM,
                 loglevel="FATAL",
             )
+        elif kind == "align-nofiller":
+            _DECODERS[key] = Decoder(samprate=AUDIO_SAMPLE_RATE, fsgusefiller=False, loglevel="FATAL")
         else:
             _DECODERS[key] = Decoder(samprate=AUDIO_SAMPLE_RATE, loglevel="FATAL")
     return _DECODERS[key]
@@ -128,7 +130,36 @@ def _recognise_phones(pcm: bytes) -> list[Phone]:
 
 
 def _force_align(pcm: bytes, words: list[str]) -> list[Phone]:
-    d = _decoder("align")
+    # The default grammar allows optional fillers (breaths, noises) between words; with unusual
+    # voices its search sometimes ends off the grammar, or the phone pass fails. A decoder
+    # without fillers is tried next; the result covering most words wins. When only the word
+    # pass works, each word's dictionary phones share its time evenly (logged as a warning).
+    best: list[Phone] = []
+    best_n, fallback, fallback_n = 0, [], 0
+    for kind in ("align", "align-nofiller"):
+        d = _decoder(kind)
+        segs = _word_pass(d, pcm, words)
+        if len(segs) <= best_n:
+            continue
+        phones = _phone_pass(d, pcm)
+        if phones:
+            best, best_n = phones, len(segs)
+        elif len(segs) > fallback_n:
+            fallback, fallback_n = _split_words(d, segs), len(segs)
+        if best_n == len(words):
+            break
+    if not best and fallback:
+        log.warning("phone-level alignment failed; phones split evenly within the aligned words")
+        best, best_n = fallback, fallback_n
+    if not best:
+        raise AudioError("the speech could not be aligned to the text; check that the text matches the audio")
+    if best_n < len(words):
+        log.warning("aligned %d of %d words (the rest are read as silence)", best_n, len(words))
+    return best
+
+
+def _word_pass(d: Any, pcm: bytes, words: list[str]) -> list[tuple[str, int, int]]:  # noqa: ANN401
+    """Word-level alignment pass: (word, first frame, last frame) per aligned word; [] on failure."""
     dictionary = load_dictionary()
     for w in dict.fromkeys(words):
         if w not in dictionary and d.lookup_word(w) is None:
@@ -136,23 +167,42 @@ def _force_align(pcm: bytes, words: list[str]) -> list[Phone]:
             log.info("word %r not in the dictionary; using letter-to-sound %s", w, " ".join(phones))
             d.add_word(w, " ".join(phones), True)
     d.set_align_text(" ".join(words))
-    d.start_utt()
-    d.process_raw(pcm, full_utt=True)
-    d.end_utt()
-    segments = d.seg() if d.hyp() is not None else None
-    aligned = [s.word for s in segments or () if not s.word.startswith("<") and s.word != "</s>"]
-    if not aligned:
-        raise AudioError("the speech could not be aligned to the text; check that the text matches the audio")
-    if len(aligned) < len(words):
-        log.warning("aligned %d of %d words (the rest are read as silence)", len(aligned), len(words))
-    d.set_alignment()
-    d.start_utt()
-    d.process_raw(pcm, full_utt=True)
-    d.end_utt()
+    try:
+        d.start_utt()
+        d.process_raw(pcm, full_utt=True)
+        d.end_utt()
+    except RuntimeError:  # "Failed to stop utterance processing": the search ended off the grammar
+        return []
+    if d.hyp() is None:
+        return []
+    return [(s.word, s.start_frame, s.end_frame) for s in d.seg() or () if not s.word.startswith(("<", "["))]
+
+
+def _phone_pass(d: Any, pcm: bytes) -> list[Phone]:  # noqa: ANN401
+    """Phone-level pass on the decoder's latest word alignment; [] on failure."""
+    try:
+        d.set_alignment()
+        d.start_utt()
+        d.process_raw(pcm, full_utt=True)
+        d.end_utt()
+        alignment = d.get_alignment()
+    except RuntimeError:
+        return []
+    return [
+        Phone(ph.start / FRAME_RATE, (ph.start + ph.duration) / FRAME_RATE, sphinx_to_arpabet(ph.name))
+        for word in alignment or ()
+        for ph in word
+    ]
+
+
+def _split_words(d: Any, segs: list[tuple[str, int, int]]) -> list[Phone]:  # noqa: ANN401
+    """Phones of each aligned word, sharing the word's frames evenly."""
     out = []
-    for word in d.get_alignment():
-        for ph in word:
-            out.append(Phone(ph.start / FRAME_RATE, (ph.start + ph.duration) / FRAME_RATE, sphinx_to_arpabet(ph.name)))
+    for word, first, last in segs:
+        pron = (d.lookup_word(word) or "").split()
+        start, end = first / FRAME_RATE, (last + 1) / FRAME_RATE
+        step = (end - start) / max(len(pron), 1)
+        out += [Phone(start + i * step, start + (i + 1) * step, sphinx_to_arpabet(p)) for i, p in enumerate(pron)]
     return out
 
 

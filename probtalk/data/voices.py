@@ -1,9 +1,11 @@
-"""Synthetic speakers: a TTS voice plus personal rate, pitch and timbre.
+"""Synthetic speakers (a TTS voice plus personal rate, pitch and timbre) and emotional prosody.
 
 A :class:`Voice` names the engine and its voice (espeak-ng language with a
 ``+variant``, or a festival voice) and the speaker's own prosody relative to
 that voice. :func:`make_speakers` draws a deterministic set of distinct
 speakers with 3DMEAD-style ids (``M001``, ``W002``: gender letter + number).
+:data:`EMOTION_PROSODY` says how each emotion changes a voice (pitch, range,
+rate, loudness, tremor, tilt); :mod:`probtalk.data.tts` applies it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from probtalk.errors import InputError
+from probtalk.emotions import EMOTIONS, MAX_INTENSITY
+from probtalk.errors import InputError, StyleError
 
 ENGINES = ("espeak", "festival")
 
@@ -155,3 +158,72 @@ def make_speakers(n: int, seed: int) -> list[Voice]:
             )
         )
     return speakers
+
+
+@dataclass(frozen=True)
+class Prosody:
+    """Prosody changes relative to a speaker's neutral voice.
+
+    Attributes:
+        pitch: mean pitch shift in semitones.
+        pitch_range: multiplier of the pitch range (intonation width).
+        rate: speaking-rate multiplier (> 1 faster, shorter).
+        gain_db: loudness change in dB.
+        tremor: vibrato depth in semitones (fear).
+        tremor_hz: vibrato rate.
+        tilt: spectral tilt change (> 0 tenser/brighter, < 0 softer/darker).
+    """
+
+    pitch: float = 0.0
+    pitch_range: float = 1.0
+    rate: float = 1.0
+    gain_db: float = 0.0
+    tremor: float = 0.0
+    tremor_hz: float = 6.0
+    tilt: float = 0.0
+
+
+# Prosody at medium intensity (1). After the literature on vocal emotion
+# (Scherer 2003; Juslin & Laukka 2003): joy and surprise raise and widen pitch;
+# sadness is slower, lower, narrower and softer; anger louder, faster and tense;
+# fear higher, faster, with tremor; disgust and contempt slower and lower.
+EMOTION_PROSODY: dict[str, Prosody] = {
+    "neutral": Prosody(),
+    "happy": Prosody(pitch=2.5, pitch_range=1.4, rate=1.05, gain_db=2.0, tilt=0.15),
+    "sad": Prosody(pitch=-2.0, pitch_range=0.6, rate=0.82, gain_db=-5.0, tilt=-0.3),
+    "surprised": Prosody(pitch=4.0, pitch_range=1.7, rate=1.0, gain_db=3.0, tilt=0.1),
+    "fear": Prosody(pitch=3.0, pitch_range=0.9, rate=1.15, gain_db=-1.0, tremor=0.5, tremor_hz=6.5),
+    "disgusted": Prosody(pitch=-1.5, pitch_range=0.9, rate=0.88, gain_db=-1.0, tilt=-0.1),
+    "angry": Prosody(pitch=1.0, pitch_range=1.25, rate=1.12, gain_db=5.0, tilt=0.35),
+    "contempt": Prosody(pitch=-1.0, pitch_range=0.8, rate=0.9, gain_db=-2.0, tilt=-0.05),
+}
+
+
+def intensity_scale(intensity: float) -> float:
+    """How strongly an emotion shows: 0.4 at low (0), 1 at medium (1), 1.6 at high (2)."""
+    return 0.4 + 0.6 * intensity
+
+
+def emotion_prosody(emotion: str, intensity: float) -> Prosody:
+    """The prosody of ``emotion`` at a continuous ``intensity`` in [0, 2].
+
+    Additive parameters (pitch, gain, tilt, tremor) scale linearly with
+    :func:`intensity_scale`, multiplicative ones (range, rate) geometrically.
+
+    Raises:
+        StyleError: unknown emotion or intensity out of range.
+    """
+    if emotion not in EMOTION_PROSODY:
+        raise StyleError(f"unknown emotion {emotion!r}; use one of {', '.join(EMOTIONS)}")
+    if not 0.0 <= intensity <= MAX_INTENSITY:
+        raise StyleError(f"intensity {intensity} is out of range; use 0 (low) to {MAX_INTENSITY:g} (high)")
+    p, s = EMOTION_PROSODY[emotion], intensity_scale(intensity)
+    return Prosody(
+        pitch=p.pitch * s,
+        pitch_range=p.pitch_range**s,
+        rate=p.rate**s,
+        gain_db=p.gain_db * s,
+        tremor=p.tremor * s,
+        tremor_hz=p.tremor_hz,
+        tilt=p.tilt * s,
+    )
