@@ -32,7 +32,7 @@ NECK_BOTTOM_Y = -0.165
 
 # Grid resolution.
 NUM_ROWS = 66
-NUM_COLS = 100
+NUM_COLS = 108
 
 
 # ------------------------------------------------------------------------ implicit sculpt
@@ -109,7 +109,9 @@ def head_sdf(p: np.ndarray) -> np.ndarray:
     lower = _ellipsoid(p, (0.0, MOUTH_Y - 0.0062, 0.0900), (MOUTH_HALF_WIDTH - 0.003, 0.0065, 0.0080))
     d = _smin(d, _smin(upper, lower, 0.0012), 0.007)
     # ears: flattened discs on the sides
-    ear = _ellipsoid(m, (0.077, 0.010, -0.008), (0.010, 0.029, 0.018))
+    ear = _ellipsoid(m, (0.077, 0.012, -0.012), (0.0145, 0.031, 0.019))
+    concha = _ellipsoid(m, (0.0945, 0.006, -0.008), (0.0105, 0.020, 0.0125))
+    ear = _smax(ear, -concha, 0.003)
     d = _smin(d, ear, 0.006)
     # neck: vertical round cylinder with a flat cut at the bottom
     axis = p[:, [0, 2]] - np.array([0.0, -0.018])
@@ -241,7 +243,7 @@ def _grid_angles() -> tuple[np.ndarray, np.ndarray, int, int, dict[str, tuple[in
     row_e = int(np.argmin(np.abs(theta - th_e)))
     theta[row_m], theta[row_e] = th_m, th_e
     half = NUM_COLS // 2
-    pos = _warped_samples(half + 1, 0.0, np.pi, [(0.0, 0.75, 3.0), (0.45, 0.12, 1.0)])
+    pos = _warped_samples(half + 1, 0.0, np.pi, [(0.0, 0.75, 3.0), (0.45, 0.12, 1.0), (1.62, 0.16, 1.6)])
     phi = np.concatenate([-pos[:0:-1], pos[:-1]])  # -pi .. (pi-); phi = 0 (front) at column `half`
     # slit column ranges
     _, ph_corner = _angles(np.array([MOUTH_HALF_WIDTH, MOUTH_Y, 0.085]))
@@ -257,8 +259,8 @@ def _grid_angles() -> tuple[np.ndarray, np.ndarray, int, int, dict[str, tuple[in
 
 
 # --------------------------------------------------------------------------- eyelids
-EYE_OPEN_UP = 0.35  # radians the upper lid edge is rotated up from the slit, at the lid's middle
-EYE_OPEN_DOWN = 0.30  # radians the lower lid edge is rotated down
+EYE_OPEN_UP = 0.30  # radians the upper lid edge is rotated up from the slit, at the lid's middle
+EYE_OPEN_DOWN = 0.27  # radians the lower lid edge is rotated down
 LID_FALLOFF_UP = (1.0, 0.62, 0.30, 0.10)  # opening rotation of the slit row and the rows above it
 LID_FALLOFF_DOWN = (1.0, 0.50, 0.18)
 
