@@ -191,6 +191,8 @@ def _expression_basis(fields: dict[str, np.ndarray], mesh: HeadMesh) -> tuple[np
     u, s = u[:, order], s[order]
     rank = len(s)
     u = u * _sign_convention(u)
+    # exact zeros where no shape acts (LAPACK leaves ~1e-20 noise there, which compresses badly)
+    u[~np.any(a != 0, axis=1)] = 0.0
     basis = [u * (s / EXPRESSION_COEF_NORM)]
     # filler components: small smooth bumps on the scalp and neck, where no semantic shape acts
     n_extra = NUM_EXPRESSION - rank
@@ -242,7 +244,10 @@ def build_rig() -> BuildResult:
     log.info("expression basis: %d semantic components + %d filler", rank, NUM_EXPRESSION - rank)
     flat = exprdirs.reshape(-1, NUM_EXPRESSION)
     names = sorted(fields)
-    coefs = np.linalg.solve(flat.T @ flat, flat.T @ np.stack([fields[n].reshape(-1) for n in names], axis=1))
+    # the fields lie in the span of the first `rank` components; the filler ones get exactly zero
+    sem = flat[:, :rank]
+    coefs = np.zeros((NUM_EXPRESSION, len(names)))
+    coefs[:rank] = np.linalg.solve(sem.T @ sem, sem.T @ np.stack([fields[n].reshape(-1) for n in names], axis=1))
     coef_of = {n: coefs[:, i] for i, n in enumerate(names)}
 
     k = len(ARKIT_NAMES)
@@ -256,7 +261,7 @@ def build_rig() -> BuildResult:
             base = v.copy()
             if name == "jawOpen":
                 sem_expr[i] = coef_of["jawOpenCorrective"]
-                base = v + (flat @ sem_expr[i]).reshape(nv, 3)
+                base = v + (sem @ sem_expr[i, :rank]).reshape(nv, 3)
             if joint == J_JAW:
                 sem_jaw[i] = aa
             else:
@@ -264,7 +269,7 @@ def build_rig() -> BuildResult:
             offsets[i] = pose_one_joint(base, weights, joints, joint, np.asarray(aa)) - v
         else:
             sem_expr[i] = coef_of[name]
-            offsets[i] = (flat @ sem_expr[i]).reshape(nv, 3)
+            offsets[i] = (sem @ sem_expr[i, :rank]).reshape(nv, 3)
 
     lmk_faces, lmk_bary = annotate.static_landmarks(mesh)
     dyn_faces, dyn_bary = annotate.dynamic_landmarks(mesh)
