@@ -70,7 +70,7 @@ def test_rebuild_matches_committed_flame_files(built: BuildResult, tmp_path):
 
 def test_files_stay_small():
     total = sum(p.stat().st_size for p in ASSETS.rglob("*") if p.suffix in (".npz", ".pkl", ".npy"))
-    assert total < 16e6
+    assert total < 12e6
 
 
 def test_skinning_and_joints(built: BuildResult):

@@ -304,6 +304,11 @@ class _FlameUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if module.startswith("chumpy"):
             return _ChumpyShim
+        if module.startswith("scipy.sparse.") and name.endswith("_matrix"):
+            # FLAME 2020 pickled its J_regressor from scipy.sparse.csc, a path SciPy 2 removes
+            import scipy.sparse
+
+            return getattr(scipy.sparse, name)
         return super().find_class(module, name)
 
 
