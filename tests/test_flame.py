@@ -111,6 +111,9 @@ def test_pkl_and_npz_loaders_agree(rig: Rig):
     assert other.semantic_names == rig.semantic_names
     assert other.parents.tolist() == rig.parents.tolist()
     np.testing.assert_array_equal(other.lmk_faces_idx, rig.lmk_faces_idx)  # the embedding beside the .pkl
+    masked = load_rig(bundled_rig_path().parent / "flame" / "FLAME_NEUTRAL.pkl", masks=bundled_rig_path().parent / "FLAME_masks.pkl")
+    assert masked.regions.keys() == rig.regions.keys()
+    np.testing.assert_array_equal(masked.region("lips"), rig.region("lips"))
 
 
 def test_landmarks_sit_on_the_features(rig: Rig):
