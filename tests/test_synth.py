@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from probtalk.data.dataset import MotionDataset, collate, parse_keyid
 from probtalk.data.synth import SynthConfig, make_clip, plan_corpus, synthesize_corpus
+from probtalk.errors import InputError
 from probtalk.eval.lipsync import lip_gap, lipsync_counts
 from probtalk.flame import FlameLayer, load_rig
 from probtalk.layout import PARAM_DIM, PARAM_EXPRESSION, PARAM_JAW, PARAM_SHAPE
@@ -46,6 +47,7 @@ def test_layout(tiny_corpus):
     assert len(keyids) == result.clips == 8
     manifest = json.loads((root / "manifest.json").read_text())
     assert manifest["fps"] == 25.0 and manifest["seed"] == 0 and manifest["generator_version"] >= 1
+    assert manifest["rig"] == load_rig().rig_id()
     assert manifest["counts"]["clips"] == 8 and manifest["counts"]["speakers"] == 2
     assert manifest["total_hours"] > 0 and len(manifest["speakers"]) == 2
     assert {"id", "voice", "style", "split"} <= set(manifest["speakers"][0])
@@ -109,6 +111,11 @@ def test_deterministic_resumable_and_seeded(tiny_corpus, tmp_path):
     for sub in ("param", "wav", "align"):
         for path in (root / sub).iterdir():
             assert (tmp_path / "again" / sub / path.name).read_bytes() == path.read_bytes(), path.name
+    # a corpus made with another rig (or seed) is not silently extended
+    manifest_path = tmp_path / "again" / "manifest.json"
+    manifest_path.write_text(json.dumps({**json.loads(manifest_path.read_text()), "rig": "another-rig:0"}))
+    with pytest.raises(InputError, match="delete the folder"):
+        synthesize_corpus(tmp_path / "again", TINY, workers=1)
     # resume: nothing to do; a deleted clip is regenerated identically
     victim = next((root / "param").glob("*.npy"))
     before = victim.read_bytes()
@@ -154,30 +161,35 @@ def test_cli_synth(tmp_path):
 
 def test_rules_baseline_closes_lips(rig):
     from probtalk import Animation
+    from probtalk.data.animator import ProceduralAnimator, loudness_envelope
+    from probtalk.data.phones import Phone
     from probtalk.data.rules import animate_rules
     from probtalk.data.tts import synthesize
     from probtalk.data.voices import make_speakers
 
-    voice = make_speakers(1, 0)[0]
     text = "Bob maps a big pub by the bay"
-    utt = synthesize(text, voice, "neutral", 0.0, np.random.default_rng(0))
-    anim = animate_rules(utt.audio, text=text, emotion="happy", intensity=1.0, rig=rig)
-    assert isinstance(anim, Animation) and anim.meta["engine"] == "rules" and anim.meta["emotion"] == {"happy": 1.0}
-    assert abs(anim.num_frames - utt.duration * 25) <= 1
-    # no stochastic variation: the motion is a function of the aligned phones and the audio
-    from probtalk.data.animator import ProceduralAnimator, loudness_envelope
-    from probtalk.data.phones import Phone
-
-    phones = [Phone(*p) for p in anim.meta["phones"]]
-    for seed in (0, 0):
+    layer = FlameLayer(rig)
+    counts = None
+    voices = make_speakers(4, 0)
+    for voice in (voices[0], next(v for v in voices if v.engine == "festival")):  # one espeak, one festival
+        utt = synthesize(text, voice, "neutral", 0.0, np.random.default_rng(0))
+        anim = animate_rules(utt.audio, text=text, emotion="happy", intensity=1.0, rig=rig)
+        assert isinstance(anim, Animation) and anim.meta["engine"] == "rules"
+        assert anim.meta["emotion"] == {"happy": 1.0} and anim.meta["intensity"] == 1.0
+        assert abs(anim.num_frames - utt.duration * 25) <= 1
+        # no stochastic variation: the motion is a function of the aligned phones and the audio
+        phones = [Phone(*p) for p in anim.meta["phones"]]
         redo = ProceduralAnimator(rig).animate(
             phones, utt.duration, emotion="happy", loudness=loudness_envelope(utt.audio, 25.0, anim.num_frames),
-            rng=np.random.default_rng(seed), variation=0.0,
+            rng=np.random.default_rng(0), variation=0.0,
         )
         np.testing.assert_array_equal(anim.expression, redo[:, PARAM_EXPRESSION])
-    layer = FlameLayer(rig)
-    verts = layer(expression=torch.from_numpy(anim.expression), jaw_pose=torch.from_numpy(anim.jaw_pose))
-    # scored against the synthesiser's own phone timings, not the recogniser's
-    counts = lipsync_counts(lip_gap(verts, rig), 25.0, [(p.start, p.end, p.phone) for p in utt.phones])
-    assert counts.closed_total >= 6
-    assert counts.closure_rate >= 0.8, counts
+        verts = layer(expression=torch.from_numpy(anim.expression), jaw_pose=torch.from_numpy(anim.jaw_pose))
+        # scored against the synthesiser's own phone timings, not the recogniser's
+        c = lipsync_counts(lip_gap(verts, rig), 25.0, [(p.start, p.end, p.phone) for p in utt.phones])
+        counts = c if counts is None else counts + c
+    # the recogniser's boundaries on synthetic speech are off by tens of ms at times, so the bar
+    # is lower than for the corpus, where the animator sees the synthesiser's own timings
+    assert counts.closed_total >= 12
+    assert counts.closure_rate >= 0.75, counts
+    assert counts.opening_rate >= 0.7, counts

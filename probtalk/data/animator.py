@@ -112,8 +112,11 @@ _LIP_OPENERS = ("jawOpen", "mouthLowerDown", "mouthUpperUp", "mouthFunnel", "mou
 _OPENER_MIN_M = 0.0005
 # The sealed-lips pose the closure constraint pulls towards (added to the viseme's own shape).
 _CLOSURE_POSE = {"jawOpen": 0.0, "mouthPress": 0.3}
-_CLOSURE_PAD_S = 0.008  # the seal starts this much before the phone and ends this much after it
-_CLOSURE_RAMP_S = 0.025  # raised-cosine ramp into / out of the seal
+# The seal starts _CLOSURE_PAD_S before the phone after a raised-cosine ramp of _CLOSURE_RAMP_S
+# and, since the release is a burst, opens over _RELEASE_RAMP_S right at the phone's end.
+_CLOSURE_PAD_S = 0.008
+_CLOSURE_RAMP_S = 0.025
+_RELEASE_RAMP_S = 0.015
 
 # --------------------------------------------------------- emotion patterns
 # Weights at full gain (high intensity) over the semantic shapes, by FACS action unit.
@@ -423,9 +426,10 @@ class ProceduralAnimator:
         for start, end, base, _stress, _gain in segs:
             if base not in BILABIAL_CLOSURE:
                 continue
-            lo, hi = start - _CLOSURE_PAD_S, end + _CLOSURE_PAD_S
-            dist = np.maximum(np.maximum(lo - t, t - hi), 0.0)
-            ramp = np.where(dist < _CLOSURE_RAMP_S, 0.5 + 0.5 * np.cos(np.pi * dist / _CLOSURE_RAMP_S), 0.0)
+            lo = start - _CLOSURE_PAD_S
+            before = np.clip((lo - t) / _CLOSURE_RAMP_S, 0.0, 1.0)
+            after = np.clip((t - end) / _RELEASE_RAMP_S, 0.0, 1.0)
+            ramp = 0.5 + 0.5 * np.cos(np.pi * np.maximum(before, after))
             closure = np.maximum(closure, ramp)
         return closure.astype(np.float32)
 

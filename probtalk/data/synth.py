@@ -314,6 +314,8 @@ def synthesize_corpus(
     for sub in ("param", "wav", "align", "splits"):
         ensure_writable_dir(root / sub)
     started = time.perf_counter()
+    animator = default_animator()
+    _check_resumable(root, config, animator.rig_id)
     voices, sentences, jobs = plan_corpus(config)
     todo = [j for j in jobs if not clip_complete(root, j.keyid)]
     total, done = len(jobs), len(jobs) - len(todo)
@@ -331,7 +333,6 @@ def synthesize_corpus(
     if tasks:
         import multiprocessing as mp
 
-        animator = default_animator()
         # spawn + one task per child: every speaker starts from a fresh speech engine.
         ctx = mp.get_context("spawn")
         with ctx.Pool(max(1, min(workers, len(tasks))), maxtasksperchild=1) as pool:
@@ -340,11 +341,29 @@ def synthesize_corpus(
                 done += written
                 if progress:
                     progress(done, total)
-    manifest = write_manifest(root, config, voices, sentences, jobs, time.perf_counter() - started)
+    manifest = write_manifest(root, config, voices, sentences, jobs, time.perf_counter() - started, animator.rig_id)
     return SynthResult(
         root=root, clips=total, generated=len(todo), skipped=total - len(todo),
         hours=manifest["total_hours"], seconds=time.perf_counter() - started, manifest=manifest,
     )
+
+
+def _check_resumable(root: Path, config: SynthConfig, rig_id: str) -> None:
+    """Refuse to add clips to a corpus made with another rig, seed or generator version."""
+    path = root / "manifest.json"
+    if not path.is_file():
+        return
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return  # a broken manifest is rewritten at the end
+    theirs = (old.get("rig"), old.get("seed"), old.get("generator_version"), old.get("fps"))
+    ours = (rig_id, config.seed, GENERATOR_VERSION, config.fps)
+    if theirs != ours:
+        raise InputError(
+            f"{root} was generated with rig/seed/version/fps {theirs}, not {ours}; "
+            "delete the folder or choose another --out"
+        )
 
 
 def write_splits(root: Path, config: SynthConfig, keyids: Sequence[str], unseen: set[str]) -> dict[str, int]:
@@ -369,6 +388,7 @@ def write_manifest(
     sentences: dict[str, list[str]],
     jobs: Sequence[ClipJob],
     wall_seconds: float,
+    rig_id: str = "",
 ) -> dict[str, Any]:
     """Write splits and ``manifest.json`` (speakers with voice and style, counts, hours) and return the manifest."""
     from probtalk.data.style_profiles import make_style
@@ -390,6 +410,7 @@ def write_manifest(
         "fps": config.fps,
         "sample_rate": AUDIO_SAMPLE_RATE,
         "param_dim": PARAM_DIM,
+        "rig": rig_id,
         "config": {**asdict(config), "emotions": list(config.emotions)},
         "emotions": list(EMOTIONS),
         "intensities": list(INTENSITIES),
