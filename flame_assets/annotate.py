@@ -31,7 +31,9 @@ def regions(mesh: HeadMesh, weights: np.ndarray) -> dict[str, np.ndarray]:
     p = mesh.vertices
     x, y, z = p.T
     skin = mesh.part == PART_SKIN
-    lips = skin & (np.abs(x) < MOUTH_HALF_WIDTH + 0.003) & (np.abs(y - MOUTH_Y) < 0.0125) & (z > 0.07)
+    # the red of the lips: an ellipse around the slit, taller below (the lower lip is fuller)
+    half_h = np.where(y > MOUTH_Y, 0.0095, 0.0112)
+    lips = skin & ((x / (MOUTH_HALF_WIDTH + 0.0015)) ** 2 + ((y - MOUTH_Y) / half_h) ** 2 < 1.0) & (z > 0.07)
     left_eye = skin & (bump(p, tuple(EYE_CENTRE), (0.024, 0.017, 0.03)) > 0)
     right_eye = skin & (bump(p, tuple(EYE_CENTRE * np.array([-1.0, 1.0, 1.0])), (0.024, 0.017, 0.03)) > 0)
     nose = skin & (bump(p, (0.0, 0.0, 0.10), (0.024, 0.036, 0.04)) > 0) & (y > -0.030) & (y < 0.035)
