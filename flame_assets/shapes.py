@@ -51,10 +51,6 @@ def bump(p: np.ndarray, centre: tuple[float, float, float], radii: tuple[float, 
     return np.clip(1.0 - r2, 0.0, None) ** 2
 
 
-def _mirror(c: tuple[float, float, float], sign: float) -> tuple[float, float, float]:
-    return (c[0] * sign, c[1], c[2])
-
-
 class ShapeContext:
     """The template with the per-vertex annotations the shape fields need."""
 
@@ -82,6 +78,7 @@ class ShapeContext:
         return smoothstep(-0.012, 0.010, sign * self.x)
 
     def field(self, weight: np.ndarray, vec: tuple[float, float, float]) -> np.ndarray:
+        """A displacement field [V, 3]: the vector ``vec`` (metres) scaled by a weight [V]."""
         return weight[:, None] * np.asarray(vec)[None, :]
 
     def with_bag(self, d: np.ndarray) -> np.ndarray:

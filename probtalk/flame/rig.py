@@ -44,7 +44,8 @@ class Rig:
         regions: named vertex index sets: ``lips``, ``upper_face``, ``eyes``, ...
         keypoints: named single vertices: ``upper_lip``, ``lower_lip``,
             ``left_upper_lid``, ``left_lower_lid``, ``right_upper_lid``,
-            ``right_lower_lid``, ``mouth_corner_left``, ``mouth_corner_right``.
+            ``right_lower_lid``, ``mouth_corner_left``, ``mouth_corner_right``, ``nose_tip``, ``chin``
+            (the bundled head has them all; a real FLAME file has none unless given).
         semantic_names: names of the semantic shapes (ARKit-52 names).
         semantic_offsets: float32 [K, V, 3] vertex offsets of each semantic shape at weight 1.
         semantic_expression: float32 [K, 100] FLAME expression coefficients that realise each shape.
