@@ -11,11 +11,12 @@ import typer
 from probtalk.cli.app import app, run_cli
 
 _EXTRAS = {
-    "render (pyrender/moderngl, CPU)": ("moderngl", "pyrender"),
-    "render-gpu (pytorch3d)": ("pytorch3d",),
+    "render (moderngl EGL, CPU)": ("moderngl",),
+    "render-gpu (pytorch3d, CUDA)": ("pytorch3d",),
     "video (PyAV)": ("av",),
     "gltf (pygltflib)": ("pygltflib",),
     "align (pocketsphinx)": ("pocketsphinx",),
+    "fbx-verify (ufbx)": ("ufbx",),
 }
 
 
@@ -24,6 +25,13 @@ def _version(dist: str) -> str:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+def _blender() -> str:
+    from exporters.fbx import find_blender
+
+    command = find_blender()
+    return f"yes ({' '.join(command)})" if command else "no (run scripts/setup.sh)"
 
 
 @app.command()
@@ -43,6 +51,7 @@ def info(
     for label, modules in _EXTRAS.items():
         have = [m for m in modules if importlib.util.find_spec(m) is not None]
         typer.echo(f"  {label:34s} {'yes (' + ', '.join(have) + ')' if have else 'no'}")
+    typer.echo(f"  {'fbx (Blender bpy env)':34s} {_blender()}")
     the_rig = load_rig(rig)
     typer.echo(
         f"rig: {the_rig.rig_id()}  {the_rig.num_vertices} vertices, {len(the_rig.faces)} faces, "
