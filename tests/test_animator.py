@@ -199,3 +199,19 @@ def test_errors(animator, rig):
         animator.animate([], 0.0)
     with pytest.raises(RigError, match="semantic"):
         ProceduralAnimator(dataclasses.replace(rig, semantic_expression=None))
+
+
+def test_jaw_calibration_compensates_the_rig(rig, layer):
+    """A rig whose jaw opens twice as far per unit of jawOpen gets half the jawOpen weight."""
+    jaw = rig.semantic_index("jawOpen")
+    offsets = rig.semantic_offsets.copy()
+    offsets[jaw] *= 2.0
+    sem_jaw = rig.semantic_jaw.copy()
+    sem_jaw[jaw] *= 2.0
+    wide = dataclasses.replace(rig, semantic_offsets=offsets, semantic_jaw=sem_jaw)
+    base, scaled = ProceduralAnimator(rig), ProceduralAnimator(wide)
+    assert base.jaw_scale == 1.0
+    assert scaled.jaw_scale == pytest.approx(0.5, rel=0.05)
+    phones = [Phone(0.0, 0.2, "SIL"), Phone(0.2, 0.5, "AA"), Phone(0.5, 0.8, "SIL")]
+    g = [lip_gap(gaps(layer, a.animate(phones, 0.8)), rig)[9] for a in (base, scaled)]
+    assert g[1] == pytest.approx(g[0], rel=0.05)  # same layer: the scaled jawOpen halves the rotation

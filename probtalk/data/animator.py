@@ -110,6 +110,11 @@ BILABIAL_CLOSURE = frozenset({"P", "B", "M"})
 _LIP_OPENERS = ("jawOpen", "mouthLowerDown", "mouthUpperUp", "mouthFunnel", "mouthShrugUpper", "tongueOut",
                 "mouthRollLower", "mouthRollUpper", "mouthClose")
 _OPENER_MIN_M = 0.0005
+# Lip gap (m) the open vowel AA should give at full articulation. Rigs whose jaw opens the lips
+# more or less per unit of jawOpen are compensated by scaling every viseme's jawOpen, so the
+# lip-sync criteria (shut < 2 mm on p/b/m, open > 6 mm on open vowels) hold on any FLAME rig
+# that carries semantic shapes and lip keypoints. 18.8 mm on the bundled head = scale 1.
+OPEN_VOWEL_GAP_M = 0.0188
 # The sealed-lips pose the closure constraint pulls towards (added to the viseme's own shape).
 _CLOSURE_POSE = {"jawOpen": 0.0, "mouthPress": 0.3}
 # The seal starts _CLOSURE_PAD_S before the phone after a raised-cosine ramp of _CLOSURE_RAMP_S
@@ -231,12 +236,13 @@ class ProceduralAnimator:
         self.num_shapes = len(self.names)
         self._viseme_vectors = {p: self._vector(t) for p, (t, _, _) in VISEMES.items()}
         self._default_vector = self._vector(_DEFAULT_VISEME[0])
+        self.jaw_scale = self._calibrate_jaw(rig)
+        if "jawOpen" in self.index:
+            for vec in (*self._viseme_vectors.values(), self._default_vector):
+                vec[self.index["jawOpen"]] = min(vec[self.index["jawOpen"]] * self.jaw_scale, 1.0)
         self._emotion_vectors = {e: self._vector(p) for e, p in EMOTION_PATTERNS.items()}
         self._closure_vector = self._vector(_CLOSURE_POSE)
         self._opener_mask = np.maximum(self._mask(_LIP_OPENERS), self._rig_openers(rig))
-        self._mouth_mask = self._mask(
-            [n for n in self.names if n.startswith(("mouth", "jaw", "tongue"))], expand=False
-        )
         self._jaw_mask = self._mask(("jawOpen", "mouthLowerDown"))
         self._left = np.array([self.index[n] for n in self.names if n.endswith("Left")
                                and not n.startswith(_UNGATED_SIDES)], np.int64)
@@ -245,14 +251,36 @@ class ProceduralAnimator:
         self._noise = [(self._mask((n,)), std) for n, std in _NOISE_CHANNELS.items()]
 
     # ------------------------------------------------------------ helpers
+    def _lip_offsets(self, rig: Rig) -> tuple[np.ndarray, np.ndarray] | None:
+        """(rest upper-minus-lower lip vector [3], per-shape change of it [K, 3]), None when unknown."""
+        if rig.semantic_offsets is None or not {"upper_lip", "lower_lip"} <= set(rig.keypoints):
+            return None
+        upper, lower = rig.keypoints["upper_lip"], rig.keypoints["lower_lip"]
+        rest = rig.v_template[upper] - rig.v_template[lower]
+        return rest, rig.semantic_offsets[:, upper] - rig.semantic_offsets[:, lower]
+
+    def _calibrate_jaw(self, rig: Rig) -> float:
+        """Scale of jawOpen that makes the AA viseme part the lips by OPEN_VOWEL_GAP_M (1 if unknown)."""
+        lips = self._lip_offsets(rig)
+        if lips is None:
+            return 1.0
+        rest, delta = lips
+        # the offsets are linear in the weights (the jaw's rotation is close to linear at these angles)
+        gap = float(np.linalg.norm(rest + self._viseme_vectors["AA"] @ delta) - np.linalg.norm(rest))
+        if gap <= 1e-4:
+            log.warning("rig %s: the AA viseme does not part the lips; jawOpen left unscaled", rig.name)
+            return 1.0
+        scale = float(np.clip(OPEN_VOWEL_GAP_M / gap, 0.5, 2.0))
+        return 1.0 if abs(scale - 1.0) < 0.02 else scale  # within 2 %: leave the visemes as they are
+
     def _rig_openers(self, rig: Rig) -> np.ndarray:
         """1 for each semantic shape that moves the rig's lip keypoints apart (0 when unknown)."""
         mask = np.zeros(self.num_shapes, np.float32)
-        if rig.semantic_offsets is None or not {"upper_lip", "lower_lip"} <= set(rig.keypoints):
+        lips = self._lip_offsets(rig)
+        if lips is None:
             return mask
-        upper, lower = rig.keypoints["upper_lip"], rig.keypoints["lower_lip"]
-        rest = rig.v_template[upper] - rig.v_template[lower]
-        moved = rest[None] + rig.semantic_offsets[:, upper] - rig.semantic_offsets[:, lower]
+        rest, delta = lips
+        moved = rest[None] + delta
         mask[np.linalg.norm(moved, axis=-1) - np.linalg.norm(rest) > _OPENER_MIN_M] = 1.0
         return mask
 
@@ -269,10 +297,10 @@ class ProceduralAnimator:
                 vec[i] = weight
         return vec
 
-    def _mask(self, names: Sequence[str], expand: bool = True) -> np.ndarray:
+    def _mask(self, names: Sequence[str]) -> np.ndarray:
         mask = np.zeros(self.num_shapes, np.float32)
         for name in names:
-            for i in self._expand(name) if expand else [self.index[name]]:
+            for i in self._expand(name):
                 mask[i] = 1.0
         return mask
 
@@ -355,7 +383,7 @@ class ProceduralAnimator:
         loud = self._loudness_gain(loudness, num_frames)
         articulation = style.articulation * sum(w * EMOTION_ARTICULATION.get(e, 1.0) for e, w in mix.items())
 
-        speech = self._coarticulate(segs, t, style, rng, var)  # [T, K]
+        speech = self._coarticulate(segs, t, style)  # [T, K]
         speech *= articulation
         speech *= 1.0 + self._jaw_mask * (style.jaw_range * loud[:, None] - 1.0)
 
@@ -396,8 +424,6 @@ class ProceduralAnimator:
         segs: list[tuple[float, float, str, int | None, float]],
         t: np.ndarray,
         style: SpeakerStyle,
-        rng: np.random.Generator | None,
-        var: float,
     ) -> np.ndarray:
         """Dominance-weighted blend of viseme targets, [T, K]."""
         num_frames = t.size
