@@ -142,16 +142,24 @@ def test_synthesis_audio_and_phones(voice):
 
 @pytest.mark.parametrize("voice", ENGINE_VOICES)
 def test_same_seed_same_audio(voice):
+    """Output depends only on the arguments, not on what the engine spoke before."""
     a = synthesize(SENTENCE, voice, "fear", 1.5, np.random.default_rng(7))
+    synthesize("Something else entirely, spoken in between.", voice, "angry", 2.0, np.random.default_rng(1))
     b = synthesize(SENTENCE, voice, "fear", 1.5, np.random.default_rng(7))
     c = synthesize(SENTENCE, voice, "fear", 1.5, np.random.default_rng(8))
-    assert np.array_equal(a.audio, b.audio) and a.phones == b.phones
+    assert np.array_equal(a.audio, b.audio) and a.phones == b.phones and a.words == b.words
     assert a.audio.shape != c.audio.shape or not np.array_equal(a.audio, c.audio)
 
 
-@pytest.mark.parametrize(
-    "voice", [pytest.param(ESPEAK, id="espeak"), pytest.param(KAL, id="kal", marks=needs_festival)]
-)
+@pytest.mark.parametrize("voice", ENGINE_VOICES)
+def test_words_keep_apostrophes(voice):
+    u = synthesize("I can't believe Anna's dog isn't here!", voice, "neutral", 1.0, np.random.default_rng(0))
+    assert [w for _, _, w in u.words] == ["I", "can't", "believe", "Anna's", "dog", "isn't", "here"]
+    for (s0, e0, _), (s1, e1, _) in zip(u.words, u.words[1:], strict=False):
+        assert s0 < e0 <= s1 + 1e-9 < e1, u.words
+
+
+@pytest.mark.parametrize("voice", ENGINE_VOICES)
 def test_emotion_changes_prosody(voice):
     """Happy: higher pitch than sad; sad: slower and softer than happy and neutral."""
     say = {e: synthesize(SENTENCE, voice, e, 2.0, np.random.default_rng(3)) for e in ("neutral", "happy", "sad")}

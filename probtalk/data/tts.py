@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -367,7 +368,9 @@ class _Espeak:
             # A word ends where its last spoken phone ends (pauses after it are not part of it).
             own = [(s, e) for s, e, p in spans if sample <= s < limit and p != (SIL,)]
             start, end = (own[0][0], own[-1][1]) if own else (sample, limit)
-            word = text[max(pos - 1, 0) : max(pos - 1, 0) + length]
+            # espeak's word length stops at an apostrophe ("can" of "can't"): take the whole token.
+            token = _TOKEN.match(text, max(pos - 1, 0))
+            word = token.group(0) if token else text[max(pos - 1, 0) : max(pos - 1, 0) + length]
             words.append((start, min(end, limit), word))
         return spans, words
 
@@ -407,6 +410,7 @@ def _move_closures(spans: Spans, audio: np.ndarray, sr: int) -> Spans:
     return out
 
 
+_TOKEN = re.compile(r"[\w']+")
 _ESPEAK: dict[int, _Espeak] = {}
 
 
@@ -533,6 +537,9 @@ class _Festival:
         words: WordSpans = []
         for end_s, word in word_rows:
             end = int(round(end_s * sr))
+            if word.startswith("'") and words:  # festival splits "Anna's" into "Anna" + "'s" (often end 0)
+                words[-1] = (words[-1][0], max(end, words[-1][1]), words[-1][2] + word)
+                continue
             # A word starts at the first non-silent phone that starts at or after the previous word's end.
             prev = words[-1][1] if words else 0
             start = next((s for s, _, p in spans if s >= prev and p != (SIL,)), prev)
