@@ -80,7 +80,7 @@ def test_sentences_are_pronounceable_and_sized():
     d = load_dictionary()
     for s in make_sentences(100, seed=4):
         words = words_of(s)
-        assert 4 <= len(words) <= 15, s
+        assert 5 <= len(words) <= 16, s
         assert all(w in d for w in words), s
 
 

@@ -7,7 +7,8 @@ count is reached. Every word is checked against the CMU dictionary that
 pocketsphinx ships (``cmudict-en-us.dict``), so each sentence is pronounceable
 by the synthesisers and force-alignable by :mod:`probtalk.data.align`.
 
-At 2.5-3 words per second, 4-15 words (mean about 8) give 1.5-6 s of speech.
+At 2.5-3 words per second, 5-16 words (mean about 9) give about 1.5-6 s of audio
+(speech plus the synthesiser's lead/trail silences).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from probtalk.errors import InputError
 
 log = logging.getLogger(__name__)
 
-MIN_WORDS = 4
-MAX_WORDS = 15
+MIN_WORDS = 5
+MAX_WORDS = 16
 SENTENCE_KINDS = ("statement", "question", "exclamation")
 KIND_WEIGHTS = (0.6, 0.25, 0.15)
 
@@ -171,7 +172,7 @@ def make_sentence(rng: np.random.Generator) -> str:
         if len(words) >= target:
             break
         tail = _pick(rng, options).split()
-        if len(words) + len(tail) <= MAX_WORDS and rng.random() < 0.85:
+        if len(words) + len(tail) <= MAX_WORDS and (rng.random() < 0.85 or len(words) < MIN_WORDS):
             words += tail
     text = " ".join(words)
     text = text[0].upper() + text[1:]
@@ -186,7 +187,7 @@ def make_sentences(n: int, seed: int) -> list[str]:
         seed: random seed.
 
     Returns:
-        Sentences of 4-15 words (about 1.5-6 s of speech), mixed statements,
+        Sentences of 5-16 words (about 1.5-6 s of audio), mixed statements,
         questions and exclamations, every word in the pronunciation dictionary.
 
     Raises:
