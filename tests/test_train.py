@@ -59,6 +59,25 @@ def corpus(tmp_path_factory) -> Path:
     return make_corpus(tmp_path_factory.mktemp("corpus"))
 
 
+def tiny_rig():
+    """An 8-vertex FLAME-layout rig whose first 4 vertices ("lips") follow expression and jaw."""
+    from probtalk.flame.rig import Rig
+    from probtalk.layout import NUM_EXPRESSION, NUM_JOINTS, NUM_SHAPE
+
+    rng = np.random.default_rng(0)
+    v = 8
+    weights = np.zeros((v, NUM_JOINTS), np.float32)
+    weights[:4, 2] = 1.0  # lips on the jaw joint
+    weights[4:, 0] = 1.0
+    return Rig(
+        name="tiny", v_template=rng.normal(size=(v, 3)) * 0.05, faces=np.array([[0, 1, 2], [4, 5, 6]]),
+        shapedirs=np.zeros((v, 3, NUM_SHAPE)), exprdirs=rng.normal(size=(v, 3, NUM_EXPRESSION)) * 0.01,
+        posedirs=np.zeros((v, 3, (NUM_JOINTS - 1) * 9)), j_regressor=np.full((NUM_JOINTS, v), 1.0 / v),
+        weights=weights, kintree_table=np.array([[-1, 0, 1, 1, 1], [0, 1, 2, 3, 4]]),
+        regions={"lips": np.arange(4)},
+    )
+
+
 def tiny(*extra: str) -> TrainConfig:
     return load_train_config(None, [*TINY, *extra])
 
@@ -149,6 +168,22 @@ def test_train_predictor_and_cli(corpus, tmp_path):
     assert res.exit_code == 2 and "not found" in res.output
 
 
+def test_train_predictor_reports_lve(corpus, tmp_path):
+    from probtalk.train import train_predictor, train_vq
+
+    rig = tiny_rig()
+    train_vq(corpus, tmp_path / "vq", tiny("steps=2"), rig=rig, progress=False)
+    vq_rows = [r for r in read_metrics(tmp_path / "vq" / "metrics.csv") if r["split"] == "val"]
+    assert float(vq_rows[-1]["lve"]) > 0
+    talker, metrics = train_predictor(corpus, tmp_path / "pred", tmp_path / "vq" / "last.pt", tiny("steps=2"),
+                                      rig=rig, progress=False)
+    assert metrics["lve"] > 0 and np.isfinite(metrics["lve"])
+    from probtalk.models.checkpoint import load_checkpoint
+
+    _, info = load_checkpoint(tmp_path / "pred" / "last.pt")
+    assert info.rig_id == rig.rig_id() and info.provenance["metrics"]["lve"] == pytest.approx(metrics["lve"])
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -159,10 +194,16 @@ def _ddp_worker(rank: int, world: int, port: int, corpus: str, out: str, result_
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    from probtalk.train import train_vq
+    import torch.distributed as dist
 
+    from probtalk.train import train_predictor, train_vq
+
+    # train_vq joins the group from the torchrun-style environment; train_predictor reuses it.
     vq, _, _ = train_vq(corpus, out, tiny("steps=4", "batch_size=2"), progress=False)
     torch.save({k: v.clone() for k, v in vq.state_dict().items()}, Path(result_dir) / f"rank{rank}.pt")
+    talker, _ = train_predictor(corpus, out + "_pred", out + "/last.pt", tiny("steps=2", "batch_size=2"), progress=False)
+    torch.save({k: v.clone() for k, v in talker.state_dict().items()}, Path(result_dir) / f"talker{rank}.pt")
+    dist.destroy_process_group()
 
 
 def test_ddp_two_processes_identical_weights(corpus, tmp_path):
@@ -183,3 +224,7 @@ def test_ddp_two_processes_identical_weights(corpus, tmp_path):
     init = MotionVQ(tiny().vq).state_dict()
     assert not torch.equal(init["enc_in.weight"], a["enc_in.weight"])
     assert torch.load(tmp_path / "ddp" / "train_state.pt", weights_only=True)["step"] == 4
+    ta = torch.load(results / "talker0.pt", weights_only=True)
+    tb = torch.load(results / "talker1.pt", weights_only=True)
+    for k in ta:
+        assert torch.equal(ta[k], tb[k]), k

@@ -140,8 +140,8 @@ class VectorQuantizer(nn.Module):
         dead = self.ema_count < self.dead_threshold
         if dead.any():
             candidates = flat[mask.reshape(-1)]
-            if len(candidates) == 0:
-                return
+            if len(candidates) == 0:  # keep every rank in the broadcast below
+                candidates = self.codebook.float()
             pick = torch.randint(len(candidates), (int(dead.sum()),), device=flat.device)
             new = candidates[pick]
             # Every rank must restart the same codes with the same vectors: take rank 0's.

@@ -152,6 +152,8 @@ class Talker(nn.Module):
         b = audio.shape[0]
         if len(style) == 1 and b > 1:
             style = Style(style.speaker.expand(b), style.emotion.expand(b, -1), style.intensity.expand(b))
+        if len(style) != b:
+            raise ValueError(f"style has batch {len(style)}, audio has {b}; give one style or one per clip")
         style = style.to(audio.device)
         features, mask = self.audio_encoder(audio, audio_lengths, num_frames, fps)
         if num_samples > 1:

@@ -174,8 +174,11 @@ def train_vq(
 
 
 def _teardown(ctx: DistContext) -> None:
-    if ctx.owns_group and torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
+    # The process group joined from torchrun's environment is kept for the life of the process:
+    # destroying and re-creating it on the same MASTER_PORT (stage 1 then stage 2 in one script)
+    # hangs in the rendezvous. Only wait for every rank to finish this stage.
+    if ctx.distributed:
+        torch.distributed.barrier()
 
 
 def build_talker(vq_path: str | os.PathLike[str], cfg: TrainConfig, speakers: tuple[str, ...],
@@ -220,7 +223,7 @@ def train_predictor(
         step_module = _TalkerStep(talker)
 
         def step_fn(module: nn.Module, batch: Any, gen: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-            batch = random_crop(batch.to("cpu"), cfg.max_seconds, cfg.fps, gen)
+            batch = random_crop(batch, cfg.max_seconds, cfg.fps, gen)
             batch = augment_batch(batch, cfg.augment, cfg.fps, gen).to(ctx.device)
             return module(batch.audio, batch.audio_lengths, batch.motion, batch.motion_mask,
                           batch.speaker_index, batch.emotion, batch.intensity)

@@ -125,7 +125,8 @@ class Trainer:
         out_dir: where checkpoints, ``train_state.pt`` and ``metrics.csv`` go (rank 0 only).
         train_data / val_data: map-style datasets of samples.
         collate_fn: samples -> batch.
-        step_fn: (module, batch, generator) -> (loss, terms); does crops/augmentation with the generator.
+        step_fn: (module, CPU batch, generator) -> (loss, terms); crops/augments with the generator and
+            moves the batch to the device.
         val_fn: (unwrapped model, batch) -> summable metrics for one validation batch (loss, lve, ...).
         save_fn: writes the model checkpoint to a path, given provenance (steps, metrics).
         ctx: process group facts.
@@ -264,7 +265,7 @@ class Trainer:
         ) as bar:
             task = bar.add_task("train", total=cfg.steps, completed=self.step, info="")
             while self.step < cfg.steps:
-                batch = next(batches).to(self.ctx.device)
+                batch = next(batches)  # step_fn crops/augments on the CPU, then moves it to the device
                 gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + self.step * 101 + self.ctx.rank)
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
                     loss, terms = self.step_fn(self.ddp, batch, gen)
@@ -277,9 +278,9 @@ class Trainer:
                 self.step += 1
                 if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     row = {k: float(v.detach()) for k, v in terms.items()}
-                    self.metrics.add({"step": self.step, "split": "train", "loss": float(loss), **row,
+                    self.metrics.add({"step": self.step, "split": "train", "loss": float(loss.detach()), **row,
                                       "lr": self.scheduler.get_last_lr()[0]})
-                    bar.update(task, info=f"loss {float(loss):.4f}")
+                    bar.update(task, info=f"loss {float(loss.detach()):.4f}")
                 if cfg.val_every and self.step % cfg.val_every == 0 and self.step < cfg.steps:
                     self.validate()
                 if cfg.save_every and self.step % cfg.save_every == 0 and self.step < cfg.steps:
