@@ -31,8 +31,19 @@ ENGINE_VOICES = [
 ]
 
 
-def median_f0(audio: np.ndarray, sr: int = SR, fmin: float = 60.0, fmax: float = 450.0) -> float:
-    """Median F0 (Hz) over voiced 40 ms frames, by normalised autocorrelation."""
+def median_f0(audio: np.ndarray) -> float:
+    """Median F0 (Hz) over voiced frames."""
+    return float(np.median(f0_track(audio)))
+
+
+def f0_spread(audio: np.ndarray) -> float:
+    """Intonation width: 10th to 90th percentile of F0, in semitones."""
+    lo, hi = np.percentile(f0_track(audio), [10, 90])
+    return float(12 * np.log2(hi / lo))
+
+
+def f0_track(audio: np.ndarray, sr: int = SR, fmin: float = 60.0, fmax: float = 450.0) -> np.ndarray:
+    """F0 (Hz) of voiced 40 ms frames (10 ms hop), by autocorrelation peak picking."""
     n, hop = int(0.04 * sr), int(0.01 * sr)
     lo, hi = int(sr / fmax), int(sr / fmin)
     loud = np.sqrt(np.mean(audio**2)) * 0.3
@@ -46,7 +57,7 @@ def median_f0(audio: np.ndarray, sr: int = SR, fmin: float = 60.0, fmax: float =
         if ac[k] > 0.5 * ac[0]:
             f0.append(sr / k)
     assert len(f0) > 20, "too few voiced frames to estimate F0"
-    return float(np.median(f0))
+    return np.array(f0)
 
 
 def speech_rms(audio: np.ndarray) -> float:
@@ -169,6 +180,9 @@ def test_emotion_changes_prosody(voice):
     assert f0["happy"] > f0["neutral"] * 1.08 > f0["sad"] * 1.08, f0
     assert speech["sad"] > speech["neutral"] * 1.1 and speech["sad"] > speech["happy"] * 1.1, speech
     assert level["sad"] < level["neutral"] * 0.7 and level["happy"] > level["sad"] * 1.5, level
+    if "hts" not in voice.voice:  # festival's HTS voice has no pitch-range control
+        spread = {e: f0_spread(u.audio) for e, u in say.items()}
+        assert spread["happy"] > spread["neutral"] > spread["sad"], spread
 
 
 def test_intensity_scales_emotion():
