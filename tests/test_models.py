@@ -89,6 +89,8 @@ def test_ema_codebook_moves_and_training_step():
     loss, terms = vq.loss(x, mask)
     loss.backward()
     assert not torch.equal(before, vq.quantizer.codebook)
+    assert int(vq.quantizer.initialized) == 1  # data-dependent init happened on the first batch
+    assert float(terms["perplexity"]) > 4  # codes start on encoder outputs, so many are used
     assert {"expression", "jaw", "quant", "perplexity"} <= set(terms)
     assert vq.enc_in.weight.grad is not None and vq.dec_out.weight.grad is not None
 

@@ -21,7 +21,7 @@ def train(
     data: str = typer.Option(..., "--data", help="Corpus folder in the dataset layout, e.g. datasets/synth."),
     out: str = typer.Option(..., "--out", help="Run folder for last.pt, best.pt, train_state.pt, metrics.csv."),
     vq: str = typer.Option(None, "--vq", help="Stage-1 checkpoint (required for 'predictor')."),
-    config: str = typer.Option(None, "--config", help="TOML file with TrainConfig keys and [vq]/[audio]/[predictor]/[augment] tables."),
+    config: str = typer.Option(None, "--config", help="TOML file: TrainConfig keys plus tables vq, audio, predictor, augment."),
     set_: list[str] = typer.Option([], "--set", help="Override a config key, e.g. --set lr=3e-4 --set vq.hidden=128."),
     hubert: str = typer.Option(None, "--hubert", help="Local pretrained HuBERT folder (default: small HuBERT from scratch)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/train_state.pt."),

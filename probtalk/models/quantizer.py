@@ -61,6 +61,9 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("codebook", embed)
         self.register_buffer("ema_count", torch.ones(num_codes))
         self.register_buffer("ema_sum", embed.clone())
+        # 0 until the first training batch replaces the random codebook by encoder outputs
+        # (data-dependent init: far fewer dead codes than a random start).
+        self.register_buffer("initialized", torch.zeros((), dtype=torch.long))
 
     def distances(self, latents: torch.Tensor) -> torch.Tensor:
         """Squared L2 distances [B, T', K] from latents [B, T', D] to every code."""
@@ -113,6 +116,9 @@ class VectorQuantizer(nn.Module):
         """Quantise latents [B, T', D] (mask [B, T'] True = valid); EMA-update the codebook when training."""
         if mask is None:
             mask = torch.ones(latents.shape[:-1], dtype=torch.bool, device=latents.device)
+        learning = self.training and torch.is_grad_enabled()
+        if learning and not bool(self.initialized):
+            self._init_from(latents.detach(), mask)
         indices = self.select(latents, temperature, top_k, generator) * mask
         quantized = self.lookup(indices).to(latents.dtype)
         valid = mask[..., None].to(latents.dtype)
@@ -120,12 +126,26 @@ class VectorQuantizer(nn.Module):
         loss = self.commitment * ((latents - quantized.detach()).pow(2) * valid).sum() / (n_valid * self.dim)
         onehot = nn.functional.one_hot(indices, self.num_codes).float() * mask[..., None].float()
         counts = onehot.reshape(-1, self.num_codes).sum(0)
-        if self.training and torch.is_grad_enabled():
+        if learning:
             self._ema_update(latents.detach().float(), onehot, counts, mask)
         probs = counts / counts.sum().clamp_min(1.0)
         perplexity = torch.exp(-(probs * (probs + 1e-10).log()).sum())
         quantized = latents + (quantized - latents).detach()  # straight-through estimator
         return Quantized(quantized * valid, indices, loss, perplexity)
+
+    @torch.no_grad()
+    def _init_from(self, latents: torch.Tensor, mask: torch.Tensor) -> None:
+        candidates = latents.reshape(-1, self.dim).float()[mask.reshape(-1)]
+        if len(candidates) == 0:
+            return
+        pick = torch.randint(len(candidates), (self.num_codes,), device=latents.device)
+        new = candidates[pick] + 1e-3 * torch.randn(self.num_codes, self.dim, device=latents.device)
+        if dist.is_available() and dist.is_initialized():
+            dist.broadcast(new, src=0)
+        self.codebook.copy_(new)
+        self.ema_sum.copy_(new)
+        self.ema_count.fill_(1.0)
+        self.initialized.fill_(1)
 
     @torch.no_grad()
     def _ema_update(self, latents: torch.Tensor, onehot: torch.Tensor, counts: torch.Tensor, mask: torch.Tensor) -> None:
