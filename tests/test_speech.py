@@ -201,8 +201,9 @@ def test_bad_style_and_voice():
         synthesize(SENTENCE, ESPEAK, "happy", 2.5, rng)
     with pytest.raises(SpeechEngineError, match="no voice"):
         synthesize(SENTENCE, Voice("M001", "espeak", "xx-nope"), "happy", 1.0, rng)
-    with pytest.raises(SpeechEngineError, match="empty"):
-        synthesize("  ", ESPEAK, "happy", 1.0, rng)
+    for text in ("  ", "!!! ..."):
+        with pytest.raises(SpeechEngineError, match="nothing to say"):
+            synthesize(text, ESPEAK, "happy", 1.0, rng)
 
 
 def test_espeak_accents_map_to_arpabet(caplog):
@@ -296,3 +297,15 @@ def test_compare_alignments():
     assert compare_alignments(a, b) == pytest.approx((0.02 + 0 + 0 + 0.03) / 4)
     with pytest.raises(InputError):
         compare_alignments(a[:1], b[:1])
+
+
+@pytest.mark.parametrize("voice", ENGINE_VOICES[::2])
+def test_engine_helper_restarts_after_crash(voice):
+    from probtalk.data import tts
+
+    first = synthesize("hello there", voice, "neutral", 1.0, np.random.default_rng(0))
+    helper = tts._espeak() if voice.engine == "espeak" else tts._festival()
+    helper.proc.kill()
+    helper.proc.wait()
+    again = synthesize("hello there", voice, "neutral", 1.0, np.random.default_rng(0))
+    assert np.array_equal(first.audio, again.audio)

@@ -17,6 +17,7 @@ scaled by intensity, with a little random jitter per utterance. Output is
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import ctypes.util
 import json
@@ -125,8 +126,8 @@ def synthesize(text: str, voice: Voice, emotion: str, intensity: float, rng: np.
         StyleError: unknown emotion or intensity out of range.
         SpeechEngineError: the engine is not installed or fails.
     """
-    if not text.strip():
-        raise SpeechEngineError("nothing to say: the text is empty; give a sentence")
+    if not _SPEAKABLE.search(text):
+        raise SpeechEngineError(f"nothing to say in {text!r}: give a sentence with words")
     pros = _jittered(emotion_prosody(emotion, intensity), rng)
     lead = float(rng.uniform(*LEAD_SILENCE_S))
     trail = float(rng.uniform(*TRAIL_SILENCE_S))
@@ -156,6 +157,9 @@ def synthesize(text: str, voice: Voice, emotion: str, intensity: float, rng: np.
     phones = normalize_phones(expand_timed(timed), duration)
     word_times = [(lead + s0 * scale, lead + s1 * scale, w) for s0, s1, w in words] if words is not None else None
     return Utterance(audio=audio, phones=phones, text=text, words=word_times)
+
+
+_SPEAKABLE = re.compile(r"[^\W_]")  # at least one letter or digit
 
 
 def _has_native_pitch(voice: Voice) -> bool:
@@ -483,6 +487,8 @@ class _Festival:
         while True:
             line = self.proc.stderr.readline()
             if not line:
+                self.proc.kill()  # reap it so that the next call starts a fresh one
+                self.proc.wait()
                 raise SpeechEngineError(f"festival exited unexpectedly ({' '.join(errors) or 'no message'})")
             if line.strip() == _DONE:
                 break
@@ -497,7 +503,7 @@ class _Festival:
         """Speak ``text``: float32 audio [N] at the voice's rate, phone and word spans in samples."""
         import soundfile as sf
 
-        safe = text.replace("\\", " ").replace('"', " ")
+        safe = " ".join(text.replace("\\", " ").replace('"', " ").split())
         wav, segs, wrds = (os.path.join(self.tmp, f"u.{ext}") for ext in ("wav", "segs", "words"))
         if "hts" in voice:
             # HTS engine: -r speed factor. festival 2.5 ignores its pitch (-fm) option and has no
@@ -518,7 +524,12 @@ class _Festival:
             f'(utt.save.words probtalk_utt "{wrds}")'
         )
         with self.lock:
+            for stale in (wav, segs, wrds):  # never read a previous utterance's files
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(stale)
             self._run(cmd)
+            if not os.path.exists(wav):
+                raise SpeechEngineError(f"festival produced no audio for {text!r}; give a sentence with words")
             audio, sr = sf.read(wav, dtype="float32", always_2d=False)
             seg_rows, word_rows = _read_label_file(segs), _read_label_file(wrds)
         if audio.ndim == 2:
