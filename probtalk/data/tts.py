@@ -1,13 +1,18 @@
 """Text to speech with emotional prosody and exact phone timings.
 
-Two engines, both driven in-process or through one long-lived helper process
-per Python process, so synthesis runs far faster than real time:
+Two engines, each run by one long-lived helper process per Python process
+(started on first use, restarted if it dies), so synthesis runs far faster
+than real time:
 
 * **espeak-ng** through libespeak-ng's C API (ctypes): synchronous mode with
   ``espeakINITIALIZE_PHONEME_EVENTS``; every phoneme event carries its sample
-  position, which gives the phone onsets.
+  position, which gives the phone onsets. The helper forks per utterance so
+  that output never depends on what was spoken before (see _ESPEAK_HELPER).
 * **festival** (``festival --pipe``): the kal/ked diphone voices and the CMU
   slt HTS voice; ``utt.save.segs`` gives each phone's exact end time.
+
+Everything random (prosody jitter, lead/trail silence, noise floor) comes from
+the caller's ``rng``, so the same arguments and rng state give identical audio.
 
 Emotion shapes prosody the way people do (see :data:`EMOTION_PROSODY`),
 scaled by intensity, with a little random jitter per utterance. Output is
