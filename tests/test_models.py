@@ -229,3 +229,24 @@ def test_bad_checkpoints_raise(tmp_path):
     (tmp_path / "trunc.pt").write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError):
         load_checkpoint(tmp_path / "trunc.pt")
+
+
+def test_pretrained_hubert_checkpoint_with_and_without_frozen_weights(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    AudioEncoder.from_config(AUDIO).hubert.save_pretrained(tmp_path / "hubert")
+    talker = tiny_talker()
+    talker.audio_encoder = AudioEncoder.from_pretrained(tmp_path / "hubert", freeze="feature_extractor").eval()
+    audio, lens = torch.randn(1, 8000), torch.tensor([8000])
+    style = talker.vocabulary.make("fear", 1.0, None)
+    ref, _ = talker.sample(audio, lens, style, temperature=None)
+    full = save_checkpoint(tmp_path / "full.pt", talker)
+    slim = save_checkpoint(tmp_path / "slim.pt", talker, inference_only=True)
+    assert slim.stat().st_size < full.stat().st_size
+    for path, kwargs in [(full, {}), (slim, {"hubert_path": tmp_path / "hubert"})]:
+        model, info = load_checkpoint(path, **kwargs)
+        assert info.configs["audio"].pretrained == str(tmp_path / "hubert")
+        torch.testing.assert_close(model.sample(audio, lens, style, temperature=None)[0], ref, atol=0, rtol=0)
+    (tmp_path / "hubert" / "config.json").unlink()
+    with pytest.raises(CheckpointError, match="needs its pretrained HuBERT"):
+        load_checkpoint(slim)
+    load_checkpoint(full)  # the full file does not need the folder
