@@ -16,14 +16,16 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from probtalk.errors import InputError
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 MIN_WORDS = 5
 MAX_WORDS = 16
@@ -100,7 +102,7 @@ def _np(rng: np.random.Generator) -> str:
     return _pick(rng, NAMES) + "'s " + noun
 
 
-def _pick(rng: np.random.Generator, items: tuple) -> str:  # noqa: ANN001 (tuple of str or pairs)
+def _pick(rng: np.random.Generator, items: Sequence[_T]) -> _T:
     return items[int(rng.integers(len(items)))]
 
 
