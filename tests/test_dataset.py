@@ -123,6 +123,8 @@ def test_fps_resampling_and_length_reconcile(tmp_path, caplog):
     assert short.motion.shape[0] == 40 and short.audio.shape[0] == 40 * 640
     assert "trimming" in caplog.text
     assert resample_motion(np.zeros((10, 3), np.float32), 25, 50).shape == (20, 3)
+    cropped = MotionDataset(root, "all", max_seconds=1.0)[0]
+    assert cropped.motion.shape[0] == 25 and cropped.audio.shape[0] == 16000
 
 
 def test_errors(tmp_path, mead):

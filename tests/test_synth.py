@@ -150,13 +150,17 @@ def test_cli_synth(tmp_path):
     runner = CliRunner()
     out = tmp_path / "cli"
     args = ["data", "synth", "--out", str(out), "--speakers", "1", "--sentences", "1", "--emotions", "angry",
-            "--heldout-speakers", "0", "--workers", "1", "--quiet"]
+            "--heldout-speakers", "0", "--workers", "1"]  # with the progress bar
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "1 clips" in res.output and (out / "manifest.json").is_file()
     assert len(list((out / "param").glob("*_6_*.npy"))) == 1
+    again = runner.invoke(app, [*args, "--quiet"])
+    assert again.exit_code == 0 and "0 new, 1 kept" in again.output
     bad = runner.invoke(app, ["data", "synth", "--out", str(out), "--emotions", "bored"])
     assert bad.exit_code == 2 and "unknown emotions" in bad.output
+    other_seed = runner.invoke(app, [*args, "--seed", "1"])
+    assert other_seed.exit_code == 2 and "delete the folder" in other_seed.output
 
 
 def test_rules_baseline_closes_lips(rig):
