@@ -17,9 +17,26 @@ from probtalk.animation import Animation
 from probtalk.layout import AUDIO_SAMPLE_RATE, NUM_EXPRESSION, PARAM_EXPRESSION, PARAM_JAW
 
 if TYPE_CHECKING:
+    from probtalk.data.animator import ProceduralAnimator
     from probtalk.flame.rig import Rig
 
 ENGINE = "rules"
+_ANIMATORS: dict[int, tuple[Rig | None, ProceduralAnimator]] = {}  # the last few rigs' animators
+
+
+def _animator_for(rig: Rig | None) -> ProceduralAnimator:
+    """The animator of ``rig`` (None: the bundled head), built once per rig object."""
+    from probtalk.data.animator import ProceduralAnimator
+    from probtalk.flame import load_rig
+
+    hit = _ANIMATORS.get(id(rig))
+    if hit is not None and hit[0] is rig:
+        return hit[1]
+    animator = ProceduralAnimator(rig if rig is not None else load_rig())
+    if len(_ANIMATORS) >= 4:
+        _ANIMATORS.clear()
+    _ANIMATORS[id(rig)] = (rig, animator)
+    return animator
 
 
 def animate_rules(
@@ -39,7 +56,8 @@ def animate_rules(
         text: the transcript, if known: phones are force-aligned to it instead of recognised.
         emotion: emotion name or dict of weights (a blend).
         intensity: emotion intensity in [0, 2].
-        rig: the rig whose semantic shapes realise the visemes (default: the bundled head).
+        rig: the rig whose semantic shapes realise the visemes (default: the bundled head);
+            its animator is built once and reused, so do not modify a rig after passing it.
         fps: output frame rate.
         seed: places the blinks; the motion itself has no stochastic variation.
 
@@ -53,17 +71,15 @@ def animate_rules(
     """
     from probtalk.audio import validate_audio
     from probtalk.data.align import align_phones
-    from probtalk.data.animator import ProceduralAnimator, emotion_mix, loudness_envelope
-    from probtalk.flame import load_rig
+    from probtalk.data.animator import emotion_mix, loudness_envelope
 
     audio = np.asarray(audio, np.float32).ravel()
     validate_audio(audio, "speech")
     mix = emotion_mix(emotion)  # validate before the (slower) recogniser
-    the_rig = rig if rig is not None else load_rig()
+    animator = _animator_for(rig)
     phones = align_phones(audio, text)
     duration = audio.size / AUDIO_SAMPLE_RATE
     frames = max(int(round(duration * fps)), 1)
-    animator = ProceduralAnimator(the_rig)
     params = animator.animate(
         phones, duration, fps=fps, emotion=mix, intensity=intensity,
         loudness=loudness_envelope(audio, fps, frames), rng=np.random.default_rng(seed), variation=0.0,
