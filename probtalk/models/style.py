@@ -162,8 +162,7 @@ class StyleEmbedding(nn.Module):
         self.speaker = nn.Embedding(num_speakers + 1, dim)
         self.emotion = nn.Parameter(torch.randn(num_emotions, dim) * 0.02)
         self.levels = nn.Parameter(torch.randn(levels, dim) * 0.02)
-        for table in (self.speaker.weight,):
-            nn.init.normal_(table, std=0.02)
+        nn.init.normal_(self.speaker.weight, std=0.02)
 
     def forward(self, style: Style) -> torch.Tensor:
         """Style with batch B -> [B, dim]."""
