@@ -91,7 +91,8 @@ class Model:
     # ------------------------------------------------------------ properties
     @property
     def fps(self) -> float:
-        return float(self.checkpoint.provenance.get("fps", DATASET_FPS))
+        prov = self.checkpoint.provenance
+        return float(prov.get("fps") or prov.get("config", {}).get("fps") or DATASET_FPS)
 
     @property
     def speakers(self) -> tuple[str, ...]:

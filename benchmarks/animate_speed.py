@@ -1,0 +1,101 @@
+"""Speed and memory of the main job with the embedded default model (CPU).
+
+    python benchmarks/animate_speed.py [--model PATH] [--repeats 3]
+
+Prints:
+  * real-time factor (RTF = compute time / audio duration) of ``model.animate`` on a
+    10 s clip for 1 take and for 5 takes, and their ratio (goals: RTF <= 0.05,
+    5 takes <= 1.3x one take), measured side by side in one process;
+  * cold start of the ``probtalk animate`` command on a 2 s clip (fresh process,
+    imports + model load + animate + write; goal <= 3 s);
+  * peak resident memory of a fresh process animating 60 s of audio (goal <= 2 GB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "probtalk" / "assets" / "hello.wav"
+
+
+def speech(seconds: float) -> np.ndarray:
+    """The bundled sample looped to ``seconds`` (real speech, not a tone)."""
+    x, sr = sf.read(SAMPLE, dtype="float32")
+    reps = int(np.ceil(seconds * sr / x.size))
+    return np.tile(x, reps)[: int(seconds * sr)]
+
+
+def rtf(model, audio: np.ndarray, takes: int, repeats: int) -> float:
+    times = []
+    for r in range(repeats):
+        t0 = time.perf_counter()
+        model.animate(audio, 16000, num_samples=takes, seed=r)
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)) / (audio.size / 16000)
+
+
+def peak_memory_child(model: str | None, seconds: float) -> None:
+    import probtalk
+
+    m = probtalk.load_model(model, device="cpu")
+    m.animate(speech(seconds), 16000, num_samples=1, seed=0)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # MiB (Linux reports KiB)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--_peak", type=float, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args._peak is not None:
+        peak_memory_child(args.model, args._peak)
+        return
+
+    import torch
+
+    import probtalk
+
+    print(f"torch threads: {torch.get_num_threads()}  cores: {os.cpu_count()}")
+    model = probtalk.load_model(args.model, device="cpu")
+    clip = speech(10.0)
+    model.animate(clip[:16000], 16000)  # warm-up
+    one, five = [], []
+    for _ in range(args.repeats):  # interleaved so drift hits both alike
+        one.append(rtf(model, clip, 1, 1))
+        five.append(rtf(model, clip, 5, 1))
+    r1, r5 = float(np.median(one)), float(np.median(five))
+    print(f"RTF 10 s clip, 1 take : {r1:.4f}  (goal <= 0.05)")
+    print(f"RTF 10 s clip, 5 takes: {r5:.4f}  ratio 5/1 = {r5 / r1:.2f}x  (goal <= 1.3x)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "two_seconds.wav"
+        sf.write(wav, speech(2.0), 16000)
+        cmd = [str(Path(sys.executable).parent / "probtalk"), "animate", str(wav), "-o", tmp, "--seed", "0"]
+        if args.model:
+            cmd += ["--model", args.model]
+        starts = []
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            starts.append(time.perf_counter() - t0)
+        print(f"cold start 'probtalk animate' (2 s clip, whole process): median {np.median(starts):.2f} s  (goal <= 3 s)")
+
+    child = [sys.executable, __file__, "--_peak", "60"] + (["--model", args.model] if args.model else [])
+    out = subprocess.run(child, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    print(f"peak memory, 60 s of audio (fresh process): {float(out):.0f} MiB  (goal <= 2048 MiB)")
+
+
+if __name__ == "__main__":
+    main()

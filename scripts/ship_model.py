@@ -1,0 +1,34 @@
+"""Turn a trained stage-2 checkpoint into the small file shipped inside the package.
+
+    python scripts/ship_model.py runs/default/predictor/best.pt probtalk/assets/default_model.pt
+
+Stores float16 weights for inference only (no stage-1 encoder), keeps the
+training provenance, and records the recipe that produced it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from probtalk.models.checkpoint import load_checkpoint, save_checkpoint
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint")
+    parser.add_argument("out")
+    parser.add_argument("--metrics", default=None, help="JSON file of evaluation metrics to record")
+    args = parser.parse_args()
+    talker, info = load_checkpoint(args.checkpoint)
+    provenance = dict(info.provenance)
+    provenance["recipe"] = "scripts/train_default_model.sh"
+    if args.metrics:
+        provenance["evaluation"] = json.loads(Path(args.metrics).read_text())
+    path = save_checkpoint(args.out, talker, rig_id=info.rig_id, provenance=provenance, half=True, inference_only=True)
+    print(f"{path}: {path.stat().st_size / 1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
