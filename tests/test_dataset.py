@@ -74,6 +74,21 @@ def test_mead_layout_without_manifest(mead):
     assert sample.shape.shape == (300,) and sample.shape[0] == pytest.approx(0.5)
 
 
+def test_split_files_from_sentence_ranges(mead):
+    from typer.testing import CliRunner
+
+    from probtalk.cli.main import app
+
+    res = CliRunner().invoke(app, ["data", "splits", str(mead)])
+    assert res.exit_code == 0, res.output
+    assert "train 4, val 4, test 4" in res.output
+    for split in ("train", "val", "test"):
+        by_file = MotionDataset(mead, split)
+        assert sorted(by_file.keyids) == sorted(MotionDataset(mead, split, split_mode="sentence_ranges").keyids)
+    bad = CliRunner().invoke(app, ["data", "splits", str(mead / "nope")])
+    assert bad.exit_code == 2 and "param/" in bad.output
+
+
 def test_filters_and_missing_split_file(mead):
     ds = MotionDataset(mead, "all", speakers=["M003"], emotions=["surprised"])
     assert sorted(ds.keyids) == ["M003_002_3_2", "M003_025_3_2", "M003_028_3_2"]

@@ -49,3 +49,15 @@ def synth(
         f"{result.root}: {result.clips} clips ({result.generated} new, {result.skipped} kept), "
         f"{counts['speakers']} speakers, {result.hours:.2f} h of speech in {result.seconds:.0f} s; splits: {splits}"
     )
+
+
+@data_app.command("splits")
+@run_cli
+def splits(
+    root: Path = typer.Argument(..., help="Corpus folder with param/ (e.g. datasets/3DMEAD)."),
+) -> None:
+    """Write splits/{train,val,test} by 3DMEAD's sentence ranges (neutral 1-32/33-36/37-40, emotional 1-24/25-27/28-30)."""
+    from probtalk.data.dataset import write_sentence_range_splits
+
+    counts = write_sentence_range_splits(root)
+    typer.echo(f"{root}/splits: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -367,6 +367,35 @@ class MotionDataset:
             raise DatasetError(f"{path} is malformed ({type(exc).__name__}); regenerate the clip") from None
 
 
+def write_sentence_range_splits(root: str | os.PathLike[str]) -> dict[str, int]:
+    """Write ``splits/{train,val,test}`` for every clip in ``param/`` by 3DMEAD's sentence ranges.
+
+    For corpora shipped without split files (3DMEAD as processed by the paper's scripts), so that
+    code reading the default ``split_mode="files"`` works on them. Clips outside the ranges
+    (e.g. emotional sentences above 30) are left out.
+
+    Returns:
+        The number of keyids written to each split.
+
+    Raises:
+        DatasetError: no ``param/`` folder or malformed keyids.
+    """
+    from probtalk.io import atomic_write_text, ensure_writable_dir
+
+    root = Path(root)
+    if not (root / "param").is_dir():
+        raise DatasetError(f"{root} has no param/ folder; is it a corpus in the dataset layout?")
+    splits: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    for keyid in sorted(p.stem for p in (root / "param").glob("*.npy")):
+        split = sentence_range_split(parse_keyid(keyid))
+        if split is not None:
+            splits[split].append(keyid)
+    folder = ensure_writable_dir(root / "splits")
+    for name, ids in splits.items():
+        atomic_write_text(folder / name, "".join(k + "\n" for k in ids))
+    return {k: len(v) for k, v in splits.items()}
+
+
 def _emotion_index(emotion: str | int) -> int:
     if isinstance(emotion, int) or (isinstance(emotion, str) and emotion.isdigit()):
         idx = int(emotion)
