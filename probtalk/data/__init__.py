@@ -17,6 +17,7 @@ _EXPORTS = {
     "make_keyid": "probtalk.data.dataset",
     "parse_keyid": "probtalk.data.dataset",
     "read_manifest": "probtalk.data.dataset",
+    "write_sentence_range_splits": "probtalk.data.dataset",
     "ProceduralAnimator": "probtalk.data.animator",
     "loudness_envelope": "probtalk.data.animator",
     "SpeakerStyle": "probtalk.data.style_profiles",
