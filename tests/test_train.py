@@ -175,9 +175,11 @@ def test_train_predictor_reports_lve(corpus, tmp_path):
     train_vq(corpus, tmp_path / "vq", tiny("steps=2"), rig=rig, progress=False)
     vq_rows = [r for r in read_metrics(tmp_path / "vq" / "metrics.csv") if r["split"] == "val"]
     assert float(vq_rows[-1]["lve"]) > 0
-    talker, metrics = train_predictor(corpus, tmp_path / "pred", tmp_path / "vq" / "last.pt", tiny("steps=2"),
+    talker, metrics = train_predictor(corpus, tmp_path / "pred", tmp_path / "vq" / "last.pt", tiny("steps=20"),
                                       rig=rig, progress=False)
     assert metrics["lve"] > 0 and np.isfinite(metrics["lve"])
+    losses = [float(r["loss"]) for r in read_metrics(tmp_path / "pred" / "metrics.csv") if r["split"] == "train"]
+    assert np.mean(losses[-3:]) < 0.75 * np.mean(losses[:3]), losses  # stage 2 learns
     from probtalk.models.checkpoint import load_checkpoint
 
     _, info = load_checkpoint(tmp_path / "pred" / "last.pt")
