@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import os
 
 import typer
 
@@ -38,5 +39,6 @@ def train(
         if vq is None:
             raise InputError("'probtalk train predictor' needs --vq runs/vq/last.pt (a stage-1 checkpoint)")
         _, metrics = train_predictor(data, out, vq, cfg, hubert=hubert, resume=resume, progress=progress)
-    shown = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
-    typer.echo(f"done: {out}/last.pt  {shown}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
+        shown = "  ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        typer.echo(f"done: {out}/last.pt  {shown}")
