@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import probtalk.cli.data_cmd  # noqa: F401  (registers 'probtalk data synth')
-import probtalk.cli.export_cmd  # noqa: F401  (registers 'probtalk export')
-import probtalk.cli.train_cmd  # noqa: F401  (registers 'probtalk train')
-from probtalk.cli import animate_cmd, evaluate_cmd, info, render_cmd  # noqa: F401  (registers commands)
+from probtalk.cli import (  # noqa: F401  (each module registers its commands on the app)
+    animate_cmd,
+    data_cmd,
+    evaluate_cmd,
+    export_cmd,
+    info,
+    render_cmd,
+    train_cmd,
+)
 from probtalk.cli.app import app
 
 
