@@ -1,0 +1,109 @@
+"""The embedded default model: it loads offline, and its takes, emotions and blends behave as the corpus defines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import probtalk
+from probtalk.data.animator import ProceduralAnimator
+from probtalk.data.phones import Phone
+from probtalk.emotions import EMOTIONS
+from probtalk.flame import FlameLayer, load_rig
+from probtalk.layout import MOTION_EXPRESSION_DIM, PARAM_EXPRESSION
+
+SAMPLE = Path(probtalk.__file__).parent / "assets" / "hello.wav"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return probtalk.load_model(device="cpu")
+
+
+@pytest.fixture(scope="module")
+def rig():
+    return load_rig()
+
+
+@pytest.fixture(scope="module")
+def upper_face_basis(rig) -> np.ndarray:
+    """[Vu*3, 50]: how each motion expression coefficient moves the upper face."""
+    return rig.exprdirs[rig.region("upper_face"), :, :MOTION_EXPRESSION_DIM].reshape(-1, MOTION_EXPRESSION_DIM)
+
+
+@pytest.fixture(scope="module")
+def corpus_direction(rig, upper_face_basis) -> np.ndarray:
+    """Upper-face displacement of happy minus sad, as the corpus generator animates them."""
+    animator = ProceduralAnimator(rig)
+    silence = [Phone(0.0, 3.0, "SIL")]
+
+    def mean_expr(emotion: str) -> np.ndarray:
+        params = animator.animate(silence, 3.0, emotion=emotion, intensity=2.0)
+        return params[:, PARAM_EXPRESSION][:, :MOTION_EXPRESSION_DIM].mean(axis=0)
+
+    d = upper_face_basis @ (mean_expr("happy") - mean_expr("sad"))
+    return d / np.linalg.norm(d)
+
+
+def upper_face_projection(anim: probtalk.Animation, basis: np.ndarray, direction: np.ndarray) -> float:
+    """Mean upper-face displacement of an animation along the happy-minus-sad direction (metres)."""
+    expr = anim.expression[:, :MOTION_EXPRESSION_DIM].mean(axis=0)
+    return float((basis @ expr) @ direction)
+
+
+def test_default_model_loads_offline_and_describes_itself(model):
+    info = model.info()
+    assert info["emotions"] == list(EMOTIONS)
+    assert len(info["speakers"]) >= 20
+    assert info["rig"] == load_rig().rig_id()
+    assert info["provenance"]["data_manifest_sha256"]
+    assert (Path(probtalk.__file__).parent / "assets" / "default_model.pt").stat().st_size < 30e6
+
+
+def test_takes_differ_and_deterministic_takes_repeat(model):
+    takes = model.animate(SAMPLE, num_samples=3, seed=11)
+    motions = [t.motion() for t in takes]
+    for a in range(3):
+        for b in range(a + 1, 3):
+            assert np.abs(motions[a] - motions[b]).mean() > 1e-4
+    same = model.animate(SAMPLE, num_samples=3, seed=11)
+    for a, b in zip(takes, same, strict=True):
+        np.testing.assert_array_equal(a.motion(), b.motion())
+    d1 = model.animate(SAMPLE, deterministic=True)[0].motion()
+    d2 = model.animate(SAMPLE, deterministic=True, seed=5)[0].motion()
+    np.testing.assert_array_equal(d1, d2)
+
+
+def test_lips_follow_speech(model, rig):
+    (anim,) = model.animate(SAMPLE, deterministic=True)
+    layer = FlameLayer(rig)
+    with torch.no_grad():
+        verts = layer.from_animation(anim).numpy()
+    gap = np.linalg.norm(verts[:, rig.keypoints["upper_lip"]] - verts[:, rig.keypoints["lower_lip"]], axis=1)
+    # the mouth both opens wide and closes while speaking, and is near closed in the leading silence
+    assert gap.max() > 0.008 and gap.min() < 0.003
+
+
+def test_emotion_control_moves_the_upper_face_as_the_corpus_does(model, upper_face_basis, corpus_direction):
+    happy = model.animate(SAMPLE, emotion="happy", intensity="high", deterministic=True)[0]
+    sad = model.animate(SAMPLE, emotion="sad", intensity="high", deterministic=True)[0]
+    p_happy = upper_face_projection(happy, upper_face_basis, corpus_direction)
+    p_sad = upper_face_projection(sad, upper_face_basis, corpus_direction)
+    assert p_happy - p_sad > 0.0005  # at least half a millimetre along the corpus's happy-minus-sad direction
+
+
+def test_blends_and_intensities_lie_between_their_endpoints(model, upper_face_basis, corpus_direction):
+    def proj(**style) -> float:
+        (anim,) = model.animate(SAMPLE, deterministic=True, **style)
+        return upper_face_projection(anim, upper_face_basis, corpus_direction)
+
+    happy, sad = proj(emotion="happy", intensity=2.0), proj(emotion="sad", intensity=2.0)
+    mid = proj(emotion={"happy": 0.5, "sad": 0.5}, intensity=2.0)
+    margin = 0.1 * abs(happy - sad)
+    assert min(happy, sad) - margin <= mid <= max(happy, sad) + margin
+    low, medium, high = (proj(emotion="happy", intensity=i) for i in (0.0, 1.0, 2.0))
+    assert low <= medium + margin * 0.5 and medium <= high + margin * 0.5
+    assert high > low
