@@ -82,15 +82,18 @@ class VectorQuantizer(nn.Module):
         """Pick code indices [B, T'] for latents [B, T', D].
 
         ``temperature=None`` takes the nearest code. Otherwise codes are drawn
-        from ``softmax(-distance / temperature)``, restricted to the ``top_k``
-        nearest when given, using ``generator`` for reproducible draws.
+        from ``softmax(-distance / (temperature * D))``, restricted to the
+        ``top_k`` nearest when given, using ``generator`` for reproducible draws.
+        Dividing the squared distance by the code size D makes the temperature
+        a per-dimension scale, so one temperature means the same spread for
+        any latent size (with raw distances, 0.2 was effectively argmax).
         """
         dist_ = self.distances(latents)
         if temperature is None:
             return dist_.argmin(dim=-1)
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0 or None, got {temperature}")
-        logits = -dist_ / temperature
+        logits = -dist_ / (temperature * self.dim)
         if top_k is not None:
             k = max(1, min(int(top_k), self.num_codes))
             kth = logits.topk(k, dim=-1).values[..., -1:]
