@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import os
+from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -519,8 +520,9 @@ class _CurvesWriter(Writer):
     def _write(self, animation: Animation, path: Path) -> None:
         atomic_write_text(path, self.render(self.curves(animation)))
 
-    def render(self, curves: ArkitCurves) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def render(self, curves: ArkitCurves) -> str:
+        """The file's text for ``curves`` (each curve format defines its own)."""
 
 
 @register
