@@ -156,11 +156,13 @@ class Talker(nn.Module):
             raise ValueError(f"style has batch {len(style)}, audio has {b}; give one style or one per clip")
         style = style.to(audio.device)
         features, mask = self.audio_encoder(audio, audio_lengths, num_frames, fps)
-        if num_samples > 1:
-            features = features.repeat_interleave(num_samples, 0)
-            mask = mask.repeat_interleave(num_samples, 0)
-            style = style.repeat_interleave(num_samples)
+        # Audio encoder and predictor are deterministic given audio and style, so they run
+        # once per clip; takes differ only in the sampled codes and their decoding.
         latents, lmask = self.predictor(features, mask, style)
+        if num_samples > 1:
+            latents = latents.repeat_interleave(num_samples, 0)
+            lmask = lmask.repeat_interleave(num_samples, 0)
+            mask = mask.repeat_interleave(num_samples, 0)
         q = self.vq.quantize(latents, lmask, temperature=temperature, top_k=top_k, generator=generator)
         motion = self.normalizer.denormalize(self.vq.decode_indices(q.indices, mask))
         return motion * mask[..., None].to(motion.dtype), mask
