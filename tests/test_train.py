@@ -230,3 +230,15 @@ def test_ddp_two_processes_identical_weights(corpus, tmp_path):
     tb = torch.load(results / "talker1.pt", weights_only=True)
     for k in ta:
         assert torch.equal(ta[k], tb[k]), k
+
+
+def test_held_out_speakers_stay_out_of_the_style_vocabulary(tmp_path):
+    from probtalk.train.stages import _datasets
+
+    root = make_corpus(tmp_path / "c", speakers=("A", "B", "C"), sentences=2)
+    # C is held out: its clips exist on disk but appear in no train split
+    train_ids = [k for k in (root / "splits" / "train").read_text().split() if not k.startswith("C_")]
+    (root / "splits" / "train").write_text("\n".join(train_ids) + "\n")
+    train, val = _datasets(root, DATASET_FPS)
+    assert train.speaker_vocab == ("A", "B")
+    assert val.speaker_vocab == ("A", "B")

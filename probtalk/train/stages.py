@@ -55,6 +55,11 @@ def _datasets(root: str | os.PathLike[str], fps: float) -> tuple[Any, Any]:
     from probtalk.data.dataset import MotionDataset
 
     train = MotionDataset(root, "train", fps=fps)
+    # The style vocabulary holds only speakers the model will see: a held-out voice must
+    # fall back to the learned average speaker, not to an embedding that was never trained.
+    seen = set(train.speakers)
+    if set(train.speaker_vocab) - seen:
+        train = MotionDataset(root, "train", fps=fps, speaker_vocab=[s for s in train.speaker_vocab if s in seen])
     try:
         val = MotionDataset(root, "val", fps=fps, speaker_vocab=train.speaker_vocab)
     except DatasetError as exc:
