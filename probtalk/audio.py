@@ -106,10 +106,9 @@ def _read_file(path: Path) -> tuple[np.ndarray, int]:
 
     try:
         audio, sr = sf.read(str(path), dtype="float32", always_2d=False)
-        return np.asarray(audio), int(sr)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
-        pass
-    return _read_with_av(path)
+        return _read_with_av(path)  # a format libsndfile lacks, or not audio at all
+    return np.asarray(audio), int(sr)
 
 
 def _read_with_av(path: Path) -> tuple[np.ndarray, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -186,10 +187,9 @@ class VideoWriter:
         """Close the container without flushing (the caller discards the file)."""
         self._stop()
         if self.container is not None:
-            try:
+            # Already failing: a close error adds nothing, and the caller removes the temp file.
+            with contextlib.suppress(Exception):
                 self.container.close()
-            except Exception:  # noqa: BLE001 - already failing; the temp file is removed by the caller
-                pass
             self.container = None
 
     def __enter__(self) -> VideoWriter:
