@@ -10,6 +10,8 @@ than real time:
   that output never depends on what was spoken before (see _ESPEAK_HELPER).
 * **festival** (``festival --pipe``): the kal/ked diphone voices and the CMU
   slt HTS voice; ``utt.save.segs`` gives each phone's exact end time.
+* **flite** (the ``flite`` program, one run per utterance): its built-in voices
+  kal, kal16, awb, rms and slt; ``-psdur`` prints each phone's end time.
 
 Everything random (prosody jitter, lead/trail silence, noise floor) comes from
 the caller's ``rng``, so the same arguments and rng state give identical audio.
@@ -149,6 +151,8 @@ def synthesize(text: str, voice: Voice, emotion: str, intensity: float, rng: np.
     prange = voice.pitch_range * pros.pitch_range
     if voice.engine == "espeak":
         audio, sr, spans, words = _espeak().synth(text, voice.voice, rate, pitch_st, prange)
+    elif voice.engine == "flite":
+        audio, sr, spans, words = _flite_synth(text, voice.voice, rate)
     else:
         audio, sr, spans, words = _festival().synth(text, voice.voice, rate, pitch_st, prange)
     if audio.size == 0:
@@ -168,8 +172,8 @@ _SPEAKABLE = re.compile(r"[^\W_]")  # at least one letter or digit
 
 
 def _has_native_pitch(voice: Voice) -> bool:
-    """espeak-ng and festival's diphone voices take a pitch setting; festival's HTS voice does not."""
-    return not (voice.engine == "festival" and "hts" in voice.voice)
+    """espeak-ng and festival's diphone voices take a pitch setting; festival's HTS voice and flite do not."""
+    return not ((voice.engine == "festival" and "hts" in voice.voice) or voice.engine == "flite")
 
 
 def _post_process(
@@ -586,3 +590,44 @@ def _festival() -> _Festival:
         _FESTIVAL.clear()  # a forked child must not share its parent's pipe
         _FESTIVAL[pid] = _Festival()
     return _FESTIVAL[pid]
+
+
+# --- flite (one subprocess per utterance) ------------------------------------------
+
+_FLITE_SEGMENT = re.compile(r"(\S+):([0-9.]+)")
+
+
+def _flite_synth(text: str, voice: str, rate: float) -> tuple[np.ndarray, int, Spans, WordSpans | None]:
+    """Speak ``text`` with flite's ``voice``: float32 audio at its rate and phone spans in samples."""
+    import soundfile as sf
+
+    exe = shutil.which("flite")
+    if exe is None:
+        raise SpeechEngineError("flite is not installed; apt-get install flite (see scripts/setup.sh)")
+    safe = " ".join(text.split())
+    with tempfile.TemporaryDirectory(prefix="probtalk-flite-") as tmp:
+        wav = os.path.join(tmp, "u.wav")
+        try:
+            proc = subprocess.run(
+                [exe, "-voice", voice, "--setf", f"duration_stretch={1.0 / rate:.4f}", "-psdur", "-o", wav, "-t", safe],
+                capture_output=True, text=True, timeout=120, check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise SpeechEngineError(f"flite failed on {text!r} ({type(exc).__name__})") from None
+        if proc.returncode != 0 or not os.path.exists(wav):
+            raise SpeechEngineError(f"flite failed on {text!r}: {proc.stderr.strip()[:200] or 'no audio'}")
+        audio, sr = sf.read(wav, dtype="float32", always_2d=False)
+    if audio.ndim == 2:
+        audio = audio.mean(axis=1)
+    spans: Spans = []
+    t0 = 0
+    for name, end_s in _FLITE_SEGMENT.findall(proc.stdout):
+        end = min(int(round(float(end_s) * sr)), audio.shape[0])
+        phones = festival_to_arpabet(name)  # flite speaks festival's radio phone set
+        if phones is None:
+            log.warning("flite phone %r has no ARPAbet mapping; read as silence", name)
+            phones = (SIL,)
+        if end > t0:
+            spans.append((t0, end, phones))
+            t0 = end
+    return audio.astype(np.float32), int(sr), spans, None

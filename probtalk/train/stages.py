@@ -38,17 +38,44 @@ class _VQStep(nn.Module):
         return self.vq.loss(target, mask)
 
 
-class _TalkerStep(nn.Module):
-    """DDP-friendly wrapper: forward = stage-2 loss."""
+def _init_from(talker: Talker, source: str) -> int:
+    """Copy matching encoder/predictor weights from the Talker checkpoint ``source``; returns how many tensors."""
+    if not source:
+        return 0
+    path = Path(__file__).resolve().parents[1] / "assets" / "default_model.pt" if source == "default" else Path(source)
+    other, _ = load_checkpoint(path)
+    if not isinstance(other, Talker):
+        raise CheckpointError(f"init_from={source}: {path} is not a stage-2 (talker) checkpoint")
+    copied = 0
+    for name in ("audio_encoder", "predictor"):
+        own = getattr(talker, name).state_dict()
+        theirs = {k: v.float() for k, v in getattr(other, name).state_dict().items()
+                  if k in own and v.shape == own[k].shape and not k.startswith("out.")}
+        getattr(talker, name).load_state_dict(theirs, strict=False)
+        log.info("%s: %d of %d tensors initialised from %s", name, len(theirs), len(own), path)
+        copied += len(theirs)
+    if talker.predictor.phone_in is not None:
+        nn.init.zeros_(talker.predictor.phone_in.weight)  # starts as the audio-only model
+    return copied
 
-    def __init__(self, talker: Talker) -> None:
-        super().__init__()
-        self.talker = talker
 
-    def forward(self, audio: torch.Tensor, audio_lengths: torch.Tensor, motion: torch.Tensor, mask: torch.Tensor,
-                speaker: torch.Tensor, emotion: torch.Tensor, intensity: torch.Tensor,
-                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        return self.talker.loss(audio, audio_lengths, motion, mask, Style.from_indices(speaker, emotion, intensity))
+def _lip_map(train: Any, clips: int, rig: Any) -> tuple[Any, Any] | None:
+    """Fit the lip-contact map on the first ``clips`` training clips (None when off or without a rig)."""
+    if clips <= 0:
+        return None
+    from probtalk.train.objective import fit_lip_map
+
+    try:
+        if rig is None:
+            from probtalk.flame import load_rig
+
+            rig = load_rig()
+        step = max(1, len(train) // clips)
+        motion = torch.cat([torch.from_numpy(train[i].motion[::2]) for i in range(0, len(train), step)][:clips])
+        return fit_lip_map(motion.numpy(), rig)
+    except (RigError, OSError, KeyError) as exc:
+        log.warning("no lip-contact term (%s)", exc)
+        return None
 
 
 def _datasets(root: str | os.PathLike[str], fps: float) -> tuple[Any, Any]:
@@ -224,33 +251,42 @@ def train_predictor(
         torch.manual_seed(cfg.seed)
         train, val = _datasets(data, cfg.fps)
         talker = build_talker(vq_checkpoint, cfg, tuple(train.speaker_vocab), hubert)
+        if hubert is None and not (resume and (Path(out) / "train_state.pt").is_file()):
+            _init_from(talker, cfg.init_from)
         lve, rig_id = _lip_error(rig, ctx.device)
-        step_module = _TalkerStep(talker)
+        from probtalk.train.objective import StageTwoObjective
+
+        step_module = StageTwoObjective(talker, _lip_map(train, cfg.lip_map_clips, rig) if
+                                        cfg.predictor.weight_lip > 0 else None, cfg.fps)
 
         def step_fn(module: nn.Module, batch: Any, gen: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             batch = random_crop(batch, cfg.max_seconds, cfg.fps, gen)
             batch = augment_batch(batch, cfg.augment, cfg.fps, gen).to(ctx.device)
             return module(batch.audio, batch.audio_lengths, batch.motion, batch.motion_mask,
-                          batch.speaker_index, batch.emotion, batch.intensity)
+                          batch.speaker_index, batch.emotion, batch.intensity, batch.phones)
 
         def val_fn(module: nn.Module, batch: Any) -> dict[str, float]:
             loss, terms = module(batch.audio, batch.audio_lengths, batch.motion, batch.motion_mask,
-                                 batch.speaker_index, batch.emotion, batch.intensity)
+                                 batch.speaker_index, batch.emotion, batch.intensity, batch.phones)
             row = {"loss": float(loss), **{k: float(v) for k, v in terms.items()}}
             if lve is not None:
                 style = Style.from_indices(batch.speaker_index, batch.emotion, batch.intensity)
                 pred, _ = talker.sample(batch.audio, batch.audio_lengths, style, batch.lengths, temperature=None,
                                         fps=cfg.fps)
                 row["lve"] = lve(pred, batch.motion, batch.motion_mask)
+                if talker.uses_phones and batch.phones is not None:
+                    pred, _ = talker.sample(batch.audio, batch.audio_lengths, style, batch.lengths, temperature=None,
+                                            fps=cfg.fps, phones=batch.phones)
+                    row["lve_text"] = lve(pred, batch.motion, batch.motion_mask)
             return row
 
         def save_fn(path: Path, prov: dict[str, Any]) -> None:
             save_checkpoint(path, talker, rig_id=rig_id,
                             provenance=_provenance(data, cfg, {**prov, "vq_checkpoint": str(vq_checkpoint)}))
 
-        params = [p for p in talker.parameters() if p.requires_grad]
+        params = [p for p in step_module.parameters() if p.requires_grad]
         trainer = Trainer(step_module, params, cfg, Path(out), train, val, _collate, step_fn, val_fn, save_fn, ctx,
-                          ["latent", "expression", "jaw", "lve"], progress)
+                          ["latent", "expression", "jaw", "phone", "lip", "spread", "lve", "lve_text"], progress)
         metrics = trainer.fit(resume=resume)
         return talker.eval(), metrics
     finally:
