@@ -62,6 +62,27 @@ def fit_lip_map(motion: np.ndarray, rig: Any) -> tuple[np.ndarray, np.ndarray]:
     return sol[:-1].astype(np.float32), sol[-1].astype(np.float32)
 
 
+class LipContact(nn.Module):
+    """Lip-contact penalty per clip from the fitted map: mm of gap above the truth's where the truth is closed."""
+
+    def __init__(self, normalizer: Any, lip_map: tuple[np.ndarray, np.ndarray]) -> None:
+        super().__init__()
+        self.normalizer = normalizer
+        self.register_buffer("lip_w", torch.as_tensor(lip_map[0], dtype=torch.float32))
+        self.register_buffer("lip_b", torch.as_tensor(lip_map[1], dtype=torch.float32))
+
+    def gap_mm(self, normalized: torch.Tensor) -> torch.Tensor:
+        """Lip gap in mm of normalised motion [..., 53]."""
+        return (self.normalizer.denormalize(normalized) @ self.lip_w + self.lip_b).norm(dim=-1)
+
+    def forward(self, recon: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Normalised motion [B, T, 53] x2, mask [B, T] -> [B] mean excess gap (mm) over closed frames."""
+        gap, gt_gap = self.gap_mm(recon), self.gap_mm(target)
+        closed = (gt_gap < CLOSED_MM) & mask
+        excess = torch.relu(gap - gt_gap - LIP_MARGIN_MM).clamp(max=LIP_CAP_MM) * closed
+        return excess.sum(1) / closed.sum(1).clamp_min(1)
+
+
 def _per_clip_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean absolute error per clip: [B, T, F] x2, mask [B, T] -> [B]."""
     valid = mask[..., None].to(pred.dtype)
@@ -83,16 +104,7 @@ class StageTwoObjective(nn.Module):
         self.talker, self.fps = talker, fps
         c = talker.predictor.config
         self.phone_head = nn.Linear(talker.audio_encoder.out_dim, NUM_PHONE_TOKENS) if c.weight_phone > 0 else None
-        w, b = lip_map if lip_map is not None else (np.zeros((talker.normalizer.mean.numel(), 3), np.float32),
-                                                    np.zeros(3, np.float32))
-        self.use_lip = lip_map is not None and c.weight_lip > 0
-        self.register_buffer("lip_w", torch.as_tensor(w, dtype=torch.float32))
-        self.register_buffer("lip_b", torch.as_tensor(b, dtype=torch.float32))
-
-    def lip_gap_mm(self, normalized: torch.Tensor) -> torch.Tensor:
-        """Lip gap in mm of normalised motion [..., 53] (through the fitted linear map)."""
-        raw = self.talker.normalizer.denormalize(normalized)
-        return (raw @ self.lip_w + self.lip_b).norm(dim=-1)
+        self.lip = LipContact(talker.normalizer, lip_map) if lip_map is not None and c.weight_lip > 0 else None
 
     def forward(self, audio: torch.Tensor, audio_lengths: torch.Tensor, motion: torch.Tensor, mask: torch.Tensor,
                 speaker: torch.Tensor, emotion: torch.Tensor, intensity: torch.Tensor,
@@ -130,12 +142,8 @@ class StageTwoObjective(nn.Module):
         per["expression"] = _per_clip_l1(recon[..., MOTION_EXPRESSION], target_k[..., MOTION_EXPRESSION], mask_k)
         per["jaw"] = _per_clip_l1(recon[..., MOTION_JAW], target_k[..., MOTION_JAW], mask_k)
         clip = c.weight_latent * per["latent"] + c.weight_expression * per["expression"] + c.weight_jaw * per["jaw"]
-        if self.use_lip:
-            gap = self.lip_gap_mm(recon)
-            gt_gap = self.lip_gap_mm(target_k)
-            closed = (gt_gap < CLOSED_MM) & mask_k
-            excess = torch.relu(gap - gt_gap - LIP_MARGIN_MM).clamp(max=LIP_CAP_MM) * closed
-            per["lip"] = excess.sum(1) / closed.sum(1).clamp_min(1)
+        if self.lip is not None:
+            per["lip"] = self.lip(recon, target_k, mask_k)
             clip = clip + c.weight_lip * per["lip"]
         clip = clip.view(b, k)
         best = clip.argmin(1)

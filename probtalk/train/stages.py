@@ -27,15 +27,15 @@ log = logging.getLogger(__name__)
 
 
 class _VQStep(nn.Module):
-    """DDP-friendly wrapper: forward = stage-1 loss on normalised motion."""
+    """DDP-friendly wrapper: forward = stage-1 loss on normalised motion (plus lip contact when given)."""
 
-    def __init__(self, vq: MotionVQ, normalizer: Normalizer) -> None:
+    def __init__(self, vq: MotionVQ, normalizer: Normalizer, lip: nn.Module | None = None) -> None:
         super().__init__()
-        self.vq, self.normalizer = vq, normalizer
+        self.vq, self.normalizer, self.lip = vq, normalizer, lip
 
     def forward(self, motion: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         target = self.normalizer.normalize(motion) * mask[..., None].to(motion.dtype)
-        return self.vq.loss(target, mask)
+        return self.vq.loss(target, mask, self.lip)
 
 
 def _init_from(talker: Talker, source: str) -> int:
@@ -177,7 +177,13 @@ def train_vq(
         vq = MotionVQ(cfg.vq)
         lve, rig_id = _lip_error(rig, ctx.device)
         vocab = StyleVocabulary(tuple(train.speaker_vocab))
-        step_module = _VQStep(vq, normalizer)
+        lip = None
+        if cfg.vq.weight_lip > 0:
+            from probtalk.train.objective import LipContact
+
+            lip_map = _lip_map(train, cfg.lip_map_clips, rig)
+            lip = LipContact(normalizer, lip_map) if lip_map is not None else None
+        step_module = _VQStep(vq, normalizer, lip)
 
         def step_fn(module: nn.Module, batch: Any, gen: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             batch = random_crop(batch, cfg.max_seconds, cfg.fps, gen).to(ctx.device)
@@ -197,7 +203,7 @@ def train_vq(
                             provenance=_provenance(data, cfg, prov))
 
         trainer = Trainer(step_module, [p for p in vq.parameters() if p.requires_grad], cfg, Path(out), train, val,
-                          _collate, step_fn, val_fn, save_fn, ctx, ["expression", "jaw", "quant", "perplexity", "lve"],
+                          _collate, step_fn, val_fn, save_fn, ctx, ["expression", "jaw", "quant", "lip", "perplexity", "lve"],
                           progress)
         metrics = trainer.fit(resume=resume)
         return vq.eval(), normalizer, metrics
