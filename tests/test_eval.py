@@ -152,7 +152,7 @@ def test_lipsync_rates_on_constructed_animation():
 
 
 def test_lipsync_default_phone_classes():
-    phones_mod = pytest.importorskip("probtalk.data.phones", reason="probtalk.data.phones not written yet")
+    phones_mod = pytest.importorskip("probtalk.corpus.phones", reason="probtalk.corpus.phones not written yet")
     bilabial = sorted(phones_mod.BILABIAL)[0]
     vowel = sorted(phones_mod.OPEN_VOWELS)[0]
     gap = np.array([0.001, 0.001, 0.010, 0.010])
@@ -379,7 +379,7 @@ def test_model_adapter_resamples_and_falls_back_to_average_speaker():
 
 
 def test_cli_rules_baseline(tmp_path):
-    pytest.importorskip("probtalk.data.rules", reason="rule-based baseline not installed")
+    pytest.importorskip("probtalk.eval.rules", reason="rule-based baseline not installed")
     from probtalk.flame import bundled_rig_path
 
     if not bundled_rig_path().is_file():

@@ -10,8 +10,8 @@ import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
+from probtalk.corpus.synth import SynthConfig, make_clip, plan_corpus, synthesize_corpus
 from probtalk.data.dataset import MotionDataset, collate, parse_keyid
-from probtalk.data.synth import SynthConfig, make_clip, plan_corpus, synthesize_corpus
 from probtalk.errors import InputError
 from probtalk.eval.lipsync import lip_gap, lipsync_counts
 from probtalk.flame import FlameLayer, load_rig
@@ -165,11 +165,11 @@ def test_cli_synth(tmp_path):
 
 def test_rules_baseline_closes_lips(rig):
     from probtalk import Animation
-    from probtalk.data.animator import ProceduralAnimator, loudness_envelope
-    from probtalk.data.phones import Phone
-    from probtalk.data.rules import animate_rules
-    from probtalk.data.tts import synthesize
-    from probtalk.data.voices import make_speakers
+    from probtalk.corpus.animator import ProceduralAnimator, loudness_envelope
+    from probtalk.corpus.phones import Phone
+    from probtalk.corpus.tts import synthesize
+    from probtalk.corpus.voices import make_speakers
+    from probtalk.eval.rules import animate_rules
 
     text = "Bob maps a big pub by the bay"
     layer = FlameLayer(rig)

@@ -12,6 +12,7 @@ from probtalk.eval.engines import model_generate_fn, resample_motion, rules_gene
 from probtalk.eval.evaluate import EvalReport, GenerateFn, SplitMetrics, compare_reports, evaluate
 from probtalk.eval.lipsync import LipSyncCounts, lip_gap, lipsync_counts
 from probtalk.eval.metrics import FDD, ce, diversity, fdd, lve, mee, mve
+from probtalk.eval.rules import animate_rules
 
 __all__ = [
     "FDD",
@@ -21,6 +22,7 @@ __all__ = [
     "GenerateFn",
     "LipSyncCounts",
     "SplitMetrics",
+    "animate_rules",
     "ce",
     "compare_reports",
     "diversity",

@@ -1,7 +1,7 @@
 """Adapters that turn animation engines into ``generate_fn`` for :func:`probtalk.eval.evaluate`.
 
 * :func:`model_generate_fn` — the learned model (``probtalk.api.Model.animate``).
-* :func:`rules_generate_fn` — the rule-based baseline (``probtalk.data.rules.animate_rules``).
+* :func:`rules_generate_fn` — the rule-based baseline (``probtalk.eval.rules.animate_rules``).
 * :func:`truth_generate_fn` — replays the ground truth: a sanity check whose
   errors are zero and whose lip-sync and emotion figures are the ceiling.
 
@@ -70,7 +70,7 @@ def model_generate_fn(model: Any, *, fps: float = DATASET_FPS, **animate_kwargs:
 
 
 def rules_generate_fn(*, rig: Rig | None = None, fps: float = DATASET_FPS) -> GenerateFn:
-    """The rule-based baseline (``probtalk.data.rules.animate_rules``) as a ``generate_fn``.
+    """The rule-based baseline (``probtalk.eval.rules.animate_rules``) as a ``generate_fn``.
 
     Phones come from the recogniser (samples carry no transcript). Each take
     gets its own seed, which in the baseline only places the blinks.
@@ -80,7 +80,7 @@ def rules_generate_fn(*, rig: Rig | None = None, fps: float = DATASET_FPS) -> Ge
             without semantic shapes) uses the bundled head.
         fps: output frame rate (the dataset's).
     """
-    from probtalk.data.rules import animate_rules
+    from probtalk.eval.rules import animate_rules
 
     viseme_rig = rig if rig is not None and rig.has_semantic_shapes else None
 

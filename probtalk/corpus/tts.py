@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from probtalk.audio import resample
-from probtalk.data.phones import (
+from probtalk.corpus.phones import (
     SIL,
     Phone,
     espeak_to_arpabet,
@@ -48,7 +48,7 @@ from probtalk.data.phones import (
     festival_to_arpabet,
     normalize_phones,
 )
-from probtalk.data.voices import EMOTION_PROSODY, Prosody, Voice, emotion_prosody, intensity_scale
+from probtalk.corpus.voices import EMOTION_PROSODY, Prosody, Voice, emotion_prosody, intensity_scale
 from probtalk.errors import ProbtalkError
 from probtalk.layout import AUDIO_SAMPLE_RATE
 

@@ -40,11 +40,11 @@ from probtalk.io import atomic_path, atomic_write_text, ensure_writable_dir
 from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS, PARAM_DIM
 
 if TYPE_CHECKING:
-    from probtalk.data.animator import ProceduralAnimator
+    from probtalk.corpus.animator import ProceduralAnimator
 
 log = logging.getLogger(__name__)
 
-GENERATOR = "probtalk.data.synth"
+GENERATOR = "probtalk.corpus.synth"
 GENERATOR_VERSION = 1
 SPLIT_FRACTIONS = (0.8, 0.9)  # sentence-number cut points: train <= 80 %, val <= 90 %, test the rest
 
@@ -153,8 +153,8 @@ def range_split(sentence: int, count: int) -> str:
 
 def plan_corpus(config: SynthConfig) -> tuple[list[Any], dict[str, list[str]], list[ClipJob]]:
     """Voices, sentence texts ({"neutral": [...], "emotional": [...]}) and the clip jobs, all deterministic."""
-    from probtalk.data.text import make_sentences
-    from probtalk.data.voices import make_speakers
+    from probtalk.corpus.text import make_sentences
+    from probtalk.corpus.voices import make_speakers
 
     voices = list(make_speakers(config.speakers, config.seed))
     n_emo = config.emotional_sentences
@@ -199,7 +199,7 @@ def plan_corpus(config: SynthConfig) -> tuple[list[Any], dict[str, list[str]], l
 
 def default_animator() -> ProceduralAnimator:
     """The procedural animator on the bundled rig."""
-    from probtalk.data.animator import ProceduralAnimator
+    from probtalk.corpus.animator import ProceduralAnimator
     from probtalk.flame import load_rig
 
     return ProceduralAnimator(load_rig())
@@ -219,14 +219,14 @@ def clip_complete(root: Path, keyid: str) -> bool:
 
 
 def _speak(job: ClipJob) -> Any:
-    from probtalk.data.tts import synthesize
+    from probtalk.corpus.tts import synthesize
 
     return synthesize(job.text, job.voice, job.emotion, float(job.intensity), clip_rng(job.seed, job.keyid, "speech"))
 
 
 def _animate(job: ClipJob, utt: Any, animator: ProceduralAnimator) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    from probtalk.data.animator import loudness_envelope
-    from probtalk.data.style_profiles import make_style
+    from probtalk.corpus.animator import loudness_envelope
+    from probtalk.corpus.style_profiles import make_style
 
     audio = np.asarray(utt.audio, np.float32)
     duration = audio.size / AUDIO_SAMPLE_RATE
@@ -391,7 +391,7 @@ def write_manifest(
     rig_id: str = "",
 ) -> dict[str, Any]:
     """Write splits and ``manifest.json`` (speakers with voice and style, counts, hours) and return the manifest."""
-    from probtalk.data.style_profiles import make_style
+    from probtalk.corpus.style_profiles import make_style
 
     keyids = [j.keyid for j in jobs]
     seconds = 0.0

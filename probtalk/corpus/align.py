@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from probtalk.audio import validate_audio
-from probtalk.data.phones import SIL, Phone, normalize_phones, sphinx_to_arpabet
-from probtalk.data.text import load_dictionary, words_of
+from probtalk.corpus.phones import SIL, Phone, normalize_phones, sphinx_to_arpabet
+from probtalk.corpus.text import load_dictionary, words_of
 from probtalk.errors import AudioError, InputError
 from probtalk.layout import AUDIO_SAMPLE_RATE
 
@@ -86,7 +86,7 @@ def letter_to_sound(word: str) -> list[str]:
     Raises:
         InputError: espeak-ng is unavailable or gives no phones for the word.
     """
-    from probtalk.data.tts import SpeechEngineError, _espeak
+    from probtalk.corpus.tts import SpeechEngineError, _espeak
 
     try:
         _, _, spans, _ = _espeak().synth(word, "en-us", 1.0, 0.0, 1.0)
