@@ -301,10 +301,11 @@ def test_compare_alignments():
 
 @pytest.mark.parametrize("voice", ENGINE_VOICES[::2])
 def test_engine_helper_restarts_after_crash(voice):
-    from probtalk.corpus import tts
+    from probtalk.corpus.espeak import Espeak
+    from probtalk.corpus.festival import Festival
 
     first = synthesize("hello there", voice, "neutral", 1.0, np.random.default_rng(0))
-    helper = tts._espeak() if voice.engine == "espeak" else tts._festival()
+    helper = Espeak.instance() if voice.engine == "espeak" else Festival.instance()
     helper.proc.kill()
     helper.proc.wait()
     again = synthesize("hello there", voice, "neutral", 1.0, np.random.default_rng(0))
