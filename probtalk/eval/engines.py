@@ -4,8 +4,9 @@
 * :func:`rules_generate_fn` — the rule-based baseline (``probtalk.eval.rules.animate_rules``).
 * :func:`truth_generate_fn` — replays the ground truth: a sanity check whose
   errors are zero and whose lip-sync and emotion figures are the ceiling.
+* :func:`engine_generate_fn` — one of the three by name.
 
-Both return motion [T, 53] resampled to the dataset's frame rate.
+All return motion [T, 53] resampled to the dataset's frame rate.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from probtalk.emotions import EMOTIONS
+from probtalk.errors import InputError
 from probtalk.eval.evaluate import GenerateFn
 from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS
 
@@ -110,3 +112,31 @@ def truth_generate_fn() -> GenerateFn:
         return [motion.copy() for _ in range(num_takes)]
 
     return generate
+
+
+EVAL_ENGINES = ("model", "rules", "truth")
+"""The engines :func:`engine_generate_fn` builds (and ``probtalk evaluate --engine`` accepts)."""
+
+
+def engine_generate_fn(name: str, *, model: str = "default", rig: Rig | None = None) -> GenerateFn:
+    """The ``generate_fn`` of an engine named in :data:`EVAL_ENGINES`.
+
+    Args:
+        name: ``"model"`` (the learned model), ``"rules"`` (the rule-based
+            baseline) or ``"truth"`` (replays the ground truth).
+        model: checkpoint path, or ``"default"`` for the embedded model
+            (``"model"`` only; loaded here).
+        rig: the rig whose semantic shapes realise the baseline's visemes.
+
+    Raises:
+        InputError: unknown engine name.
+    """
+    if name not in EVAL_ENGINES:
+        raise InputError(f"unknown engine {name!r}; use one of: {', '.join(EVAL_ENGINES)}")
+    if name == "rules":
+        return rules_generate_fn(rig=rig)
+    if name == "truth":
+        return truth_generate_fn()
+    from probtalk.api import load_model
+
+    return model_generate_fn(load_model(model))
