@@ -12,11 +12,12 @@ import pytest
 import soundfile as sf
 
 from probtalk import Animation
+from probtalk.animation import resample_motion
 from probtalk.errors import InputError, MissingExtraError
 from probtalk.flame.rig import Rig
 from probtalk.render.camera import Camera
 from probtalk.render.compose import caption_for
-from probtalk.render.scene import resample, vertex_normals
+from probtalk.render.scene import vertex_normals
 from probtalk.render.shading import background_uint8
 
 av = pytest.importorskip("av", reason="PyAV (render extra) is not installed")
@@ -322,8 +323,8 @@ def test_vertex_normals_of_a_sphere_point_outwards():
 
 def test_resample_and_captions():
     x = np.arange(10, dtype=np.float32)[:, None]
-    np.testing.assert_allclose(resample(x, 25.0, 50.0, 20)[:, 0], np.minimum(np.arange(20) / 2, 9))
-    np.testing.assert_allclose(resample(x, 25.0, 25.0, 12)[:, 0], [*range(10), 9, 9])
+    np.testing.assert_allclose(resample_motion(x, 25.0, 50.0, 20)[:, 0], np.minimum(np.arange(20) / 2, 9))
+    np.testing.assert_allclose(resample_motion(x, 25.0, 25.0, 12)[:, 0], [*range(10), 9, 9])
     assert caption_for({"emotion": {"happy": 0.7, "sad": 0.3}, "intensity": 1, "take": 2}, 0) == (
         "happy 70% + sad 30% · int 1 · take 2"
     )

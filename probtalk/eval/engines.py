@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from probtalk.animation import resample_motion
 from probtalk.emotions import EMOTIONS
 from probtalk.errors import InputError
 from probtalk.eval.evaluate import GenerateFn
@@ -25,18 +26,6 @@ if TYPE_CHECKING:
     from probtalk.flame.rig import Rig
 
 logger = logging.getLogger(__name__)
-
-
-def resample_motion(motion: np.ndarray, src_fps: float, dst_fps: float) -> np.ndarray:
-    """Linearly resample motion [T, D] from ``src_fps`` to ``dst_fps`` (returns [T', D], float32)."""
-    motion = np.asarray(motion, dtype=np.float32)
-    if abs(src_fps - dst_fps) < 1e-6 or len(motion) < 2:
-        return motion
-    frames = max(1, int(round(len(motion) * dst_fps / src_fps)))
-    t_dst = np.arange(frames) / dst_fps
-    t_src = np.arange(len(motion)) / src_fps
-    out = np.stack([np.interp(t_dst, t_src, motion[:, d]) for d in range(motion.shape[1])], axis=1)
-    return out.astype(np.float32)
 
 
 def model_generate_fn(model: Any, *, fps: float = DATASET_FPS, **animate_kwargs: Any) -> GenerateFn:
