@@ -1,4 +1,4 @@
-"""The Animation result type and its .npz file format (DESIGN.md contract)."""
+"""The Animation result type and its .npz file format (the contract in docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -192,9 +192,9 @@ def plan_corpus(config: SynthConfig) -> tuple[list[Any], dict[str, list[str]], l
 
 
 # ------------------------------------------------------------------ workers
-# espeak-ng keeps state between calls (its output for a sentence depends on what it spoke
-# before), so each speaker's clips are spoken in plan order in a fresh process: the speech of
-# a clip then depends only on the plan, not on the number of workers or on resuming.
+# A clip's speech depends only on its own job: the espeak helper forks a pristine engine per
+# utterance and festival's voice and prosody are set on every call. So the files do not depend
+# on the number of workers, and a resumed run skips complete clips without speaking them.
 
 
 def default_animator() -> ProceduralAnimator:
@@ -274,14 +274,13 @@ def _write_clip(root: Path, job: ClipJob, audio: np.ndarray, params: np.ndarray,
 
 
 def _speaker_task(args: tuple[str, ProceduralAnimator, list[ClipJob]]) -> int:
-    """Run in a fresh process: speak every clip of one speaker in order, write the missing ones."""
+    """Run in a worker process: generate and write the clips of one speaker that are not complete."""
     root, animator, jobs = args
     written = 0
     for job in jobs:
-        utt = _speak(job)  # spoken even when complete, so later clips see the same engine history
         if clip_complete(Path(root), job.keyid):
             continue
-        _write_clip(Path(root), job, *_animate(job, utt, animator))
+        _write_clip(Path(root), job, *_animate(job, _speak(job), animator))
         written += 1
     return written
 
@@ -299,7 +298,7 @@ def synthesize_corpus(
     Args:
         out: corpus folder; created if needed. Clips already complete are kept.
         config: the recipe (default :class:`SynthConfig`).
-        workers: processes, each generating one speaker at a time (a fresh process per speaker).
+        workers: processes, each generating one speaker at a time.
         progress: called as ``progress(done, total)`` after each clip.
 
     Returns:
@@ -333,7 +332,7 @@ def synthesize_corpus(
     if tasks:
         import multiprocessing as mp
 
-        # spawn + one task per child: every speaker starts from a fresh speech engine.
+        # spawn: workers inherit neither the parent's engine helpers nor its torch threads.
         ctx = mp.get_context("spawn")
         with ctx.Pool(max(1, min(workers, len(tasks))), maxtasksperchild=1) as pool:
             args = [(str(root), animator, speaker_jobs) for _, speaker_jobs in tasks]

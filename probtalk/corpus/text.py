@@ -254,9 +254,3 @@ def pronounce(word: str) -> list[str]:
     if phones is None:
         raise InputError(f"word {word!r} is not in the pronunciation dictionary; spell it out or use another word")
     return list(phones)
-
-
-def missing_words(text: str) -> list[str]:
-    """Words of ``text`` that the pronunciation dictionary lacks."""
-    d = load_dictionary()
-    return [w for w in words_of(text) if w not in d]
