@@ -179,7 +179,7 @@ def _write(anim: Animation, path: Path, fmt: str, rig: Any, audio_path: Path) ->
     if fmt == "npz":
         return anim.save(path)
     if fmt == "mp4":
-        from probtalk.render import render
+        from probtalk.rendering import render
 
         return Path(render([anim], rig=rig, audio=audio_path, out=path))
     import exporters
