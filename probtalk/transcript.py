@@ -2,7 +2,7 @@
 
 A model trained with ``phone_input`` takes per-frame phones besides the audio.
 :func:`align_transcript` force-aligns a transcript with pocketsphinx
-(:func:`probtalk.data.align.align_phones`) and checks that it fits the speech: the
+(:func:`probtalk.corpus.align.align_phones`) and checks that it fits the speech: the
 aligned phones must agree with what a free phone recogniser hears often enough
 (in broad mouth-shape classes, see :data:`MOUTH_CLASS`). A transcript that does
 not fit (another line, another language, half the words missing) is not used;
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from probtalk.data.phones import BILABIAL, LABIODENTAL, OPEN_VOWELS, ROUNDED, SIL, VOWELS, Phone, phones_to_frames
+from probtalk.corpus.phones import BILABIAL, LABIODENTAL, OPEN_VOWELS, ROUNDED, SIL, VOWELS, Phone, phones_to_frames
 from probtalk.errors import AudioError, InputError
 
 log = logging.getLogger(__name__)
@@ -93,8 +93,8 @@ def align_transcript(audio: np.ndarray, text: str, min_agreement: float = MIN_AG
     Raises:
         InputError: ``text`` is empty or has no words (a usage error, not a mismatch).
     """
-    from probtalk.data.align import align_phones
-    from probtalk.data.text import words_of
+    from probtalk.corpus.align import align_phones
+    from probtalk.corpus.text import words_of
 
     if not text or not text.strip() or not words_of(text):
         raise InputError("the transcript has no words; pass the sentence spoken, or leave --text out")

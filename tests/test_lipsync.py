@@ -128,7 +128,7 @@ def test_performance_keyids_share_speech(tmp_path):
 
 @needs_flite
 def test_heldout_engine_split_is_disjoint(tmp_path):
-    from probtalk.data.synth import SynthConfig, synthesize_corpus
+    from probtalk.corpus.synth import SynthConfig, synthesize_corpus
 
     cfg = SynthConfig(speakers=2, sentences=2, emotions=("neutral",), heldout_speakers=0, performances=2,
                       heldout_engine_speakers=1, seed=0)

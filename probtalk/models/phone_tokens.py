@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from probtalk.data.phones import PHONE_INDEX, PHONES, Phone, phones_to_frames
+from probtalk.corpus.phones import PHONE_INDEX, PHONES, Phone, phones_to_frames
 
 NO_PHONE = 0
 NUM_PHONE_TOKENS = len(PHONES) + 1
