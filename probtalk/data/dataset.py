@@ -152,7 +152,7 @@ class Batch:
     keyids: list[str]
     phones: torch.Tensor | None = None
 
-    def to(self, device: Any) -> Batch:
+    def to(self, device: torch.device | str) -> Batch:
         """Move every tensor to ``device``."""
         moved = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in self.__dict__.items()}
         return Batch(**moved)
