@@ -53,6 +53,9 @@ class AnimateOptions:
         deterministic: argmax codes (the same take every time).
         window_seconds: longest stretch of audio encoded at once.
         overlap_seconds: overlap between windows, cross-faded.
+        text: transcript of the speech: force-aligned phones become an extra model input
+            (models trained with ``phone_input``); one that does not fit the audio is ignored
+            with a warning. None: audio only.
     """
 
     emotion: EmotionSpec = "neutral"
@@ -65,6 +68,7 @@ class AnimateOptions:
     deterministic: bool = False
     window_seconds: float = 20.0
     overlap_seconds: float = 1.0
+    text: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.num_samples, int) or self.num_samples < 1:
@@ -141,6 +145,7 @@ class Model:
         deterministic: bool = False,
         window_seconds: float = 20.0,
         overlap_seconds: float = 1.0,
+        text: str | None = None,
     ) -> list[Animation]:
         """Animate speech: one :class:`Animation` per take.
 
@@ -148,7 +153,7 @@ class Model:
             audio: a path to a speech file (wav/flac/ogg/mp3/...) or a float array [N] / [N, C].
             sample_rate: the array's sample rate (arrays only).
             emotion, intensity, speaker, num_samples, temperature, top_k, seed,
-            deterministic, window_seconds, overlap_seconds: see :class:`AnimateOptions`.
+            deterministic, window_seconds, overlap_seconds, text: see :class:`AnimateOptions`.
 
         Returns:
             ``num_samples`` Animations at the model's fps, as long as the audio.
@@ -160,19 +165,39 @@ class Model:
         opts = AnimateOptions(
             emotion=emotion, intensity=intensity, speaker=speaker, num_samples=num_samples,
             temperature=temperature, top_k=top_k, seed=seed, deterministic=deterministic,
-            window_seconds=window_seconds, overlap_seconds=overlap_seconds,
+            window_seconds=window_seconds, overlap_seconds=overlap_seconds, text=text,
         )
         style = self.checkpoint.vocabulary.make(opts.emotion, opts.intensity, opts.speaker)
         wav = load_audio(audio, sample_rate)
         seed_used = opts.seed if opts.seed is not None else secrets.randbits(31)
-        motions = self._sample(wav, style, opts, seed_used)
-        meta = self._meta(audio, opts, style, seed_used)
+        phones, text_meta = self._transcript(wav, opts.text)
+        motions = self._sample(wav, style, opts, seed_used, phones)
+        meta = {**self._meta(audio, opts, style, seed_used), **text_meta}
         return [
             Animation.from_motion(m, fps=self.fps, meta={**meta, "take": k}) for k, m in enumerate(motions)
         ]
 
+    def _transcript(self, wav: np.ndarray, text: str | None) -> tuple[torch.Tensor | None, dict[str, Any]]:
+        """Phone tokens [T] for the model from a transcript (None: audio only) and what the meta records."""
+        if text is None:
+            return None, {"text_used": False}
+        if not self.talker.uses_phones:
+            logger.warning("model %s takes no transcript; animating from the audio alone", self.name)
+            return None, {"text_used": False, "text_ignored": "the model takes no transcript"}
+        from probtalk.models.phone_tokens import phone_tokens
+        from probtalk.transcript import align_transcript
+
+        fit = align_transcript(wav, text)
+        if not fit.used:
+            logger.warning("transcript ignored: %s; animating from the audio alone", fit.reason)
+            return None, {"text_used": False, "text_ignored": fit.reason}
+        frames = max(1, int(round(wav.size / (AUDIO_SAMPLE_RATE / self.fps))))
+        tokens = torch.from_numpy(phone_tokens(fit.phones or [], self.fps, frames))
+        return tokens, {"text_used": True, "text_agreement": round(fit.agreement, 3)}
+
     @torch.inference_mode()
-    def _sample(self, wav: np.ndarray, style: Any, opts: AnimateOptions, seed: int) -> list[np.ndarray]:
+    def _sample(self, wav: np.ndarray, style: Any, opts: AnimateOptions, seed: int,
+                phones: torch.Tensor | None = None) -> list[np.ndarray]:
         fps = self.fps
         spf = AUDIO_SAMPLE_RATE / fps
         num_frames = max(1, int(round(wav.size / spf)))
@@ -194,6 +219,7 @@ class Model:
                 top_k=opts.top_k,
                 generator=generator,
                 fps=fps,
+                phones=None if phones is None else _batch_phones(phones, chunk).to(self.device),
             )
             motion = motion.float().cpu().numpy().reshape(n, opts.num_samples, motion.shape[1], motion.shape[2])
             for w in range(n):
@@ -227,6 +253,14 @@ class Model:
 def _chunks(items: list[Window], size: int) -> Iterator[list[Window]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _batch_phones(phones: torch.Tensor, windows: list[Window]) -> torch.Tensor:
+    """Per-frame phone tokens [T] cut into the windows' frames, padded with 0 (unknown): [B, Fmax]."""
+    out = torch.zeros(len(windows), max(w.num_frames for w in windows), dtype=torch.long)
+    for i, w in enumerate(windows):
+        out[i, : w.num_frames] = phones[w.start : w.stop]
+    return out
 
 
 def _batch_windows(wav: np.ndarray, windows: list[Window]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

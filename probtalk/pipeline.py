@@ -115,6 +115,8 @@ def run_job(job: AnimateJob, on_file_done: Callable[[Path], None] | None = None)
         raise InputError(f"--takes must be >= 1, got {job.takes}")
     if not job.inputs:
         raise InputError("no audio inputs given")
+    if job.text is not None and len(job.inputs) > 1:
+        raise InputError("--text is the transcript of one audio file; for several, put <name>.txt beside each file")
     out = ensure_writable_dir(job.out)
     intensity = parse_intensity(job.intensity)
     animate = _engine(job, intensity)
@@ -127,7 +129,7 @@ def run_job(job: AnimateJob, on_file_done: Callable[[Path], None] | None = None)
     for audio_path in job.inputs:
         for emotion in job.emotions:
             label = emotion_label(emotion)
-            takes = animate(audio_path, emotion)
+            takes = animate(audio_path, emotion, transcript_for(job, audio_path))
             for k, anim in enumerate(takes):
                 files = [
                     _write(anim, out / output_name(audio_path, label, k, fmt), fmt, rig, audio_path)
@@ -139,12 +141,26 @@ def run_job(job: AnimateJob, on_file_done: Callable[[Path], None] | None = None)
     return results
 
 
-def _engine(job: AnimateJob, intensity: float | str) -> Callable[[Path, Any], list[Animation]]:
+def transcript_for(job: AnimateJob, audio_path: Path) -> str | None:
+    """The transcript of ``audio_path``: ``job.text``, else ``<name>.txt`` beside the file, else None."""
+    if job.text is not None:
+        return job.text
+    sidecar = audio_path.with_suffix(".txt")
+    if not sidecar.is_file():
+        return None
+    try:
+        text = sidecar.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the transcript {sidecar} ({type(exc).__name__}); save it as UTF-8 text") from None
+    return text or None
+
+
+def _engine(job: AnimateJob, intensity: float | str) -> Callable[[Path, Any, str | None], list[Animation]]:
     if job.engine == "rules":
         from probtalk.audio import audio_sha256, load_audio
         from probtalk.eval.rules import animate_rules
 
-        def rules(audio_path: Path, emotion: Any) -> list[Animation]:
+        def rules(audio_path: Path, emotion: Any, text: str | None) -> list[Animation]:
             if not isinstance(intensity, float):
                 from probtalk.emotions import INTENSITY_INDEX
 
@@ -153,7 +169,7 @@ def _engine(job: AnimateJob, intensity: float | str) -> Callable[[Path, Any], li
                 level = float(INTENSITY_INDEX[intensity])
             else:
                 level = intensity
-            anim = animate_rules(load_audio(audio_path), text=job.text, emotion=emotion, intensity=level)
+            anim = animate_rules(load_audio(audio_path), text=text, emotion=emotion, intensity=level)
             anim.meta.update({"audio": audio_path.name, "audio_sha256": audio_sha256(audio_path)})
             return [anim]
 
@@ -166,10 +182,10 @@ def _engine(job: AnimateJob, intensity: float | str) -> Callable[[Path, Any], li
     for emotion in job.emotions:  # validate styles before any audio is processed
         model.checkpoint.vocabulary.make(emotion, intensity, job.speaker)
 
-    def learned(audio_path: Path, emotion: Any) -> list[Animation]:
+    def learned(audio_path: Path, emotion: Any, text: str | None) -> list[Animation]:
         return model.animate(
             audio_path, emotion=emotion, intensity=intensity, speaker=job.speaker, num_samples=job.takes,
-            temperature=job.temperature, seed=job.seed, deterministic=job.deterministic,
+            temperature=job.temperature, seed=job.seed, deterministic=job.deterministic, text=text,
         )
 
     return learned

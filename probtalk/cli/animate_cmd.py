@@ -46,7 +46,8 @@ def animate(
     rig: str = typer.Option(None, "--rig", help="FLAME .pkl or probtalk .npz rig for exports/renders."),
     hubert: str = typer.Option(None, "--hubert", help="Folder with pretrained HuBERT weights."),
     engine: str = typer.Option("model", "--engine", help="model (learned) or rules (phone-based baseline)."),
-    text: str = typer.Option(None, "--text", help="Transcript, for --engine rules (optional)."),
+    text: str = typer.Option(
+        None, "--text", help="Transcript of the speech (one audio file); in folder mode a <name>.txt beside each file is read."),
 ) -> None:
     """Animate speech: one file per input, emotion, take and format."""
     from rich.console import Console
