@@ -39,27 +39,41 @@ LIP_MARGIN_MM = 0.3  # gaps within this much of the truth's are not penalised
 LIP_CAP_MM = 10.0  # per-frame cap: one wild frame cannot dominate the batch
 
 
-def fit_lip_map(motion: np.ndarray, rig: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares map of raw motion [N, 53] to the upper-minus-lower lip vector in mm.
+def fit_lip_map(motion: np.ndarray, rig: Any, eps: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
+    """Linear map of raw motion [N, 53] to the upper-minus-lower lip vector in mm, from the rig itself.
 
-    Returns (W [53, 3], c [3]) with ``lip_vector ~= motion @ W + c``. The fit uses
-    frames with the lips within 12 mm of closed, where the contact term acts.
+    The map is the rig's Jacobian at the mean of ``motion``'s nearly closed frames (central
+    differences through :class:`FlameLayer`): exact for the expression coefficients (FLAME is
+    linear in them) and linearised for the jaw around a closed mouth, where the contact term
+    acts. Unlike a regression on the data it stays right for motion off the data (a model's
+    early predictions), where a least-squares fit can put huge weights on features that barely
+    vary in the corpus.
+
+    Returns (W [53, 3], c [3]) with ``lip_vector ~= motion @ W + c``.
     """
     from probtalk.flame.layer import FlameLayer
 
     layer = FlameLayer(rig)
+    up, low = rig.keypoints["upper_lip"], rig.keypoints["lower_lip"]
+
+    def lip_vector(m: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            v = layer(expression=m[:, MOTION_EXPRESSION], jaw_pose=m[:, MOTION_JAW]).double()
+        return (v[:, up] - v[:, low]) * 1000.0
+
     m = torch.as_tensor(np.asarray(motion, np.float32))
-    with torch.no_grad():
-        verts = layer(expression=m[:, MOTION_EXPRESSION], jaw_pose=m[:, MOTION_JAW]).numpy().astype(np.float64)
-    vec = (verts[:, rig.keypoints["upper_lip"]] - verts[:, rig.keypoints["lower_lip"]]) * 1000.0
-    near = np.linalg.norm(vec, axis=-1) < 12.0
-    if near.sum() < 60:
-        near = np.ones(len(vec), bool)
-    x = np.concatenate([np.asarray(motion, np.float64)[near], np.ones((int(near.sum()), 1))], axis=1)
-    sol, *_ = np.linalg.lstsq(x, vec[near], rcond=None)
-    resid = np.linalg.norm(x @ sol, axis=-1) - np.linalg.norm(vec[near], axis=-1)
-    log.info("lip map: %d frames, gap RMS error %.3f mm", int(near.sum()), float(np.sqrt(np.mean(resid**2))))
-    return sol[:-1].astype(np.float32), sol[-1].astype(np.float32)
+    gaps = lip_vector(m).norm(dim=-1)
+    near = gaps < 4.0
+    m0 = (m[near] if int(near.sum()) >= 10 else m).mean(0)
+    dim = m.shape[1]
+    steps = torch.eye(dim) * eps
+    jac = (lip_vector(m0 + steps) - lip_vector(m0 - steps)) / (2 * eps)  # [53, 3]
+    c = lip_vector(m0[None])[0] - m0.double() @ jac
+    approx = (m.double() @ jac + c).norm(dim=-1)
+    err = (approx - gaps)[gaps < 4.0]
+    log.info("lip map: Jacobian at %d closed frames; gap RMS error %.3f mm where closed",
+             int(near.sum()), float(err.pow(2).mean().sqrt()) if len(err) else float("nan"))
+    return jac.float().numpy(), c.float().numpy()
 
 
 class LipContact(nn.Module):
