@@ -23,9 +23,9 @@ Usage::
     python benchmarks/lipsync.py --data datasets/synth --vq runs/lipsync/vq/best.pt --limit 40
 
 With text, the transcript (``text`` in ``align/<keyid>.json``) is force-aligned
-with pocketsphinx exactly as ``model.animate(audio, text=...)`` does (cached in
-``<json>.align_cache.json``); ``--text-source oracle`` uses the corpus' exact
-phone timings instead.
+with pocketsphinx exactly as ``model.animate(audio, text=...)`` does (fit check
+included: a rejected transcript means audio only); ``--text-source oracle`` uses the corpus' exact
+phone timings instead. ``--align-cache FILE`` keeps the alignments between runs.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
     rig = load_rig()
     layer = FlameLayer(rig)
     regions = {"lips": np.asarray(rig.region("lips")), "upper": np.asarray(rig.region("upper_face"))}
-    cache_path = Path(args.json).with_suffix(".align_cache.json") if args.json else None
+    cache_path = Path(args.align_cache) if args.align_cache else None
     cache = json.loads(cache_path.read_text()) if cache_path and cache_path.is_file() else {}
     models = {}
     for spec in args.model:
@@ -309,6 +309,7 @@ def main() -> None:
     ap.add_argument("--speed", action="store_true")
     ap.add_argument("--vq", default=None)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--align-cache", default=None, help="JSON file keeping the forced alignments between runs")
     args = ap.parse_args()
     args.split = args.split or list(SPLITS)
     if not args.model and not args.vq:
