@@ -172,6 +172,11 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
         rejected = 0
         for n, i in enumerate(idx):
             sample = data[int(i)]
+            if args.align_only:
+                _text_phones(sample, Path(args.data), "aligned", cache)
+                if cache_path:
+                    cache_path.write_text(json.dumps(cache))
+                continue
             audio = torch.from_numpy(sample.audio)[None]
             lengths = torch.tensor([audio.shape[1]])
             frames = torch.tensor([len(sample.motion)])
@@ -193,6 +198,8 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                         _score(sc, takes.numpy(), det[0].numpy(), sample.motion, sample.phones, layer, rig, regions,
                                full=True)
             print(f"[{split}] {n + 1}/{len(idx)} {sample.keyid}", file=sys.stderr, flush=True)
+        if args.align_only:
+            continue
         rows = {f"{m}|{c}|T={t:g}": sc.row() for (m, c, t), sc in cells.items()}
         for r in rows.values():  # pooled over takes
             r["closure_take"] = r["closure_take"] / args.takes if not math.isnan(r["closure_take"]) else r["closure_take"]
@@ -310,6 +317,7 @@ def main() -> None:
     ap.add_argument("--vq", default=None)
     ap.add_argument("--json", default=None)
     ap.add_argument("--align-cache", default=None, help="JSON file keeping the forced alignments between runs")
+    ap.add_argument("--align-only", action="store_true", help="only fill --align-cache (no models run)")
     args = ap.parse_args()
     args.split = args.split or list(SPLITS)
     if not args.model and not args.vq:

@@ -16,6 +16,9 @@ from probtalk.flame import FlameLayer, load_rig
 from probtalk.layout import MOTION_EXPRESSION_DIM, PARAM_EXPRESSION
 
 SAMPLE = Path(probtalk.__file__).parent / "assets" / "hello.wav"
+# Four takes of SAMPLE at the default temperature measured 0.096 mm apart (paired mean vertex distance)
+# with the lip-sync default model (the previous model: 0.057 mm); 0.06 mm is the floor.
+MIN_DIVERSITY_M = 0.00006
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +84,9 @@ def test_windowed_long_audio_follows_the_single_pass(model):
     """Windows of 4 s (1 s overlap) against one pass over 16.7 s of speech, deterministic decoding.
 
     The model attends to its whole input, so a window cannot equal the single pass
-    exactly (the first 4 s alone already differ by about 0.3 relative RMS); measured:
-    0.39 relative RMS, jaw correlation 0.93. Motion of other speech scores 0.81 and -0.19.
+    exactly (the first 4 s alone already differ by about 0.3 relative RMS); measured with the
+    lip-sync default model (one code per frame, so more frame-level detail differs): 0.51 relative
+    RMS, jaw correlation 0.92 (the previous model: 0.39, 0.93). Motion of other speech scores 0.90 and -0.20.
     """
     from probtalk.audio import load_audio
 
@@ -92,7 +96,7 @@ def test_windowed_long_audio_follows_the_single_pass(model):
     windowed = model.animate(x, 16000, deterministic=True, window_seconds=4.0, overlap_seconds=1.0)[0].motion()
     assert windowed.shape == whole.shape
     relative_rms = np.sqrt(np.mean((windowed - whole) ** 2)) / whole.std()
-    assert relative_rms < 0.5
+    assert relative_rms < 0.65
     assert np.corrcoef(windowed[:, 50], whole[:, 50])[0, 1] > 0.85  # jaw opening
 
 
@@ -145,3 +149,48 @@ def test_intensity_scales_the_emotion_continuously(model, rig, emotion):
 
     low, half, medium, high = (proj(i) for i in (0.0, 0.5, 1.0, 2.0))
     assert 0 < low < half < medium < high
+
+
+# --- transcript and retakes (the model trained with phone input and a noise input) ----------------
+
+BILABIAL_LINE = "Bob may buy a map and a plum pie for mom."
+
+
+@pytest.fixture(scope="module")
+def bilabial_speech():
+    """espeak-ng speaking BILABIAL_LINE (a voice the model never heard), with its exact phone timings."""
+    from probtalk.corpus.tts import synthesize
+    from probtalk.corpus.voices import Voice
+
+    utt = synthesize(BILABIAL_LINE, Voice("M900", "espeak", "en-gb-scotland+m7"), "neutral", 0.0,
+                     np.random.default_rng(3))
+    return utt.audio, [(p.start, p.end, p.phone) for p in utt.phones]
+
+
+def _closure(model, rig, anim, phones) -> float:
+    layer = FlameLayer(rig)
+    with torch.no_grad():
+        verts = layer.from_animation(anim).numpy()
+    gap = np.linalg.norm(verts[:, rig.keypoints["upper_lip"]] - verts[:, rig.keypoints["lower_lip"]], axis=1)
+    mids = [int(round(0.5 * (s + e) * anim.fps)) for s, e, p in phones if p in ("P", "B", "M")]
+    mids = [k for k in mids if k < len(gap)]
+    return float(np.mean(gap[mids] < 0.002))
+
+
+def test_transcript_closes_the_lips_at_least_as_often(model, rig, bilabial_speech):
+    audio, phones = bilabial_speech
+    plain = model.animate(audio, 16000, deterministic=True)[0]
+    with_text = model.animate(audio, 16000, deterministic=True, text=BILABIAL_LINE)[0]
+    assert with_text.meta["text_used"] is True
+    assert np.abs(with_text.motion() - plain.motion()).max() > 1e-3  # the phones reach the model
+    assert _closure(model, rig, with_text, phones) >= _closure(model, rig, plain, phones)
+
+
+def test_takes_differ_by_a_stated_amount(model, rig):
+    """Four takes at the default temperature: mean vertex distance between paired takes (the paper's diversity)."""
+    takes = model.animate(SAMPLE, num_samples=4, seed=0)
+    layer = FlameLayer(rig)
+    with torch.no_grad():
+        verts = np.stack([layer.from_animation(a).numpy() for a in takes])
+    diversity = float(np.linalg.norm(verts[:2] - verts[2:], axis=-1).mean())
+    assert diversity > MIN_DIVERSITY_M
