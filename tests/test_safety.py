@@ -1,0 +1,217 @@
+"""Hostile files: every pickle probtalk reads from a user goes through the allow-list unpickler.
+
+Each malicious pickle's payload would create a marker file when unpickled; the tests assert the
+marker never appears and a one-line :class:`RigError` names the refused class.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from probtalk.animation import Animation
+from probtalk.errors import RigError
+from probtalk.flame import bundled_rig_path, load_rig, safe_pickle
+from probtalk.flame.safe_pickle import load_npy, load_pickle, unpickle_bytes
+
+FLAME_DIR = bundled_rig_path().parent / "flame"
+
+
+class _System:
+    """Unpickles as ``os.system(command)``."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self) -> tuple[Callable[..., object], tuple[str]]:
+        return os.system, (self.command,)
+
+
+class _Touch:
+    """Unpickles as ``Path(marker).touch()`` (through ``pathlib``, not ``os``)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Callable[..., object], tuple[Path]]:
+        return Path.touch, (self.marker,)
+
+
+class _Exec:
+    """Unpickles as ``builtins.exec(code)``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.code = f"open({str(marker)!r}, 'w').close()"
+
+    def __reduce__(self) -> tuple[Callable[..., object], tuple[str]]:
+        return exec, (self.code,)
+
+
+PAYLOADS: dict[str, Callable[[Path], object]] = {
+    "os.system": lambda m: _System(f"touch {m}"),
+    "pathlib": lambda m: _Touch(m),
+    "exec": lambda m: _Exec(m),
+}
+# what the refusal names: protocols < 4 reach Path.touch through builtins.getattr
+REFUSED_NAME = {"os.system": ("system",), "pathlib": ("Path", "getattr"), "exec": ("exec",)}
+
+
+def _evil_model(payload: object) -> dict[str, object]:
+    """A FLAME-looking dict whose ``v_template`` is the payload (nested, not at the top)."""
+    return {"v_template": payload, "f": np.zeros((1, 3), np.uint32), "shapedirs": np.zeros((3, 3, 400))}
+
+
+def _assert_refused(exc: pytest.ExceptionInfo[RigError], marker: Path, kind: str) -> None:
+    msg = str(exc.value)
+    assert "\n" not in msg
+    assert "refusing to unpickle" in msg and any(name in msg for name in REFUSED_NAME[kind]), msg
+    assert not marker.exists()
+
+
+@pytest.fixture(params=sorted(PAYLOADS))
+def kind(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def test_top_level_payload_in_rig_pickle(tmp_path, kind):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pkl"
+    evil.write_bytes(pickle.dumps(PAYLOADS[kind](marker), protocol=2))
+    with pytest.raises(RigError) as exc:
+        load_rig(evil)
+    _assert_refused(exc, marker, kind)
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4, 5])
+def test_payload_nested_in_a_dict_any_protocol(tmp_path, kind, protocol):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "generic_model.pkl"
+    evil.write_bytes(pickle.dumps(_evil_model(PAYLOADS[kind](marker)), protocol=protocol))
+    with pytest.raises(RigError) as exc:
+        load_rig(evil)
+    _assert_refused(exc, marker, kind)
+
+
+def test_static_embedding_beside_a_valid_model_is_checked(tmp_path, kind):
+    marker = tmp_path / "pwned"
+    folder = tmp_path / "flame"
+    folder.mkdir()
+    shutil.copy(FLAME_DIR / "FLAME_NEUTRAL.pkl", folder / "FLAME_NEUTRAL.pkl")
+    evil = {"lmk_face_idx": PAYLOADS[kind](marker), "lmk_b_coords": np.zeros((1, 3))}
+    (folder / "flame_static_embedding.pkl").write_bytes(pickle.dumps(evil, protocol=2))
+    with pytest.raises(RigError) as exc:
+        load_rig(folder / "FLAME_NEUTRAL.pkl")  # the embedding beside it is read automatically
+    _assert_refused(exc, marker, kind)
+    with pytest.raises(RigError) as exc:
+        load_rig(None, landmarks=folder / "flame_static_embedding.pkl")
+    _assert_refused(exc, marker, kind)
+
+
+def test_masks_pickle(tmp_path, kind):
+    marker = tmp_path / "pwned"
+    masks = tmp_path / "FLAME_masks.pkl"
+    masks.write_bytes(pickle.dumps({"lips": PAYLOADS[kind](marker)}, protocol=2))
+    with pytest.raises(RigError) as exc:
+        load_rig(None, masks=masks)
+    _assert_refused(exc, marker, kind)
+
+
+def test_dynamic_embedding_npy(tmp_path, kind):
+    marker = tmp_path / "pwned"
+    npy = tmp_path / "flame_dynamic_embedding.npy"
+    np.save(npy, np.array({"lmk_face_idx": PAYLOADS[kind](marker)}, dtype=object), allow_pickle=True)
+    with pytest.raises(RigError) as exc:
+        load_npy(npy)
+    _assert_refused(exc, marker, kind)
+
+
+def test_genuine_files_still_load():
+    model = load_pickle(FLAME_DIR / "FLAME_NEUTRAL.pkl")
+    assert model["J_regressor"].toarray().shape[0] == 5
+    assert set(load_pickle(FLAME_DIR / "flame_static_embedding.pkl")) == {"lmk_face_idx", "lmk_b_coords"}
+    dyn = load_npy(FLAME_DIR / "flame_dynamic_embedding.npy")[()]
+    assert dyn["lmk_face_idx"].shape == (79, 17)
+    rig = load_rig(FLAME_DIR / "FLAME_NEUTRAL.pkl", masks=FLAME_DIR.parent / "FLAME_masks.pkl")
+    assert rig.lmk_faces_idx.size > 0 and "lips" in rig.regions
+    plain = np.arange(6, dtype=np.float32).reshape(2, 3)
+    for protocol in (0, 2, 4, 5):  # numpy arrays, scalars, dtypes and containers of every protocol
+        value = {"a": plain, "b": [np.float64(1.5), (1, "x")], "c": {1, 2}, "d": np.dtype("<i4")}
+        back = unpickle_bytes(pickle.dumps(value, protocol=protocol))
+        np.testing.assert_array_equal(back["a"], plain)
+        assert back["b"] == [1.5, (1, "x")] and back["c"] == {1, 2} and back["d"] == np.dtype("<i4")
+
+
+def test_a_pickle_cannot_rebind_an_allowed_function():
+    # GLOBAL _codecs.encode, then BUILD with slot state {'__defaults__': ('rot13',)}: without the
+    # read-only wrapper this would change the allowed function's default codec for the whole process
+    data = b"\x80\x02c_codecs\nencode\nN}X\x0c\x00\x00\x00__defaults__X\x05\x00\x00\x00rot13\x85s\x86b."
+    before = safe_pickle._latin1_encode.__defaults__
+    with pytest.raises(RigError, match="read-only"):
+        unpickle_bytes(data)
+    assert safe_pickle._latin1_encode.__defaults__ == before
+    # nor rebind a shim class's methods
+    shim = b"\x80\x02cchumpy.ch\nCh\nN}X\x09\x00\x00\x00__array__N\x85s\x86b."
+    with pytest.raises(RigError):
+        unpickle_bytes(shim)
+    assert callable(safe_pickle.ChumpyShim.__array__)
+
+
+def test_only_latin1_codec_and_bounded_zlib(monkeypatch):
+    rot = b"\x80\x02c_codecs\nencode\nX\x03\x00\x00\x00abcX\x05\x00\x00\x00rot13\x86R."
+    with pytest.raises(RigError, match="TypeError"):
+        unpickle_bytes(rot)
+    from flame_assets.flame_files import packed
+
+    data = pickle.dumps(packed(np.zeros(1000)), protocol=2)
+    np.testing.assert_array_equal(unpickle_bytes(data), np.zeros(1000))
+    monkeypatch.setattr(safe_pickle, "MAX_DECOMPRESSED_BYTES", 4000)
+    with pytest.raises(RigError, match="expands past"):
+        unpickle_bytes(data)
+    assert zlib.decompress(zlib.compress(b"x")) == b"x"  # the real zlib is untouched
+
+
+def _run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    return subprocess.run(
+        [sys.executable, "-m", "probtalk.cli.main", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def _assert_clean_exit(result: subprocess.CompletedProcess[str], marker: Path) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr and "refusing to unpickle" in lines[0]
+    assert not marker.exists()
+
+
+def test_cli_refuses_evil_rig_for_animate_export_and_info(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pkl"
+    evil.write_bytes(pickle.dumps(_evil_model(_System(f"touch {marker}")), protocol=2))
+    take = tmp_path / "take.npz"
+    rng = np.random.default_rng(0)
+    Animation(fps=25.0, expression=rng.normal(0, 1, (10, 50)), jaw_pose=np.zeros((10, 3))).save(take)
+    sr = 16000
+    t = np.arange(sr) / sr
+    speech = tmp_path / "hello.wav"
+    import soundfile
+
+    soundfile.write(speech, (0.3 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32), sr)
+    out = tmp_path / "out"
+    _assert_clean_exit(_run_cli("export", str(take), "-o", str(out), "-f", "glb", "--rig", str(evil), cwd=tmp_path), marker)
+    _assert_clean_exit(_run_cli("info", "--rig", str(evil), cwd=tmp_path), marker)
+    result = _run_cli(
+        "animate", str(speech), "-o", str(out), "--engine", "rules", "-f", "glb", "--rig", str(evil), cwd=tmp_path
+    )
+    _assert_clean_exit(result, marker)
+    assert not any(out.rglob("*.glb"))
