@@ -215,3 +215,150 @@ def test_cli_refuses_evil_rig_for_animate_export_and_info(tmp_path):
     )
     _assert_clean_exit(result, marker)
     assert not any(out.rglob("*.glb"))
+
+
+# ------------------------------------------------------------------ checkpoints
+def _tiny_talker():
+    import torch
+
+    from probtalk.models.audio_encoder import AudioEncoder, AudioEncoderConfig
+    from probtalk.models.motion_vq import MotionVQ, MotionVQConfig
+    from probtalk.models.style import StyleVocabulary
+    from probtalk.models.style_predictor import StylePredictor, StylePredictorConfig
+    from probtalk.models.talker import Normalizer, Talker
+
+    torch.manual_seed(0)
+    vq = MotionVQ(MotionVQConfig(hidden=32, layers=1, heads=2, ff_dim=64, latent_dim=16, num_codes=32, dropout=0.0))
+    enc = AudioEncoder.from_config(AudioEncoderConfig(hidden=32, layers=1, heads=2, intermediate=64, conv_dim=(16,) * 7))
+    pred = StylePredictor(StylePredictorConfig(audio_dim=enc.out_dim, latent_dim=16, num_speakers=2, hidden=32, layers=1,
+                                               heads=2, ff_dim=64, dropout=0.0))
+    return Talker(enc, pred, vq, Normalizer(torch.zeros(53), torch.ones(53)), StyleVocabulary(("A", "B"))).eval()
+
+
+@pytest.fixture(scope="module")
+def talker_files(tmp_path_factory) -> dict[str, Path]:
+    from probtalk.models.checkpoint import save_checkpoint
+
+    folder = tmp_path_factory.mktemp("ckpt")
+    talker = _tiny_talker()
+    return {
+        "full": save_checkpoint(folder / "full.pt", talker),
+        "slim": save_checkpoint(folder / "slim.pt", talker, inference_only=True),
+    }
+
+
+def _edited(src: Path, dst: Path, edit: Callable[[dict[str, object]], None]) -> Path:
+    import torch
+
+    data = torch.load(src, weights_only=True)
+    edit(data)
+    torch.save(data, dst)
+    return dst
+
+
+def test_complete_and_inference_only_checkpoints_load(talker_files):
+    from probtalk.models.checkpoint import load_checkpoint
+
+    _, info = load_checkpoint(talker_files["full"])
+    assert info.complete
+    _, info = load_checkpoint(talker_files["slim"])
+    assert not info.complete
+
+
+def test_missing_weights_are_refused(talker_files, tmp_path):
+    from probtalk.errors import CheckpointError
+    from probtalk.models.checkpoint import load_checkpoint
+
+    def drop(prefix: str) -> Callable[[dict[str, object]], None]:
+        def edit(data: dict[str, object]) -> None:
+            state = data["state_dict"]
+            for key in [k for k in state if k.startswith(prefix)]:
+                del state[key]
+        return edit
+
+    cases = {
+        # a predictor weight is never optional
+        "pred.pt": (talker_files["full"], drop("predictor.out"), "predictor.out"),
+        "slim_pred.pt": (talker_files["slim"], drop("predictor.out"), "predictor.out"),
+        # the stage-1 encoder may be left out only by an inference-only checkpoint
+        "enc.pt": (talker_files["full"], drop("vq.encoder."), "vq.encoder."),
+        "dec.pt": (talker_files["slim"], drop("vq.decoder."), "vq.decoder."),
+    }
+    for name, (src, edit, key) in cases.items():
+        with pytest.raises(CheckpointError, match="lacks") as exc:
+            load_checkpoint(_edited(src, tmp_path / name, edit))
+        msg = str(exc.value)
+        assert key in msg and "\n" not in msg and "re-download or retrain" in msg, msg
+
+
+def test_unexpected_and_misshaped_weights_are_refused(talker_files, tmp_path):
+    import torch
+
+    from probtalk.errors import CheckpointError
+    from probtalk.models.checkpoint import load_checkpoint
+
+    extra = _edited(talker_files["full"], tmp_path / "extra.pt",
+                    lambda d: d["state_dict"].__setitem__("predictor.bonus.weight", torch.zeros(3)))
+    with pytest.raises(CheckpointError, match="does not have .*predictor.bonus.weight"):
+        load_checkpoint(extra)
+
+    def reshape(data: dict[str, object]) -> None:
+        state = data["state_dict"]
+        key = next(k for k in state if k.startswith("predictor.") and state[k].ndim == 2)
+        state[key] = torch.zeros(state[key].shape[0] + 1, state[key].shape[1])
+
+    with pytest.raises(CheckpointError, match="does not match its configs"):
+        load_checkpoint(_edited(talker_files["full"], tmp_path / "shape.pt", reshape))
+
+
+def test_foreign_or_malicious_checkpoint_is_one_clean_line(tmp_path, recwarn):
+    import warnings
+
+    import torch
+
+    from probtalk.errors import CheckpointError
+    from probtalk.models.checkpoint import load_checkpoint
+
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "probtalk-checkpoint", "x": _System(f"touch {marker}")}, evil)
+    foreign = tmp_path / "foreign.pt"
+    foreign.write_bytes(pickle.dumps({"a": 1}, protocol=4))
+    text = tmp_path / "text.pt"
+    text.write_text("hello world\n" * 20)
+    warnings.simplefilter("always")
+    messages = {}
+    for path in (evil, foreign, text):
+        with pytest.raises(CheckpointError) as exc:
+            load_checkpoint(path)
+        messages[path.name] = str(exc.value)
+    assert not marker.exists()
+    assert "posix.system" in messages["evil.pt"] or "nt.system" in messages["evil.pt"]
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]  # torch's protocol warning is swallowed
+    for msg in messages.values():
+        assert "\n" not in msg and msg.endswith("; re-download or retrain it"), msg
+        assert "torch.load fr" not in msg and len(msg) < 300, msg
+    # a long torch message is shortened at a word boundary, never mid-word
+    from probtalk.models.checkpoint import _load_failure
+
+    reason = _load_failure(RuntimeError("unusual " * 40 + "ending"))
+    assert set(reason[reason.index(":") + 1 : reason.rindex(")")].split()) == {"unusual", "..."}, reason
+
+
+def test_cli_checkpoint_error_has_no_warning_or_traceback(tmp_path):
+    foreign = tmp_path / "foreign.pt"
+    foreign.write_bytes(pickle.dumps({"a": 1}, protocol=4))
+    speech = tmp_path / "hello.wav"
+    import soundfile
+
+    soundfile.write(speech, (0.2 * np.sin(np.arange(16000) / 8)).astype(np.float32), 16000)
+    env = dict(os.environ)
+    env.pop("PYTHONWARNINGS", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "probtalk.cli.main", "animate", str(speech), "-o", str(tmp_path / "o"), "--model", str(foreign)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Warning" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert "foreign.pt" in lines[0]
