@@ -196,11 +196,11 @@ def _load_failure(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     refused = re.search(r"[Uu]nsupported (?:global: )?GLOBAL ([\w.]+)", text)
     if refused:
-        return f"holds a Python object ({refused.group(1)}), not just tensors; probtalk refuses to unpickle it"
+        return f"is not a plain checkpoint: it holds a Python object ({refused.group(1)}) that probtalk refuses to unpickle"
     if "Weights only load failed" in text:
-        return "is not a torch tensor file (or holds Python objects probtalk refuses to unpickle)"
+        return "is corrupt or not a torch checkpoint (it holds data that torch.load(weights_only=True) refuses)"
     if "zip archive" in text or isinstance(exc, (zipfile.BadZipFile, EOFError)):
-        return "is truncated or corrupt (its archive is damaged)"
+        return "is corrupt or truncated (damaged archive)"
     detail = textwrap.shorten(text, 80, placeholder=" ...") if text else ""
     return f"is corrupt or not a torch file ({type(exc).__name__}{': ' + detail if detail else ''})"
 
@@ -260,9 +260,14 @@ def load_checkpoint(
     return model.to(map_location), info
 
 
-def _audio_encoder_for(config: AudioEncoderConfig, data: dict[str, Any], hubert_path: Any) -> AudioEncoder:
+def _hubert_left_out(config: AudioEncoderConfig, data: dict[str, Any]) -> bool:
+    """True when an inference-only checkpoint left its frozen pretrained HuBERT weights out."""
     has_audio = any(k.startswith("audio_encoder.hubert.feature_extractor.") for k in data["state_dict"])
-    if config.pretrained is not None and not has_audio:
+    return config.pretrained is not None and not has_audio
+
+
+def _audio_encoder_for(config: AudioEncoderConfig, data: dict[str, Any], hubert_path: Any) -> AudioEncoder:
+    if _hubert_left_out(config, data):
         folder = hubert_path or config.pretrained
         try:
             enc = AudioEncoder.from_pretrained(folder, config.freeze, config.frozen_layers)
@@ -277,7 +282,7 @@ def _allowed_missing(model: nn.Module, data: dict[str, Any]) -> set[str]:
     if not (isinstance(model, Talker) and data.get("inference_only")):
         return set()
     allowed = {k for k in model.state_dict() if k.startswith(_VQ_ENCODER_PREFIXES)}
-    if model.audio_encoder.config.pretrained is not None and not any(k.startswith("audio_encoder.") for k in data["state_dict"]):
+    if _hubert_left_out(model.audio_encoder.config, data):
         # the frozen HuBERT weights were left out and have just been re-read from the pretrained folder
         allowed |= {f"audio_encoder.{n}" for n, p in model.audio_encoder.named_parameters() if not p.requires_grad}
     return allowed
