@@ -362,3 +362,41 @@ def test_cli_checkpoint_error_has_no_warning_or_traceback(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Warning" not in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert "foreign.pt" in lines[0]
+
+
+def _bad_sparse() -> object:
+    import scipy.sparse
+
+    mat = scipy.sparse.csc_matrix(np.eye(3))
+    mat.indptr = np.array([0, 99, 1, 2], dtype=mat.indptr.dtype)  # points past its data
+    return mat
+
+
+def test_hostile_but_allowed_objects_give_rig_errors(tmp_path):
+    """Only allowed classes, arranged to break the loader: still one RigError, never another exception."""
+    ch = safe_pickle.ChumpyShim()
+    ch.__dict__["x"] = [ch]  # a chumpy object that contains itself
+    cases = {
+        "cycle.pkl": {"v_template": ch},
+        "sparse.pkl": {"J_regressor": _bad_sparse()},
+        "strings.pkl": {"v_template": "abc", "f": [[0, 1, 2]], "shapedirs": np.zeros((3, 3, 400)), "posedirs": 1,
+                        "J_regressor": None, "weights": {}, "kintree_table": "x"},
+    }
+    model_keys = {"v_template", "f", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table"}
+    for name, value in cases.items():
+        path = tmp_path / name
+        full = {k: np.zeros((3, 3)) for k in model_keys} | {"shapedirs": np.zeros((3, 3, 400))} | value
+        path.write_bytes(pickle.dumps(full, protocol=2).replace(b"probtalk.flame.safe_pickle\nChumpyShim", b"chumpy.ch\nCh"))
+        with pytest.raises(RigError):
+            load_rig(path)
+    masks = tmp_path / "masks.pkl"
+    masks.write_bytes(pickle.dumps({"lips": ["a", "b"]}))
+    with pytest.raises(RigError, match="lips"):
+        load_rig(None, masks=masks)
+    masks.write_bytes(pickle.dumps({"lips": np.array([10**9])}))
+    with pytest.raises(RigError, match="outside"):
+        load_rig(None, masks=masks)
+    lmk = tmp_path / "lmk.pkl"
+    lmk.write_bytes(pickle.dumps({"lmk_face_idx": np.array([0, 1])}))
+    with pytest.raises(RigError, match="lmk_b_coords"):
+        load_rig(None, landmarks=lmk)

@@ -262,7 +262,7 @@ def _read_masks(path: Path, num_vertices: int) -> dict[str, np.ndarray]:
     for key, value in _read_pickle(path, "FLAME masks pickle").items():
         try:
             idx = np.asarray(value, np.int64).ravel()
-        except (TypeError, ValueError, OverflowError):
+        except (TypeError, ValueError, OverflowError, RecursionError):
             raise RigError(f"{path} region {key!r} is not a list of vertex indices; pass a FLAME_masks.pkl") from None
         if idx.size and (idx.min() < 0 or idx.max() >= num_vertices):
             raise RigError(f"{path} region {key!r} indexes vertices outside the rig's {num_vertices}; wrong masks file?")
@@ -277,7 +277,7 @@ def _read_landmarks(path: Path, num_faces: int) -> tuple[np.ndarray, np.ndarray]
         bary = np.asarray(emb["lmk_b_coords"], np.float32)
     except KeyError as exc:
         raise RigError(f"{path} lacks {exc}; pass a flame_static_embedding.pkl") from None
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, RecursionError):
         raise RigError(f"{path} holds landmark data that are not numeric arrays; pass a flame_static_embedding.pkl") from None
     if bary.shape != (faces.size, 3) or (faces.size and (faces.min() < 0 or faces.max() >= num_faces)):
         raise RigError(f"{path} landmarks do not fit this rig ({faces.size} faces, bary {list(bary.shape)}); wrong embedding file?")
@@ -331,7 +331,7 @@ def _load_flame_pkl(path: Path) -> Rig:
         return _flame_dict_to_rig(path, data)
     except RigError:
         raise
-    except (TypeError, ValueError, AttributeError, KeyError, OverflowError, MemoryError) as exc:
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError, MemoryError, RecursionError) as exc:
         raise RigError(f"{path} holds FLAME arrays of the wrong kind ({type(exc).__name__}); is it a FLAME generic_model.pkl?") from None
 
 
