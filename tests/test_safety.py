@@ -400,3 +400,18 @@ def test_hostile_but_allowed_objects_give_rig_errors(tmp_path):
     lmk.write_bytes(pickle.dumps({"lmk_face_idx": np.array([0, 1])}))
     with pytest.raises(RigError, match="lmk_b_coords"):
         load_rig(None, landmarks=lmk)
+
+
+def test_load_npy_plain_arrays_and_wrong_files(tmp_path):
+    plain = tmp_path / "plain.npy"
+    np.save(plain, np.arange(4))
+    np.testing.assert_array_equal(load_npy(plain), np.arange(4))
+    archive = tmp_path / "archive.npy"
+    with open(archive, "wb") as fh:
+        np.savez(fh, x=np.arange(3))
+    truncated = tmp_path / "truncated.npy"
+    np.save(truncated, np.array({"a": np.zeros(50)}, dtype=object), allow_pickle=True)
+    truncated.write_bytes(truncated.read_bytes()[:-40])
+    for path in (archive, truncated, tmp_path / "missing.npy"):
+        with pytest.raises(RigError):
+            load_npy(path)

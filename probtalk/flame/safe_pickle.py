@@ -260,7 +260,10 @@ def load_npy(path: str | os.PathLike[str], what: str = "FLAME .npy file") -> np.
     try:
         with open(p, "rb") as fh:
             try:
-                return np.load(fh, allow_pickle=False)
+                plain = np.load(fh, allow_pickle=False)
+                if not isinstance(plain, np.ndarray):
+                    raise RigError(f"{p} is not a .npy array (an .npz archive?); pass the FLAME .npy file")
+                return plain
             except ValueError as exc:
                 if "allow_pickle" not in str(exc):
                     raise
