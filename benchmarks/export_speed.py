@@ -24,7 +24,7 @@ from exporters.fbx import find_blender
 from probtalk import Animation
 from probtalk.arkit import ARKIT_NAMES
 from probtalk.flame.rig import Rig, bundled_rig_path, load_rig
-from probtalk.layout import NUM_EXPRESSION, NUM_JOINTS, NUM_SHAPE
+from probtalk.layout import KINTREE_TABLE, NUM_EXPRESSION, NUM_JOINTS, NUM_SHAPE
 
 FPS = 25.0
 
@@ -52,7 +52,7 @@ def sphere_rig(rings: int = 70, segments: int = 72) -> Rig:
     return Rig(
         name="bench-sphere", v_template=v, faces=np.array(faces), shapedirs=np.zeros((n, 3, NUM_SHAPE)),
         exprdirs=exprdirs, posedirs=np.zeros((n, 3, (NUM_JOINTS - 1) * 9)), j_regressor=j_reg, weights=weights,
-        kintree_table=np.array([[-1, 0, 1, 1, 1], [0, 1, 2, 3, 4]]), semantic_names=ARKIT_NAMES,
+        kintree_table=np.array(KINTREE_TABLE), semantic_names=ARKIT_NAMES,
         semantic_offsets=np.einsum("vck,nk->nvc", exprdirs, sem_expr), semantic_expression=sem_expr,
         semantic_jaw=np.zeros((52, 3)), semantic_eye=np.zeros((52, 6)),
     )

@@ -23,8 +23,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from exporters.arkit import ArkitCurves, load_blendshape_targets, solve_arkit
-from exporters.base import Writer, formats, get_writer, register, resolve_format, writer_class
+from exporters.arkit import ArkitCache, ArkitCurves, solve_arkit
+from exporters.base import TARGETS_NEED_ARKIT, Writer, formats, get_writer, register, resolve_format, writer_class
+from exporters.readers import load_blendshape_targets
 from probtalk.animation import Animation
 from probtalk.errors import InputError
 from probtalk.io import ensure_writable_dir
@@ -35,7 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "ArkitCache",
     "ArkitCurves",
+    "check_options",
     "Writer",
     "expand_formats",
     "formats",
@@ -43,6 +46,7 @@ __all__ = [
     "load_blendshape_targets",
     "register",
     "resolve_format",
+    "suffix",
     "solve_arkit",
     "write",
     "write_all",
@@ -73,6 +77,7 @@ def write(
         MissingExtraError: the format needs something not installed (Blender for FBX).
     """
     name = resolve_format(path, format)
+    check_options([name], options)
     writer = get_writer(name, rig=rig, **options)
     return writer(animation, path)
 
@@ -89,29 +94,45 @@ def write_all(
 
     ``formats`` may hold ``"all"`` for every registered format. Options a writer
     does not know are not passed to it, so ``arkit=True`` reaches glb/fbx only.
-    The rig is loaded once and shared by every writer.
+    The rig is loaded once and shared by every writer, and so is the ARKit solve:
+    csv, json and curves-csv of one take cost one solve.
 
     Returns:
         The written paths, in the order of ``formats``.
+
+    Raises:
+        InputError: unknown format or option, or ``targets`` given with a mesh format but no ``arkit``.
     """
     names = _expand_formats(formats)
+    check_options(names, options)
     folder = ensure_writable_dir(out_dir)
-    if rig is None and any(get_writer_class(n).needs_rig(options) for n in names):
+    if rig is None and any(writer_class(n).needs_rig(options) for n in names):
         from probtalk.flame import load_rig
 
         rig = load_rig()
+    writers = []
+    for name in names:  # build every writer first, so bad options fail before any file is written
+        cls = writer_class(name)
+        writers.append(cls(rig=rig, **{k: v for k, v in options.items() if k in cls.option_names()}))
+    cache = ArkitCache()
     written = []
-    for name in names:
-        cls = get_writer_class(name)
-        own = {k: v for k, v in options.items() if k in cls.option_names()}
-        writer = cls(rig=rig, **own)
-        written.append(writer(animation, folder / f"{stem}{cls.suffixes[0]}"))
+    for writer in writers:
+        writer.cache = cache
+        written.append(writer(animation, folder / f"{stem}{writer.suffixes[0]}"))
     return written
 
 
-def get_writer_class(name: str) -> type[Writer]:
-    """The writer class registered under ``name`` (InputError naming the known ones otherwise)."""
-    return writer_class(name)
+def check_options(names: Iterable[str], options: dict[str, Any]) -> None:
+    """Raise the one InputError for ``targets`` with a mesh format (glb/gltf/fbx) but without ``arkit``."""
+    if options.get("targets") is None or options.get("arkit"):
+        return
+    if any("arkit" in writer_class(n).option_names() for n in names):
+        raise InputError(TARGETS_NEED_ARKIT)
+
+
+def suffix(name: str) -> str:
+    """The file suffix a format writes by default (``"livelink"`` -> ``".csv"``, ``"glb"`` -> ``".glb"``)."""
+    return writer_class(name).suffixes[0]
 
 
 def _expand_formats(names: Iterable[str]) -> list[str]:
@@ -137,4 +158,4 @@ def expand_formats(names: Sequence[str] | str) -> list[str]:
 
 
 # Each module registers its writers on import (arkit is imported above; its heavy deps load lazily).
-from exporters import fbx, gltf, npz  # noqa: E402, F401, I001
+from exporters import curves, fbx, gltf, npz  # noqa: E402, F401, I001

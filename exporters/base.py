@@ -23,6 +23,7 @@ from probtalk.io import ensure_writable_dir
 from probtalk.layout import NUM_EXPRESSION
 
 if TYPE_CHECKING:
+    from exporters.arkit import ArkitCache
     from probtalk.flame.rig import Rig
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,12 @@ _SUFFIXES: dict[str, str] = {}
 # The longest animation any writer accepts: one hour at 240 fps guards against
 # passing a wrong array (e.g. vertices) as an animation.
 MAX_FRAMES = 240 * 3600
+
+#: The one error for blendshape targets given to a mesh format without ARKit export (API and CLI alike).
+TARGETS_NEED_ARKIT = (
+    "blendshape targets (--targets) retarget ARKit curves: add arkit=True (--arkit) for glb/gltf/fbx, "
+    "or export only livelink, arkit-json or curves-csv"
+)
 
 
 class Writer(ABC):
@@ -51,6 +58,8 @@ class Writer(ABC):
 
     def __init__(self, rig: Rig | None = None) -> None:
         self._rig = rig
+        #: Shared ARKit solves; :func:`exporters.write_all` gives every writer of a take the same one.
+        self.cache: ArkitCache | None = None
 
     # ------------------------------------------------------------ options
     @classmethod
@@ -96,9 +105,12 @@ def register(cls: type[Writer]) -> type[Writer]:
     return cls
 
 
-def formats() -> list[str]:
-    """Names of every registered format, sorted."""
-    return sorted(_REGISTRY)
+def formats(aliases: bool = False) -> list[str]:
+    """Names of every registered format, sorted; with ``aliases`` also the suffix names ("csv", "json")."""
+    names = sorted(_REGISTRY)
+    if aliases:
+        names += sorted(s[1:] for s in _SUFFIXES if "." not in s[1:] and s[1:] not in _REGISTRY)
+    return names
 
 
 def writer_class(name: str) -> type[Writer]:

@@ -14,8 +14,11 @@ from _tiny_rig import make_tiny_rig
 from scipy.spatial.transform import Rotation
 
 import exporters
-from exporters.arkit import ArkitSolver, live_link_timecode, solve_arkit
-from exporters.gltf import load_gltf, read_accessor, validate_gltf, validator_path
+from exporters.arkit import solve_arkit
+from exporters.curves import live_link_timecode
+from exporters.gltf import validate_gltf, validator_path
+from exporters.readers import load_gltf, read_accessor
+from exporters.solver import ArkitSolver
 from probtalk import Animation
 from probtalk.arkit import ARKIT_INDEX, ARKIT_NAMES
 from probtalk.errors import InputError, MissingExtraError, OutputError, ProbtalkError, RigError
@@ -198,9 +201,9 @@ def test_khronos_validator_reports_no_errors(tmp_path, rig):
         report = validate_gltf(path)
         assert report["issues"]["numErrors"] == 0, (path.name, report["issues"]["messages"][:5])
     # The validator really checks: a morph target accessor without min/max is an error.
-    from exporters.gltf import build_gltf
+    from exporters.gltf import GlbWriter, build_gltf
 
-    gltf = build_gltf(anim, rig)
+    gltf = build_gltf(anim, rig, GlbWriter(rig=rig).morphs(anim))
     gltf.accessors[gltf.meshes[0].primitives[0].targets[0]["POSITION"]].min = None
     broken = tmp_path / "broken.glb"
     broken.write_bytes(b"".join(gltf.save_to_bytes()))

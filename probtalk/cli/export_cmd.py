@@ -42,13 +42,9 @@ def export(
         options["bake_vertices"] = True
     if targets is not None:
         options["targets"] = targets
+    exporters.check_options(names, options)  # the same rules as the API, before anything is loaded
     takes = [(path, Animation.load(path)) for path in animations]  # fail before writing anything
     the_rig = load_rig(rig)
-    curve_formats = ("livelink", "arkit-json", "curves-csv")
     for path, anim in takes:
-        for name in names:
-            opts = dict(options)
-            if name not in curve_formats and not arkit:
-                opts.pop("targets", None)  # --targets alone retargets the curve formats only
-            for written in exporters.write_all(anim, out, path.stem, [name], the_rig, **opts):
-                typer.echo(str(written))
+        for written in exporters.write_all(anim, out, path.stem, names, the_rig, **options):
+            typer.echo(str(written))

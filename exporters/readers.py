@@ -1,0 +1,168 @@
+"""Readers for user files the exporters consume: glTF/GLB morph targets and folders of OBJ shapes.
+
+:func:`load_blendshape_targets` reads a user's ARKit-named blendshape set from
+either kind; :func:`load_gltf` and :func:`read_accessor` also serve the tests
+that read our own GLB files back.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from probtalk.arkit import ARKIT_NAMES
+from probtalk.errors import InputError
+
+log = logging.getLogger(__name__)
+
+# glTF enums.
+FLOAT, UNSIGNED_BYTE, UNSIGNED_SHORT, UNSIGNED_INT = 5126, 5121, 5123, 5125
+COMPONENTS = {"SCALAR": 1, "VEC3": 3, "VEC4": 4, "MAT4": 16}
+DTYPES = {FLOAT: np.float32, UNSIGNED_BYTE: np.uint8, UNSIGNED_SHORT: np.uint16, UNSIGNED_INT: np.uint32}
+NEUTRAL_STEMS = ("neutral", "base", "basis")
+
+
+def load_gltf(path: str | os.PathLike[str]) -> tuple[Any, bytes]:
+    """Read a .glb or .gltf (embedded or external buffer) -> (GLTF2 document, buffer bytes)."""
+    import pygltflib
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"glTF file {path} not found; check the path")
+    try:
+        gltf = pygltflib.GLTF2().load(str(path))
+    except Exception as exc:  # pygltflib raises many types on bad input
+        raise InputError(f"{path} is not a readable glTF file ({type(exc).__name__})") from None
+    if gltf is None or not gltf.buffers:
+        raise InputError(f"{path} holds no glTF buffer")
+    blob = gltf.binary_blob()
+    if blob is None:
+        uri = gltf.buffers[0].uri or ""
+        if uri.startswith("data:"):
+            blob = base64.b64decode(uri.split(",", 1)[1])
+        else:
+            blob = (path.parent / uri).read_bytes()
+    return gltf, bytes(blob)
+
+
+def read_accessor(gltf: Any, blob: bytes, index: int) -> np.ndarray:
+    """Accessor ``index`` as a numpy array [count] or [count, components] (tightly packed views)."""
+    acc = gltf.accessors[index]
+    view = gltf.bufferViews[acc.bufferView]
+    ncomp = COMPONENTS[acc.type]
+    dtype = np.dtype(DTYPES[acc.componentType])
+    start = (view.byteOffset or 0) + (acc.byteOffset or 0)
+    stride = view.byteStride or dtype.itemsize * ncomp
+    if stride != dtype.itemsize * ncomp:
+        raw = np.frombuffer(blob, np.uint8, count=stride * (acc.count - 1) + dtype.itemsize * ncomp, offset=start)
+        rows = [raw[i * stride : i * stride + dtype.itemsize * ncomp].view(dtype) for i in range(acc.count)]
+        arr = np.stack(rows)
+    else:
+        arr = np.frombuffer(blob, dtype, count=acc.count * ncomp, offset=start)
+    return arr.reshape(acc.count, ncomp) if ncomp > 1 else arr.copy()
+
+
+def read_morph_targets(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray]:
+    """Named morph targets of the first mesh in a glTF file: (names, float32 [K, V, 3] position deltas)."""
+    gltf, blob = load_gltf(path)
+    if not gltf.meshes or not gltf.meshes[0].primitives[0].targets:
+        raise InputError(f"{path} has no mesh with morph targets")
+    mesh = gltf.meshes[0]
+    targets = mesh.primitives[0].targets
+    names = list((mesh.extras or {}).get("targetNames", []))
+    if len(names) != len(targets):
+        raise InputError(f"{path} does not name its morph targets (mesh.extras.targetNames); name them in your DCC")
+    offsets = np.stack([read_accessor(gltf, blob, t["POSITION"] if isinstance(t, dict) else t.POSITION)
+                        for t in targets])
+    return names, offsets.astype(np.float32)
+
+
+def load_blendshape_targets(path: str | os.PathLike[str]) -> tuple[tuple[str, ...], np.ndarray]:
+    """Read a user's blendshape set for retargeting.
+
+    Args:
+        path: a folder of OBJ files, one per shape named after its ARKit name
+            (``jawOpen.obj`` or ``JawOpen.obj``) plus ``neutral.obj``, all with the
+            same vertex order; or a ``.glb``/``.gltf`` whose first mesh has morph
+            targets named in ``mesh.extras.targetNames``.
+
+    Returns:
+        names: the ARKit names found (canonical camelCase spelling), K of them.
+        offsets: float32 [K, V, 3] vertex offsets of each shape from the neutral.
+
+    Raises:
+        InputError: missing path, no neutral, mismatched vertex counts, no ARKit names.
+    """
+    path = Path(path)
+    if path.is_dir():
+        names, offsets = _targets_from_obj_dir(path)
+    elif path.is_file() and path.suffix.lower() in (".glb", ".gltf"):
+        raw_names, raw = read_morph_targets(path)
+        names, offsets = _keep_arkit(raw_names, list(raw), path)
+    elif not path.exists():
+        raise InputError(f"blendshape targets {path} not found; pass a folder of OBJ shapes or a .glb")
+    else:
+        raise InputError(f"blendshape targets {path} must be a folder of OBJ files or a .glb/.gltf file")
+    return names, offsets
+
+
+def _read_obj_vertices(path: Path) -> np.ndarray:
+    """The ``v`` lines of an OBJ file as float64 [V, 3], in file order (no reordering or merging)."""
+    rows = []
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("v "):
+                    rows.append(line.split()[1:4])
+        verts = np.asarray(rows, dtype=np.float64)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read OBJ {path} ({type(exc).__name__}); export it again as plain OBJ") from None
+    if verts.ndim != 2 or verts.shape[0] == 0 or verts.shape[1] != 3:
+        raise InputError(f"OBJ {path} holds no vertices; export it again as plain OBJ")
+    return verts
+
+
+def _targets_from_obj_dir(folder: Path) -> tuple[tuple[str, ...], np.ndarray]:
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".obj")
+    neutral = [p for p in files if p.stem.lower() in NEUTRAL_STEMS]
+    if len(neutral) != 1:
+        raise InputError(
+            f"{folder} needs exactly one neutral OBJ named one of {', '.join(s + '.obj' for s in NEUTRAL_STEMS)}"
+        )
+    base = _read_obj_vertices(neutral[0])
+    shapes = [p for p in files if p != neutral[0]]
+    offsets = []
+    for p in shapes:
+        verts = _read_obj_vertices(p)
+        if verts.shape != base.shape:
+            raise InputError(
+                f"{p.name} has {verts.shape[0]} vertices, {neutral[0].name} has {base.shape[0]}; "
+                "every target must share the neutral's vertex order"
+            )
+        offsets.append(verts - base)
+    return _keep_arkit([p.stem for p in shapes], offsets, folder)
+
+
+def _keep_arkit(raw_names: list[str], offsets: list[np.ndarray], source: Path) -> tuple[tuple[str, ...], np.ndarray]:
+    lookup = {n.lower(): n for n in ARKIT_NAMES}
+    names: list[str] = []
+    kept: list[np.ndarray] = []
+    for raw, off in zip(raw_names, offsets, strict=True):
+        canon = lookup.get(raw.strip().lower())
+        if canon is None:
+            log.warning("%s: %r is not an ARKit shape name; ignored", source, raw)
+            continue
+        if canon in names:
+            raise InputError(f"{source} holds the ARKit shape {canon!r} twice; keep one")
+        names.append(canon)
+        kept.append(np.asarray(off, np.float32))
+    if not names:
+        raise InputError(f"{source} holds no shape named after an ARKit blendshape (e.g. jawOpen.obj)")
+    return tuple(names), np.stack(kept).astype(np.float32)
+
+
