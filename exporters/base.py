@@ -191,16 +191,13 @@ def rest_joints(rig: Rig, vertices: np.ndarray) -> np.ndarray:
     return (rig.j_regressor.astype(np.float64) @ vertices.astype(np.float64)).astype(np.float32)
 
 
-def used_components(animation: Animation, nonzero_only: bool = False) -> np.ndarray:
-    """Indices int64 [K] of the expression components to export as morph targets / shape keys.
+def clip_name(animation: Animation, path: Path) -> str:
+    """Name of the take's animation clip: ``meta["name"]`` when set, else the file's stem.
 
-    Every column of ``animation.expression`` by default; with ``nonzero_only``
-    only the components that move in at least one frame.
+    The pipeline names files ``<stem>_<emotion>_take<k>``, so clips carry the same name in every tool.
     """
-    width = animation.expression.shape[1]
-    if not nonzero_only:
-        return np.arange(width, dtype=np.int64)
-    return np.flatnonzero(np.any(animation.expression != 0, axis=0)).astype(np.int64)
+    name = animation.meta.get("name")
+    return str(name) if name else path.name.split(".")[0]
 
 
 def component_name(index: int) -> str:

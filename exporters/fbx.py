@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from exporters.base import neutral_vertices, register, rest_joints
+from exporters.base import clip_name, neutral_vertices, register, rest_joints
 from exporters.morphs import MeshWriter, MorphSet, joint_rotations
 from probtalk.animation import Animation
 from probtalk.errors import InputError, MissingExtraError, OutputError
@@ -62,22 +62,19 @@ def _command_for(program: Path) -> list[str]:
     return [str(program), "-b", "--factory-startup", "--python-exit-code", "1", "-P"]
 
 
-def fbx_payload(animation: Animation, rig: Rig, morphs: MorphSet) -> dict[str, np.ndarray]:
+def fbx_payload(animation: Animation, rig: Rig, morphs: MorphSet, clip: str = "take") -> dict[str, np.ndarray]:
     """Arrays the Blender-side script needs (all plain numeric/string arrays, FLAME Y-up metres).
 
     Keys: ``vertices`` [V, 3], ``faces`` [F, 3], ``key_names`` [K], ``key_offsets`` [K, V, 3],
     ``key_weights`` [T, K], ``key_range`` [2] (slider min/max), ``joint_names`` [J],
     ``joint_positions`` [J, 3], ``parents`` [J], ``skin_weights`` [V, J],
-    ``joint_rotations`` [T, J, 3] axis-angle, ``joint_animated`` [J] bool, ``fps`` scalar, ``name``.
+    ``joint_rotations`` [T, J, 3] axis-angle, ``joint_animated`` [J] bool, ``fps`` scalar, ``name``,
+    ``clip`` (the take's name in the file).
     """
     verts = neutral_vertices(rig, animation.shape)
     frames = animation.num_frames
     key_weights = morphs.weights
-    if morphs.arkit:
-        key_range = np.array([0.0, 1.0])
-    else:
-        bound = float(np.ceil(max(1.0, np.abs(key_weights).max(initial=0.0))))
-        key_range = np.array([-bound, bound])
+    key_range = np.array([0.0, 1.0])  # every MorphSet weight lies in [0, 1]
     rotations = np.zeros((frames, len(JOINT_NAMES), 3), np.float32)
     animated = np.zeros(len(JOINT_NAMES), bool)
     for j, name in enumerate(JOINT_NAMES):
@@ -99,7 +96,8 @@ def fbx_payload(animation: Animation, rig: Rig, morphs: MorphSet) -> dict[str, n
         "joint_rotations": rotations,
         "joint_animated": animated,
         "fps": np.float64(animation.fps),
-        "name": np.array(str(animation.meta.get("name", "probtalk_head"))),
+        "name": np.array(rig.name),
+        "clip": np.array(clip),
     }
 
 
@@ -130,7 +128,7 @@ class FbxWriter(MeshWriter):
                 "needs Blender: run 'bash scripts/setup.sh' (installs bpy 4.5 into .venv-blender), "
                 "install a 'blender' binary, or set PROBTALK_BLENDER",
             )
-        payload = fbx_payload(animation, self.rig, self.morphs(animation))
+        payload = fbx_payload(animation, self.rig, self.morphs(animation), clip_name(animation, path))
         with tempfile.TemporaryDirectory(prefix="probtalk-fbx-") as tmpdir:
             data = Path(tmpdir) / "payload.npz"
             np.savez(data, **payload)

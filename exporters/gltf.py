@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from exporters.base import neutral_vertices, register, rest_joints, skin_top4
+from exporters.base import clip_name, neutral_vertices, register, rest_joints, skin_top4
 from exporters.morphs import MeshWriter, MorphSet, joint_rotations
 from exporters.readers import DTYPES, FLOAT, UNSIGNED_BYTE, UNSIGNED_INT, UNSIGNED_SHORT
 from probtalk.animation import Animation
@@ -69,6 +69,40 @@ class _Builder:
         self.accessors.append(acc)
         return len(self.accessors) - 1
 
+    def _view(self, data: np.ndarray) -> int:
+        offset = len(self.blob)
+        self.blob += data.tobytes()
+        self.blob += b"\0" * (-len(self.blob) % 4)
+        self.views.append(self.lib.BufferView(buffer=0, byteOffset=offset, byteLength=data.nbytes))
+        return len(self.views) - 1
+
+    def add_sparse(self, dense: np.ndarray, rows: np.ndarray) -> int:
+        """A sparse float VEC3 accessor: zeros except ``dense[rows]`` (rows ascending), with min/max.
+
+        Index type is the smallest that holds the vertex count; a target with no rows is an
+        all-zero accessor without data.
+        """
+        dense = np.asarray(dense, np.float32)
+        count = dense.shape[0]
+        acc = self.lib.Accessor(componentType=FLOAT, count=count, type="VEC3", byteOffset=None)
+        full_min = dense[rows].min(axis=0) if len(rows) else np.zeros(3, np.float32)
+        full_max = dense[rows].max(axis=0) if len(rows) else np.zeros(3, np.float32)
+        if len(rows) < count:  # the zeros count too
+            full_min, full_max = np.minimum(full_min, 0.0), np.maximum(full_max, 0.0)
+        acc.min = [float(v) for v in full_min]
+        acc.max = [float(v) for v in full_max]
+        if len(rows):
+            ctype = UNSIGNED_SHORT if count <= 65535 else UNSIGNED_INT
+            indices = self._view(np.ascontiguousarray(rows, dtype=DTYPES[ctype]))
+            values = self._view(np.ascontiguousarray(dense[rows]))
+            acc.sparse = self.lib.Sparse(
+                count=int(len(rows)),
+                indices=self.lib.AccessorSparseIndices(bufferView=indices, componentType=ctype),
+                values=self.lib.AccessorSparseValues(bufferView=values),
+            )
+        self.accessors.append(acc)
+        return len(self.accessors) - 1
+
 
 def mesh_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Unit vertex normals float32 [V, 3] (:func:`probtalk.geometry.vertex_normals`; +Z where undefined,
@@ -86,13 +120,14 @@ def axis_angle_to_quat(rotvec: np.ndarray) -> np.ndarray:
     return q.astype(np.float32)
 
 
-def build_gltf(animation: Animation, rig: Rig, morphs: MorphSet) -> Any:
+def build_gltf(animation: Animation, rig: Rig, morphs: MorphSet, clip: str = "take") -> Any:
     """Build the :class:`pygltflib.GLTF2` document (binary blob attached) for ``animation``.
 
     Args:
-        animation: the take (its joint rotations, fps and name).
+        animation: the take (its joint rotations and fps).
         rig: the head (neutral mesh, skinning, joints).
         morphs: the morph targets and weights (:meth:`exporters.morphs.MeshWriter.morphs`).
+        clip: the animation's name.
     """
     b = _Builder()
     lib = b.lib
@@ -110,8 +145,10 @@ def build_gltf(animation: Animation, rig: Rig, morphs: MorphSet) -> Any:
         JOINTS_0=b.add(j4, "VEC4", UNSIGNED_BYTE if len(JOINT_NAMES) < 256 else UNSIGNED_SHORT, ARRAY_BUFFER),
         WEIGHTS_0=b.add(w4, "VEC4", target=ARRAY_BUFFER),
     )
-    morph = [{"POSITION": b.add(d, "VEC3", target=ARRAY_BUFFER, minmax=True)} for d in deltas]
-    prim = lib.Primitive(attributes=attrs, indices=b.add(faces.reshape(-1), "SCALAR", UNSIGNED_INT,
+    # Sparse targets: a head's expression or ARKit target moves a fraction of the vertices.
+    morph = [{"POSITION": b.add_sparse(d, rows)} for d, rows in zip(deltas, morphs.nonzero(), strict=True)]
+    index_type = UNSIGNED_SHORT if len(verts) <= 65535 else UNSIGNED_INT
+    prim = lib.Primitive(attributes=attrs, indices=b.add(faces.reshape(-1), "SCALAR", index_type,
                                                          ELEMENT_ARRAY_BUFFER, minmax=False), mode=4)
     if morph:
         prim.targets = morph
@@ -152,7 +189,7 @@ def build_gltf(animation: Animation, rig: Rig, morphs: MorphSet) -> Any:
         samplers.append(lib.AnimationSampler(input=times, output=b.add(quats, "VEC4"), interpolation="LINEAR"))
         target = lib.AnimationChannelTarget(node=joint_nodes[j], path="rotation")
         channels.append(lib.AnimationChannel(sampler=len(samplers) - 1, target=target))
-    anims = [lib.Animation(name=str(animation.meta.get("name", "take")), samplers=samplers, channels=channels)]
+    anims = [lib.Animation(name=clip, samplers=samplers, channels=channels)]
 
     gltf = lib.GLTF2(
         asset=lib.Asset(version="2.0", generator="probtalk exporters"),
@@ -179,12 +216,13 @@ class GlbWriter(MeshWriter):
     suffixes = (".glb",)
     description = "binary glTF 2.0: mesh, skinned jaw/neck/eyes, morph targets, animation"
 
-    def encode(self, animation: Animation) -> bytes:
-        gltf = build_gltf(animation, self.rig, self.morphs(animation))
+    def encode(self, animation: Animation, clip: str = "take") -> bytes:
+        """The file's bytes for ``animation`` with its animation named ``clip``."""
+        gltf = build_gltf(animation, self.rig, self.morphs(animation), clip)
         return b"".join(gltf.save_to_bytes())
 
     def _write(self, animation: Animation, path: Path) -> None:
-        atomic_write_bytes(path, self.encode(animation))
+        atomic_write_bytes(path, self.encode(animation, clip_name(animation, path)))
 
 
 @register
@@ -195,8 +233,8 @@ class GltfWriter(GlbWriter):
     suffixes = (".gltf",)
     description = "text glTF 2.0 (embedded buffer), same content as glb"
 
-    def encode(self, animation: Animation) -> bytes:
-        gltf = build_gltf(animation, self.rig, self.morphs(animation))
+    def encode(self, animation: Animation, clip: str = "take") -> bytes:
+        gltf = build_gltf(animation, self.rig, self.morphs(animation), clip)
         blob = gltf.binary_blob()
         gltf.buffers[0].uri = "data:application/octet-stream;base64," + base64.b64encode(blob).decode("ascii")
         gltf.set_binary_blob(None)

@@ -51,20 +51,34 @@ def load_gltf(path: str | os.PathLike[str]) -> tuple[Any, bytes]:
 
 
 def read_accessor(gltf: Any, blob: bytes, index: int) -> np.ndarray:
-    """Accessor ``index`` as a numpy array [count] or [count, components] (tightly packed views)."""
+    """Accessor ``index`` as a numpy array [count] or [count, components] (sparse accessors applied)."""
     acc = gltf.accessors[index]
-    view = gltf.bufferViews[acc.bufferView]
     ncomp = COMPONENTS[acc.type]
     dtype = np.dtype(DTYPES[acc.componentType])
-    start = (view.byteOffset or 0) + (acc.byteOffset or 0)
+    if acc.bufferView is None:
+        arr = np.zeros(acc.count * ncomp, dtype)
+    else:
+        arr = _read_view(gltf, blob, acc.bufferView, acc.byteOffset or 0, dtype, ncomp, acc.count).reshape(-1).copy()
+    if acc.sparse is not None and acc.sparse.count:
+        sp = acc.sparse
+        idx = _read_view(gltf, blob, sp.indices.bufferView, sp.indices.byteOffset or 0,
+                         np.dtype(DTYPES[sp.indices.componentType]), 1, sp.count).astype(np.int64)
+        vals = _read_view(gltf, blob, sp.values.bufferView, sp.values.byteOffset or 0, dtype, ncomp, sp.count)
+        arr = arr.reshape(acc.count, ncomp)
+        arr[idx] = vals.reshape(sp.count, ncomp)
+    return arr.reshape(acc.count, ncomp) if ncomp > 1 else arr.reshape(-1)
+
+
+def _read_view(gltf: Any, blob: bytes, view_index: int, offset: int, dtype: np.dtype, ncomp: int,
+               count: int) -> np.ndarray:
+    """``count`` elements of ``ncomp`` values from a bufferView (strided views supported)."""
+    view = gltf.bufferViews[view_index]
+    start = (view.byteOffset or 0) + offset
     stride = view.byteStride or dtype.itemsize * ncomp
     if stride != dtype.itemsize * ncomp:
-        raw = np.frombuffer(blob, np.uint8, count=stride * (acc.count - 1) + dtype.itemsize * ncomp, offset=start)
-        rows = [raw[i * stride : i * stride + dtype.itemsize * ncomp].view(dtype) for i in range(acc.count)]
-        arr = np.stack(rows)
-    else:
-        arr = np.frombuffer(blob, dtype, count=acc.count * ncomp, offset=start)
-    return arr.reshape(acc.count, ncomp) if ncomp > 1 else arr.copy()
+        raw = np.frombuffer(blob, np.uint8, count=stride * (count - 1) + dtype.itemsize * ncomp, offset=start)
+        return np.stack([raw[i * stride : i * stride + dtype.itemsize * ncomp].view(dtype) for i in range(count)])
+    return np.frombuffer(blob, dtype, count=count * ncomp, offset=start)
 
 
 def read_morph_targets(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray]:

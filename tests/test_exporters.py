@@ -126,24 +126,39 @@ def test_npz_round_trip_and_baked_vertices(tmp_path, rig):
 
 
 # ---------------------------------------------------------------------- glTF
+def _morph_offsets(gltf, blob, frames: int) -> np.ndarray:
+    """Per-frame morph offsets [T, V, 3] = sum_k weight_k(t) * target_k, read back from a glTF file."""
+    prim = gltf.meshes[0].primitives[0]
+    targets = np.stack([read_accessor(gltf, blob, t["POSITION"]) for t in prim.targets])
+    anim_g = gltf.animations[0]
+    ch = next(c for c in anim_g.channels if c.target.path == "weights")
+    weights = read_accessor(gltf, blob, anim_g.samplers[ch.sampler].output).reshape(frames, len(targets))
+    return np.einsum("tk,kvc->tvc", weights.astype(np.float64), targets), weights
+
+
 def test_glb_round_trip_weights_and_rotations(tmp_path, rig):
     anim = _anim(frames=9, fps=30.0)
-    path = exporters.write(anim, tmp_path / "take.glb", rig)
+    path = exporters.write(anim, tmp_path / "take.glb", rig, tolerance=0.0)
     gltf, blob = load_gltf(path)
     mesh = gltf.meshes[0]
     names = mesh.extras["targetNames"]
-    assert names == [f"exp{k:03d}" for k in range(50)]
+    # Signed components become positive / negative targets so every weight lies in [0, 1].
+    assert names == [f"exp{k:03d}_{side}" for k in range(50) for side in ("pos", "neg")]
     prim = mesh.primitives[0]
-    assert len(prim.targets) == 50
-    for k in (0, 17, 49):  # morph targets carry the expression basis, with min/max
+    for k in (0, 17, 99):  # sparse morph targets with min/max
         acc = gltf.accessors[prim.targets[k]["POSITION"]]
-        assert acc.min is not None and acc.max is not None
-        np.testing.assert_array_equal(read_accessor(gltf, blob, prim.targets[k]["POSITION"]), rig.exprdirs[:, :, k])
+        assert acc.sparse is not None and acc.min is not None and acc.max is not None
+    offsets, weights = _morph_offsets(gltf, blob, anim.num_frames)
+    assert weights.min() >= 0.0 and weights.max() <= 1.0
+    np.testing.assert_allclose(weights.max(axis=0), 1.0, atol=1e-6)  # each side peaks at 1
+    want = np.einsum("tk,vck->tvc", anim.expression, rig.exprdirs[:, :, :50])
+    np.testing.assert_allclose(offsets, want, atol=1e-6)
     np.testing.assert_allclose(read_accessor(gltf, blob, prim.attributes.POSITION), rig.v_template, atol=1e-7)
     skin_w = read_accessor(gltf, blob, prim.attributes.WEIGHTS_0)
     np.testing.assert_allclose(skin_w.sum(axis=1), 1.0, atol=1e-6)
 
     anim_g = gltf.animations[0]
+    assert anim_g.name == "take0"  # the take's name (the file stem when it has none)
     node_names = [n.name for n in gltf.nodes]
     times = None
     seen = set()
@@ -153,9 +168,7 @@ def test_glb_round_trip_weights_and_rotations(tmp_path, rig):
         out = read_accessor(gltf, blob, sampler.output)
         node = node_names[ch.target.node]
         seen.add((node, ch.target.path))
-        if ch.target.path == "weights":
-            np.testing.assert_allclose(out.reshape(anim.num_frames, 50), anim.expression, atol=1e-7)
-        else:
+        if ch.target.path != "weights":
             source = {"jaw": anim.jaw_pose, "neck": anim.neck_pose, "left_eye": anim.eye_pose[:, :3],
                       "right_eye": anim.eye_pose[:, 3:]}[node]
             np.testing.assert_allclose(Rotation.from_quat(out).as_rotvec(), source, atol=1e-5)
@@ -170,11 +183,21 @@ def test_glb_round_trip_weights_and_rotations(tmp_path, rig):
     np.testing.assert_allclose(ibm[:, :3, 3], -joints, atol=1e-6)
 
 
-def test_glb_nonzero_only_and_arkit_targets(tmp_path, rig):
+def test_glb_pruning_bound_nonzero_only_and_arkit_targets(tmp_path, rig):
     anim = _anim(frames=6)
-    anim.expression[:, 3:] = 0.0
+    anim.expression[:, 3:] = np.random.default_rng(1).normal(0, 5e-5, (6, 47))  # a model's noise on unused ones
+    anim.expression[:, 0] = np.abs(anim.expression[:, 0])  # never negative: no exp000_neg target
     gltf, _ = load_gltf(exporters.write(anim, tmp_path / "few.glb", rig, nonzero_only=True))
-    assert gltf.meshes[0].extras["targetNames"] == ["exp000", "exp001", "exp002"]
+    assert gltf.meshes[0].extras["targetNames"] == ["exp000_pos", "exp001_pos", "exp001_neg", "exp002_pos",
+                                                    "exp002_neg"]
+    # The default pruning bound: no vertex of any frame is off by more than the tolerance.
+    for tol in (1e-5, 1e-4):
+        gltf, blob = load_gltf(exporters.write(anim, tmp_path / "pruned.glb", rig, tolerance=tol))
+        offsets, _ = _morph_offsets(gltf, blob, anim.num_frames)
+        want = np.einsum("tk,vck->tvc", anim.expression, rig.exprdirs[:, :, :50])
+        assert np.linalg.norm(offsets - want, axis=2).max() <= tol * (1 + 1e-4)
+    with pytest.raises(InputError, match="tolerance"):
+        exporters.write(anim, tmp_path / "bad.glb", rig, tolerance=-1.0)
 
     weights = _known_weights(5)
     path = exporters.write(_arkit_anim(rig, weights), tmp_path / "arkit.glb", rig, arkit=True)
@@ -204,6 +227,7 @@ def test_khronos_validator_reports_no_errors(tmp_path, rig):
     from exporters.gltf import GlbWriter, build_gltf
 
     gltf = build_gltf(anim, rig, GlbWriter(rig=rig).morphs(anim))
+    assert gltf.accessors[gltf.meshes[0].primitives[0].targets[0]["POSITION"]].sparse is not None
     gltf.accessors[gltf.meshes[0].primitives[0].targets[0]["POSITION"]].min = None
     broken = tmp_path / "broken.glb"
     broken.write_bytes(b"".join(gltf.save_to_bytes()))
@@ -375,7 +399,7 @@ def test_failed_write_leaves_no_partial_file(tmp_path, rig, monkeypatch):
     target = tmp_path / "take.glb"
     target.write_bytes(b"old")
 
-    def boom(self, animation):  # fails after the writer started
+    def boom(self, animation, clip="take"):  # fails after the writer started
         raise OutputError("disk full")
 
     monkeypatch.setattr(gltf_mod.GlbWriter, "encode", boom)

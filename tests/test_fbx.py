@@ -13,7 +13,7 @@ import pytest
 from _tiny_rig import make_tiny_rig
 
 import exporters
-from exporters.fbx import find_blender
+from exporters.fbx import FbxWriter, find_blender
 from probtalk import Animation
 from probtalk.arkit import ARKIT_NAMES
 
@@ -49,10 +49,18 @@ def test_fbx_shape_keys_frames_fps_weights_and_jaw(tmp_path, rig):
     sample = [0, 5, 13]
     info = probe(path, sample)
     assert info["fps"] == pytest.approx(fps)
-    assert info["channels"] == [f"exp{k:03d}" for k in range(12)]
+    morphs = FbxWriter(rig=rig).morphs(anim)  # signed components split into _pos / _neg keys in [0, 1]
+    assert info["channels"] == morphs.names
+    assert {n.rsplit("_", 1)[0] for n in morphs.names} == {f"exp{k:03d}" for k in range(12)}
     assert round((info["time_end"] - info["time_begin"]) * fps) + 1 == frames
     for f in sample:
-        np.testing.assert_allclose(info["weights"][str(f)], anim.expression[f], atol=1e-4)
+        np.testing.assert_allclose(info["weights"][str(f)], morphs.weights[f], atol=1e-4)
+    # Unit-clean: metres, every root node at scale 1 and identity rotation, the take named after the file.
+    assert info["unit_meters"] == pytest.approx(1.0)
+    assert info["stacks"] == ["take"]
+    for root in info["roots"].values():
+        np.testing.assert_allclose(root["scale"], 1.0, atol=1e-6)
+        np.testing.assert_allclose(np.abs(root["rotation"]), [0, 0, 0, 1], atol=1e-6)
         # Bones rest in one shared orientation, so the jaw's local rotation angle is |jaw_pose|.
         q = np.array(info["rotations"][str(f)]["jaw"])
         angle = 2 * np.arccos(min(1.0, abs(q[3])))
