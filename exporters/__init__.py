@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "ArkitCache",
     "ArkitCurves",
+    "check_fps",
     "check_options",
     "Writer",
     "expand_formats",
@@ -58,6 +59,7 @@ def write(
     path: str | os.PathLike[str],
     rig: Rig | None = None,
     format: str | None = None,  # noqa: A002  (the public keyword named in DESIGN.md)
+    fps: float | None = None,
     **options: Any,
 ) -> Path:
     """Write ``animation`` to ``path`` in one format and return the written path.
@@ -68,18 +70,19 @@ def write(
             (``.npz``, ``.glb``, ``.gltf``, ``.fbx``, ``.csv`` -> Live Link Face, ``.json`` -> ARKit JSON).
         rig: the head the animation drives; ``None`` loads the bundled rig when the format needs one.
         format: a name from :func:`formats` (overrides the suffix).
+        fps: write the take resampled to this frame rate (e.g. 30, 60, 24, 29.97); None keeps its own.
         **options: writer options, e.g. ``bake_vertices=True`` (npz), ``arkit=True`` (glb/fbx),
             ``targets="my_shapes/"`` and ``arkit_smoothing=0.1`` (ARKit formats).
 
     Raises:
-        InputError: unknown format or option, or animation/rig mismatch.
+        InputError: unknown format or option, bad fps, or animation/rig mismatch.
         OutputError: the folder cannot be written.
         MissingExtraError: the format needs something not installed (Blender for FBX).
     """
     name = resolve_format(path, format)
     check_options([name], options)
     writer = get_writer(name, rig=rig, **options)
-    return writer(animation, path)
+    return writer(_at_rate(animation, fps), path)
 
 
 def write_all(
@@ -88,6 +91,9 @@ def write_all(
     stem: str,
     formats: Iterable[str] = ("npz", "glb", "livelink"),  # noqa: A002
     rig: Rig | None = None,
+    *,
+    fps: float | None = None,
+    audio: str | os.PathLike[str] | None = None,
     **options: Any,
 ) -> list[Path]:
     """Write ``animation`` as ``out_dir/stem.<suffix>`` in every format of ``formats``.
@@ -97,15 +103,31 @@ def write_all(
     The rig is loaded once and shared by every writer, and so is the ARKit solve:
     csv, json and curves-csv of one take cost one solve.
 
+    Args:
+        animation: the take.
+        out_dir: the folder (created if missing).
+        stem: file name without suffix.
+        formats: format names (comma-separated strings allowed) or ``"all"``.
+        rig: the head; None loads the bundled one when a format needs it.
+        fps: resample the take to this frame rate first (None keeps its own).
+        audio: the take's speech file: written beside the exports as ``stem.wav`` (16 kHz PCM,
+            starting with frame 0) and named in the ARKit JSON.
+        **options: writer options (see :func:`write`).
+
     Returns:
-        The written paths, in the order of ``formats``.
+        The written paths, in the order of ``formats`` (then the WAV when ``audio`` is given).
 
     Raises:
         InputError: unknown format or option, or ``targets`` given with a mesh format but no ``arkit``.
     """
     names = _expand_formats(formats)
     check_options(names, options)
+    animation = _at_rate(animation, fps)
+    if audio is not None and not Path(audio).is_file():
+        raise InputError(f"speech file {audio} not found; pass the audio the take was made from")
     folder = ensure_writable_dir(out_dir)
+    if audio is not None:
+        options = dict(options, audio_file=f"{stem}.wav")
     if rig is None and any(writer_class(n).needs_rig(options) for n in names):
         from probtalk.flame import load_rig
 
@@ -119,7 +141,32 @@ def write_all(
     for writer in writers:
         writer.cache = cache
         written.append(writer(animation, folder / f"{stem}{writer.suffixes[0]}"))
+    if audio is not None:
+        from exporters.speech import write_speech
+
+        written.append(write_speech(animation, audio, folder / f"{stem}.wav"))
     return written
+
+
+def check_fps(fps: float | None) -> float | None:
+    """The export frame rate as a float (None stays None); InputError unless it is in [1, 240]."""
+    if fps is None:
+        return None
+    try:
+        value = float(fps)
+    except (TypeError, ValueError):
+        raise InputError(f"fps must be a number such as 30, 60 or 29.97, got {fps!r}") from None
+    if not 1.0 <= value <= 240.0:
+        raise InputError(f"fps must be between 1 and 240, got {value:g}; e.g. 24, 25, 29.97, 30 or 60")
+    return value
+
+
+def _at_rate(animation: Animation, fps: float | None) -> Animation:
+    """``animation`` resampled to ``fps`` (InputError for a bad rate); itself when None."""
+    fps = check_fps(fps)
+    if fps is None or not isinstance(animation, Animation):  # a non-Animation fails the writer's own check
+        return animation
+    return animation.resample(fps)
 
 
 def check_options(names: Iterable[str], options: dict[str, Any]) -> None:

@@ -19,10 +19,12 @@ import numpy as np
 
 from exporters.arkit import ArkitCache, ArkitCurves
 from exporters.base import Writer, register
+from exporters.speech import AUDIO_OFFSET_S
 from probtalk.animation import Animation
 from probtalk.arkit import ARKIT_INDEX, ARKIT_NAMES, LIVE_LINK_FACE_NAMES, LIVE_LINK_FACE_ROTATIONS
 from probtalk.errors import InputError
 from probtalk.io import atomic_write_text
+from probtalk.layout import AUDIO_SAMPLE_RATE
 
 if TYPE_CHECKING:
     from probtalk.flame.rig import Rig
@@ -109,11 +111,27 @@ class LiveLinkWriter(CurvesWriter):
 
 @register
 class ArkitJsonWriter(CurvesWriter):
-    """``{"fps", "names", "frames": [[52 weights] per frame], "head", "left_eye", "right_eye"}``."""
+    """``{"fps", "names", "frames": [[52 weights] per frame], "head", "left_eye", "right_eye"}``.
+
+    With ``audio_file`` (set by :func:`exporters.write_all` when it writes the speech) the
+    document also holds ``"audio": {"file", "offset", "sample_rate"}``: the WAV beside it,
+    and the seconds of speech before frame 0.
+    """
 
     name = "arkit-json"
     suffixes = (".json",)
     description = "ARKit-52 curves as JSON (fps, names, frames)"
+
+    def __init__(
+        self,
+        rig: Rig | None = None,
+        *,
+        targets: str | os.PathLike[str] | None = None,
+        arkit_smoothing: float = 0.0,
+        audio_file: str | None = None,
+    ) -> None:
+        super().__init__(rig, targets=targets, arkit_smoothing=arkit_smoothing)
+        self.audio_file = audio_file
 
     def render(self, curves: ArkitCurves) -> str:
         doc: dict[str, Any] = {
@@ -125,6 +143,8 @@ class ArkitJsonWriter(CurvesWriter):
             "left_eye": np.round(curves.left_eye.astype(np.float64), 6).tolist(),
             "right_eye": np.round(curves.right_eye.astype(np.float64), 6).tolist(),
         }
+        if self.audio_file is not None:
+            doc["audio"] = {"file": self.audio_file, "offset": AUDIO_OFFSET_S, "sample_rate": AUDIO_SAMPLE_RATE}
         return json.dumps(doc, separators=(",", ":"))
 
 

@@ -93,6 +93,30 @@ class Animation:
         out[:, MOTION_JAW] = self.jaw_pose
         return out
 
+    def resample(self, fps: float) -> Animation:
+        """This take at another frame rate (linear interpolation; the same take when ``fps`` is its own).
+
+        The duration is kept: ``round(duration * fps)`` frames, the last one holding
+        the final pose. Axis-angle rotations are interpolated per component, exact
+        enough for the small angles of faces.
+
+        Raises:
+            AnimationFileError: ``fps`` is not a positive number.
+        """
+        fps = float(fps)
+        if not np.isfinite(fps) or fps <= 0:
+            raise AnimationFileError(f"fps must be a positive number, got {fps}")
+        if abs(fps - self.fps) < 1e-9:
+            return self
+        frames = max(1, int(round(self.duration * fps)))
+
+        def track(x: np.ndarray | None) -> np.ndarray | None:
+            return None if x is None else resample_frames(x, self.fps, fps, frames)
+
+        meta = dict(self.meta, fps_source=self.fps)
+        return Animation(fps=fps, expression=track(self.expression), jaw_pose=track(self.jaw_pose),
+                         neck_pose=track(self.neck_pose), eye_pose=track(self.eye_pose), shape=self.shape, meta=meta)
+
     @classmethod
     def from_motion(cls, motion: np.ndarray, fps: float, **kwargs: Any) -> Animation:
         """Build an Animation from [T, 53] motion features."""
@@ -145,6 +169,27 @@ class Animation:
         except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError, json.JSONDecodeError) as exc:
             raise AnimationFileError(f"{path} is corrupt or truncated ({type(exc).__name__}); re-export it") from None
         return cls(fps=fps, meta=meta, **kwargs)
+
+
+def resample_frames(values: np.ndarray, src_fps: float, dst_fps: float, num_frames: int) -> np.ndarray:
+    """Linearly resample per-frame values to another rate, holding the last frame past the end.
+
+    Args:
+        values: [T, D] values at ``src_fps``.
+        src_fps: their frame rate.
+        dst_fps: the wanted rate.
+        num_frames: number of output frames.
+
+    Returns:
+        float32 [num_frames, D].
+    """
+    values = np.asarray(values, np.float32)
+    t = values.shape[0]
+    pos = np.clip(np.arange(num_frames, dtype=np.float64) * (src_fps / dst_fps), 0.0, t - 1)
+    i0 = np.floor(pos).astype(np.int64)
+    i1 = np.minimum(i0 + 1, t - 1)
+    w = (pos - i0).astype(np.float32)[:, None]
+    return values[i0] * (1.0 - w) + values[i1] * w
 
 
 def _json_default(value: Any) -> Any:

@@ -62,10 +62,12 @@ def blender_import(path: Path, frames: list[int], fps: float) -> tuple[dict, np.
 @pytest.mark.parametrize("suffix", [".glb", ".fbx"])
 @pytest.mark.parametrize("fps", [30.0, 60.0])
 def test_blender_imports_the_take_as_baked(tmp_path, head, suffix, fps):
-    frames = int(fps * 0.8)
-    anim = speech_like(frames, fps)
-    assert anim.expression.min() < -1.5 and anim.expression.max() > 1.5  # would have been clamped before
-    path = exporters.write(anim, tmp_path / f"hello_happy_take0{suffix}", head)
+    model_take = speech_like(20, 25.0)  # the model's rate, resampled on export
+    assert model_take.expression.min() < -1.5 and model_take.expression.max() > 1.5  # clamped before
+    path = exporters.write(model_take, tmp_path / f"hello_happy_take0{suffix}", head, fps=fps)
+    anim = model_take.resample(fps)
+    frames = anim.num_frames
+    assert frames == int(round(0.8 * fps))
     sample = [0, frames // 3, frames // 2, frames - 1]
     # glTF times are seconds: a user sets the scene rate first; FBX carries its own rate.
     info, verts = blender_import(path, sample, fps if suffix == ".glb" else 0.0)

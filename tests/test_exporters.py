@@ -384,6 +384,48 @@ def test_rig_without_arkit_shapes_is_an_error(tmp_path, rig):
     assert list(tmp_path.iterdir()) == []
 
 
+# ------------------------------------------------------ frame rate and audio
+def test_fps_resampling_on_export(tmp_path, rig):
+    anim = _anim(frames=26, fps=25.0)  # 1.04 s
+    for fps, frames in ((30.0, 31), (60.0, 62), (24.0, 25), (29.97, 31)):
+        back = Animation.load(exporters.write(anim, tmp_path / f"r{frames}.npz", rig, fps=fps))
+        assert back.fps == fps and back.num_frames == frames
+        # Frames that fall on a source frame are that frame; others interpolate linearly.
+        t = np.arange(frames) / fps
+        for j in range(anim.expression.shape[1])[:5]:
+            want = np.interp(t, np.arange(26) / 25.0, anim.expression[:, j])
+            np.testing.assert_allclose(back.expression[:, j], want, atol=1e-5)
+    gltf, blob = load_gltf(exporters.write(anim, tmp_path / "r.glb", rig, fps=60))
+    times = read_accessor(gltf, blob, gltf.animations[0].samplers[0].input)
+    np.testing.assert_allclose(times, np.arange(62) / 60.0, atol=1e-6)
+    assert anim.resample(25.0) is anim
+    for bad in (0, -5, 1000, "fast"):
+        with pytest.raises(InputError, match="fps"):
+            exporters.write(anim, tmp_path / "bad.npz", rig, fps=bad)
+    assert not (tmp_path / "bad.npz").exists()
+
+
+def test_with_audio_writes_speech_and_json_names_it(tmp_path, rig):
+    import soundfile as sf
+
+    sr = 22050
+    speech = tmp_path / "speech.flac"
+    sf.write(speech, 0.3 * np.sin(2 * np.pi * 220 * np.arange(int(1.3 * sr)) / sr), sr, format="FLAC")
+    anim = _anim(frames=25, fps=25.0)  # 1.0 s: the speech is trimmed to the take
+    paths = exporters.write_all(anim, tmp_path / "out", "hello_neutral_take0", ["json", "npz"], rig,
+                                audio=speech, fps=30)
+    assert [p.name for p in paths] == ["hello_neutral_take0.json", "hello_neutral_take0.npz",
+                                       "hello_neutral_take0.wav"]
+    samples, rate = sf.read(paths[2])
+    assert rate == 16000 and len(samples) == 16000
+    doc = json.loads(paths[0].read_text())
+    assert doc["audio"] == {"file": "hello_neutral_take0.wav", "offset": 0.0, "sample_rate": 16000}
+    assert doc["fps"] == 30.0 and len(doc["frames"]) == 30
+    with pytest.raises(InputError, match="not found"):
+        exporters.write_all(anim, tmp_path / "none", "x", ["json"], rig, audio=tmp_path / "missing.wav")
+    assert not (tmp_path / "none").exists()
+
+
 # ---------------------------------------------------------- fan-out, atomic
 def test_write_all_fans_out(tmp_path, rig):
     paths = exporters.write_all(_anim(), tmp_path / "out", "take3", ["npz", "glb,csv", "json"], rig)
@@ -449,6 +491,37 @@ def test_cli_export(tmp_path, rig):
     assert "Traceback" not in res.output
     res = runner.invoke(app, ["export", str(tmp_path / "missing.npz"), "-o", str(out)])
     assert res.exit_code == 2 and "not found" in res.output
+
+
+def test_targets_without_arkit_is_the_same_error_from_cli_and_api(tmp_path, rig):
+    from typer.testing import CliRunner
+
+    from probtalk.cli.main import app
+
+    shapes = tmp_path / "shapes"
+    shapes.mkdir()
+    neutral = rig.v_template
+    _write_obj(shapes / "neutral.obj", neutral)
+    _write_obj(shapes / "jawOpen.obj", neutral + rig.semantic_offsets[rig.semantic_index("jawOpen")])
+    anim = _anim(frames=4)
+    a = anim.save(tmp_path / "a.npz")
+    out = tmp_path / "out"
+    messages = []
+    for call in (
+        lambda: exporters.write(anim, out / "a.glb", rig, targets=shapes),
+        lambda: exporters.write_all(anim, out, "a", ["csv", "fbx"], rig, targets=shapes),
+    ):
+        with pytest.raises(InputError) as err:
+            call()
+        messages.append(str(err.value))
+    res = CliRunner().invoke(app, ["export", str(a), "-f", "csv,glb", "--targets", str(shapes), "-o", str(out),
+                                   "--rig", str(rig.save(tmp_path / "rig.npz"))])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert messages[0] == messages[1] and messages[0] in " ".join(res.output.split())
+    assert "--arkit" in messages[0] and "\n" not in messages[0]
+    assert not out.exists()  # nothing written, not even the csv
+    # Curve formats take targets alone, and so do mesh formats with arkit.
+    assert len(exporters.write_all(anim, out, "a", ["csv", "glb"], rig, targets=shapes, arkit=True)) == 2
 
 
 # ------------------------------------------------------------- bundled head

@@ -8,33 +8,13 @@ import numpy as np
 import torch
 
 from probtalk.animation import Animation
+from probtalk.animation import resample_frames as resample
 from probtalk.flame.layer import FlameLayer
 from probtalk.geometry import vertex_normals
 from probtalk.layout import pose_vector
 
 #: Frames posed at once; large enough for torch to batch, small enough to stream.
 POSE_BATCH = 32
-
-
-def resample(values: np.ndarray, src_fps: float, dst_fps: float, num_frames: int) -> np.ndarray:
-    """Linearly resample per-frame values to another rate, holding the last frame past the end.
-
-    Args:
-        values: [T, D] values at ``src_fps``.
-        src_fps: their frame rate.
-        dst_fps: the wanted rate.
-        num_frames: number of output frames.
-
-    Returns:
-        float32 [num_frames, D].
-    """
-    values = np.asarray(values, np.float32)
-    t = values.shape[0]
-    pos = np.clip(np.arange(num_frames, dtype=np.float64) * (src_fps / dst_fps), 0.0, t - 1)
-    i0 = np.floor(pos).astype(np.int64)
-    i1 = np.minimum(i0 + 1, t - 1)
-    w = (pos - i0).astype(np.float32)[:, None]
-    return values[i0] * (1.0 - w) + values[i1] * w
 
 
 def output_frames(animations: Sequence[Animation], fps: float) -> int:
