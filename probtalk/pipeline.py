@@ -45,6 +45,8 @@ class AnimateJob:
     hubert: str | None = None
     engine: str = "model"
     text: str | None = None
+    fps: float | None = None  # export frame rate (None: the model's 25 fps)
+    with_audio: bool = False  # copy the speech next to the exports as <stem>.wav
 
 
 @dataclass
@@ -122,6 +124,9 @@ def run_job(job: AnimateJob, on_file_done: Callable[[Path], None] | None = None)
         raise InputError(f"--takes must be >= 1, got {job.takes}")
     if not job.inputs:
         raise InputError("no audio inputs given")
+    import exporters
+
+    exporters.check_fps(job.fps)
     out = ensure_writable_dir(job.out)
     intensity = parse_intensity(job.intensity)
     animate = _engine(job, intensity)
@@ -136,8 +141,7 @@ def run_job(job: AnimateJob, on_file_done: Callable[[Path], None] | None = None)
             label = emotion_label(emotion)
             takes = animate(audio_path, emotion)
             for k, anim in enumerate(takes):
-                files = _write_take(anim, out, output_name(audio_path, label, k, "mp4")[:-4], job.formats, rig,
-                                    audio_path)
+                files = _write_take(anim, out, output_name(audio_path, label, k, "mp4")[:-4], job, rig, audio_path)
                 results.append(TakeResult(audio_path, label, k, anim.num_frames, files))
         if on_file_done is not None:
             on_file_done(audio_path)
@@ -180,16 +184,22 @@ def _engine(job: AnimateJob, intensity: float | str) -> Callable[[Path, Any], li
     return learned
 
 
-def _write_take(anim: Animation, out: Path, stem: str, formats: list[str], rig: Any, audio_path: Path) -> list[Path]:
+def _write_take(anim: Animation, out: Path, stem: str, job: AnimateJob, rig: Any, audio_path: Path) -> list[Path]:
     """Write one take in every format (the exporters share one ARKit solve); paths in the order of ``formats``."""
     import exporters
 
+    formats = job.formats
     files = {}
     if "mp4" in formats:
         from probtalk.render import render
 
         files["mp4"] = Path(render([anim], rig=rig, audio=audio_path, out=out / f"{stem}.mp4"))
     names = exporters.expand_formats([f for f in formats if f != "mp4"]) if set(formats) - {"mp4"} else []
-    for name, path in zip(names, exporters.write_all(anim, out, stem, names, rig) if names else [], strict=True):
-        files[name] = path
-    return [files[f if f == "mp4" else exporters.resolve_format(None, f)] for f in formats]
+    audio = audio_path if job.with_audio else None
+    written = exporters.write_all(anim, out, stem, names, rig, fps=job.fps, audio=audio) if names else []
+    if audio is not None and not names:
+        from exporters.speech import write_speech
+
+        written = [write_speech(anim, audio_path, out / f"{stem}.wav")]
+    files.update(zip(names, written[: len(names)], strict=True))
+    return [files[f if f == "mp4" else exporters.resolve_format(None, f)] for f in formats] + written[len(names) :]
