@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from exporters.base import clip_name, neutral_vertices, register, rest_joints
-from exporters.morphs import MeshWriter, MorphSet, joint_rotations
+from exporters.morphs import DEFAULT_TOLERANCE, MeshWriter, MorphSet, joint_rotations
 from probtalk.animation import Animation
 from probtalk.errors import InputError, MissingExtraError, OutputError
 from probtalk.io import atomic_path
@@ -71,32 +71,40 @@ def fbx_payload(animation: Animation, rig: Rig, morphs: MorphSet, clip: str = "t
     ``joint_rotations`` [T, J, 3] axis-angle, ``joint_animated`` [J] bool, ``fps`` scalar, ``name``,
     ``clip`` (the take's name in the file).
     """
-    verts = neutral_vertices(rig, animation.shape)
     frames = animation.num_frames
-    key_weights = morphs.weights
     key_range = np.array([0.0, 1.0])  # every MorphSet weight lies in [0, 1]
-    rotations = np.zeros((frames, len(JOINT_NAMES), 3), np.float32)
-    animated = np.zeros(len(JOINT_NAMES), bool)
-    for j, name in enumerate(JOINT_NAMES):
-        track = joint_rotations(animation, morphs.joints).get(name)
-        if track is not None:
-            rotations[:, j] = track
+    if morphs.character is not None:  # the user's mesh: its blendshapes only, no FLAME skeleton
+        c = morphs.character
+        verts, faces, name = c.vertices, c.faces, c.name
+        joint_names: list[str] = []
+        positions, parents = np.zeros((0, 3), np.float32), np.zeros(0, np.int64)
+        skin = np.zeros((len(verts), 0), np.float32)
+    else:
+        verts, faces, name = neutral_vertices(rig, animation.shape), rig.faces, rig.name
+        joint_names = list(JOINT_NAMES)
+        positions, parents, skin = rest_joints(rig, verts), rig.parents, rig.weights
+    rotations = np.zeros((frames, len(joint_names), 3), np.float32)
+    animated = np.zeros(len(joint_names), bool)
+    tracks = joint_rotations(animation, morphs.joints)
+    for j, joint in enumerate(joint_names):
+        if joint in tracks:
+            rotations[:, j] = tracks[joint]
             animated[j] = True
     return {
-        "vertices": verts,
-        "faces": rig.faces.astype(np.int32),
+        "vertices": np.asarray(verts, np.float32),
+        "faces": np.asarray(faces, np.int32),
         "key_names": np.array(morphs.names, dtype=str),
         "key_offsets": morphs.deltas.astype(np.float32),
-        "key_weights": np.asarray(key_weights, np.float32),
+        "key_weights": np.asarray(morphs.weights, np.float32),
         "key_range": key_range.astype(np.float64),
-        "joint_names": np.array(JOINT_NAMES, dtype=str),
-        "joint_positions": rest_joints(rig, verts),
-        "parents": rig.parents.astype(np.int64),
-        "skin_weights": rig.weights.astype(np.float32),
+        "joint_names": np.array(joint_names, dtype=str),
+        "joint_positions": np.asarray(positions, np.float32),
+        "parents": np.asarray(parents, np.int64),
+        "skin_weights": np.asarray(skin, np.float32),
         "joint_rotations": rotations,
         "joint_animated": animated,
         "fps": np.float64(animation.fps),
-        "name": np.array(rig.name),
+        "name": np.array(name),
         "clip": np.array(clip),
     }
 
@@ -105,8 +113,8 @@ def fbx_payload(animation: Animation, rig: Rig, morphs: MorphSet, clip: str = "t
 class FbxWriter(MeshWriter):
     """FBX (binary, 7.4) via Blender: shape keys per expression component or ARKit shape, armature, baked animation.
 
-    Options are those of the ``glb`` writer (``arkit``, ``nonzero_only``, ``targets``,
-    ``arkit_smoothing``) plus ``timeout`` (seconds for the Blender process).
+    Options are those of :class:`exporters.morphs.MeshWriter` (``arkit``, ``nonzero_only``, ``targets``,
+    ``arkit_smoothing``, ``tolerance``, ``character``) plus ``timeout`` (seconds for the Blender process).
     """
 
     name = "fbx"
@@ -115,9 +123,10 @@ class FbxWriter(MeshWriter):
 
     def __init__(self, rig: Rig | None = None, *, arkit: bool = False, nonzero_only: bool = False,
                  targets: str | os.PathLike[str] | None = None, arkit_smoothing: float = 0.0,
+                 tolerance: float = DEFAULT_TOLERANCE, character: str | os.PathLike[str] | None = None,
                  timeout: float = DEFAULT_TIMEOUT_S) -> None:
         super().__init__(rig, arkit=arkit, nonzero_only=nonzero_only, targets=targets,
-                         arkit_smoothing=arkit_smoothing)
+                         arkit_smoothing=arkit_smoothing, tolerance=tolerance, character=character)
         self.timeout = float(timeout)
 
     def _write(self, animation: Animation, path: Path) -> None:

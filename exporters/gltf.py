@@ -120,6 +120,25 @@ def axis_angle_to_quat(rotvec: np.ndarray) -> np.ndarray:
     return q.astype(np.float32)
 
 
+def _skeleton(b: _Builder, rig: Rig, verts: np.ndarray, nodes: list[Any], joint_nodes: list[int]) -> Any:
+    """Add FLAME's joints as nodes after the mesh node (filling ``joint_nodes``) and return the skin."""
+    lib = b.lib
+    joints = rest_joints(rig, verts)
+    parents = rig.parents
+    for j, name in enumerate(JOINT_NAMES):
+        local = joints[j] - (joints[parents[j]] if parents[j] >= 0 else 0.0)
+        nodes.append(lib.Node(name=name, translation=[float(x) for x in local]))
+        joint_nodes.append(len(nodes) - 1)
+    for j in range(len(JOINT_NAMES)):
+        kids = [joint_nodes[c] for c in range(len(JOINT_NAMES)) if parents[c] == j]
+        if kids:
+            nodes[joint_nodes[j]].children = kids
+    ibm = np.tile(np.eye(4, dtype=np.float32), (len(JOINT_NAMES), 1, 1))
+    ibm[:, :3, 3] = -joints
+    return lib.Skin(name="flame", joints=joint_nodes, skeleton=joint_nodes[0],
+                    inverseBindMatrices=b.add(ibm.transpose(0, 2, 1).reshape(-1, 16), "MAT4"))
+
+
 def build_gltf(animation: Animation, rig: Rig, morphs: MorphSet, clip: str = "take") -> Any:
     """Build the :class:`pygltflib.GLTF2` document (binary blob attached) for ``animation``.
 
@@ -131,20 +150,22 @@ def build_gltf(animation: Animation, rig: Rig, morphs: MorphSet, clip: str = "ta
     """
     b = _Builder()
     lib = b.lib
-    verts = neutral_vertices(rig, animation.shape)
-    faces = rig.faces.astype(np.uint32)
-    joints = rest_joints(rig, verts)
-    parents = rig.parents
+    character = morphs.character
+    if character is not None:  # the user's own mesh: no FLAME skeleton, only its blendshapes
+        verts, faces, mesh_name = character.vertices, character.faces.astype(np.uint32), character.name
+    else:
+        verts, faces, mesh_name = neutral_vertices(rig, animation.shape), rig.faces.astype(np.uint32), rig.name
     weights, target_names, deltas = morphs.weights, morphs.names, morphs.deltas
 
     # ------------------------------------------------------------ mesh
-    j4, w4 = skin_top4(rig.weights)
     attrs = lib.Attributes(
         POSITION=b.add(verts, "VEC3", target=ARRAY_BUFFER, minmax=True),
-        NORMAL=b.add(mesh_normals(verts, rig.faces), "VEC3", target=ARRAY_BUFFER),
-        JOINTS_0=b.add(j4, "VEC4", UNSIGNED_BYTE if len(JOINT_NAMES) < 256 else UNSIGNED_SHORT, ARRAY_BUFFER),
-        WEIGHTS_0=b.add(w4, "VEC4", target=ARRAY_BUFFER),
+        NORMAL=b.add(mesh_normals(verts, faces.astype(np.int64)), "VEC3", target=ARRAY_BUFFER),
     )
+    if character is None:
+        j4, w4 = skin_top4(rig.weights)
+        attrs.JOINTS_0 = b.add(j4, "VEC4", UNSIGNED_BYTE if len(JOINT_NAMES) < 256 else UNSIGNED_SHORT, ARRAY_BUFFER)
+        attrs.WEIGHTS_0 = b.add(w4, "VEC4", target=ARRAY_BUFFER)
     # Sparse targets: a head's expression or ARKit target moves a fraction of the vertices.
     morph = [{"POSITION": b.add_sparse(d, rows)} for d, rows in zip(deltas, morphs.nonzero(), strict=True)]
     index_type = UNSIGNED_SHORT if len(verts) <= 65535 else UNSIGNED_INT
@@ -152,26 +173,15 @@ def build_gltf(animation: Animation, rig: Rig, morphs: MorphSet, clip: str = "ta
                                                          ELEMENT_ARRAY_BUFFER, minmax=False), mode=4)
     if morph:
         prim.targets = morph
-    mesh = lib.Mesh(name=rig.name, primitives=[prim])
+    mesh = lib.Mesh(name=mesh_name, primitives=[prim])
     if morph:
         mesh.weights = [0.0] * len(morph)
         mesh.extras = {"targetNames": target_names}
 
     # ------------------------------------------------------------ skeleton
-    nodes = [lib.Node(name="head", mesh=0, skin=0)]
-    joint_nodes = []
-    for j, name in enumerate(JOINT_NAMES):
-        local = joints[j] - (joints[parents[j]] if parents[j] >= 0 else 0.0)
-        nodes.append(lib.Node(name=name, translation=[float(x) for x in local]))
-        joint_nodes.append(len(nodes) - 1)
-    for j in range(len(JOINT_NAMES)):
-        kids = [joint_nodes[c] for c in range(len(JOINT_NAMES)) if parents[c] == j]
-        if kids:
-            nodes[joint_nodes[j]].children = kids
-    ibm = np.tile(np.eye(4, dtype=np.float32), (len(JOINT_NAMES), 1, 1))
-    ibm[:, :3, 3] = -joints
-    skin = lib.Skin(name="flame", joints=joint_nodes, skeleton=joint_nodes[0],
-                    inverseBindMatrices=b.add(ibm.transpose(0, 2, 1).reshape(-1, 16), "MAT4"))
+    nodes = [lib.Node(name="head", mesh=0, skin=None if character is not None else 0)]
+    joint_nodes: list[int] = []
+    skins = [] if character is not None else [_skeleton(b, rig, verts, nodes, joint_nodes)]
 
     # ------------------------------------------------------------ animation
     frames = animation.num_frames
@@ -194,15 +204,16 @@ def build_gltf(animation: Animation, rig: Rig, morphs: MorphSet, clip: str = "ta
     gltf = lib.GLTF2(
         asset=lib.Asset(version="2.0", generator="probtalk exporters"),
         scene=0,
-        scenes=[lib.Scene(nodes=[0, joint_nodes[0]])],
+        scenes=[lib.Scene(nodes=[0, *joint_nodes[:1]])],
         nodes=nodes,
         meshes=[mesh],
-        skins=[skin],
+        skins=skins,
         animations=anims if channels else [],
         accessors=b.accessors,
         bufferViews=b.views,
         buffers=[lib.Buffer(byteLength=len(b.blob))],
-        extras={"fps": animation.fps, "probtalk": {"rig": rig.rig_id(), "arkit": morphs.arkit}},
+        extras={"fps": animation.fps, "probtalk": {"rig": rig.rig_id(), "arkit": morphs.arkit,
+                                                   "character": None if character is None else character.name}},
     )
     gltf.set_binary_blob(bytes(b.blob))
     return gltf

@@ -30,6 +30,7 @@ import numpy as np
 
 from exporters.arkit import ArkitCache
 from exporters.base import TARGETS_NEED_ARKIT, Writer, check_rig, component_name
+from exporters.readers import Character, load_character
 from probtalk.animation import Animation
 from probtalk.arkit import ARKIT_INDEX
 from probtalk.errors import InputError
@@ -58,6 +59,7 @@ class MorphSet:
         weights: float32 [T, K] per-frame weights in [0, 1].
         joints: joints whose rotation the file animates (see :data:`probtalk.layout.JOINT_CHANNELS`).
         arkit: whether these are ARKit shapes (weights in [0, 1]).
+        character: the user's mesh these targets belong to (None: the FLAME head).
     """
 
     names: list[str]
@@ -65,6 +67,7 @@ class MorphSet:
     weights: np.ndarray
     joints: frozenset[str]
     arkit: bool
+    character: Character | None = None
 
     def nonzero(self) -> list[np.ndarray]:
         """Per target, the int64 indices of the vertices it moves (ascending)."""
@@ -160,14 +163,19 @@ class MeshWriter(Writer):
         targets: with ``arkit``, a user blendshape set (OBJ folder or GLB) to use instead of the rig's.
         arkit_smoothing: temporal smoothing of the ARKit solve.
         tolerance: error bound of target pruning in metres (default 1e-5); 0 keeps every nonzero entry.
+        character: your own mesh with ARKit-named blendshapes (a .glb or a folder of OBJs, any topology,
+            see :func:`exporters.readers.load_character`): the ARKit curves solved on the FLAME head
+            drive *its* blendshapes, and the file holds your mesh instead of the head.
     """
 
     def __init__(self, rig: Rig | None = None, *, arkit: bool = False, nonzero_only: bool = False,
                  targets: str | os.PathLike[str] | None = None, arkit_smoothing: float = 0.0,
-                 tolerance: float = DEFAULT_TOLERANCE) -> None:
+                 tolerance: float = DEFAULT_TOLERANCE, character: str | os.PathLike[str] | None = None) -> None:
         super().__init__(rig)
         if targets is not None and not arkit:
             raise InputError(TARGETS_NEED_ARKIT)
+        if character is not None and targets is not None:
+            raise InputError("character= brings its own blendshapes; drop targets= (--targets)")
         if not np.isfinite(tolerance) or not 0 <= tolerance <= 1e-3:
             raise InputError(f"tolerance must be between 0 and 0.001 metres, got {tolerance}")
         self.arkit = bool(arkit)
@@ -175,11 +183,14 @@ class MeshWriter(Writer):
         self.targets = targets
         self.arkit_smoothing = float(arkit_smoothing)
         self.tolerance = float(tolerance)
+        self.character = character
 
     def morphs(self, animation: Animation) -> MorphSet:
         """The morph targets and weights this writer exports for ``animation``."""
         rig = self.rig
         check_rig(animation, rig)
+        if self.character is not None:
+            return self._character_morphs(animation, rig)
         if self.arkit:
             cache = self.cache if self.cache is not None else ArkitCache()
             names, offsets = cache.targets(rig, self.targets)
@@ -200,3 +211,12 @@ class MeshWriter(Writer):
         deltas = prune(deltas, weights, self.tolerance)
         keep = [k for k, d in enumerate(deltas) if np.any(d != 0)]  # targets pruned away entirely
         return MorphSet([names[k] for k in keep], deltas[keep], weights[:, keep], BASIS_JOINTS, False)
+
+    def _character_morphs(self, animation: Animation, rig: Rig) -> MorphSet:
+        """The user's blendshapes driven by the ARKit curves solved on the FLAME head (no joints)."""
+        character = load_character(self.character)
+        cache = self.cache if self.cache is not None else ArkitCache()
+        curves = cache.curves(animation, rig, None, self.arkit_smoothing)
+        weights = curves.weights[:, [ARKIT_INDEX[n] for n in character.names]]
+        deltas = prune(character.offsets, np.ones((1, len(character.names))), self.tolerance)
+        return MorphSet(list(character.names), deltas, weights, frozenset(), True, character)

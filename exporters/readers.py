@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +181,75 @@ def _keep_arkit(raw_names: list[str], offsets: list[np.ndarray], source: Path) -
     return tuple(names), np.stack(kept).astype(np.float32)
 
 
+
+
+# ------------------------------------------------------------------ characters
+@dataclass
+class Character:
+    """A user's own mesh with ARKit-named blendshapes (any topology), to animate with solved curves.
+
+    Attributes:
+        name: the mesh's name (file or folder stem).
+        vertices: float32 [V, 3] neutral positions (the file's units and axes, glTF-style Y up expected).
+        faces: int64 [F, 3] triangles.
+        names: the K ARKit names it has (canonical camelCase).
+        offsets: float32 [K, V, 3] offsets of each blendshape at weight 1.
+    """
+
+    name: str
+    vertices: np.ndarray
+    faces: np.ndarray
+    names: tuple[str, ...]
+    offsets: np.ndarray
+
+
+def load_character(path: str | os.PathLike[str]) -> Character:
+    """Read a user's character: a ``.glb``/``.gltf`` (first mesh, morph targets named in
+    ``mesh.extras.targetNames``) or a folder of OBJ files (``neutral.obj`` with faces, plus one
+    ARKit-named OBJ per blendshape in the same vertex order).
+
+    Raises:
+        InputError: missing or unreadable file, no faces, no ARKit-named blendshape.
+    """
+    path = Path(path)
+    if path.is_dir():
+        names, offsets = _targets_from_obj_dir(path)
+        neutral = next(p for p in sorted(path.iterdir()) if p.suffix.lower() == ".obj" and p.stem.lower() in NEUTRAL_STEMS)
+        verts, faces = _read_obj_vertices(neutral), _read_obj_faces(neutral)
+    elif path.is_file() and path.suffix.lower() in (".glb", ".gltf"):
+        gltf, blob = load_gltf(path)
+        if not gltf.meshes:
+            raise InputError(f"{path} holds no mesh; export your character with its shape keys as glTF")
+        prim = gltf.meshes[0].primitives[0]
+        verts = read_accessor(gltf, blob, prim.attributes.POSITION)
+        if prim.indices is None:
+            faces = np.arange(len(verts)).reshape(-1, 3)
+        else:
+            faces = read_accessor(gltf, blob, prim.indices).astype(np.int64).reshape(-1, 3)
+        raw_names, raw = read_morph_targets(path)
+        names, offsets = _keep_arkit(raw_names, list(raw), path)
+    elif not path.exists():
+        raise InputError(f"character {path} not found; pass a .glb with named morph targets or a folder of OBJs")
+    else:
+        raise InputError(f"character {path} must be a .glb/.gltf file or a folder of OBJ files")
+    if len(faces) == 0 or faces.max() >= len(verts) or faces.min() < 0:
+        raise InputError(f"character {path} has no valid triangles; export the mesh with its faces")
+    return Character(path.stem, np.asarray(verts, np.float32), faces.astype(np.int64), names, offsets)
+
+
+def _read_obj_faces(path: Path) -> np.ndarray:
+    """Triangles int64 [F, 3] of the ``f`` lines of an OBJ (polygons fanned; ``v/vt/vn`` and negative indices)."""
+    tris: list[tuple[int, int, int]] = []
+    count = 0
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if line.startswith("v "):
+                count += 1
+            elif line.startswith("f "):
+                try:
+                    idx = [int(tok.split("/")[0]) for tok in line.split()[1:]]
+                except ValueError:
+                    raise InputError(f"OBJ {path} has a malformed face line; export it again as plain OBJ") from None
+                idx = [i - 1 if i > 0 else count + i for i in idx]
+                tris += [(idx[0], idx[k], idx[k + 1]) for k in range(1, len(idx) - 1)]
+    return np.asarray(tris, np.int64).reshape(-1, 3)

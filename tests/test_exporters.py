@@ -76,6 +76,8 @@ def test_registry_formats_and_suffixes(tmp_path):
     assert exporters.resolve_format("b.curves.csv", None) == "curves-csv"
     assert exporters.resolve_format("b.take.0.fbx", None) == "fbx"
     assert exporters.resolve_format("x.glb", "csv") == "livelink"  # explicit format (alias) wins
+    glb, fbx = exporters.get_writer("glb").option_names(), exporters.get_writer("fbx").option_names()
+    assert fbx == glb | {"timeout"}  # the mesh formats share one option set
     with pytest.raises(InputError, match="unknown export format 'obj'"):
         exporters.write(_anim(), tmp_path / "a.glb", format="obj")
     with pytest.raises(InputError, match="cannot tell the export format"):
@@ -288,6 +290,55 @@ def test_solve_arkit_from_flame_motion_and_smoothing(rig):
 
 def _write_obj(path: Path, verts: np.ndarray) -> None:
     path.write_text("".join(f"v {x:.9f} {y:.9f} {z:.9f}\n" for x, y, z in verts) + "f 1 2 3\n")
+
+
+def make_character(folder: Path) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """A user's character of another topology (a 7 x 5 quad grid, not a head) as an OBJ folder."""
+    folder.mkdir(parents=True)
+    x, y = np.meshgrid(np.linspace(-1, 1, 7), np.linspace(-1, 1, 5))
+    verts = np.stack([x.ravel(), y.ravel(), np.zeros(x.size)], axis=1)
+    quads = [(r * 7 + c, r * 7 + c + 1, (r + 1) * 7 + c + 1, (r + 1) * 7 + c) for r in range(4) for c in range(6)]
+    rng = np.random.default_rng(7)
+    shapes = {name: rng.normal(0, 0.1, verts.shape) * (rng.random((len(verts), 1)) < 0.5)
+              for name in ("jawOpen", "mouthSmileLeft", "eyeBlinkRight")}
+    faces = "".join(f"f {a + 1}/1 {b + 1}/1 {c + 1}/1 {d + 1}/1\n" for a, b, c, d in quads)  # quads, v/vt style
+    (folder / "neutral.obj").write_text("".join(f"v {p[0]:.9f} {p[1]:.9f} {p[2]:.9f}\n" for p in verts) + faces)
+    for name, off in shapes.items():
+        _write_obj(folder / f"{name}.obj", verts + off)
+    tris = np.array([t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))])
+    return verts, tris, shapes
+
+
+def test_character_of_another_topology_is_animated_by_solved_curves(tmp_path, rig):
+    verts, tris, shapes = make_character(tmp_path / "char")
+    weights = _known_weights(8)
+    anim = _arkit_anim(rig, weights)
+    expected = solve_arkit(anim, rig).weights  # solved on the FLAME head, no vertex correspondence
+    names = sorted(shapes)  # the OBJ files' order
+    idx = [ARKIT_INDEX[n] for n in names]
+    path = exporters.write(anim, tmp_path / "mine.glb", rig, character=tmp_path / "char", tolerance=0.0)
+    gltf, blob = load_gltf(path)
+    prim = gltf.meshes[0].primitives[0]
+    assert gltf.meshes[0].extras["targetNames"] == names
+    assert gltf.skins == [] and prim.attributes.JOINTS_0 is None
+    np.testing.assert_allclose(read_accessor(gltf, blob, prim.attributes.POSITION), verts, atol=1e-6)
+    np.testing.assert_array_equal(read_accessor(gltf, blob, prim.indices).reshape(-1, 3), tris)
+    offsets, got = _morph_offsets(gltf, blob, anim.num_frames)
+    np.testing.assert_allclose(got, expected[:, idx], atol=1e-6)
+    np.testing.assert_allclose(got, weights[:, idx], atol=0.02)
+    want = np.einsum("tk,kvc->tvc", weights[:, idx], np.stack([shapes[n] for n in names]))
+    np.testing.assert_allclose(offsets, want, atol=0.02 * 3 * 0.5)
+    if validator_path() is not None and __import__("shutil").which("node"):
+        assert validate_gltf(path)["issues"]["numErrors"] == 0
+    # The written GLB is itself a character (round trip through the GLB reader).
+    again = exporters.write(anim, tmp_path / "again.glb", rig, character=path, tolerance=0.0)
+    gltf2, blob2 = load_gltf(again)
+    assert gltf2.meshes[0].extras["targetNames"] == names
+    np.testing.assert_allclose(_morph_offsets(gltf2, blob2, anim.num_frames)[0], offsets, atol=1e-6)
+    with pytest.raises(InputError, match="character"):
+        exporters.write(anim, tmp_path / "x.glb", rig, character=tmp_path / "nothing")
+    with pytest.raises(InputError, match="targets"):
+        exporters.write(anim, tmp_path / "x.glb", rig, character=path, arkit=True, targets=tmp_path / "char")
 
 
 def test_retarget_onto_obj_folder(tmp_path, rig):

@@ -78,3 +78,24 @@ def test_fbx_arkit_shape_keys(tmp_path, rig):
     assert info["channels"] == list(ARKIT_NAMES)
     for f in (0, 3, 5):
         np.testing.assert_allclose(info["weights"][str(f)], weights[f], atol=0.02)
+
+
+def test_fbx_of_a_users_character(tmp_path, rig):
+    from test_exporters import make_character
+
+    from exporters.arkit import solve_arkit
+    from probtalk.arkit import ARKIT_INDEX
+
+    make_character(tmp_path / "char")
+    rng = np.random.default_rng(2)
+    weights = np.clip(rng.normal(0.3, 0.4, (6, 52)), 0, 1)
+    anim = Animation(fps=30.0, expression=weights @ rig.semantic_expression, jaw_pose=np.zeros((6, 3)))
+    path = exporters.write(anim, tmp_path / "mine.fbx", rig, character=tmp_path / "char")
+    info = probe(path, [0, 3, 5])
+    names = ["eyeBlinkRight", "jawOpen", "mouthSmileLeft"]
+    assert info["channels"] == names and info["stacks"] == ["mine"]
+    expected = solve_arkit(anim, rig).weights[:, [ARKIT_INDEX[n] for n in names]]
+    for f in (0, 3, 5):
+        np.testing.assert_allclose(info["weights"][str(f)], expected[f], atol=1e-4)
+    for root in info["roots"].values():
+        np.testing.assert_allclose(root["scale"], 1.0, atol=1e-6)

@@ -66,6 +66,18 @@ def find_fcurve(id_data: bpy.types.ID, path: str, index: int = 0) -> bpy.types.F
     return fcurve
 
 
+def animate_keys(mesh: bpy.types.Mesh, names: list[str], weights: np.ndarray, frames: np.ndarray) -> None:
+    """Shape-key animation: one fcurve per key, every frame keyed."""
+    if not names:
+        return
+    blocks = mesh.shape_keys.key_blocks
+    for k, key_name in enumerate(names):
+        blocks[key_name].value = float(weights[0, k])
+        blocks[key_name].keyframe_insert("value", frame=0)
+        fill_fcurve(find_fcurve(mesh.shape_keys, f'key_blocks["{key_name}"].value'), frames, weights[:, k])
+    mesh.shape_keys.animation_data.action.name = "expression"
+
+
 def build(data: dict[str, np.ndarray]) -> None:
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
@@ -97,14 +109,20 @@ def build(data: dict[str, np.ndarray]) -> None:
         block.data.foreach_set("co", (verts + data["key_offsets"][k].astype(np.float64)).ravel())
     mesh.update()
 
+    joint_names = [str(n) for n in data["joint_names"]]
+    stand_up = Matrix([[*row, 0.0] for row in Y_UP_TO_Z_UP.tolist()] + [[0.0, 0.0, 0.0, 1.0]])
+    if not joint_names:  # a user's character: shape keys only, the mesh object stands itself up
+        obj.matrix_world = stand_up
+        animate_keys(mesh, names, weights, frames)
+        return
+
     # Armature with one bone per FLAME joint.
     arm_data = bpy.data.armatures.new("skeleton")
     arm = bpy.data.objects.new("skeleton", arm_data)
-    arm.matrix_world = Matrix([[*row, 0.0] for row in Y_UP_TO_Z_UP.tolist()] + [[0.0, 0.0, 0.0, 1.0]])
+    arm.matrix_world = stand_up
     scene.collection.objects.link(arm)
     bpy.context.view_layer.objects.active = arm
     bpy.ops.object.mode_set(mode="EDIT")
-    joint_names = [str(n) for n in data["joint_names"]]
     positions = data["joint_positions"].astype(np.float64)
     parents = data["parents"]
     for j, joint in enumerate(joint_names):
@@ -127,14 +145,7 @@ def build(data: dict[str, np.ndarray]) -> None:
         for v in np.flatnonzero(skin[:, j] > 0):
             group.add([int(v)], float(skin[v, j]), "REPLACE")
 
-    # Shape-key animation: one fcurve per key, every frame keyed.
-    if names:
-        blocks = mesh.shape_keys.key_blocks
-        for k, key_name in enumerate(names):
-            blocks[key_name].value = float(weights[0, k])
-            blocks[key_name].keyframe_insert("value", frame=0)
-            fill_fcurve(find_fcurve(mesh.shape_keys, f'key_blocks["{key_name}"].value'), frames, weights[:, k])
-        mesh.shape_keys.animation_data.action.name = "expression"
+    animate_keys(mesh, names, weights, frames)
 
     # Joint animation: FLAME local rotations (world-aligned rest frames) -> bone space.
     animated = data["joint_animated"]

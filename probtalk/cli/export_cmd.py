@@ -29,6 +29,9 @@ def export(
     tolerance: float = typer.Option(
         1e-5, "--tolerance", help="glb/fbx: drop morph-target entries whose combined effect stays below this (metres)."
     ),
+    character: Path = typer.Option(
+        None, "--character", help="glb/fbx: your own mesh with ARKit-named blendshapes (.glb or OBJ folder) to animate."
+    ),
     fps: float = typer.Option(None, "--fps", help="Resample to this frame rate first (e.g. 24, 29.97, 30, 60)."),
     audio: Path = typer.Option(
         None, "--audio", help="The take's speech: written next to the exports as <stem>.wav (one input only)."
@@ -50,6 +53,8 @@ def export(
         options["bake_vertices"] = True
     if targets is not None:
         options["targets"] = targets
+    if character is not None:
+        options["character"] = character
     exporters.check_options(names, options)  # the same rules as the API, before anything is loaded
     if audio is not None and len(animations) > 1:
         raise InputError("--audio names the speech of one take; export one animation at a time with it")
