@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from exporters.base import check_rig
+from exporters.checks import check_rig
 from exporters.readers import load_blendshape_targets
 from exporters.solver import ArkitSolver
 from probtalk.animation import Animation

@@ -30,7 +30,6 @@ from exporters.morphs import MeshWriter, MorphSet, joint_rotations
 from exporters.readers import DTYPES, FLOAT, UNSIGNED_BYTE, UNSIGNED_INT, UNSIGNED_SHORT
 from probtalk.animation import Animation
 from probtalk.errors import InputError, MissingExtraError
-from probtalk.geometry import vertex_normals
 from probtalk.io import atomic_write_bytes
 from probtalk.layout import JOINT_NAMES
 
@@ -107,6 +106,8 @@ class _Builder:
 def mesh_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Unit vertex normals float32 [V, 3] (:func:`probtalk.geometry.vertex_normals`; +Z where undefined,
     as glTF requires unit normals)."""
+    from probtalk.geometry import vertex_normals  # torch: imported when a mesh is written, not with exporters
+
     n = vertex_normals(np.asarray(vertices, np.float32), faces)
     return np.where(np.linalg.norm(n, axis=1, keepdims=True) > 0.5, n, np.array([0.0, 0.0, 1.0], np.float32))
 

@@ -27,7 +27,7 @@ def export(
     bake_vertices: bool = typer.Option(False, "--bake-vertices", help="npz: add baked [T, V, 3] vertices."),
     nonzero_only: bool = typer.Option(False, "--nonzero-only", help="glb/fbx: only the expression components that move."),
     tolerance: float = typer.Option(
-        1e-5, "--tolerance", help="glb/fbx: drop morph-target entries whose combined effect stays below this (metres)."
+        5e-5, "--tolerance", help="glb/fbx: drop morph-target entries whose combined effect stays below this (metres)."
     ),
     character: Path = typer.Option(
         None, "--character", help="glb/fbx: your own mesh with ARKit-named blendshapes (.glb or OBJ folder) to animate."
