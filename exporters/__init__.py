@@ -58,7 +58,7 @@ def write(
     animation: Animation,
     path: str | os.PathLike[str],
     rig: Rig | None = None,
-    format: str | None = None,  # noqa: A002  (the public keyword named in DESIGN.md)
+    format: str | None = None,  # noqa: A002  (the public keyword named in docs/architecture.md)
     fps: float | None = None,
     **options: Any,
 ) -> Path:

@@ -1,4 +1,4 @@
-"""The Animation result type and its .npz file format (DESIGN.md contract)."""
+"""The Animation result type and its .npz file format (the contract in docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ class Animation:
         frames = max(1, int(round(self.duration * fps)))
 
         def track(x: np.ndarray | None) -> np.ndarray | None:
-            return None if x is None else resample_frames(x, self.fps, fps, frames)
+            return None if x is None else resample_motion(x, self.fps, fps, frames)
 
         meta = dict(self.meta, fps_source=self.fps)
         return Animation(fps=fps, expression=track(self.expression), jaw_pose=track(self.jaw_pose),
@@ -171,27 +171,6 @@ class Animation:
         return cls(fps=fps, meta=meta, **kwargs)
 
 
-def resample_frames(values: np.ndarray, src_fps: float, dst_fps: float, num_frames: int) -> np.ndarray:
-    """Linearly resample per-frame values to another rate, holding the last frame past the end.
-
-    Args:
-        values: [T, D] values at ``src_fps``.
-        src_fps: their frame rate.
-        dst_fps: the wanted rate.
-        num_frames: number of output frames.
-
-    Returns:
-        float32 [num_frames, D].
-    """
-    values = np.asarray(values, np.float32)
-    t = values.shape[0]
-    pos = np.clip(np.arange(num_frames, dtype=np.float64) * (src_fps / dst_fps), 0.0, t - 1)
-    i0 = np.floor(pos).astype(np.int64)
-    i1 = np.minimum(i0 + 1, t - 1)
-    w = (pos - i0).astype(np.float32)[:, None]
-    return values[i0] * (1.0 - w) + values[i1] * w
-
-
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
@@ -200,3 +179,35 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def resample_motion(
+    values: np.ndarray, src_fps: float, dst_fps: float, num_frames: int | None = None
+) -> np.ndarray:
+    """Linearly resample per-frame values [T, D] from ``src_fps`` to ``dst_fps``.
+
+    The one frame-rate converter of the project (datasets, evaluation engines, rendering).
+
+    Args:
+        values: [T, D] values at ``src_fps``.
+        src_fps: their frame rate.
+        dst_fps: the wanted rate.
+        num_frames: output frames; past the input's end the last frame is held. None:
+            ``max(1, round(T * dst_fps / src_fps))``, and the input is returned as it is
+            (as float32) when the rates match or it has fewer than two frames.
+
+    Returns:
+        float32 [num_frames, D].
+    """
+    values = np.asarray(values, dtype=np.float32)
+    t = values.shape[0]
+    if num_frames is None:
+        if abs(src_fps - dst_fps) < 1e-6 or t < 2:
+            return values
+        num_frames = max(1, int(round(t * dst_fps / src_fps)))
+    t_src = np.arange(t) / src_fps
+    t_dst = np.arange(num_frames) / dst_fps
+    out = np.empty((num_frames, values.shape[1]), np.float32)
+    for d in range(values.shape[1]):
+        out[:, d] = np.interp(t_dst, t_src, values[:, d])  # holds the first/last value outside [0, T)
+    return out

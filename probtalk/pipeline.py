@@ -151,7 +151,7 @@ def run_job(job: AnimateJob, on_file_done: Callable[[Path], None] | None = None)
 def _engine(job: AnimateJob, intensity: float | str) -> Callable[[Path, Any], list[Animation]]:
     if job.engine == "rules":
         from probtalk.audio import audio_sha256, load_audio
-        from probtalk.data.rules import animate_rules
+        from probtalk.eval.rules import animate_rules
 
         def rules(audio_path: Path, emotion: Any) -> list[Animation]:
             if not isinstance(intensity, float):
@@ -191,7 +191,7 @@ def _write_take(anim: Animation, out: Path, stem: str, job: AnimateJob, rig: Any
     formats = job.formats
     files = {}
     if "mp4" in formats:
-        from probtalk.render import render
+        from probtalk.rendering import render
 
         files["mp4"] = Path(render([anim], rig=rig, audio=audio_path, out=out / f"{stem}.mp4"))
     names = exporters.expand_formats([f for f in formats if f != "mp4"]) if set(formats) - {"mp4"} else []

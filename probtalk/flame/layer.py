@@ -1,7 +1,7 @@
 """FlameLayer: FLAME parameters -> vertices, using smplx's LBS math.
 
 Works for any leading batch/time dimensions; nothing is fixed at construction.
-This is the one posing path: rendering (:mod:`probtalk.render.scene`), vertex
+This is the one posing path: rendering (:mod:`probtalk.rendering.scene`), vertex
 baking and the ARKit solve (:mod:`exporters.arkit`) all pose through
 :meth:`FlameLayer.forward` or a :class:`FoldedFlame` made by :meth:`FlameLayer.fold`.
 """

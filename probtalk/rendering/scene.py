@@ -7,8 +7,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import torch
 
-from probtalk.animation import Animation
-from probtalk.animation import resample_frames as resample
+from probtalk.animation import Animation, resample_motion
 from probtalk.flame.layer import FlameLayer
 from probtalk.geometry import vertex_normals
 from probtalk.layout import pose_vector
@@ -38,7 +37,7 @@ class PosedTake:
         def track(x: np.ndarray | None) -> np.ndarray | None:
             if x is None:
                 return None
-            return np.asarray(x, np.float32) if same else resample(x, animation.fps, fps, num_frames)
+            return np.asarray(x, np.float32) if same else resample_motion(x, animation.fps, fps, num_frames)
 
         self.expression = track(animation.expression)
         self.pose_params = pose_vector(num_frames, neck=track(animation.neck_pose), jaw=track(animation.jaw_pose),
