@@ -18,8 +18,12 @@ from probtalk.io import ensure_writable_dir
 
 logger = logging.getLogger(__name__)
 
-# Formats the job writes: exporters' names plus the MP4 preview.
-JOB_FORMATS = ("npz", "glb", "gltf", "fbx", "csv", "json", "mp4")
+
+def job_formats() -> list[str]:
+    """Formats the job writes: every exporter format (and its suffix alias) plus the MP4 preview."""
+    import exporters
+
+    return [*exporters.formats(aliases=True), "mp4"]
 
 
 @dataclass
@@ -41,6 +45,8 @@ class AnimateJob:
     hubert: str | None = None
     engine: str = "model"
     text: str | None = None
+    fps: float | None = None  # export frame rate (None: the model's 25 fps)
+    with_audio: bool = False  # copy the speech next to the exports as <stem>.wav
 
 
 @dataclass
@@ -96,8 +102,10 @@ def parse_intensity(value: float | str) -> float | str:
 
 
 def output_name(audio: Path, emotion: str, take: int, fmt: str) -> str:
-    """Predictable names: ``<stem>_<emotion>_take<k>.<ext>``."""
-    return f"{audio.stem}_{emotion}_take{take}.{fmt}"
+    """Predictable names: ``<stem>_<emotion>_take<k>.<ext>`` (the format's own suffix, e.g. ``.csv`` for livelink)."""
+    import exporters
+
+    return f"{audio.stem}_{emotion}_take{take}" + (".mp4" if fmt == "mp4" else exporters.suffix(fmt))
 
 
 def run_job(job: AnimateJob, on_file_done: Callable[[Path], None] | None = None) -> list[TakeResult]:
@@ -106,15 +114,19 @@ def run_job(job: AnimateJob, on_file_done: Callable[[Path], None] | None = None)
     Problems with options (unknown format, unwritable folder, bad emotion) are
     found before any work is done; each file is written atomically.
     """
-    unknown = [f for f in job.formats if f not in JOB_FORMATS]
+    known = job_formats()
+    unknown = [f for f in job.formats if f not in known]
     if unknown:
-        raise InputError(f"unknown output format(s) {', '.join(unknown)}; choose from {', '.join(JOB_FORMATS)}")
+        raise InputError(f"unknown output format(s) {', '.join(unknown)}; choose from {', '.join(known)}")
     if not job.formats:
-        raise InputError(f"no output format given; choose from {', '.join(JOB_FORMATS)}")
+        raise InputError(f"no output format given; choose from {', '.join(known)}")
     if job.takes < 1:
         raise InputError(f"--takes must be >= 1, got {job.takes}")
     if not job.inputs:
         raise InputError("no audio inputs given")
+    import exporters
+
+    exporters.check_fps(job.fps)
     out = ensure_writable_dir(job.out)
     intensity = parse_intensity(job.intensity)
     animate = _engine(job, intensity)
@@ -129,10 +141,7 @@ def run_job(job: AnimateJob, on_file_done: Callable[[Path], None] | None = None)
             label = emotion_label(emotion)
             takes = animate(audio_path, emotion)
             for k, anim in enumerate(takes):
-                files = [
-                    _write(anim, out / output_name(audio_path, label, k, fmt), fmt, rig, audio_path)
-                    for fmt in job.formats
-                ]
+                files = _write_take(anim, out, output_name(audio_path, label, k, "mp4")[:-4], job, rig, audio_path)
                 results.append(TakeResult(audio_path, label, k, anim.num_frames, files))
         if on_file_done is not None:
             on_file_done(audio_path)
@@ -175,13 +184,22 @@ def _engine(job: AnimateJob, intensity: float | str) -> Callable[[Path, Any], li
     return learned
 
 
-def _write(anim: Animation, path: Path, fmt: str, rig: Any, audio_path: Path) -> Path:
-    if fmt == "npz":
-        return anim.save(path)
-    if fmt == "mp4":
-        from probtalk.rendering import render
-
-        return Path(render([anim], rig=rig, audio=audio_path, out=path))
+def _write_take(anim: Animation, out: Path, stem: str, job: AnimateJob, rig: Any, audio_path: Path) -> list[Path]:
+    """Write one take in every format (the exporters share one ARKit solve); paths in the order of ``formats``."""
     import exporters
 
-    return Path(exporters.write(anim, path, rig=rig))
+    formats = job.formats
+    files = {}
+    if "mp4" in formats:
+        from probtalk.rendering import render
+
+        files["mp4"] = Path(render([anim], rig=rig, audio=audio_path, out=out / f"{stem}.mp4"))
+    names = exporters.expand_formats([f for f in formats if f != "mp4"]) if set(formats) - {"mp4"} else []
+    audio = audio_path if job.with_audio else None
+    written = exporters.write_all(anim, out, stem, names, rig, fps=job.fps, audio=audio) if names else []
+    if audio is not None and not names:
+        from exporters.speech import write_speech
+
+        written = [write_speech(anim, audio_path, out / f"{stem}.wav")]
+    files.update(zip(names, written[: len(names)], strict=True))
+    return [files[f if f == "mp4" else exporters.resolve_format(None, f)] for f in formats] + written[len(names) :]

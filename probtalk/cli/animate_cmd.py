@@ -47,6 +47,8 @@ def animate(
     hubert: str = typer.Option(None, "--hubert", help="Folder with pretrained HuBERT weights."),
     engine: str = typer.Option("model", "--engine", help="model (learned) or rules (phone-based baseline)."),
     text: str = typer.Option(None, "--text", help="Transcript, for --engine rules (optional)."),
+    fps: float = typer.Option(None, "--fps", help="Export frame rate, resampled from 25 (e.g. 24, 29.97, 30, 60)."),
+    with_audio: bool = typer.Option(False, "--with-audio", help="Copy the speech next to the exports as <stem>.wav."),
 ) -> None:
     """Animate speech: one file per input, emotion, take and format."""
     from rich.console import Console
@@ -74,6 +76,8 @@ def animate(
         hubert=hubert,
         engine=engine,
         text=text,
+        fps=fps,
+        with_audio=with_audio,
     )
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as progress:
