@@ -14,10 +14,11 @@ from typing import Any
 
 from probtalk.animation import Animation
 from probtalk.errors import ProbtalkError
+from probtalk.options import AnimateOptions
 
 __version__ = "0.1.0"
 
-__all__ = ["Animation", "ProbtalkError", "__version__", "load_model", "load_rig", "render"]
+__all__ = ["AnimateOptions", "Animation", "ProbtalkError", "__version__", "load_model", "load_rig", "render"]
 
 
 def __getattr__(name: str) -> Any:
