@@ -111,6 +111,8 @@ class Model:
             OptionError: an unknown emotion or speaker, an out-of-range or non-finite option
                 (an ``OptionTypeError`` for a wrong type or an unknown option name).
         """
+        if isinstance(sample_rate, AnimateOptions) and options is None:  # animate(path, opts)
+            sample_rate, options = None, sample_rate
         if options is not None and not isinstance(options, AnimateOptions):
             raise OptionTypeError(f"options must be an AnimateOptions, got {type(options).__name__}", option="options")
         opts = (options or AnimateOptions()).replace(**overrides)

@@ -41,7 +41,8 @@ def load_audio(
         source: a path to wav/flac/ogg/mp3/m4a/..., or samples as a numpy array, torch tensor
             or list of numbers, [N] or [N, C] (channels last; [C, N] with up to 8 channels is
             transposed).
-        sample_rate: the samples' rate in Hz, a whole number (required for samples; ignored for files).
+        sample_rate: the samples' rate in Hz, a whole number (required for samples; checked but
+            not used for files, which carry their own rate).
         validate: reject empty, silent, too short, too loud or non-finite audio.
 
     Raises:
@@ -54,6 +55,8 @@ def load_audio(
         path = Path(source)
         if str(source) == "":
             raise AudioError("audio path is empty; give a speech file")
+        if sample_rate is not None:
+            _sample_rate(sample_rate)  # a file carries its own rate; still refuse nonsense
         audio, sr = _read_file(path)
         name = path.name
     else:

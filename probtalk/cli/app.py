@@ -46,17 +46,21 @@ class OneLineErrorsGroup(TyperGroup):
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
             code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.exceptions.NoArgsIsHelpError as exc:
-            click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
-            sys.exit(2)
-        except click.ClickException as exc:
-            where = f" (see '{exc.ctx.command_path} --help')" if getattr(exc, "ctx", None) else ""
+        except Exception as exc:  # typer >= 0.23 raises its own copies of click's exceptions
+            names = {cls.__name__ for cls in type(exc).__mro__}
+            if names & {"Abort"}:
+                click.echo("interrupted", err=True)
+                sys.exit(130)
+            if not ("ClickException" in names and callable(getattr(exc, "format_message", None))):
+                raise
+            ctx = getattr(exc, "ctx", None)
+            if "NoArgsIsHelpError" in names and ctx is not None:
+                click.echo(ctx.get_help(), err=True)
+                sys.exit(2)
+            where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
             message = " ".join(exc.format_message().split())
             click.echo(f"error: {message}{where}", err=True)
-            sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
-        except click.Abort:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
+            sys.exit(2 if "UsageError" in names else int(getattr(exc, "exit_code", 1)))
         sys.exit(code if isinstance(code, int) else 0)
 
 
