@@ -50,22 +50,27 @@ def check_unique_stems(paths: Sequence[str | os.PathLike[str]]) -> None:
     """
     seen: dict[str, Path] = {}
     for p in map(Path, paths):
-        if p.stem in seen and seen[p.stem] != p:
+        if seen.get(p.stem) == p:
+            raise OutputError(f"input {p} is given twice; give each file once")
+        if p.stem in seen:
             raise OutputError(
                 f"inputs {seen[p.stem]} and {p} would write files of the same name ({p.stem}.*); "
                 "rename one or run them into different -o folders"
             )
-        seen.setdefault(p.stem, p)
+        seen[p.stem] = p
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
+def atomic_path(
+    target: str | os.PathLike[str], suffix: str | None = None, *, needed: int | None = None
+) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; rename it onto ``target`` on success.
 
     The temporary file (``.<stem>.<random>.tmp<suffix>``, see :data:`TEMP_NAME`) keeps the
     target's suffix (or ``suffix``) so that writers which pick a format from the file name
     still work. On any exception, including Ctrl-C and SIGTERM in the CLI, the temporary
-    file is removed and ``target`` is left untouched.
+    file is removed and ``target`` is left untouched. ``needed`` (bytes, when the writer
+    knows it) goes into the message when the disk is full.
 
     Raises:
         OutputError: the folder is not writable, the disk (or quota) is full, or the
@@ -81,7 +86,7 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
     try:
         tmp = _make_temp(folder, target.stem, suffix)
     except OSError as exc:
-        raise _write_error(target, exc, 0) from None
+        raise _write_error(target, exc, 0, needed) from None
     try:
         yield tmp
         if tmp.is_file():  # mkstemp makes 0600 files; give outputs the usual umask-based mode
@@ -92,7 +97,7 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
         with contextlib.suppress(OSError):
             tmp.unlink()
         if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
-            raise _write_error(target, exc, written) from None
+            raise _write_error(target, exc, written, needed) from None
         raise
 
 
@@ -124,7 +129,7 @@ def _human(n: float) -> str:
     return f"{n:.1f} TB"
 
 
-def _write_error(target: Path, exc: OSError, written: int) -> OutputError:
+def _write_error(target: Path, exc: OSError, written: int, needed: int | None = None) -> OutputError:
     folder = target.parent if str(target.parent) else Path(".")
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         try:
@@ -132,9 +137,9 @@ def _write_error(target: Path, exc: OSError, written: int) -> OutputError:
         except OSError:
             free = "unknown"
         what = "disk quota exceeded" if exc.errno == errno.EDQUOT else "no space left on device"
+        size = f"it needs {_human(needed)}" if needed else f"{_human(written)} were written before the disk filled"
         return OutputError(
-            f"{what} writing {target}: it needed more than {_human(written)} ({free} free in {folder}); "
-            "free some space or choose another output folder"
+            f"{what} writing {target}: {size}, {free} free in {folder}; free some space or choose another output folder"
         )
     if exc.errno == errno.EROFS:
         return OutputError(f"cannot write {target}: the file system is read-only; choose another output folder")
@@ -201,7 +206,7 @@ def _current_umask() -> int:
 
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
     """Write ``data`` to ``target`` atomically and return the target path."""
-    with atomic_path(target) as tmp:
+    with atomic_path(target, needed=len(data)) as tmp:
         tmp.write_bytes(data)
     return Path(target)
 

@@ -183,6 +183,7 @@ CLI_CASES: list[tuple[str, Inputs, list[str], str]] = [
     ("same stem, two formats", lambda d: [wav(d, "hello.wav"), wav(d, "hello.flac", format="FLAC")], [],
      "would both write"),
     ("same file twice", lambda d: [wav(d, "a.wav"), str(d / "a.wav")], [], "given twice"),
+    ("output name taken by a folder", A, ["-o", "{d}/taken"], "is a folder"),
     # formats and engine
     ("format empty", A, ["--format", ""], "no output format"),
     ("format unknown", A, ["--format", "npz,docx"], "unknown output format"),
@@ -224,6 +225,7 @@ def test_cli_bad_input(tiny_ckpt, tmp_path, label, inputs, extra, expect):
     a_file(d)
     (d / "ro").mkdir()
     os.chmod(d / "ro", 0o555)
+    (d / "taken" / "a_neutral_take0.npz").mkdir(parents=True)
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("an older file")
@@ -294,6 +296,32 @@ def test_export_collision_is_refused(tmp_path):
     result = run_cli(["export", str(tmp_path / "a" / "take.npz"), str(tmp_path / "b" / "take.npz"), "-f", "npz",
                       "-o", str(out)])
     assert_one_line_error(result, "would write files of the same name")
+    assert folder_snapshot(out) == set()
+
+
+OTHER_COMMANDS: list[tuple[str, list[str], str]] = [
+    ("render yaw nan", ["render", "{take}", "--yaw", "nan", "-o", "{out}/v.mp4"], "yaw"),
+    ("render pitch inf", ["render", "{take}", "--pitch", "inf", "-o", "{out}/v.mp4"], "pitch"),
+    ("render fps inf", ["render", "{take}", "--fps", "inf", "-o", "{out}/v.mp4"], "fps"),
+    ("render missing file", ["render", "{out}/nope.npz", "-o", "{out}/v.mp4"], "not found"),
+    ("export smoothing inf", ["export", "{take}", "-f", "csv", "--smoothing", "inf", "-o", "{out}"], "smoothing"),
+    ("export unknown format", ["export", "{take}", "-f", "docx", "-o", "{out}"], "docx"),
+    ("export same file twice", ["export", "{take}", "{take}", "-f", "csv", "-o", "{out}"], "take.npz"),
+    ("unknown command", ["animat", "x.wav"], "No such command"),
+    ("data synth unknown emotion", ["data", "synth", "--emotions", "happy,bored", "--out", "{out}/c"], "bored"),
+]
+
+
+@pytest.mark.parametrize("label,args,expect", OTHER_COMMANDS, ids=[c[0] for c in OTHER_COMMANDS])
+def test_other_commands_bad_input(tmp_path, label, args, expect):
+    from probtalk import Animation
+
+    take = tmp_path / "take.npz"
+    Animation(fps=25.0, expression=np.zeros((5, 50), np.float32), jaw_pose=np.zeros((5, 3), np.float32)).save(take)
+    out = tmp_path / "out"
+    out.mkdir()
+    result = run_cli([a.replace("{take}", str(take)).replace("{out}", str(out)) for a in args])
+    assert_one_line_error(result, expect)
     assert folder_snapshot(out) == set()
 
 
@@ -441,7 +469,7 @@ def test_folder_run_goes_on_past_bad_files(tiny_ckpt, tmp_path):
     assert "a_good" in result.stdout and "d_good" in result.stdout  # the summary table lists the good ones
 
 
-@pytest.mark.parametrize("fmt", ["npz", "csv", "json", "glb"])
+@pytest.mark.parametrize("fmt", ["npz", "csv", "json", "glb", "mp4"])
 def test_disk_full_names_file_and_space(tiny_ckpt, tmp_path, monkeypatch, fmt):
     """Every writer goes through atomic_path: its temporary file is made to point at /dev/full (ENOSPC)."""
     if not os.path.exists("/dev/full"):
@@ -458,6 +486,8 @@ def test_disk_full_names_file_and_space(tiny_ckpt, tmp_path, monkeypatch, fmt):
     result = run_cli(["animate", wav(tmp_path, "a.wav"), "--model", str(tiny_ckpt), "-o", str(out), "-f", fmt])
     assert_one_line_error(result, "no space left on device writing")
     assert f"a_neutral_take0.{fmt}" in result.stderr and "free in" in result.stderr
+    if fmt in ("npz", "csv", "json", "glb"):  # writers that know the size say how much was needed
+        assert "it needs " in result.stderr
     assert folder_snapshot(out) == set()
 
 
