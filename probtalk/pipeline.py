@@ -149,7 +149,7 @@ def check_job(job: AnimateJob) -> None:
     if job.engine not in ("model", "rules"):
         raise InputError(f"unknown engine {job.engine!r}; use model or rules")
     for emotion in job.emotions:
-        emotion_mix(emotion)
+        emotion_mix(emotion, None)  # weights here; names against the model's (or the rules') vocabulary later
     plan_outputs(job)
 
 
@@ -198,8 +198,10 @@ def _engine(job: AnimateJob) -> Callable[[Path, EmotionSpec], list[Animation]]:
     opts = job.options
     if job.engine == "rules":
         from probtalk.audio import audio_sha256, load_audio
-        from probtalk.data.rules import animate_rules
+        from probtalk.eval.rules import animate_rules
 
+        for emotion in job.emotions:  # the rules know the 8 standard emotions; check before any audio
+            emotion_mix(emotion)
         def rules(audio_path: Path, emotion: EmotionSpec) -> list[Animation]:
             anim = animate_rules(load_audio(audio_path), text=job.text, emotion=emotion, intensity=opts.intensity)
             anim.meta.update({"audio": audio_path.name, "audio_sha256": audio_sha256(audio_path)})
@@ -222,7 +224,7 @@ def _write(anim: Animation, path: Path, fmt: str, rig: Any, audio_path: Path) ->
     if fmt == "npz":
         return anim.save(path)
     if fmt == "mp4":
-        from probtalk.render import render
+        from probtalk.rendering import render
 
         return Path(render([anim], rig=rig, audio=audio_path, out=path))
     import exporters

@@ -24,7 +24,7 @@ def synth(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Generate the synthetic speech + FLAME motion corpus (see datasets/README.md)."""
-    from probtalk.data.synth import SynthConfig, synthesize_corpus
+    from probtalk.corpus.synth import SynthConfig, synthesize_corpus
     from probtalk.options import parse_emotion_names
 
     config = SynthConfig(
