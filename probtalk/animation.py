@@ -137,7 +137,7 @@ class Animation:
             if value is not None:
                 arrays[key] = value
         arrays["meta_json"] = np.array(json.dumps(self.meta, sort_keys=True, default=_json_default))
-        with atomic_path(path) as tmp:
+        with atomic_path(path, needed=sum(np.asarray(a).nbytes for a in arrays.values())) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, **arrays)
         return path

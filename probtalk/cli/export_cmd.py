@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from probtalk.cli.app import app, run_cli
+from probtalk.io import check_unique_stems
 
 
 @app.command("export")
@@ -44,6 +45,7 @@ def export(
     from probtalk.flame import load_rig
 
     names = exporters.expand_formats(format)
+    check_unique_stems(animations)
     options: dict[str, object] = {"arkit_smoothing": smoothing, "tolerance": tolerance}
     if arkit:
         options["arkit"] = True
