@@ -57,7 +57,7 @@ __all__ = [
 def write(
     animation: Animation,
     path: str | os.PathLike[str],
-    rig: Rig | None = None,
+    rig: Rig | str | os.PathLike[str] | None = None,
     format: str | None = None,  # noqa: A002  (the public keyword named in docs/architecture.md)
     fps: float | None = None,
     **options: Any,
@@ -68,7 +68,7 @@ def write(
         animation: the take to export.
         path: output file; its suffix picks the format when ``format`` is None
             (``.npz``, ``.glb``, ``.gltf``, ``.fbx``, ``.csv`` -> Live Link Face, ``.json`` -> ARKit JSON).
-        rig: the head the animation drives; ``None`` loads the bundled rig when the format needs one.
+        rig: the head the animation drives (a Rig or a rig file path); ``None`` loads the bundled rig when needed.
         format: a name from :func:`formats` (overrides the suffix).
         fps: write the take resampled to this frame rate (e.g. 30, 60, 24, 29.97); None keeps its own.
         **options: writer options, e.g. ``bake_vertices=True`` (npz), ``arkit=True`` (glb/fbx),
@@ -79,9 +79,11 @@ def write(
         OutputError: the folder cannot be written.
         MissingExtraError: the format needs something not installed (Blender for FBX).
     """
+    if path is None:
+        raise InputError("an export path is needed, e.g. exporters.write(anim, 'take0.glb')")
     name = resolve_format(path, format)
     check_options([name], options)
-    writer = get_writer(name, rig=rig, **options)
+    writer = get_writer(name, rig=_as_rig(rig), **options)
     return writer(_at_rate(animation, fps), path)
 
 
@@ -90,7 +92,7 @@ def write_all(
     out_dir: str | os.PathLike[str],
     stem: str,
     formats: Iterable[str] = ("npz", "glb", "livelink"),  # noqa: A002
-    rig: Rig | None = None,
+    rig: Rig | str | os.PathLike[str] | None = None,
     *,
     fps: float | None = None,
     audio: str | os.PathLike[str] | None = None,
@@ -99,7 +101,8 @@ def write_all(
     """Write ``animation`` as ``out_dir/stem.<suffix>`` in every format of ``formats``.
 
     ``formats`` may hold ``"all"`` for every registered format. Options a writer
-    does not know are not passed to it, so ``arkit=True`` reaches glb/fbx only.
+    does not know are not passed to it, so ``arkit=True`` reaches glb/fbx only;
+    a flag or path option that no format in ``formats`` takes is refused.
     The rig is loaded once and shared by every writer, and so is the ARKit solve:
     csv, json and curves-csv of one take cost one solve.
 
@@ -108,7 +111,7 @@ def write_all(
         out_dir: the folder (created if missing).
         stem: file name without suffix.
         formats: format names (comma-separated strings allowed) or ``"all"``.
-        rig: the head; None loads the bundled one when a format needs it.
+        rig: the head (a Rig or a rig file path); None loads the bundled one when a format needs it.
         fps: resample the take to this frame rate first (None keeps its own).
         audio: the take's speech file: written beside the exports as ``stem.wav`` (16 kHz PCM,
             starting with frame 0) and named in the ARKit JSON.
@@ -118,13 +121,23 @@ def write_all(
         The written paths, in the order of ``formats`` (then the WAV when ``audio`` is given).
 
     Raises:
-        InputError: unknown format or option, or ``targets`` given with a mesh format but no ``arkit``.
+        InputError: unknown format, option or option value, a bad ``stem``, unreadable ``audio``, or
+            ``targets`` given with a mesh format but no ``arkit``.
     """
-    names = _expand_formats(formats)
-    check_options(names, options)
+    if formats is None or isinstance(formats, bytes):
+        raise InputError("formats must be format names, e.g. ['npz', 'glb'] or 'all'")
+    names = _expand_formats([formats] if isinstance(formats, str) else formats)
+    check_options(names, options, strict=True)
+    _check_stem(stem)
+    rig = _as_rig(rig)
     animation = _at_rate(animation, fps)
-    if audio is not None and not Path(audio).is_file():
-        raise InputError(f"speech file {audio} not found; pass the audio the take was made from")
+    speech = None
+    if audio is not None:  # read (and check) the speech before any file is written
+        if not isinstance(audio, str | os.PathLike) or isinstance(audio, bytes) or not Path(audio).is_file():
+            raise InputError(f"speech file {audio} not found; pass the audio the take was made from")
+        from probtalk.audio import load_audio
+
+        speech = load_audio(audio)
     folder = ensure_writable_dir(out_dir)
     if audio is not None:
         options = dict(options, audio_file=f"{stem}.wav")
@@ -144,7 +157,7 @@ def write_all(
     if audio is not None:
         from exporters.speech import write_speech
 
-        written.append(write_speech(animation, audio, folder / f"{stem}.wav"))
+        written.append(write_speech(animation, speech, folder / f"{stem}.wav"))
     return written
 
 
@@ -153,6 +166,8 @@ def check_fps(fps: float | None) -> float | None:
     if fps is None:
         return None
     try:
+        if isinstance(fps, bool | str | bytes):
+            raise TypeError
         value = float(fps)
     except (TypeError, ValueError):
         raise InputError(f"fps must be a number such as 30, 60 or 29.97, got {fps!r}") from None
@@ -169,12 +184,56 @@ def _at_rate(animation: Animation, fps: float | None) -> Animation:
     return animation.resample(fps)
 
 
-def check_options(names: Iterable[str], options: dict[str, Any]) -> None:
-    """Raise the one InputError for ``targets`` with a mesh format (glb/gltf/fbx) but without ``arkit``."""
+#: Writer options and the kind of value each takes (checked before any writer is built).
+_FLAG_OPTIONS = ("arkit", "nonzero_only", "bake_vertices")
+_NUMBER_OPTIONS = ("arkit_smoothing", "tolerance")
+_PATH_OPTIONS = ("targets", "character")
+
+
+def check_options(names: Iterable[str], options: dict[str, Any], strict: bool = False) -> None:
+    """Check writer option values; InputError for a wrong type or ``targets`` without ``arkit`` on a mesh format.
+
+    Args:
+        names: the formats to be written.
+        options: writer options.
+        strict: also refuse a flag or path option (``arkit``, ``character``, ...) that none
+            of ``names`` takes, e.g. ``character`` with npz only (it would be silently ignored).
+    """
+    names = list(names)
+    for key, value in options.items():
+        if key in _FLAG_OPTIONS and not isinstance(value, bool):
+            raise InputError(f"{key} must be True or False, got {type(value).__name__} {value!r}")
+        if key in _NUMBER_OPTIONS and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise InputError(f"{key} must be a number, got {type(value).__name__} {value!r}")
+        if key in _PATH_OPTIONS and value is not None and (
+            not isinstance(value, str | os.PathLike) or isinstance(value, bytes) or not str(value).strip()
+        ):
+            raise InputError(f"{key} must be a file or folder path, got {type(value).__name__} {value!r}")
+        if strict and key in (*_FLAG_OPTIONS, *_PATH_OPTIONS) and value not in (None, False):
+            takers = [n for n in formats() if key in writer_class(n).option_names()]
+            if not any(key in writer_class(n).option_names() for n in names):
+                raise InputError(f"{key} applies to {', '.join(takers)} only, not to {', '.join(names)}; "
+                                 "drop it or add one of those formats")
     if options.get("targets") is None or options.get("arkit"):
         return
     if any("arkit" in writer_class(n).option_names() for n in names):
         raise InputError(TARGETS_NEED_ARKIT)
+
+
+def _check_stem(stem: object) -> None:
+    if not isinstance(stem, str) or not stem.strip() or stem in (".", "..") or "/" in stem or os.sep in stem:
+        raise InputError(f"stem must be a plain file name without folders, got {stem!r}")
+
+
+def _as_rig(rig: Any) -> Rig | None:
+    """``rig`` as a Rig: None stays None (the bundled head is loaded when needed), a path is loaded."""
+    from probtalk.flame.rig import Rig, load_rig
+
+    if rig is None or isinstance(rig, Rig):
+        return rig
+    if isinstance(rig, str | os.PathLike) and not isinstance(rig, bytes):
+        return load_rig(rig)
+    raise InputError(f"rig must be a probtalk Rig, a rig file path or None, got {type(rig).__name__}")
 
 
 def suffix(name: str) -> str:

@@ -112,6 +112,8 @@ def formats(aliases: bool = False) -> list[str]:
 
 def writer_class(name: str) -> type[Writer]:
     """The writer class for a format name; InputError naming the known formats otherwise."""
+    if not isinstance(name, str):
+        raise InputError(f"an export format is a name such as 'glb', got {type(name).__name__} {name!r}")
     key = name.strip().lower()
     if key not in _REGISTRY and f".{key}" in _SUFFIXES:  # aliases: "csv" -> livelink, "json" -> arkit-json
         key = _SUFFIXES[f".{key}"]
@@ -132,9 +134,16 @@ def get_writer(name: str, rig: Rig | None = None, **options: Any) -> Writer:
 
 def resolve_format(path: str | os.PathLike[str] | None, format: str | None) -> str:  # noqa: A002
     """Format name from an explicit ``format`` or from the suffix of ``path``."""
-    if format:
-        return writer_class(format).name
+    if path is not None and (not isinstance(path, str | os.PathLike) or isinstance(path, bytes) or not str(path).strip()):
+        raise InputError(f"an export path must be a non-empty str or Path, got {type(path).__name__} {path!r}")
     suffixes = [s.lower() for s in Path(path).suffixes] if path is not None else []
+    if format is not None:
+        cls = writer_class(format)
+        last = suffixes[-1] if suffixes else ""
+        if last in _SUFFIXES and last not in {"." + s.rsplit(".", 1)[-1] for s in cls.suffixes}:
+            log.warning("%s is named like a %s file but is written as %s (format=%r wins)",
+                        Path(str(path)).name, _SUFFIXES[last], cls.name, format)
+        return cls.name
     double = "".join(suffixes[-2:])
     if len(suffixes) >= 2 and double in _SUFFIXES:  # e.g. take0.curves.csv
         return _SUFFIXES[double]

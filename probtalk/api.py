@@ -22,7 +22,7 @@ import torch
 
 from probtalk.animation import Animation
 from probtalk.audio import AudioSource, audio_sha256, load_audio
-from probtalk.errors import CheckpointError, OptionTypeError
+from probtalk.errors import CheckpointError, OptionError, OptionTypeError
 from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS
 from probtalk.options import AnimateOptions, EmotionSpec
 from probtalk.windows import Window, plan_windows, stitch
@@ -193,6 +193,15 @@ def _batch_windows(wav: np.ndarray, windows: list[Window]) -> tuple[torch.Tensor
     return audio, torch.tensor(lengths, dtype=torch.long), frames
 
 
+def _device(device: str | torch.device | None) -> torch.device:
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise OptionError(f"unknown device {device!r}; use 'cpu', 'cuda' or 'cuda:N'", option="device") from None
+
+
 def load_model(
     name_or_path: str | os.PathLike[str] | None = None,
     device: str | torch.device | None = None,
@@ -217,10 +226,15 @@ def load_model(
         if not path.is_file():
             raise CheckpointError(f"the embedded default model {path} is missing; reinstall probtalk")
     else:
+        if not isinstance(name_or_path, str | os.PathLike) or isinstance(name_or_path, bytes):
+            raise CheckpointError(f"a model is a checkpoint path or 'default', got {type(name_or_path).__name__}")
         path, name = Path(name_or_path), Path(name_or_path).name
-        if not path.is_file():
-            raise CheckpointError(f"model checkpoint {path} not found; give a .pt file from 'probtalk train'")
-    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not str(name_or_path).strip() or not path.is_file():
+            what = "is a folder" if path.is_dir() and str(name_or_path).strip() else "not found"
+            raise CheckpointError(f"model checkpoint {str(name_or_path)!r} {what}; give a .pt file from 'probtalk train'")
+    if hubert is not None and not Path(hubert).is_dir():
+        raise CheckpointError(f"HuBERT folder {hubert} not found; pass the folder holding the pretrained weights")
+    dev = _device(device)
     talker, info = load_checkpoint(path, map_location="cpu", hubert_path=hubert)
     if info.kind != "talker":
         raise CheckpointError(f"{path} is a stage-1 motion VQ checkpoint; give a predictor checkpoint (probtalk train predictor)")

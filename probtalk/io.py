@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from probtalk.errors import OutputError
 
@@ -81,6 +82,8 @@ def atomic_path(
         ...     np.savez(tmp, x=1)
     """
     target = Path(target)
+    if target.is_dir():
+        raise OutputError(f"cannot write {target}: a folder of that name exists; remove it or choose another name")
     folder = ensure_writable_dir(target.parent if str(target.parent) else ".", create=False)
     suffix = target.suffix if suffix is None else suffix
     try:
@@ -202,6 +205,21 @@ def _current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def open_npz(path: str | os.PathLike[str], what: str, error: type[Exception]) -> Any:
+    """``np.load(path)`` as an open ``NpzFile`` without pickles (use it in a ``with``).
+
+    Raises:
+        error: the file is a bare ``.npy`` array under another name (``{path} holds a single array, not {what}``).
+        OSError, ValueError, zipfile.BadZipFile, EOFError: as ``np.load`` does for unreadable files.
+    """
+    import numpy as np
+
+    data = np.load(path, allow_pickle=False)
+    if not isinstance(data, np.lib.npyio.NpzFile):  # np.load read a .npy file under an .npz name
+        raise error(f"{path} holds a single array, not {what}")
+    return data
 
 
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:

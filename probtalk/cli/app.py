@@ -97,6 +97,19 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def progress_bar(*columns: Any) -> Any:
+    """A transient rich progress bar on stderr, shown only on a terminal.
+
+    Off a terminal (pipes, CI, tests) it draws nothing, so an error raised
+    inside it leaves no stray empty line on stdout.
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True)
+    return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
+
+
 def run_cli(func: F, flags: dict[str, str] | None = None) -> F:
     """Decorate a command so user errors print one line and exit 2 (never a traceback).
 

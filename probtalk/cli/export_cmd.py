@@ -18,7 +18,7 @@ def export(
         "glb", "--format", "-f",
         help="Comma-separated formats: npz, glb, gltf, fbx, livelink (csv), arkit-json (json), curves-csv, or all.",
     ),
-    out: Path = typer.Option(Path("."), "--out", "-o", help="Output folder (created if missing)."),
+    out: str = typer.Option(".", "--out", "-o", help="Output folder (created if missing)."),
     rig: Path = typer.Option(None, "--rig", help="A FLAME .pkl or probtalk .npz rig (default: bundled head)."),
     arkit: bool = typer.Option(False, "--arkit", help="glb/fbx: 52 ARKit morph targets driven by solved curves."),
     targets: Path = typer.Option(
@@ -41,9 +41,11 @@ def export(
     """Export animations as glTF/GLB, FBX, Live Link Face CSV, ARKit JSON/CSV curves or npz."""
     import exporters
     from probtalk.animation import Animation
-    from probtalk.errors import InputError
+    from probtalk.errors import InputError, OutputError
     from probtalk.flame import load_rig
 
+    if not out.strip():
+        raise OutputError("-o/--out is empty; give an output folder (e.g. -o . or -o exports)")
     names = exporters.expand_formats(format)
     check_unique_stems(animations)
     options: dict[str, object] = {"arkit_smoothing": smoothing, "tolerance": tolerance}
@@ -57,7 +59,7 @@ def export(
         options["targets"] = targets
     if character is not None:
         options["character"] = character
-    exporters.check_options(names, options)  # the same rules as the API, before anything is loaded
+    exporters.check_options(names, options, strict=True)  # the API's rules, before anything is loaded
     if audio is not None and len(animations) > 1:
         raise InputError("--audio names the speech of one take; export one animation at a time with it")
     takes = [(path, Animation.load(path)) for path in animations]  # fail before writing anything

@@ -89,6 +89,8 @@ class SynthConfig:
             raise InputError(f"--heldout-speakers must be 0-{self.speakers - 1}, got {self.heldout_speakers}")
         if self.emotions_per_sentence < 1:
             raise InputError("emotions_per_sentence must be >= 1")
+        if self.seed < 0:
+            raise InputError(f"--seed must be >= 0, got {self.seed}")
 
     @property
     def intensity_levels(self) -> tuple[int, ...]:

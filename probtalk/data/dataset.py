@@ -378,6 +378,8 @@ def write_sentence_range_splits(root: str | os.PathLike[str]) -> dict[str, int]:
         split = sentence_range_split(parse_keyid(keyid))
         if split is not None:
             splits[split].append(keyid)
+    if not any(splits.values()):
+        raise DatasetError(f"{root}/param holds no clips in the 3DMEAD sentence ranges; nothing to split")
     folder = ensure_writable_dir(root / "splits")
     for name, ids in splits.items():
         atomic_write_text(folder / name, "".join(k + "\n" for k in ids))

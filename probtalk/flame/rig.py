@@ -18,7 +18,7 @@ import numpy as np
 
 from probtalk.errors import RigError
 from probtalk.flame.safe_pickle import load_pickle
-from probtalk.io import atomic_path
+from probtalk.io import atomic_path, open_npz
 from probtalk.layout import NUM_EXPRESSION, NUM_JOINTS, NUM_SHAPE
 
 RIG_FORMAT = "probtalk-rig"
@@ -135,6 +135,9 @@ class Rig:
             raise RigError(f"rig faces must be [F, 3], got {list(self.faces.shape)}")
         if self.faces.min() < 0 or self.faces.max() >= v:
             raise RigError("rig faces index vertices that do not exist")
+        for key in ("v_template", "shapedirs", "exprdirs", "posedirs", "j_regressor", "weights"):
+            if not np.all(np.isfinite(getattr(self, key))):
+                raise RigError(f"rig {key} holds NaN or infinite values; the rig file is damaged")
         if self.semantic_offsets is not None:
             k = len(self.semantic_names)
             for key, want in (
@@ -237,6 +240,10 @@ def load_rig(
         path = bundled_rig_path()
         if not path.is_file():
             raise RigError(f"bundled rig {path} is missing; rebuild it with 'python -m flame_assets.build'")
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise RigError(f"a rig is given as a file path (str or Path) or a Rig, got {type(path).__name__}")
+    if not str(path).strip():
+        raise RigError("the rig path is empty; pass a FLAME .pkl or probtalk .npz rig, or None for the bundled head")
     path = Path(path)
     if not path.is_file():
         raise RigError(f"rig file {path} not found; pass a FLAME .pkl or probtalk .npz rig")
@@ -286,7 +293,7 @@ def _read_landmarks(path: Path, num_faces: int) -> tuple[np.ndarray, np.ndarray]
 
 def _load_npz(path: Path) -> Rig:
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open_npz(path, "a probtalk rig .npz; pass a rig saved by Rig.save", RigError) as data:
             files = set(data.files)
             if "format" not in files or str(data["format"]) != RIG_FORMAT:
                 raise RigError(f"{path} is not a probtalk rig .npz; pass a FLAME .pkl or a rig saved by Rig.save")
@@ -307,7 +314,13 @@ def _load_npz(path: Path) -> Rig:
         raise
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
         raise RigError(f"{path} is corrupt or truncated ({type(exc).__name__}); rebuild or re-download it") from None
-    return Rig(**kw)
+    try:
+        return Rig(**kw)
+    except RigError as exc:
+        raise RigError(f"{path}: {exc}") from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        detail = " ".join(str(exc).split())[:120]
+        raise RigError(f"{path} is not a complete probtalk rig ({detail}); rebuild it with Rig.save") from None
 
 
 # ----------------------------------------------------- FLAME pickles, no chumpy
