@@ -114,7 +114,9 @@ class Animation:
         if not np.isfinite(fps) or fps <= 0:
             raise AnimationFileError(f"fps must be a positive number, got {fps}")
         if self.duration * fps > _MAX_RESAMPLED_FRAMES:
-            raise AnimationFileError(f"resampling {self.num_frames} frames to {fps:g} fps gives too many frames; give 1-240 fps")
+            raise AnimationFileError(
+                f"resampling {self.num_frames} frames to {fps:g} fps gives too many frames; give 1-240 fps"
+            )
         if abs(fps - self.fps) < 1e-9:
             return self
         frames = max(1, int(round(self.duration * fps)))
@@ -136,7 +138,12 @@ class Animation:
 
     # --------------------------------------------------------------------- I/O
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the animation to ``path`` (.npz) atomically and return the path."""
+        """Write the animation to ``path`` (.npz) atomically and return the path.
+
+        Raises:
+            AnimationFileError: ``path`` is not a path, or ``meta`` holds NaN/infinite or non-JSON values.
+            OutputError: the folder cannot be written.
+        """
         path = _as_path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
@@ -217,7 +224,7 @@ def _as_float32(key: str, value: Any) -> np.ndarray:
         kind = {"c": "complex", "b": "boolean", "U": "text", "S": "bytes", "O": "object"}.get(array.dtype.kind, str(array.dtype))
         raise AnimationFileError(f"{key} must hold real numbers, got a {kind} array")
     with np.errstate(over="ignore"):  # values beyond float32 become inf and are refused by validate()
-        return array.astype(np.float32)
+        return array.astype(np.float32, copy=False)
 
 
 def meta_to_json(meta: dict[str, Any]) -> str:

@@ -34,9 +34,9 @@ def render(
     """Render animations to an MP4 with sound, a still (--frame), a contact sheet (--sheet), or a rig preview."""
     from probtalk.errors import InputError, OutputError
 
-    for flag, value in (("-o/--out", out), ("--rig-sheet", rig_sheet)):
+    for flag, value, example in (("-o/--out", out, "-o take.mp4"), ("--rig-sheet", rig_sheet, "--rig-sheet rig.png")):
         if value is not None and not value.strip():
-            raise OutputError(f"{flag} is empty; name the output file (e.g. {flag.split('/')[0]} take.mp4)")
+            raise OutputError(f"{flag} is empty; name the output file (e.g. {example})")
     if rig_sheet is not None:
         from probtalk.rendering import render_rig_sheet
 
@@ -60,8 +60,8 @@ def render(
         out = f"{stem}_sheet.png" if sheet else str(stem.with_suffix(".png" if frame is not None else ".mp4"))
     camera = Camera(yaw=yaw, pitch=pitch)
     options = dict(
-        rig=rig, audio=audio, out=out, size=VIDEO_SIZE if size is None else size, fps=fps, backend=backend, camera=camera, layout=layout,
-        frame=frame, sheet=sheet_frames if sheet else False, captions=captions,
+        rig=rig, audio=audio, out=out, size=VIDEO_SIZE if size is None else size, fps=fps, backend=backend,
+        camera=camera, layout=layout, frame=frame, sheet=sheet_frames if sheet else False, captions=captions,
     )
     if frame is not None or sheet:
         path = render_api(anims, **options)
