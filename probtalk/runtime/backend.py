@@ -28,6 +28,7 @@ DECODER_FILE = "decoder.onnx"
 META_FILE = "probtalk_onnx.json"
 ONNX_FORMAT = "probtalk-onnx"
 ONNX_FORMAT_VERSION = 1
+DEFAULT_ONNX_DIR = Path(__file__).resolve().parents[1] / "assets" / "default_onnx"  # the embedded model, as ONNX
 
 
 @dataclass(frozen=True)

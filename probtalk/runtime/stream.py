@@ -30,6 +30,9 @@ from probtalk.runtime.engine import frames_for, sample_codes
 logger = logging.getLogger(__name__)
 
 MIN_STREAM_SECONDS = 0.2
+# Time constant (frames) of the offset fade at joins: short enough that a step's frames follow its
+# window's prediction after ~3 frames (120 ms at 25 fps), long enough to remove the join step.
+JOIN_FRAMES = 2.0
 
 
 @dataclass(frozen=True)
@@ -98,6 +101,7 @@ class Stream:
         self._emitted = 0  # frames sent so far
         self._codes = np.zeros((num_samples, 0), dtype=np.int64)  # committed codes [codes_start, ...)
         self._codes_start = 0
+        self._last: np.ndarray | None = None  # the last frame sent per take [num_samples, 53]
         self._closed = False
 
     # ------------------------------------------------------------------ public
@@ -187,7 +191,15 @@ class Stream:
         new_stop = latent_count(stop, fpc)
         if new_stop > committed_stop:
             self._codes = np.concatenate([self._codes, codes[:, committed_stop - p0 : new_stop - p0]], axis=1)
-        motion = self.backend.decode(codes, w1 - w0)[:, self._emitted - w0 : stop - w0]
+        decoded = self.backend.decode(codes, w1 - w0)
+        motion = decoded[:, self._emitted - w0 : stop - w0]
+        if self._last is not None and self._emitted - 1 >= w0:
+            # This window's idea of the last frame sent differs a little from what was sent: carry that
+            # offset into the new frames and let it fade, so the join has no step (see JOIN_FRAMES).
+            offset = self._last - decoded[:, self._emitted - 1 - w0]
+            fade = np.exp(-np.arange(1, motion.shape[1] + 1, dtype=np.float32) / JOIN_FRAMES)
+            motion = motion + offset[:, None, :] * fade[None, :, None]
+        self._last = motion[:, -1].copy()
         self._emitted = stop
         self._trim()
         return motion

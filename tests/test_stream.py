@@ -1,0 +1,187 @@
+"""Streaming: chunks in, ready frames out; equal to offline with a long look-ahead; bounded state; bad chunks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from probtalk.audio import load_audio
+from probtalk.errors import ProbtalkError
+from probtalk.runtime.backend import DEFAULT_ONNX_DIR, OnnxBackend, StyleInputs
+from probtalk.runtime.engine import sample_takes
+from probtalk.runtime.stream import Stream, StreamOptions
+
+HELLO = DEFAULT_ONNX_DIR.parent / "hello.wav"
+NEUTRAL = StyleInputs(-1, (1.0,) + (0.0,) * 7, 1.0)
+
+
+@pytest.fixture(scope="module")
+def backend() -> OnnxBackend:
+    return OnnxBackend(DEFAULT_ONNX_DIR, threads=2)
+
+
+@pytest.fixture(scope="module")
+def wav() -> np.ndarray:
+    return load_audio(HELLO)
+
+
+@pytest.fixture(scope="module")
+def std(backend) -> np.ndarray:
+    return np.asarray(backend.meta["normalizer"]["std"], dtype=np.float32)
+
+
+def _stream(backend, options: StreamOptions, *, temperature=None, seed=0, takes=1) -> Stream:
+    return Stream(backend, NEUTRAL, num_samples=takes, temperature=temperature, top_k=None, seed=seed,
+                  options=options, meta={"model": "test"})
+
+
+def _run(stream: Stream, wav: np.ndarray, chunk_seconds: float) -> np.ndarray:
+    """Feed ``wav`` in chunks; return take 0's frames [T, 53], checking frame numbering on the way."""
+    n = max(1, int(round(chunk_seconds * 16000)))
+    parts = []
+    for i in range(0, wav.size, n):
+        takes = stream.feed(wav[i : i + n])
+        assert takes[0].meta["start_frame"] == sum(p.shape[0] for p in parts)
+        parts.append(takes[0].motion())
+    parts.append(stream.flush()[0].motion())
+    return np.concatenate(parts)
+
+
+def _offline(backend, wav, *, temperature=None, seed=0, takes=1) -> list[np.ndarray]:
+    return sample_takes(backend, wav, NEUTRAL, num_samples=takes, temperature=temperature, top_k=None, seed=seed,
+                        window_seconds=20.0, overlap_seconds=1.0)
+
+
+def test_whole_clip_lookahead_equals_offline_exactly(backend, wav):
+    # A look-ahead longer than the clip puts every frame in one window: the offline computation itself.
+    streamed = _run(_stream(backend, StreamOptions(lookahead_seconds=10.0, context_seconds=10.0)), wav, 0.1)
+    np.testing.assert_allclose(streamed, _offline(backend, wav)[0], atol=1e-5)
+
+
+def test_long_lookahead_is_closer_to_offline_than_a_second_take(backend, wav, std):
+    """The tolerance: with 3 s of look-ahead and 10 s of context, the streamed deterministic take differs
+    from the offline one by less (mean |diff| in normaliser std units) than the offline sampled takes at the
+    default temperature differ from it, i.e. less than the model's own take-to-take variation."""
+    offline = _offline(backend, wav)[0]
+    sampled = _offline(backend, wav, temperature=0.2, seed=3, takes=4)
+    spread = np.mean([np.abs((s - offline) / std).mean() for s in sampled])
+    streamed = _run(_stream(backend, StreamOptions(lookahead_seconds=3.0, context_seconds=10.0)), wav, 0.1)
+    assert streamed.shape == offline.shape
+    diff = np.abs((streamed - offline) / std).mean()
+    assert diff < spread, (diff, spread)
+
+
+@pytest.mark.parametrize("chunk_seconds", [0.01, 0.1, 0.5, 2.0])
+def test_chunk_sizes_give_every_frame_once_and_join_seamlessly(backend, wav, std, chunk_seconds):
+    offline = _offline(backend, wav)[0]
+    streamed = _run(_stream(backend, StreamOptions()), wav, chunk_seconds)
+    assert streamed.shape == offline.shape
+    assert np.all(np.isfinite(streamed))
+    # Seamless: no frame-to-frame jump larger than the largest the model makes offline on this clip.
+    jumps = np.abs(np.diff(streamed / std, axis=0)).max()
+    own = np.abs(np.diff(offline / std, axis=0)).max()
+    assert jumps <= own * 1.1, (jumps, own)
+
+
+def test_chunking_does_not_change_the_result_much(backend, wav, std):
+    # Steps fall at different frames for different chunk sizes; the motion stays close.
+    a = _run(_stream(backend, StreamOptions()), wav, 0.04)
+    b = _run(_stream(backend, StreamOptions()), wav, 1.0)
+    assert np.abs((a - b) / std).mean() < 0.1
+
+
+def test_default_lookahead_within_300_ms_and_frames_ready_on_time(backend, wav):
+    stream = _stream(backend, StreamOptions())
+    assert stream.lookahead_seconds <= 0.3
+    fps = backend.fps
+    received = 0
+    for i in range(0, wav.size, 800):
+        received += wav[i : i + 800].size
+        stream.feed(wav[i : i + 800])
+        complete = int(received / (16000 / fps))
+        # Every frame whose audio plus look-ahead has arrived has been sent.
+        assert stream.frames_sent == max(0, complete - round(stream.lookahead_seconds * fps))
+
+
+def test_seeded_takes_reproduce_and_differ(backend, wav):
+    opts = StreamOptions()
+    a = _stream(backend, opts, temperature=0.5, seed=11, takes=2)
+    b = _stream(backend, opts, temperature=0.5, seed=11, takes=2)
+    out_a = [a.feed(wav[:32000]), a.flush()]
+    out_b = [b.feed(wav[:32000]), b.flush()]
+    for x, y in zip(out_a, out_b, strict=True):
+        for tx, ty in zip(x, y, strict=True):
+            np.testing.assert_array_equal(tx.motion(), ty.motion())
+    whole = np.concatenate([out_a[0][0].motion(), out_a[1][0].motion()])
+    other = np.concatenate([out_a[0][1].motion(), out_a[1][1].motion()])
+    assert np.abs(whole - other).mean() > 0  # two takes of one stream differ
+
+
+def test_streams_side_by_side_are_independent(backend, wav):
+    alone = _run(_stream(backend, StreamOptions()), wav, 0.2)
+    s1, s2 = _stream(backend, StreamOptions()), _stream(backend, StreamOptions())
+    p1, p2 = [], []
+    quiet = wav[::-1].copy() * 0.3
+    for i in range(0, wav.size, 3200):
+        p1.append(s1.feed(wav[i : i + 3200])[0].motion())
+        p2.append(s2.feed(quiet[i : i + 3200])[0].motion())
+    p1.append(s1.flush()[0].motion())
+    p2.append(s2.flush()[0].motion())
+    np.testing.assert_allclose(np.concatenate(p1), alone, atol=1e-6)
+
+
+def test_state_stays_bounded_on_long_input(backend):
+    rng = np.random.default_rng(0)
+    stream = _stream(backend, StreamOptions(context_seconds=1.0, max_step_seconds=1.0))
+    sizes = []
+    for _ in range(40):  # 40 s of noise in 1 s chunks
+        stream.feed((rng.standard_normal(16000) * 0.1).astype(np.float32))
+        sizes.append((stream._audio.size, stream._codes.shape[1]))
+    assert max(s[0] for s in sizes[5:]) == max(s[0] for s in sizes[-5:])  # flat, not growing
+    assert max(s[0] for s in sizes) <= 16000 * (1.0 + 0.3 + 1.0 + 0.1)
+    assert max(s[1] for s in sizes) <= 26
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        np.zeros(160, dtype=np.int32),  # wrong dtype
+        np.zeros(160, dtype=np.complex64),
+        np.array([0.0, np.nan, 0.0], dtype=np.float32),  # NaN
+        np.array([0.0, np.inf], dtype=np.float64),
+        np.zeros((160, 2), dtype=np.float32),  # stereo: wrong shape
+        np.zeros((2, 2, 2), dtype=np.float32),
+        [0.0, 0.1],  # not an array
+    ],
+)
+def test_bad_chunks_raise_probtalk_error(backend, chunk):
+    stream = _stream(backend, StreamOptions())
+    with pytest.raises(ProbtalkError):
+        stream.feed(chunk)
+
+
+def test_wrong_rate_short_stream_and_reuse_raise(backend, wav):
+    stream = _stream(backend, StreamOptions())
+    with pytest.raises(ProbtalkError, match="16000"):
+        stream.feed(wav[:1600], sample_rate=44100)
+    stream.feed(wav[:800])
+    with pytest.raises(ProbtalkError, match="at least"):
+        stream.flush()
+    ok = _stream(backend, StreamOptions())
+    ok.feed(wav[:8000])
+    ok.flush()
+    with pytest.raises(ProbtalkError):
+        ok.feed(wav[:800])
+
+
+def test_int16_chunks_equal_float_chunks(backend, wav):
+    pcm = np.clip(np.round(wav * 32767), -32768, 32767).astype(np.int16)
+    a = _run(_stream(backend, StreamOptions()), pcm, 0.1)
+    b = _run(_stream(backend, StreamOptions()), pcm.astype(np.float32) / 32768.0, 0.1)
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("bad", [{"lookahead_seconds": -1}, {"context_seconds": float("nan")}, {"max_step_seconds": 0.0}])
+def test_bad_stream_options(bad):
+    with pytest.raises(ProbtalkError):
+        StreamOptions(**bad)
