@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from probtalk.data.synth import SynthConfig, plan_corpus, synthesize_corpus
+from probtalk.corpus.synth import SynthConfig, plan_corpus, synthesize_corpus
 
 
 def main() -> None:

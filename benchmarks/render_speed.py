@@ -22,12 +22,12 @@ import torch
 from probtalk import Animation
 from probtalk.flame import FlameLayer, load_rig
 from probtalk.flame.rig import Rig
-from probtalk.render import Camera, render
-from probtalk.render.api import AUTO_SAMPLES
-from probtalk.render.backends import create_backend
-from probtalk.render.compose import Compositor
-from probtalk.render.scene import PosedTake, posed_batches
-from probtalk.render.shading import vertex_colours
+from probtalk.rendering import Camera, render
+from probtalk.rendering.api import AUTO_SAMPLES
+from probtalk.rendering.backends import create_backend
+from probtalk.rendering.compose import Compositor
+from probtalk.rendering.scene import PosedTake, posed_batches
+from probtalk.rendering.shading import vertex_colours
 
 FPS = 25.0
 

@@ -15,10 +15,10 @@ import time
 
 import numpy as np
 
-from probtalk.data.align import align_phones, compare_alignments
-from probtalk.data.text import make_sentences
-from probtalk.data.tts import synthesize
-from probtalk.data.voices import make_speakers
+from probtalk.corpus.align import align_phones, compare_alignments
+from probtalk.corpus.text import make_sentences
+from probtalk.corpus.tts import synthesize
+from probtalk.corpus.voices import make_speakers
 from probtalk.emotions import EMOTIONS
 from probtalk.errors import AudioError
 

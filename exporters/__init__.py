@@ -53,7 +53,7 @@ def write(
     animation: Animation,
     path: str | os.PathLike[str],
     rig: Rig | None = None,
-    format: str | None = None,  # noqa: A002  (the public keyword named in DESIGN.md)
+    format: str | None = None,  # noqa: A002  (the public keyword named in docs/architecture.md)
     **options: Any,
 ) -> Path:
     """Write ``animation`` to ``path`` in one format and return the written path.
@@ -96,22 +96,17 @@ def write_all(
     """
     names = _expand_formats(formats)
     folder = ensure_writable_dir(out_dir)
-    if rig is None and any(get_writer_class(n).needs_rig(options) for n in names):
+    if rig is None and any(writer_class(n).needs_rig(options) for n in names):
         from probtalk.flame import load_rig
 
         rig = load_rig()
     written = []
     for name in names:
-        cls = get_writer_class(name)
+        cls = writer_class(name)
         own = {k: v for k, v in options.items() if k in cls.option_names()}
         writer = cls(rig=rig, **own)
         written.append(writer(animation, folder / f"{stem}{cls.suffixes[0]}"))
     return written
-
-
-def get_writer_class(name: str) -> type[Writer]:
-    """The writer class registered under ``name`` (InputError naming the known ones otherwise)."""
-    return writer_class(name)
 
 
 def _expand_formats(names: Iterable[str]) -> list[str]:

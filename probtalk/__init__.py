@@ -30,7 +30,7 @@ def __getattr__(name: str) -> Any:
 
         return load_rig
     if name == "render":
-        from probtalk.render import render
+        from probtalk.rendering import render
 
         return render
     raise AttributeError(f"module 'probtalk' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""The Animation result type and its .npz file format (DESIGN.md contract)."""
+"""The Animation result type and its .npz file format (the contract in docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -155,3 +155,35 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def resample_motion(
+    values: np.ndarray, src_fps: float, dst_fps: float, num_frames: int | None = None
+) -> np.ndarray:
+    """Linearly resample per-frame values [T, D] from ``src_fps`` to ``dst_fps``.
+
+    The one frame-rate converter of the project (datasets, evaluation engines, rendering).
+
+    Args:
+        values: [T, D] values at ``src_fps``.
+        src_fps: their frame rate.
+        dst_fps: the wanted rate.
+        num_frames: output frames; past the input's end the last frame is held. None:
+            ``max(1, round(T * dst_fps / src_fps))``, and the input is returned as it is
+            (as float32) when the rates match or it has fewer than two frames.
+
+    Returns:
+        float32 [num_frames, D].
+    """
+    values = np.asarray(values, dtype=np.float32)
+    t = values.shape[0]
+    if num_frames is None:
+        if abs(src_fps - dst_fps) < 1e-6 or t < 2:
+            return values
+        num_frames = max(1, int(round(t * dst_fps / src_fps)))
+    t_src = np.arange(t) / src_fps
+    t_dst = np.arange(num_frames) / dst_fps
+    out = np.empty((num_frames, values.shape[1]), np.float32)
+    for d in range(values.shape[1]):
+        out[:, d] = np.interp(t_dst, t_src, values[:, d])  # holds the first/last value outside [0, T)
+    return out

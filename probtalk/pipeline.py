@@ -142,7 +142,7 @@ def run_job(job: AnimateJob, on_file_done: Callable[[Path], None] | None = None)
 def _engine(job: AnimateJob, intensity: float | str) -> Callable[[Path, Any], list[Animation]]:
     if job.engine == "rules":
         from probtalk.audio import audio_sha256, load_audio
-        from probtalk.data.rules import animate_rules
+        from probtalk.eval.rules import animate_rules
 
         def rules(audio_path: Path, emotion: Any) -> list[Animation]:
             if not isinstance(intensity, float):
@@ -179,7 +179,7 @@ def _write(anim: Animation, path: Path, fmt: str, rig: Any, audio_path: Path) ->
     if fmt == "npz":
         return anim.save(path)
     if fmt == "mp4":
-        from probtalk.render import render
+        from probtalk.rendering import render
 
         return Path(render([anim], rig=rig, audio=audio_path, out=path))
     import exporters

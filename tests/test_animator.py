@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from probtalk.data.animator import EMOTION_PATTERNS, ProceduralAnimator, loudness_envelope
-from probtalk.data.phones import Phone
-from probtalk.data.style_profiles import SpeakerStyle, make_style
+from probtalk.corpus.animator import EMOTION_PATTERNS, ProceduralAnimator, loudness_envelope
+from probtalk.corpus.phones import Phone
+from probtalk.corpus.style_profiles import SpeakerStyle, make_style
 from probtalk.errors import RigError, StyleError
 from probtalk.eval.lipsync import lip_gap, lipsync_counts
 from probtalk.flame import FlameLayer, load_rig

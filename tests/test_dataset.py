@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from probtalk.data.dataset import MotionDataset, collate, parse_keyid, resample_motion, sentence_range_split
+from probtalk.animation import resample_motion
+from probtalk.data.dataset import MotionDataset, collate, parse_keyid, sentence_range_split
 from probtalk.errors import DatasetError
 from probtalk.layout import MOTION_DIM, PARAM_DIM
 

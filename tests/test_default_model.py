@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import probtalk
-from probtalk.data.animator import ProceduralAnimator
-from probtalk.data.phones import Phone
+from probtalk.corpus.animator import ProceduralAnimator
+from probtalk.corpus.phones import Phone
 from probtalk.emotions import EMOTIONS
 from probtalk.flame import FlameLayer, load_rig
 from probtalk.layout import MOTION_EXPRESSION_DIM, PARAM_EXPRESSION

@@ -152,7 +152,7 @@ def test_lipsync_rates_on_constructed_animation():
 
 
 def test_lipsync_default_phone_classes():
-    phones_mod = pytest.importorskip("probtalk.data.phones", reason="probtalk.data.phones not written yet")
+    phones_mod = pytest.importorskip("probtalk.corpus.phones", reason="probtalk.corpus.phones not written yet")
     bilabial = sorted(phones_mod.BILABIAL)[0]
     vowel = sorted(phones_mod.OPEN_VOWELS)[0]
     gap = np.array([0.001, 0.001, 0.010, 0.010])
@@ -349,6 +349,35 @@ def test_cli_writes_json(tmp_path):
     assert again.exit_code == 0 and f"emotion classifier: {clf}" in again.output
 
 
+def test_compare_engines_is_the_evaluate_command(tmp_path):
+    from probtalk.errors import DatasetError, InputError
+    from probtalk.eval import compare_engines
+
+    write_corpus(tmp_path / "corpus")
+    clf = tmp_path / "emo.pt"
+    calls = []
+    result = compare_engines(
+        tmp_path / "corpus", ["truth"], rig=tiny_rig(), takes=2, classifier=clf, classifier_steps=5,
+        progress=lambda *args: calls.append(args),
+    )
+    assert list(result.reports) == ["truth"]
+    assert result.reports["truth"].overall.sequences == 2 and result.reports["truth"].overall.lve == 0.0
+    assert result.reports["truth"].meta["engine"] == "truth" and result.reports["truth"].meta["model"] is None
+    assert result.classifier_source == f"trained on train split, saved to {clf}" and clf.is_file()
+    assert calls == [
+        ("training the emotion classifier on the train split", 0, 2),
+        ("truth M001_003_0_0", 1, 2),
+        ("truth M001_004_1_1", 2, 2),
+    ]
+    assert result.to_dict()["classifier"] == {"source": result.classifier_source}
+    again = compare_engines(tmp_path / "corpus", ["truth"], rig=tiny_rig(), takes=2, classifier=clf)
+    assert again.classifier_source == str(clf)
+    with pytest.raises(InputError, match="unknown engine 'nope'"):
+        compare_engines(tmp_path / "missing", ["nope"])
+    with pytest.raises(DatasetError, match="not found"):
+        compare_engines(tmp_path / "missing", ["truth"])
+
+
 def test_model_adapter_resamples_and_falls_back_to_average_speaker():
     from probtalk.animation import Animation
     from probtalk.eval.engines import model_generate_fn
@@ -379,7 +408,7 @@ def test_model_adapter_resamples_and_falls_back_to_average_speaker():
 
 
 def test_cli_rules_baseline(tmp_path):
-    pytest.importorskip("probtalk.data.rules", reason="rule-based baseline not installed")
+    pytest.importorskip("probtalk.eval.rules", reason="rule-based baseline not installed")
     from probtalk.flame import bundled_rig_path
 
     if not bundled_rig_path().is_file():

@@ -12,12 +12,13 @@ import pytest
 import soundfile as sf
 
 from probtalk import Animation
+from probtalk.animation import resample_motion
 from probtalk.errors import InputError, MissingExtraError
 from probtalk.flame.rig import Rig
-from probtalk.render.camera import Camera
-from probtalk.render.compose import caption_for
-from probtalk.render.scene import resample, vertex_normals
-from probtalk.render.shading import background_uint8
+from probtalk.rendering.camera import Camera
+from probtalk.rendering.compose import caption_for
+from probtalk.rendering.scene import vertex_normals
+from probtalk.rendering.shading import background_uint8
 
 av = pytest.importorskip("av", reason="PyAV (render extra) is not installed")
 pytest.importorskip("moderngl", reason="moderngl (render extra) is not installed")
@@ -118,7 +119,7 @@ def _leftovers(folder, keep):
 
 # --------------------------------------------------------------------- video
 def test_video_has_right_streams(rig, files, tmp_path):
-    from probtalk.render import render
+    from probtalk.rendering import render
 
     out = render(Animation.load(files["takes"][0]), rig=rig, audio=files["wav"], out=tmp_path / "a.mp4", size=SIZE)
     frames, w, h, v_sec, a_sec = _streams(out)
@@ -129,7 +130,7 @@ def test_video_has_right_streams(rig, files, tmp_path):
 
 
 def test_audio_is_trimmed_and_padded_to_video(rig, files, tmp_path):
-    from probtalk.render import render
+    from probtalk.rendering import render
 
     short = render(_take(1.0), rig=rig, audio=files["wav"], out=tmp_path / "s.mp4", size=64)
     long = render(_take(3.0), rig=rig, audio=files["wav"], out=tmp_path / "l.mp4", size=64)
@@ -149,7 +150,7 @@ def test_audio_is_trimmed_and_padded_to_video(rig, files, tmp_path):
 
 
 def test_two_takes_in_a_grid_are_wider(rig, tmp_path):
-    from probtalk.render import render
+    from probtalk.rendering import render
 
     out = render([_take(0.2, 0), _take(0.2, 1)], rig=rig, out=tmp_path / "g.mp4", size=64)
     with av.open(str(out)) as c:
@@ -162,7 +163,7 @@ def test_two_takes_in_a_grid_are_wider(rig, tmp_path):
 
 
 def test_failure_mid_render_leaves_no_file(rig, files, tmp_path):
-    from probtalk.render import render
+    from probtalk.rendering import render
 
     def boom(done, total):
         if done == 3:
@@ -181,7 +182,7 @@ def _foreground(img):
 def test_still_is_not_blank_and_jaw_opens_the_mouth(rig, tmp_path):
     from PIL import Image
 
-    from probtalk.render import render
+    from probtalk.rendering import render
 
     anim = Animation(fps=FPS, expression=np.zeros((2, 10)), jaw_pose=[[0, 0, 0], rig.semantic_jaw[0]])
     closed = np.asarray(Image.open(render(anim, rig=rig, out=tmp_path / "c.png", size=128, frame=0, captions=False)))
@@ -203,7 +204,7 @@ def test_still_is_not_blank_and_jaw_opens_the_mouth(rig, tmp_path):
 def test_contact_sheet_and_grid_still(rig, tmp_path):
     from PIL import Image
 
-    from probtalk.render import render
+    from probtalk.rendering import render
 
     takes = [_take(1.0, 0), _take(1.0, 1)]
     sheet = Image.open(render(takes, rig=rig, out=tmp_path / "s.png", size=48, sheet=5))
@@ -286,7 +287,7 @@ def test_pytorch3d_backend_without_pytorch3d_is_explained(rig, tmp_path):
 
     import torch
 
-    from probtalk.render import RenderError, render
+    from probtalk.rendering import RenderError, render
 
     if importlib.util.find_spec("pytorch3d") is not None and torch.cuda.is_available():
         pytest.skip("pytorch3d and CUDA are available here; the message is for machines without them")
@@ -298,7 +299,7 @@ def test_pytorch3d_backend_without_pytorch3d_is_explained(rig, tmp_path):
 
 
 def test_unknown_backend_and_layout_raise_input_error(rig, tmp_path):
-    from probtalk.render import render
+    from probtalk.rendering import render
 
     with pytest.raises(InputError, match="unknown render backend"):
         render(_take(0.2), rig=rig, out=tmp_path / "a.mp4", backend="directx")
@@ -322,8 +323,8 @@ def test_vertex_normals_of_a_sphere_point_outwards():
 
 def test_resample_and_captions():
     x = np.arange(10, dtype=np.float32)[:, None]
-    np.testing.assert_allclose(resample(x, 25.0, 50.0, 20)[:, 0], np.minimum(np.arange(20) / 2, 9))
-    np.testing.assert_allclose(resample(x, 25.0, 25.0, 12)[:, 0], [*range(10), 9, 9])
+    np.testing.assert_allclose(resample_motion(x, 25.0, 50.0, 20)[:, 0], np.minimum(np.arange(20) / 2, 9))
+    np.testing.assert_allclose(resample_motion(x, 25.0, 25.0, 12)[:, 0], [*range(10), 9, 9])
     assert caption_for({"emotion": {"happy": 0.7, "sad": 0.3}, "intensity": 1, "take": 2}, 0) == (
         "happy 70% + sad 30% · int 1 · take 2"
     )
@@ -335,7 +336,7 @@ def test_posed_take_matches_flame_layer(rig):
     import torch
 
     from probtalk.flame import FlameLayer
-    from probtalk.render.scene import PosedTake
+    from probtalk.rendering.scene import PosedTake
 
     rng = np.random.default_rng(3)
     n = 6
@@ -357,8 +358,8 @@ def test_torch_shading_matches_the_gl_shader(tmp_path):
     """pytorch3d's torch shading and the GL shader agree on a flat quad (front and back side)."""
     import torch
 
-    from probtalk.render.backends import create_backend
-    from probtalk.render.shading import light_uniforms, shade_torch, srgb_to_linear
+    from probtalk.rendering.backends import create_backend
+    from probtalk.rendering.shading import light_uniforms, shade_torch, srgb_to_linear
 
     quad = np.array([[-1, -1, 0], [1, -1, 0], [1, 1, 0], [-1, 1, 0]], np.float32)
     colours = np.tile(srgb_to_linear((0.8, 0.6, 0.5)), (4, 1))
@@ -386,8 +387,8 @@ def test_bundled_rig_sheet(tmp_path):
     from PIL import Image
 
     from probtalk.flame import bundled_rig_path
-    from probtalk.render import render_rig_sheet
-    from probtalk.render.api import RIG_SHEET_COLUMNS, RIG_SHEET_SHAPES
+    from probtalk.rendering import render_rig_sheet
+    from probtalk.rendering.api import RIG_SHEET_COLUMNS, RIG_SHEET_SHAPES
 
     if not bundled_rig_path().is_file():
         pytest.fail("the bundled rig flame_assets/probtalk_head.npz is missing; rebuild it")
@@ -403,7 +404,7 @@ def test_bundled_rig_sheet(tmp_path):
 
 def test_probtalk_render_is_callable_after_the_package_is_imported(rig, tmp_path):
     import probtalk
-    import probtalk.render.api  # noqa: F401  (rebinds probtalk.render to the package)
+    import probtalk.rendering.api  # noqa: F401  (importing the package leaves probtalk.render the function)
 
     out = probtalk.render(_take(0.2), rig=rig, out=tmp_path / "r.png", size=32, frame=0)
     assert out.is_file()
@@ -433,7 +434,7 @@ def test_rig_without_semantic_shapes_or_face_region(rig, tmp_path):
 
     from PIL import Image
 
-    from probtalk.render import render_rig_sheet
+    from probtalk.rendering import render_rig_sheet
 
     bare = replace(rig, regions={}, keypoints={}, semantic_names=(), semantic_offsets=None,
                    semantic_expression=None, semantic_jaw=None, semantic_eye=None)

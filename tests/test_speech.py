@@ -8,11 +8,11 @@ import shutil
 import numpy as np
 import pytest
 
-from probtalk.data.align import align_phones, compare_alignments
-from probtalk.data.phones import PHONES, SIL, Phone, normalize_phones, phones_to_frames
-from probtalk.data.text import load_dictionary, make_sentences, pronounce, words_of
-from probtalk.data.tts import SpeechEngineError, emotion_prosody, synthesize
-from probtalk.data.voices import ESPEAK_LANGUAGES, Voice, make_speakers
+from probtalk.corpus.align import align_phones, compare_alignments
+from probtalk.corpus.phones import PHONES, SIL, Phone, normalize_phones, phones_to_frames
+from probtalk.corpus.text import load_dictionary, make_sentences, pronounce, words_of
+from probtalk.corpus.tts import SpeechEngineError, emotion_prosody, synthesize
+from probtalk.corpus.voices import ESPEAK_LANGUAGES, Voice, make_speakers
 from probtalk.errors import InputError, StyleError
 
 SR = 16000
@@ -209,7 +209,7 @@ def test_bad_style_and_voice():
 def test_espeak_accents_map_to_arpabet(caplog):
     """Every phoneme of every English espeak accent we use has an ARPAbet mapping."""
     text = " ".join(make_sentences(6, seed=9)) + " Our poor tour guide bought a little bottle of water."
-    with caplog.at_level(logging.WARNING, logger="probtalk.data.tts"):
+    with caplog.at_level(logging.WARNING, logger="probtalk.corpus.tts"):
         for lang in ESPEAK_LANGUAGES:
             u = synthesize(text, Voice("M001", "espeak", f"{lang}+m1"), "neutral", 1.0, np.random.default_rng(0))
             assert_tiles(u.phones, u.duration)
@@ -301,10 +301,11 @@ def test_compare_alignments():
 
 @pytest.mark.parametrize("voice", ENGINE_VOICES[::2])
 def test_engine_helper_restarts_after_crash(voice):
-    from probtalk.data import tts
+    from probtalk.corpus.espeak import Espeak
+    from probtalk.corpus.festival import Festival
 
     first = synthesize("hello there", voice, "neutral", 1.0, np.random.default_rng(0))
-    helper = tts._espeak() if voice.engine == "espeak" else tts._festival()
+    helper = Espeak.instance() if voice.engine == "espeak" else Festival.instance()
     helper.proc.kill()
     helper.proc.wait()
     again = synthesize("hello there", voice, "neutral", 1.0, np.random.default_rng(0))

@@ -10,8 +10,8 @@ import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
+from probtalk.corpus.synth import SynthConfig, make_clip, plan_corpus, synthesize_corpus
 from probtalk.data.dataset import MotionDataset, collate, parse_keyid
-from probtalk.data.synth import SynthConfig, make_clip, plan_corpus, synthesize_corpus
 from probtalk.errors import InputError
 from probtalk.eval.lipsync import lip_gap, lipsync_counts
 from probtalk.flame import FlameLayer, load_rig
@@ -116,13 +116,18 @@ def test_deterministic_resumable_and_seeded(tiny_corpus, tmp_path):
     manifest_path.write_text(json.dumps({**json.loads(manifest_path.read_text()), "rig": "another-rig:0"}))
     with pytest.raises(InputError, match="delete the folder"):
         synthesize_corpus(tmp_path / "again", TINY, workers=1)
-    # resume: nothing to do; a deleted clip is regenerated identically
-    victim = next((root / "param").glob("*.npy"))
-    before = victim.read_bytes()
-    victim.unlink()
+    # resume: a deleted clip is regenerated identically, also one that follows complete clips of its
+    # speaker (the clips before it are skipped, not spoken)
+    jobs = plan_corpus(TINY)[2]
+    last = [j for j in jobs if j.voice.speaker_id == jobs[0].voice.speaker_id][-1].keyid
+    assert last != jobs[0].keyid
+    victims = [root / "param" / f"{last}.npy", root / "wav" / f"{last}.wav", root / "align" / f"{last}.json"]
+    before = [v.read_bytes() for v in victims]
+    for v in victims:
+        v.unlink()
     resumed = synthesize_corpus(root, TINY, workers=1)
     assert (resumed.generated, resumed.skipped) == (1, 7)
-    assert victim.read_bytes() == before
+    assert [v.read_bytes() for v in victims] == before
     # another seed: the same sentence, voice and emotion moves differently
     job = plan_corpus(TINY)[2][0]
     a = make_clip(job)[1]
@@ -165,11 +170,11 @@ def test_cli_synth(tmp_path):
 
 def test_rules_baseline_closes_lips(rig):
     from probtalk import Animation
-    from probtalk.data.animator import ProceduralAnimator, loudness_envelope
-    from probtalk.data.phones import Phone
-    from probtalk.data.rules import animate_rules
-    from probtalk.data.tts import synthesize
-    from probtalk.data.voices import make_speakers
+    from probtalk.corpus.animator import ProceduralAnimator, loudness_envelope
+    from probtalk.corpus.phones import Phone
+    from probtalk.corpus.tts import synthesize
+    from probtalk.corpus.voices import make_speakers
+    from probtalk.eval.rules import animate_rules
 
     text = "Bob maps a big pub by the bay"
     layer = FlameLayer(rig)

@@ -24,7 +24,7 @@ def synth(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Generate the synthetic speech + FLAME motion corpus (see datasets/README.md)."""
-    from probtalk.data.synth import SynthConfig, parse_emotions, synthesize_corpus
+    from probtalk.corpus.synth import SynthConfig, parse_emotions, synthesize_corpus
 
     config = SynthConfig(
         speakers=speakers, sentences=sentences, emotions=parse_emotions(emotions), intensities=intensities,

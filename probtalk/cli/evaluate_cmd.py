@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
 from probtalk.cli.app import app, run_cli
-
-if TYPE_CHECKING:
-    from probtalk.eval.evaluate import GenerateFn
-    from probtalk.flame.rig import Rig
-
-ENGINES = ("model", "rules", "truth")
 
 
 @app.command()
@@ -39,73 +32,24 @@ def evaluate(
     """Score generated motion against the ground truth: MVE, LVE, MEE, CE, FDD, Diversity, lip-sync, emotion."""
     from rich.progress import Progress
 
-    from probtalk.errors import DatasetError, InputError
-    from probtalk.eval import (
-        compare_reports,
-        load_emotion_classifier,
-        save_emotion_classifier,
-        train_emotion_classifier,
-    )
-    from probtalk.eval import evaluate as run_evaluate
+    from probtalk.eval.compare import compare_engines
     from probtalk.io import atomic_write_text, ensure_writable_dir
 
-    if engine not in ENGINES:
-        raise InputError(f"unknown engine {engine!r}; use one of: {', '.join(ENGINES)}")
-    if not data.is_dir():
-        raise DatasetError(f"data folder {data} not found; generate a corpus with 'probtalk data synth' or pass --data")
     if json_out is not None:
         ensure_writable_dir(json_out.parent if str(json_out.parent) else ".", create=False)
-
-    from probtalk.data.dataset import MotionDataset
-    from probtalk.flame import load_rig
-
-    the_rig = load_rig(rig)
-    datasets = {name: MotionDataset(data, name) for name in dict.fromkeys(split)}
-    names = [engine] + (["rules"] if baseline and engine != "rules" else [])
-    fns = {name: _generate_fn(name, model, the_rig) for name in names}  # load the model before training
-
-    if classifier is not None and classifier.is_file():
-        clf = load_emotion_classifier(classifier)
-        clf_source = str(classifier)
-    else:
-        typer.echo("training the emotion classifier on the train split ...", err=True)
-        clf = train_emotion_classifier(MotionDataset(data, "train"), steps=classifier_steps, seed=seed)
-        clf_source = "trained on train split"
-        if classifier is not None:
-            save_emotion_classifier(clf, classifier)
-            clf_source += f", saved to {classifier}"
-
-    total = sum(len(d) if limit is None else min(len(d), limit) for d in datasets.values()) * len(fns)
-    reports = {}
+    engines = [engine] + (["rules"] if baseline else [])
     with Progress(transient=True) as bar:
-        task = bar.add_task("evaluating", total=total)
-        for name, fn in fns.items():
+        task = bar.add_task("evaluating", total=None)
 
-            def tick(keyid: str, name: str = name) -> None:
-                bar.update(task, advance=1, description=f"{name} {keyid}")
+        def progress(description: str, started: int, total: int) -> None:
+            bar.update(task, description=description, completed=started, total=total)
 
-            reports[name] = run_evaluate(
-                fn, datasets, the_rig, takes=takes, seed=seed, classifier=clf, limit=limit, progress=tick
-            )
-            reports[name].meta.update({"engine": name, "data": str(data), "model": model if name == "model" else None})
-    typer.echo(compare_reports(reports) if len(reports) > 1 else next(iter(reports.values())).to_table())
-    typer.echo(f"emotion classifier: {clf_source}")
+        result = compare_engines(
+            data, engines, model=model, splits=split, takes=takes, limit=limit, seed=seed, rig=rig,
+            classifier=classifier, classifier_steps=classifier_steps, progress=progress,
+        )
+    typer.echo(result.to_table())
+    typer.echo(f"emotion classifier: {result.classifier_source}")
     if json_out is not None:
-        payload = {
-            "engines": {name: r.to_dict() for name, r in reports.items()},
-            "classifier": {"source": clf_source},
-        }
-        atomic_write_text(json_out, json.dumps(payload, indent=2) + "\n")
+        atomic_write_text(json_out, json.dumps(result.to_dict(), indent=2) + "\n")
         typer.echo(f"wrote {json_out}")
-
-
-def _generate_fn(name: str, model: str, rig: Rig) -> GenerateFn:
-    from probtalk.eval import model_generate_fn, rules_generate_fn, truth_generate_fn
-
-    if name == "rules":
-        return rules_generate_fn(rig=rig)
-    if name == "truth":
-        return truth_generate_fn()
-    from probtalk.api import load_model
-
-    return model_generate_fn(load_model(model))

@@ -57,8 +57,7 @@ def info(
         f"rig: {the_rig.rig_id()}  {the_rig.num_vertices} vertices, {len(the_rig.faces)} faces, "
         f"{len(the_rig.semantic_names)} semantic shapes, regions: {', '.join(sorted(the_rig.regions)) or 'none'}"
     )
-    if importlib.util.find_spec("probtalk.api") is not None:
-        from probtalk.api import load_model
+    from probtalk.api import load_model
 
-        for line in load_model(model).info_lines():
-            typer.echo(line)
+    for line in load_model(model).info_lines():
+        typer.echo(line)

@@ -35,7 +35,7 @@ def render(
     from probtalk.errors import InputError
 
     if rig_sheet is not None:
-        from probtalk.render import render_rig_sheet
+        from probtalk.rendering import render_rig_sheet
 
         if animations:
             raise InputError("--rig-sheet previews the rig alone; drop the animation files or --rig-sheet")
@@ -48,8 +48,8 @@ def render(
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from probtalk.animation import Animation
-    from probtalk.render import Camera
-    from probtalk.render import render as render_api
+    from probtalk.rendering import Camera
+    from probtalk.rendering import render as render_api
 
     anims = [Animation.load(p) for p in animations]
     if out is None:

@@ -1,7 +1,8 @@
-"""Datasets: the dataset layout loader, the synthetic corpus and the procedural animator.
+"""Datasets: the loader of the dataset layout (ours and 3DMEAD), samples, batches and splits.
 
 Kept import-light: names are imported on first use, so ``import probtalk.data``
-pulls in neither torch nor the speech stack.
+pulls in no torch. The corpus generator lives in :mod:`probtalk.corpus`, the
+rule-based baseline in :mod:`probtalk.eval.rules`.
 """
 
 from __future__ import annotations
@@ -18,13 +19,6 @@ _EXPORTS = {
     "parse_keyid": "probtalk.data.dataset",
     "read_manifest": "probtalk.data.dataset",
     "write_sentence_range_splits": "probtalk.data.dataset",
-    "ProceduralAnimator": "probtalk.data.animator",
-    "loudness_envelope": "probtalk.data.animator",
-    "SpeakerStyle": "probtalk.data.style_profiles",
-    "make_style": "probtalk.data.style_profiles",
-    "SynthConfig": "probtalk.data.synth",
-    "synthesize_corpus": "probtalk.data.synth",
-    "animate_rules": "probtalk.data.rules",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from probtalk.animation import resample_motion
 from probtalk.emotions import EMOTION_INDEX, EMOTIONS, NUM_EMOTIONS
 from probtalk.errors import AudioError, DatasetError
 from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS, PARAM_DIM, PARAM_SHAPE, params_to_motion
@@ -173,19 +174,6 @@ def collate(samples: Sequence[Sample]) -> Batch:
         shape=torch.from_numpy(np.stack([s.shape for s in samples]).astype(np.float32)),
         keyids=[s.keyid for s in samples],
     )
-
-
-def resample_motion(motion: np.ndarray, fps_in: float, fps_out: float) -> np.ndarray:
-    """Linearly resample [T, D] motion from ``fps_in`` to ``fps_out`` (T' = round(T * fps_out / fps_in))."""
-    if fps_in == fps_out or motion.shape[0] < 2:
-        return motion
-    frames_out = max(int(round(motion.shape[0] * fps_out / fps_in)), 1)
-    t_in = np.arange(motion.shape[0]) / fps_in
-    t_out = np.minimum(np.arange(frames_out) / fps_out, t_in[-1])
-    out = np.empty((frames_out, motion.shape[1]), np.float32)
-    for d in range(motion.shape[1]):
-        out[:, d] = np.interp(t_out, t_in, motion[:, d])
-    return out
 
 
 def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any] | None:

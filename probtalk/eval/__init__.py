@@ -1,5 +1,6 @@
 """Evaluation: the paper's metrics, lip-sync, emotion recognition and ``evaluate()``."""
 
+from probtalk.eval.compare import Comparison, classifier_for, compare_engines
 from probtalk.eval.emotion_classifier import (
     EmotionClassifier,
     EmotionClassifierConfig,
@@ -8,12 +9,25 @@ from probtalk.eval.emotion_classifier import (
     save_emotion_classifier,
     train_emotion_classifier,
 )
-from probtalk.eval.engines import model_generate_fn, resample_motion, rules_generate_fn, truth_generate_fn
+from probtalk.eval.engines import (
+    EVAL_ENGINES,
+    engine_generate_fn,
+    model_generate_fn,
+    resample_motion,
+    rules_generate_fn,
+    truth_generate_fn,
+)
 from probtalk.eval.evaluate import EvalReport, GenerateFn, SplitMetrics, compare_reports, evaluate
 from probtalk.eval.lipsync import LipSyncCounts, lip_gap, lipsync_counts
 from probtalk.eval.metrics import FDD, ce, diversity, fdd, lve, mee, mve
+from probtalk.eval.rules import animate_rules
 
 __all__ = [
+    "EVAL_ENGINES",
+    "Comparison",
+    "classifier_for",
+    "compare_engines",
+    "engine_generate_fn",
     "FDD",
     "EmotionClassifier",
     "EmotionClassifierConfig",
@@ -21,6 +35,7 @@ __all__ = [
     "GenerateFn",
     "LipSyncCounts",
     "SplitMetrics",
+    "animate_rules",
     "ce",
     "compare_reports",
     "diversity",

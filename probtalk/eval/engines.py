@@ -1,11 +1,12 @@
 """Adapters that turn animation engines into ``generate_fn`` for :func:`probtalk.eval.evaluate`.
 
 * :func:`model_generate_fn` — the learned model (``probtalk.api.Model.animate``).
-* :func:`rules_generate_fn` — the rule-based baseline (``probtalk.data.rules.animate_rules``).
+* :func:`rules_generate_fn` — the rule-based baseline (``probtalk.eval.rules.animate_rules``).
 * :func:`truth_generate_fn` — replays the ground truth: a sanity check whose
   errors are zero and whose lip-sync and emotion figures are the ceiling.
+* :func:`engine_generate_fn` — one of the three by name.
 
-Both return motion [T, 53] resampled to the dataset's frame rate.
+All return motion [T, 53] resampled to the dataset's frame rate.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from probtalk.animation import resample_motion
 from probtalk.emotions import EMOTIONS
+from probtalk.errors import InputError
 from probtalk.eval.evaluate import GenerateFn
 from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS
 
@@ -23,18 +26,6 @@ if TYPE_CHECKING:
     from probtalk.flame.rig import Rig
 
 logger = logging.getLogger(__name__)
-
-
-def resample_motion(motion: np.ndarray, src_fps: float, dst_fps: float) -> np.ndarray:
-    """Linearly resample motion [T, D] from ``src_fps`` to ``dst_fps`` (returns [T', D], float32)."""
-    motion = np.asarray(motion, dtype=np.float32)
-    if abs(src_fps - dst_fps) < 1e-6 or len(motion) < 2:
-        return motion
-    frames = max(1, int(round(len(motion) * dst_fps / src_fps)))
-    t_dst = np.arange(frames) / dst_fps
-    t_src = np.arange(len(motion)) / src_fps
-    out = np.stack([np.interp(t_dst, t_src, motion[:, d]) for d in range(motion.shape[1])], axis=1)
-    return out.astype(np.float32)
 
 
 def model_generate_fn(model: Any, *, fps: float = DATASET_FPS, **animate_kwargs: Any) -> GenerateFn:
@@ -70,7 +61,7 @@ def model_generate_fn(model: Any, *, fps: float = DATASET_FPS, **animate_kwargs:
 
 
 def rules_generate_fn(*, rig: Rig | None = None, fps: float = DATASET_FPS) -> GenerateFn:
-    """The rule-based baseline (``probtalk.data.rules.animate_rules``) as a ``generate_fn``.
+    """The rule-based baseline (``probtalk.eval.rules.animate_rules``) as a ``generate_fn``.
 
     Phones come from the recogniser (samples carry no transcript). Each take
     gets its own seed, which in the baseline only places the blinks.
@@ -80,7 +71,7 @@ def rules_generate_fn(*, rig: Rig | None = None, fps: float = DATASET_FPS) -> Ge
             without semantic shapes) uses the bundled head.
         fps: output frame rate (the dataset's).
     """
-    from probtalk.data.rules import animate_rules
+    from probtalk.eval.rules import animate_rules
 
     viseme_rig = rig if rig is not None and rig.has_semantic_shapes else None
 
@@ -110,3 +101,31 @@ def truth_generate_fn() -> GenerateFn:
         return [motion.copy() for _ in range(num_takes)]
 
     return generate
+
+
+EVAL_ENGINES = ("model", "rules", "truth")
+"""The engines :func:`engine_generate_fn` builds (and ``probtalk evaluate --engine`` accepts)."""
+
+
+def engine_generate_fn(name: str, *, model: str = "default", rig: Rig | None = None) -> GenerateFn:
+    """The ``generate_fn`` of an engine named in :data:`EVAL_ENGINES`.
+
+    Args:
+        name: ``"model"`` (the learned model), ``"rules"`` (the rule-based
+            baseline) or ``"truth"`` (replays the ground truth).
+        model: checkpoint path, or ``"default"`` for the embedded model
+            (``"model"`` only; loaded here).
+        rig: the rig whose semantic shapes realise the baseline's visemes.
+
+    Raises:
+        InputError: unknown engine name.
+    """
+    if name not in EVAL_ENGINES:
+        raise InputError(f"unknown engine {name!r}; use one of: {', '.join(EVAL_ENGINES)}")
+    if name == "rules":
+        return rules_generate_fn(rig=rig)
+    if name == "truth":
+        return truth_generate_fn()
+    from probtalk.api import load_model
+
+    return model_generate_fn(load_model(model))

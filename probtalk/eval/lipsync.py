@@ -69,8 +69,8 @@ def _normalise(phone: str) -> str:
 
 
 def default_phone_classes() -> tuple[frozenset[str], frozenset[str]]:
-    """The (bilabial, open-vowel) phone sets of :mod:`probtalk.data.phones`, normalised."""
-    from probtalk.data import phones
+    """The (bilabial, open-vowel) phone sets of :mod:`probtalk.corpus.phones`, normalised."""
+    from probtalk.corpus import phones
 
     return (
         frozenset(_normalise(p) for p in phones.BILABIAL),
@@ -115,8 +115,8 @@ def lipsync_counts(
         gap: [T] lip gap in metres (see :func:`lip_gap`).
         fps: frame rate of ``gap``.
         phones: ``(start_s, end_s, phone)`` segments.
-        bilabial: phones where the lips must close (default: probtalk.data.phones.BILABIAL).
-        open_vowels: phones where the lips must open (default: probtalk.data.phones.OPEN_VOWELS).
+        bilabial: phones where the lips must close (default: probtalk.corpus.phones.BILABIAL).
+        open_vowels: phones where the lips must open (default: probtalk.corpus.phones.OPEN_VOWELS).
         closed_gap: closed means ``gap < closed_gap`` (metres).
         open_gap: open means ``gap > open_gap`` (metres).
 

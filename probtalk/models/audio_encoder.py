@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -151,12 +151,6 @@ class AudioEncoder(nn.Module):
         )
         _disable_hf_randomness(hubert.config)
         return cls(config, hubert)
-
-    def with_freeze(self, freeze: str, frozen_layers: int = 0) -> AudioEncoder:
-        """Change the freeze policy in place (config included) and return self."""
-        self.config = replace(self.config, freeze=freeze, frozen_layers=frozen_layers)
-        self.apply_freeze()
-        return self
 
     def apply_freeze(self) -> None:
         """Set ``requires_grad`` following the config's freeze policy."""

@@ -58,10 +58,6 @@ class MotionVQConfig:
     weight_jaw: float = 0.5
     weight_quant: float = 0.1
 
-    @property
-    def frames_per_code(self) -> int:
-        return 2**self.quant_factor
-
 
 @dataclass
 class VQOutput:
@@ -124,8 +120,9 @@ class MotionVQ(nn.Module):
         """Latents [B, T', D] (mask [B, T'] at the latent rate) -> :class:`Quantized`.
 
         ``temperature=None`` picks the nearest code (deterministic); a float
-        samples from softmax(-distance / temperature), optionally among the
-        ``top_k`` nearest codes, drawing from ``generator``.
+        samples from softmax(-distance / (temperature * D)), D the code size
+        (a per-dimension temperature), optionally among the ``top_k`` nearest
+        codes, drawing from ``generator``.
         """
         return self.quantizer(latents, mask, temperature=temperature, top_k=top_k, generator=generator)
 

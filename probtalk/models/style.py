@@ -55,15 +55,6 @@ class Style:
         )
 
     @staticmethod
-    def cat(styles: Sequence[Style]) -> Style:
-        """Concatenate styles along the batch."""
-        return Style(
-            torch.cat([s.speaker for s in styles]),
-            torch.cat([s.emotion for s in styles]),
-            torch.cat([s.intensity for s in styles]),
-        )
-
-    @staticmethod
     def from_indices(
         speaker: torch.Tensor, emotion: torch.Tensor, intensity: torch.Tensor, num_emotions: int = NUM_EMOTIONS
     ) -> Style:

@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from probtalk.errors import CheckpointError, DatasetError, RigError
+from probtalk.flame.rig import Rig
+from probtalk.layout import MOTION_EXPRESSION, MOTION_JAW
 from probtalk.models.audio_encoder import AudioEncoder
 from probtalk.models.checkpoint import load_checkpoint, save_checkpoint
 from probtalk.models.motion_vq import MotionVQ
@@ -21,7 +24,7 @@ from probtalk.models.style_predictor import StylePredictor
 from probtalk.models.talker import Normalizer, Talker
 from probtalk.train.augment import augment_batch, random_crop
 from probtalk.train.config import TrainConfig
-from probtalk.train.trainer import DistContext, Trainer, setup_distributed
+from probtalk.train.trainer import DistContext, Trainer, TrainStage, setup_distributed
 
 log = logging.getLogger(__name__)
 
@@ -84,25 +87,25 @@ def _manifest_hash(root: str | os.PathLike[str]) -> str:
 
 
 class _LipError:
-    """LVE (per-frame max squared L2 over lip vertices, averaged over frames) through a FlameLayer."""
+    """Validation LVE (:func:`probtalk.eval.metrics.lve`) of raw motion, posed through a FlameLayer."""
 
-    def __init__(self, rig: Any, device: torch.device) -> None:
+    def __init__(self, rig: Rig, device: torch.device) -> None:
         from probtalk.flame.layer import FlameLayer
-        from probtalk.layout import MOTION_EXPRESSION, MOTION_JAW
 
         self.layer = FlameLayer(rig).to(device)
         self.lips = torch.as_tensor(rig.region("lips"), dtype=torch.long, device=device)
-        self.expr, self.jaw = MOTION_EXPRESSION, MOTION_JAW
 
     def __call__(self, pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> float:
         """pred/target raw motion [B, T, 53], mask [B, T] -> mean LVE (m^2) over valid frames."""
+        from probtalk.eval.metrics import lve
+
         p, t = pred[mask].float(), target[mask].float()
-        vp = self.layer(expression=p[:, self.expr], jaw_pose=p[:, self.jaw])[:, self.lips]
-        vt = self.layer(expression=t[:, self.expr], jaw_pose=t[:, self.jaw])[:, self.lips]
-        return float((vp - vt).pow(2).sum(-1).max(-1).values.mean())
+        vp = self.layer(expression=p[:, MOTION_EXPRESSION], jaw_pose=p[:, MOTION_JAW])[:, self.lips]
+        vt = self.layer(expression=t[:, MOTION_EXPRESSION], jaw_pose=t[:, MOTION_JAW])[:, self.lips]
+        return lve(vp, vt, np.arange(vp.shape[1]))  # the vertices are the lips already
 
 
-def _lip_error(rig: Any, device: torch.device) -> tuple[_LipError | None, str | None]:
+def _lip_error(rig: Rig | None, device: torch.device) -> tuple[_LipError | None, str | None]:
     try:
         if rig is None:
             from probtalk.flame import load_rig
@@ -169,9 +172,10 @@ def train_vq(
             save_checkpoint(path, vq, normalizer=normalizer, vocabulary=vocab, rig_id=rig_id,
                             provenance=_provenance(data, cfg, prov))
 
-        trainer = Trainer(step_module, [p for p in vq.parameters() if p.requires_grad], cfg, Path(out), train, val,
-                          _collate, step_fn, val_fn, save_fn, ctx, ["expression", "jaw", "quant", "perplexity", "lve"],
-                          progress)
+        stage = TrainStage(step_module, [p for p in vq.parameters() if p.requires_grad], step_fn, val_fn, save_fn,
+                           ["expression", "jaw", "quant", "perplexity", "lve"])
+        trainer = Trainer(stage, config=cfg, out_dir=Path(out), train_data=train, val_data=val, collate_fn=_collate,
+                          ctx=ctx, progress=progress)
         metrics = trainer.fit(resume=resume)
         return vq.eval(), normalizer, metrics
     finally:
@@ -249,8 +253,9 @@ def train_predictor(
                             provenance=_provenance(data, cfg, {**prov, "vq_checkpoint": str(vq_checkpoint)}))
 
         params = [p for p in talker.parameters() if p.requires_grad]
-        trainer = Trainer(step_module, params, cfg, Path(out), train, val, _collate, step_fn, val_fn, save_fn, ctx,
-                          ["latent", "expression", "jaw", "lve"], progress)
+        stage = TrainStage(step_module, params, step_fn, val_fn, save_fn, ["latent", "expression", "jaw", "lve"])
+        trainer = Trainer(stage, config=cfg, out_dir=Path(out), train_data=train, val_data=val, collate_fn=_collate,
+                          ctx=ctx, progress=progress)
         metrics = trainer.fit(resume=resume)
         return talker.eval(), metrics
     finally:

@@ -115,40 +115,54 @@ ValFn = Callable[[nn.Module, Any], dict[str, float]]
 SaveFn = Callable[[Path, dict[str, Any]], None]
 
 
-class Trainer:
-    """Run ``steps`` optimiser steps of ``step_fn`` over ``train_data``.
+@dataclass
+class TrainStage:
+    """What one training stage plugs into the :class:`Trainer`.
 
-    Args:
+    Attributes:
         module: the network whose ``forward`` returns ``(loss, terms)``; wrapped in DDP when distributed.
         params: the parameters to optimise (frozen ones left out).
-        config: the run's :class:`TrainConfig`.
-        out_dir: where checkpoints, ``train_state.pt`` and ``metrics.csv`` go (rank 0 only).
-        train_data / val_data: map-style datasets of samples.
-        collate_fn: samples -> batch.
         step_fn: (module, CPU batch, generator) -> (loss, terms); crops/augments with the generator and
             moves the batch to the device.
         val_fn: (unwrapped model, batch) -> summable metrics for one validation batch (loss, lve, ...).
         save_fn: writes the model checkpoint to a path, given provenance (steps, metrics).
-        ctx: process group facts.
         columns: metric names for the CSV.
+    """
+
+    module: nn.Module
+    params: list[nn.Parameter]
+    step_fn: StepFn
+    val_fn: ValFn
+    save_fn: SaveFn
+    columns: list[str]
+
+
+class Trainer:
+    """Run ``config.steps`` optimiser steps of a :class:`TrainStage` over ``train_data``.
+
+    Args:
+        stage: the model and its step, validation and save functions.
+        config: the run's :class:`TrainConfig`.
+        out_dir: where checkpoints, ``train_state.pt`` and ``metrics.csv`` go (rank 0 only).
+        train_data / val_data: map-style datasets of samples.
+        collate_fn: samples -> batch.
+        ctx: process group facts.
+        progress: show a progress bar (rank 0 only).
     """
 
     def __init__(
         self,
-        module: nn.Module,
-        params: list[nn.Parameter],
+        stage: TrainStage,
+        *,
         config: TrainConfig,
         out_dir: Path,
         train_data: Any,
         val_data: Any | None,
         collate_fn: Callable[[list[Any]], Any],
-        step_fn: StepFn,
-        val_fn: ValFn,
-        save_fn: SaveFn,
         ctx: DistContext,
-        columns: list[str],
         progress: bool = True,
     ) -> None:
+        module, params, columns = stage.module, stage.params, stage.columns
         self.config, self.ctx, self.out_dir = config, ctx, Path(out_dir)
         self.model = module.to(ctx.device)
         self.ddp: nn.Module = DistributedDataParallel(self.model) if ctx.distributed else self.model
@@ -158,7 +172,7 @@ class Trainer:
             self.optimizer, lambda s: lr_factor(s, config.warmup_steps, config.steps, config.min_lr_ratio)
         )
         self.train_data, self.val_data, self.collate_fn = train_data, val_data, collate_fn
-        self.step_fn, self.val_fn, self.save_fn = step_fn, val_fn, save_fn
+        self.step_fn, self.val_fn, self.save_fn = stage.step_fn, stage.val_fn, stage.save_fn
         self.step = 0
         self.best = math.inf
         self.last_val: dict[str, float] = {}

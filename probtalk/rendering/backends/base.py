@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from probtalk.errors import ProbtalkError
-from probtalk.render.camera import CameraSetup
+from probtalk.rendering.camera import CameraSetup
 
 if TYPE_CHECKING:
     import torch

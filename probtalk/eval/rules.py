@@ -2,7 +2,7 @@
 
 It is the corpus generator run backwards on real speech: pocketsphinx
 recognises (or, given the text, force-aligns) the phones, the audio gives the
-loudness envelope, and :class:`~probtalk.data.animator.ProceduralAnimator`
+loudness envelope, and :class:`~probtalk.corpus.animator.ProceduralAnimator`
 turns them into FLAME motion with no stochastic variation.
 """
 
@@ -17,7 +17,7 @@ from probtalk.animation import Animation
 from probtalk.layout import AUDIO_SAMPLE_RATE, NUM_EXPRESSION, PARAM_EXPRESSION, PARAM_JAW
 
 if TYPE_CHECKING:
-    from probtalk.data.animator import ProceduralAnimator
+    from probtalk.corpus.animator import ProceduralAnimator
     from probtalk.flame.rig import Rig
 
 ENGINE = "rules"
@@ -26,7 +26,7 @@ _ANIMATORS: dict[int, tuple[Rig | None, ProceduralAnimator]] = {}  # the last fe
 
 def _animator_for(rig: Rig | None) -> ProceduralAnimator:
     """The animator of ``rig`` (None: the bundled head), built once per rig object."""
-    from probtalk.data.animator import ProceduralAnimator
+    from probtalk.corpus.animator import ProceduralAnimator
     from probtalk.flame import load_rig
 
     hit = _ANIMATORS.get(id(rig))
@@ -70,8 +70,8 @@ def animate_rules(
         StyleError: unknown emotion or intensity out of range.
     """
     from probtalk.audio import validate_audio
-    from probtalk.data.align import align_phones
-    from probtalk.data.animator import emotion_mix, loudness_envelope
+    from probtalk.corpus.align import align_phones
+    from probtalk.corpus.animator import emotion_mix, loudness_envelope
 
     audio = np.asarray(audio, np.float32).ravel()
     validate_audio(audio, "speech")

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from probtalk.errors import MissingExtraError
-from probtalk.render.backends.base import RenderError
-from probtalk.render.camera import CameraSetup
-from probtalk.render.shading import BACKGROUND_SRGB, GLSL_SHADE, light_uniforms
+from probtalk.rendering.backends.base import RenderError
+from probtalk.rendering.camera import CameraSetup
+from probtalk.rendering.shading import BACKGROUND_SRGB, GLSL_SHADE, light_uniforms
 
 if TYPE_CHECKING:
     import torch
@@ -116,7 +116,7 @@ class ModernGLBackend:
         ctx.enable(moderngl.DEPTH_TEST)  # type: ignore[attr-defined]
 
     def draw(self, vertices: torch.Tensor, normals: torch.Tensor, cameras: Sequence[CameraSetup]) -> np.ndarray:
-        """Render N tiles; see :meth:`probtalk.render.backends.base.Backend.draw` (uint8 [N, H, W, 3])."""
+        """Render N tiles; see :meth:`probtalk.rendering.backends.base.Backend.draw` (uint8 [N, H, W, 3])."""
         verts = _as_numpy(vertices)
         nrms = _as_numpy(normals)
         if len(cameras) != verts.shape[0]:

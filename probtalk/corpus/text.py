@@ -5,7 +5,7 @@ Sentences are made by our own small grammar: a main clause from a template
 word classes, then optional tails (place, time, reason) until a target word
 count is reached. Every word is checked against the CMU dictionary that
 pocketsphinx ships (``cmudict-en-us.dict``), so each sentence is pronounceable
-by the synthesisers and force-alignable by :mod:`probtalk.data.align`.
+by the synthesisers and force-alignable by :mod:`probtalk.corpus.align`.
 
 At 2.5-3 words per second, 5-16 words (mean about 9) give about 1.5-6 s of audio
 (speech plus the synthesiser's lead/trail silences).
@@ -225,7 +225,7 @@ def dictionary_path() -> Path:
 @functools.lru_cache(maxsize=1)
 def load_dictionary() -> dict[str, tuple[str, ...]]:
     """The CMU dictionary as ``word -> ARPAbet phones`` (first pronunciation, stress stripped)."""
-    from probtalk.data.phones import strip_stress
+    from probtalk.corpus.phones import strip_stress
 
     out: dict[str, tuple[str, ...]] = {}
     with open(dictionary_path(), encoding="utf-8") as fh:
@@ -254,9 +254,3 @@ def pronounce(word: str) -> list[str]:
     if phones is None:
         raise InputError(f"word {word!r} is not in the pronunciation dictionary; spell it out or use another word")
     return list(phones)
-
-
-def missing_words(text: str) -> list[str]:
-    """Words of ``text`` that the pronunciation dictionary lacks."""
-    d = load_dictionary()
-    return [w for w in words_of(text) if w not in d]

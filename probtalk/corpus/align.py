@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from probtalk.audio import validate_audio
-from probtalk.data.phones import SIL, Phone, normalize_phones, sphinx_to_arpabet
-from probtalk.data.text import load_dictionary, words_of
+from probtalk.corpus.phones import SIL, Phone, normalize_phones, sphinx_to_arpabet
+from probtalk.corpus.text import load_dictionary, words_of
 from probtalk.errors import AudioError, InputError
 from probtalk.layout import AUDIO_SAMPLE_RATE
 
@@ -86,10 +86,11 @@ def letter_to_sound(word: str) -> list[str]:
     Raises:
         InputError: espeak-ng is unavailable or gives no phones for the word.
     """
-    from probtalk.data.tts import SpeechEngineError, _espeak
+    from probtalk.corpus.espeak import Espeak
+    from probtalk.corpus.helper_process import SpeechEngineError
 
     try:
-        _, _, spans, _ = _espeak().synth(word, "en-us", 1.0, 0.0, 1.0)
+        _, _, spans, _ = Espeak.instance().synth(word, "en-us", 1.0, 0.0, 1.0)
     except SpeechEngineError as exc:
         raise InputError(f"word {word!r} is not in the dictionary and espeak-ng is unavailable ({exc})") from None
     phones = [p for _, _, names in spans for p in names if p != SIL]

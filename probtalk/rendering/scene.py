@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from smplx.lbs import lbs
 
-from probtalk.animation import Animation
+from probtalk.animation import Animation, resample_motion
 from probtalk.flame.layer import FlameLayer
 from probtalk.layout import NUM_JOINTS, NUM_SHAPE
 
@@ -82,27 +82,6 @@ class NormalSolver:
         return torch.nn.functional.normalize(out.to(vertices.dtype), dim=-1, eps=1e-12)
 
 
-def resample(values: np.ndarray, src_fps: float, dst_fps: float, num_frames: int) -> np.ndarray:
-    """Linearly resample per-frame values to another rate, holding the last frame past the end.
-
-    Args:
-        values: [T, D] values at ``src_fps``.
-        src_fps: their frame rate.
-        dst_fps: the wanted rate.
-        num_frames: number of output frames.
-
-    Returns:
-        float32 [num_frames, D].
-    """
-    values = np.asarray(values, np.float32)
-    t = values.shape[0]
-    pos = np.clip(np.arange(num_frames, dtype=np.float64) * (src_fps / dst_fps), 0.0, t - 1)
-    i0 = np.floor(pos).astype(np.int64)
-    i1 = np.minimum(i0 + 1, t - 1)
-    w = (pos - i0).astype(np.float32)[:, None]
-    return values[i0] * (1.0 - w) + values[i1] * w
-
-
 def output_frames(animations: Sequence[Animation], fps: float) -> int:
     """Number of video frames that cover the longest animation at ``fps``."""
     return max(1, max(int(round(a.duration * fps)) for a in animations))
@@ -125,7 +104,7 @@ class PosedTake:
         def track(x: np.ndarray | None) -> np.ndarray | None:
             if x is None:
                 return None
-            return np.asarray(x, np.float32) if same else resample(x, animation.fps, fps, num_frames)
+            return np.asarray(x, np.float32) if same else resample_motion(x, animation.fps, fps, num_frames)
 
         self.expression = track(animation.expression)
         self.pose_params = np.zeros((num_frames, NUM_POSE), np.float32)  # global | neck | jaw | eyes

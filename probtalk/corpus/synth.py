@@ -40,11 +40,11 @@ from probtalk.io import atomic_path, atomic_write_text, ensure_writable_dir
 from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS, PARAM_DIM
 
 if TYPE_CHECKING:
-    from probtalk.data.animator import ProceduralAnimator
+    from probtalk.corpus.animator import ProceduralAnimator
 
 log = logging.getLogger(__name__)
 
-GENERATOR = "probtalk.data.synth"
+GENERATOR = "probtalk.corpus.synth"
 GENERATOR_VERSION = 1
 SPLIT_FRACTIONS = (0.8, 0.9)  # sentence-number cut points: train <= 80 %, val <= 90 %, test the rest
 
@@ -153,8 +153,8 @@ def range_split(sentence: int, count: int) -> str:
 
 def plan_corpus(config: SynthConfig) -> tuple[list[Any], dict[str, list[str]], list[ClipJob]]:
     """Voices, sentence texts ({"neutral": [...], "emotional": [...]}) and the clip jobs, all deterministic."""
-    from probtalk.data.text import make_sentences
-    from probtalk.data.voices import make_speakers
+    from probtalk.corpus.text import make_sentences
+    from probtalk.corpus.voices import make_speakers
 
     voices = list(make_speakers(config.speakers, config.seed))
     n_emo = config.emotional_sentences
@@ -192,14 +192,14 @@ def plan_corpus(config: SynthConfig) -> tuple[list[Any], dict[str, list[str]], l
 
 
 # ------------------------------------------------------------------ workers
-# espeak-ng keeps state between calls (its output for a sentence depends on what it spoke
-# before), so each speaker's clips are spoken in plan order in a fresh process: the speech of
-# a clip then depends only on the plan, not on the number of workers or on resuming.
+# A clip's speech depends only on its own job: the espeak helper forks a pristine engine per
+# utterance and festival's voice and prosody are set on every call. So the files do not depend
+# on the number of workers, and a resumed run skips complete clips without speaking them.
 
 
 def default_animator() -> ProceduralAnimator:
     """The procedural animator on the bundled rig."""
-    from probtalk.data.animator import ProceduralAnimator
+    from probtalk.corpus.animator import ProceduralAnimator
     from probtalk.flame import load_rig
 
     return ProceduralAnimator(load_rig())
@@ -219,14 +219,14 @@ def clip_complete(root: Path, keyid: str) -> bool:
 
 
 def _speak(job: ClipJob) -> Any:
-    from probtalk.data.tts import synthesize
+    from probtalk.corpus.tts import synthesize
 
     return synthesize(job.text, job.voice, job.emotion, float(job.intensity), clip_rng(job.seed, job.keyid, "speech"))
 
 
 def _animate(job: ClipJob, utt: Any, animator: ProceduralAnimator) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    from probtalk.data.animator import loudness_envelope
-    from probtalk.data.style_profiles import make_style
+    from probtalk.corpus.animator import loudness_envelope
+    from probtalk.corpus.style_profiles import make_style
 
     audio = np.asarray(utt.audio, np.float32)
     duration = audio.size / AUDIO_SAMPLE_RATE
@@ -274,14 +274,13 @@ def _write_clip(root: Path, job: ClipJob, audio: np.ndarray, params: np.ndarray,
 
 
 def _speaker_task(args: tuple[str, ProceduralAnimator, list[ClipJob]]) -> int:
-    """Run in a fresh process: speak every clip of one speaker in order, write the missing ones."""
+    """Run in a worker process: generate and write the clips of one speaker that are not complete."""
     root, animator, jobs = args
     written = 0
     for job in jobs:
-        utt = _speak(job)  # spoken even when complete, so later clips see the same engine history
         if clip_complete(Path(root), job.keyid):
             continue
-        _write_clip(Path(root), job, *_animate(job, utt, animator))
+        _write_clip(Path(root), job, *_animate(job, _speak(job), animator))
         written += 1
     return written
 
@@ -299,7 +298,7 @@ def synthesize_corpus(
     Args:
         out: corpus folder; created if needed. Clips already complete are kept.
         config: the recipe (default :class:`SynthConfig`).
-        workers: processes, each generating one speaker at a time (a fresh process per speaker).
+        workers: processes, each generating one speaker at a time.
         progress: called as ``progress(done, total)`` after each clip.
 
     Returns:
@@ -333,7 +332,7 @@ def synthesize_corpus(
     if tasks:
         import multiprocessing as mp
 
-        # spawn + one task per child: every speaker starts from a fresh speech engine.
+        # spawn: workers inherit neither the parent's engine helpers nor its torch threads.
         ctx = mp.get_context("spawn")
         with ctx.Pool(max(1, min(workers, len(tasks))), maxtasksperchild=1) as pool:
             args = [(str(root), animator, speaker_jobs) for _, speaker_jobs in tasks]
@@ -391,7 +390,7 @@ def write_manifest(
     rig_id: str = "",
 ) -> dict[str, Any]:
     """Write splits and ``manifest.json`` (speakers with voice and style, counts, hours) and return the manifest."""
-    from probtalk.data.style_profiles import make_style
+    from probtalk.corpus.style_profiles import make_style
 
     keyids = [j.keyid for j in jobs]
     seconds = 0.0

@@ -1,7 +1,7 @@
 """pytorch3d backend: rasterisation on a CUDA GPU, shading in torch (optional ``render-gpu`` extra).
 
 pytorch3d rasterises (one fragment per pixel, supersampled for anti-aliasing);
-the fragment colour comes from :func:`probtalk.render.shading.shade_torch`,
+the fragment colour comes from :func:`probtalk.rendering.shading.shade_torch`,
 the same model as the GL backend's shader, so both backends look alike.
 Vertices stay on the GPU from the FLAME layer to the rasteriser.
 """
@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from probtalk.errors import MissingExtraError
-from probtalk.render.backends.base import RenderError
-from probtalk.render.camera import CameraSetup
-from probtalk.render.shading import BACKGROUND_SRGB, light_uniforms, shade_torch
+from probtalk.rendering.backends.base import RenderError
+from probtalk.rendering.camera import CameraSetup
+from probtalk.rendering.shading import BACKGROUND_SRGB, light_uniforms, shade_torch
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ _GL_TO_P3D = np.diag([-1.0, 1.0, -1.0])
 
 
 class Pytorch3DBackend:
-    """CUDA rasteriser built on pytorch3d. Implements :class:`~probtalk.render.backends.base.Backend`."""
+    """CUDA rasteriser built on pytorch3d. Implements :class:`~probtalk.rendering.backends.base.Backend`."""
 
     name = "pytorch3d"
 
@@ -49,7 +49,7 @@ class Pytorch3DBackend:
 
     @torch.no_grad()
     def draw(self, vertices: torch.Tensor, normals: torch.Tensor, cameras: Sequence[CameraSetup]) -> np.ndarray:
-        """Render N tiles; see :meth:`probtalk.render.backends.base.Backend.draw` (uint8 [N, H, W, 3])."""
+        """Render N tiles; see :meth:`probtalk.rendering.backends.base.Backend.draw` (uint8 [N, H, W, 3])."""
         from pytorch3d.ops import interpolate_face_attributes
         from pytorch3d.renderer import FoVPerspectiveCameras, MeshRasterizer, RasterizationSettings
         from pytorch3d.structures import Meshes

@@ -5,7 +5,7 @@ A :class:`Voice` names the engine and its voice (espeak-ng language with a
 that voice. :func:`make_speakers` draws a deterministic set of distinct
 speakers with 3DMEAD-style ids (``M001``, ``W002``: gender letter + number).
 :data:`EMOTION_PROSODY` says how each emotion changes a voice (pitch, range,
-rate, loudness, tremor, tilt); :mod:`probtalk.data.tts` applies it.
+rate, loudness, tremor, tilt); :mod:`probtalk.corpus.tts` applies it.
 """
 
 from __future__ import annotations

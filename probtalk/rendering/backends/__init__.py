@@ -14,7 +14,7 @@ import logging
 import numpy as np
 
 from probtalk.errors import InputError
-from probtalk.render.backends.base import Backend, RenderError
+from probtalk.rendering.backends.base import Backend, RenderError
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +78,9 @@ def create_backend(
             return backend
         raise RenderError("no render backend works here: " + "; ".join(errors))
     if key == "pytorch3d":
-        from probtalk.render.backends.torch3d import Pytorch3DBackend
+        from probtalk.rendering.backends.torch3d import Pytorch3DBackend
 
         return Pytorch3DBackend(faces, colours, width, height, samples)
-    from probtalk.render.backends.gl import ModernGLBackend
+    from probtalk.rendering.backends.gl import ModernGLBackend
 
     return ModernGLBackend(faces, colours, width, height, samples)

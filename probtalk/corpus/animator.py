@@ -14,7 +14,7 @@ parameters at the end through ``rig.semantic_expression`` / ``rig.semantic_jaw``
 * **Emotion** is a facial-action-unit pattern (``EMOTION_PATTERNS``) scaled by
   intensity, with onset/offset dynamics; a dict of weights blends patterns.
 * **Style, blinks, brows, variation**: per-speaker habits
-  (:class:`~probtalk.data.style_profiles.SpeakerStyle`), Poisson blinks, brow
+  (:class:`~probtalk.corpus.style_profiles.SpeakerStyle`), Poisson blinks, brow
   raises on stressed syllables and small seeded jitter and low-frequency
   noise, so one sentence has many valid motions.
 """
@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from probtalk.data.style_profiles import DEFAULT_STYLE, SpeakerStyle
+from probtalk.corpus.style_profiles import DEFAULT_STYLE, SpeakerStyle
 from probtalk.emotions import EMOTION_INDEX, EMOTIONS, MAX_INTENSITY
 from probtalk.errors import RigError, StyleError
 from probtalk.layout import AUDIO_SAMPLE_RATE, PARAM_DIM, PARAM_EXPRESSION, PARAM_JAW, PARAM_SHAPE
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 
 class PhoneLike(Protocol):
-    """Anything with ``start``/``end`` seconds and an ARPAbet ``phone`` label (``probtalk.data.phones.Phone``)."""
+    """Anything with ``start``/``end`` seconds and an ARPAbet ``phone`` label (``probtalk.corpus.phones.Phone``)."""
 
     start: float
     end: float

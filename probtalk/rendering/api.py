@@ -16,11 +16,11 @@ from probtalk.flame.layer import FlameLayer
 from probtalk.flame.rig import Rig, load_rig
 from probtalk.io import atomic_path, ensure_writable_dir
 from probtalk.layout import AUDIO_SAMPLE_RATE, NUM_EXPRESSION
-from probtalk.render.backends import BACKEND_CHOICES, Backend, create_backend
-from probtalk.render.camera import Camera, CameraSetup
-from probtalk.render.compose import Compositor, caption_for, grid_shape, write_image
-from probtalk.render.scene import PosedTake, output_frames, posed_batches, vertex_normals
-from probtalk.render.shading import vertex_colours
+from probtalk.rendering.backends import BACKEND_CHOICES, Backend, create_backend
+from probtalk.rendering.camera import Camera, CameraSetup
+from probtalk.rendering.compose import Compositor, caption_for, grid_shape, write_image
+from probtalk.rendering.scene import PosedTake, output_frames, posed_batches, vertex_normals
+from probtalk.rendering.shading import vertex_colours
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def _write_video(
     audio: np.ndarray | None,
     progress: ProgressFn | None,
 ) -> Path:
-    from probtalk.render.video import VideoWriter
+    from probtalk.rendering.video import VideoWriter
 
     buf = np.empty((comp.height, comp.width, 3), np.uint8)
     with atomic_path(out) as tmp:

@@ -13,7 +13,7 @@ import numpy as np
 
 from probtalk.errors import InputError, MissingExtraError
 from probtalk.io import atomic_path
-from probtalk.render.shading import background_uint8
+from probtalk.rendering.shading import background_uint8
 
 LAYOUTS = ("grid", "row", "column")
 CAPTION_ALPHA = 0.6
