@@ -34,7 +34,7 @@ def _sync() -> None:
 
 def check_render() -> None:
     import probtalk
-    from probtalk.render.backends import available_backends
+    from probtalk.rendering.backends import available_backends
 
     if "pytorch3d" not in available_backends():
         print("render: skipped (pytorch3d is not installed: pip install 'probtalk[render-gpu]')")

@@ -85,7 +85,7 @@ def export_onnx(checkpoint: str | os.PathLike[str], folder: str | os.PathLike[st
     audio[0, ::7] = 0.1  # not silent, so normalisation stays finite while tracing
     style = talker.vocabulary.make("neutral", 1.0, None)
     vq = talker.vq.config
-    codes = torch.zeros(1, -(-frames // vq.frames_per_code), dtype=torch.long)
+    codes = torch.zeros(1, -(-frames // 2**vq.quant_factor), dtype=torch.long)
     with tempfile.TemporaryDirectory() as tmp:
         enc_tmp, dec_tmp = Path(tmp) / ENCODER_FILE, Path(tmp) / DECODER_FILE
         _export(
@@ -121,7 +121,7 @@ def describe(talker: Any, info: Any, fps: float, checkpoint_sha256: str) -> dict
         "rig": info.rig_id,
         "sample_rate": AUDIO_SAMPLE_RATE,
         "fps": fps,
-        "frames_per_code": vq.frames_per_code,
+        "frames_per_code": 2**vq.quant_factor,
         "num_codes": vq.num_codes,
         "latent_dim": vq.latent_dim,
         "motion_dim": MOTION_DIM,

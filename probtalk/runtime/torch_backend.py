@@ -133,7 +133,7 @@ class TorchBackend:
         self.talker = talker.eval()
         self.device = torch.device(device)
         self.fps = float(fps)
-        self.frames_per_code = talker.vq.config.frames_per_code
+        self.frames_per_code = 2 ** talker.vq.config.quant_factor
         self.num_codes = talker.vq.config.num_codes
         self.latent_dim = talker.vq.config.latent_dim
 
