@@ -17,9 +17,9 @@ from probtalk.models.motion_vq import MotionVQ, MotionVQConfig
 from probtalk.models.style import StyleVocabulary
 from probtalk.models.style_predictor import StylePredictor, StylePredictorConfig
 from probtalk.models.talker import Normalizer, Talker
-from probtalk.runtime.backend import DEFAULT_ONNX_DIR, META_FILE, OnnxBackend, StyleInputs
+from probtalk.runtime.backend import DEFAULT_ONNX_DIR, META_FILE, OnnxBackend, StyleInputs, file_sha256
 from probtalk.runtime.engine import sample_takes
-from probtalk.runtime.export import export_onnx, file_sha256
+from probtalk.runtime.export import export_onnx
 from probtalk.runtime.sampling import select_codes, uniforms
 from probtalk.runtime.torch_backend import TorchBackend
 

@@ -13,6 +13,7 @@ same takes for the same seed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -28,7 +29,18 @@ DECODER_FILE = "decoder.onnx"
 META_FILE = "probtalk_onnx.json"
 ONNX_FORMAT = "probtalk-onnx"
 ONNX_FORMAT_VERSION = 1
-DEFAULT_ONNX_DIR = Path(__file__).resolve().parents[1] / "assets" / "default_onnx"  # the embedded model, as ONNX
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+DEFAULT_MODEL_FILE = ASSETS / "default_model.pt"  # the embedded model
+DEFAULT_ONNX_DIR = ASSETS / "default_onnx"  # the same model as ONNX graphs (scripts/export_onnx.py)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file's bytes (ties an ONNX export to the checkpoint it came from)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)

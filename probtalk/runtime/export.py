@@ -19,7 +19,6 @@ the same numbers. Runs with onnxruntime, Unity Sentis or Unreal NNE
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -33,22 +32,20 @@ import torch
 from probtalk.errors import CheckpointError, MissingExtraError
 from probtalk.io import atomic_path
 from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS, MOTION_DIM
-from probtalk.runtime.backend import DECODER_FILE, ENCODER_FILE, META_FILE, ONNX_FORMAT, ONNX_FORMAT_VERSION
+from probtalk.runtime.backend import (
+    DECODER_FILE,
+    ENCODER_FILE,
+    META_FILE,
+    ONNX_FORMAT,
+    ONNX_FORMAT_VERSION,
+    file_sha256,
+)
 from probtalk.runtime.sampling import __doc__ as SAMPLING_RULE
 from probtalk.runtime.torch_backend import DecoderGraph, EncoderGraph
 
 logger = logging.getLogger(__name__)
 
 OPSET = 17
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def export_onnx(checkpoint: str | os.PathLike[str], folder: str | os.PathLike[str], hubert: str | None = None) -> Path:
