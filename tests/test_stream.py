@@ -185,3 +185,92 @@ def test_int16_chunks_equal_float_chunks(backend, wav):
 def test_bad_stream_options(bad):
     with pytest.raises(ProbtalkError):
         StreamOptions(**bad)
+
+
+# ------------------------------------------------------------------ the API and the CLI pipe
+def test_model_stream_api_matches_engine(wav):
+    from probtalk.runtime.loading import load_onnx_model
+
+    model = load_onnx_model()
+    stream = model.stream(16000, emotion="happy", seed=4, num_samples=2, lookahead_seconds=0.4)
+    assert stream.lookahead_seconds == pytest.approx(0.4)
+    takes = [stream.feed(wav[:24000]), stream.flush()]
+    assert [t.meta["take"] for t in takes[0]] == [0, 1]
+    assert takes[0][0].meta["emotion"] == {"happy": 1.0} and takes[0][0].meta["seed"] == 4
+    with pytest.raises(ProbtalkError):
+        model.stream(44100)
+    with pytest.raises(ProbtalkError):
+        model.stream(16000, emotion="grumpy")
+
+
+def test_cli_pipe_at_real_time_pace(tmp_path, wav):
+    """Raw PCM16 piped into `probtalk stream` at real-time pace: every frame arrives, each soon after its audio."""
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    pcm = np.clip(np.round(wav[: 3 * 16000] * 32767), -32768, 32767).astype("<i2").tobytes()
+    cmd = [sys.executable, "-m", "probtalk", "stream", "-", "--format", "jsonl", "--seed", "0", "--threads", "1"]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    sent_at: list[tuple[int, float]] = []  # (bytes sent so far, time)
+
+    def writer() -> None:
+        time.sleep(1.5)  # let the process start (imports, model) before the clock of the audio starts
+        step = 3200  # 100 ms
+        for i in range(0, len(pcm), step):
+            proc.stdin.write(pcm[i : i + step])
+            proc.stdin.flush()
+            sent_at.append((i + step, time.monotonic()))
+            time.sleep(0.1)
+        proc.stdin.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    arrivals = []
+    import json
+
+    for line in proc.stdout:
+        arrivals.append((json.loads(line), time.monotonic()))
+    thread.join()
+    assert proc.wait(timeout=60) == 0, proc.stderr.read().decode()
+    frames = [a[0]["frame"] for a in arrivals]
+    assert frames == list(range(75))  # 3 s at 25 fps, in order, once each
+    lookahead = 6  # 0.24 s at 25 fps
+    late = []
+    for record, t in arrivals:
+        need = (record["frame"] + 1 + lookahead) * 640 * 2  # bytes of audio that make the frame ready
+        sent = next((ts for n, ts in sent_at if n >= need), None)
+        if sent is not None:  # frames sent at the end were released by flush()
+            late.append(t - sent)
+    assert len(late) >= 60
+    # Frames come out while audio is still arriving, not after it ends. (Speed targets are in benchmarks/.)
+    assert min(t for _, t in arrivals) < sent_at[-1][1]
+    assert all(x >= -0.01 for x in late)  # never before its audio (plus look-ahead) was sent
+
+
+def test_cli_stream_wav_file_csv_and_arkit(tmp_path, wav):
+    import soundfile as sf
+    from typer.testing import CliRunner
+
+    from probtalk.cli.main import app
+
+    path = tmp_path / "live.wav"
+    sf.write(path, wav[:16000], 16000, subtype="PCM_16")
+    runner = CliRunner()
+    res = runner.invoke(app, ["stream", str(path), "--format", "csv", "--deterministic"])
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.strip().splitlines()
+    assert lines[0].startswith("frame,time,expression0") and len(lines) == 1 + 25
+    assert lines[1].startswith("0,0.0000,")
+    res = runner.invoke(app, ["stream", str(path), "--format", "jsonl", "--arkit"])
+    assert res.exit_code == 0, res.output
+    import json
+
+    first = json.loads(res.stdout.splitlines()[0])
+    assert first["frame"] == 0 and "JawOpen" in first["blendshapes"]
+    res = runner.invoke(app, ["stream", str(path), "--arkit"])
+    assert res.stdout.splitlines()[0].startswith("Timecode,BlendShapeCount,EyeBlinkLeft")
+    sf.write(tmp_path / "cd.wav", wav[:44100], 44100)
+    res = runner.invoke(app, ["stream", str(tmp_path / "cd.wav")])
+    assert res.exit_code == 2 and "16 kHz" in res.output
