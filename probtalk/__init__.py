@@ -10,27 +10,13 @@ Heavy parts are imported on first use, so ``import probtalk`` stays fast.
 
 from __future__ import annotations
 
-from typing import Any
-
 from probtalk.animation import Animation
 from probtalk.errors import ProbtalkError
+from probtalk.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
 __all__ = ["Animation", "ProbtalkError", "__version__", "load_model", "load_rig", "render"]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "load_model":
-        from probtalk.api import load_model
-
-        return load_model
-    if name == "load_rig":
-        from probtalk.flame import load_rig
-
-        return load_rig
-    if name == "render":
-        from probtalk.rendering import render
-
-        return render
-    raise AttributeError(f"module 'probtalk' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"load_model": "api", "load_rig": "flame", "render": "rendering"})

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from probtalk.corpus.animator import EMOTION_PATTERNS, ProceduralAnimator, loudness_envelope
+from probtalk.corpus.animator import ProceduralAnimator, loudness_envelope
 from probtalk.corpus.phones import Phone
 from probtalk.corpus.style_profiles import SpeakerStyle, make_style
+from probtalk.corpus.visemes import EMOTION_PATTERNS
 from probtalk.errors import RigError, StyleError
 from probtalk.eval.lipsync import lip_gap, lipsync_counts
 from probtalk.flame import FlameLayer, load_rig

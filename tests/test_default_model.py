@@ -77,6 +77,25 @@ def test_takes_differ_and_deterministic_takes_repeat(model):
     np.testing.assert_array_equal(d1, d2)
 
 
+def test_windowed_long_audio_follows_the_single_pass(model):
+    """Windows of 4 s (1 s overlap) against one pass over 16.7 s of speech, deterministic decoding.
+
+    The model attends to its whole input, so a window cannot equal the single pass
+    exactly (the first 4 s alone already differ by about 0.3 relative RMS); measured:
+    0.39 relative RMS, jaw correlation 0.93. Motion of other speech scores 0.81 and -0.19.
+    """
+    from probtalk.audio import load_audio
+
+    x = load_audio(SAMPLE)
+    x = np.concatenate([x, 0.8 * x[::-1], x])
+    whole = model.animate(x, 16000, deterministic=True, window_seconds=60.0)[0].motion()
+    windowed = model.animate(x, 16000, deterministic=True, window_seconds=4.0, overlap_seconds=1.0)[0].motion()
+    assert windowed.shape == whole.shape
+    relative_rms = np.sqrt(np.mean((windowed - whole) ** 2)) / whole.std()
+    assert relative_rms < 0.5
+    assert np.corrcoef(windowed[:, 50], whole[:, 50])[0, 1] > 0.85  # jaw opening
+
+
 def test_lips_follow_speech(model, rig):
     (anim,) = model.animate(SAMPLE, deterministic=True)
     layer = FlameLayer(rig)

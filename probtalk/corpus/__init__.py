@@ -6,23 +6,17 @@ pulls in neither torch nor the speech stack.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from probtalk.lazy import lazy_exports
 
 _EXPORTS = {
-    "ProceduralAnimator": "probtalk.corpus.animator",
-    "loudness_envelope": "probtalk.corpus.animator",
-    "SpeakerStyle": "probtalk.corpus.style_profiles",
-    "make_style": "probtalk.corpus.style_profiles",
-    "SynthConfig": "probtalk.corpus.synth",
-    "synthesize_corpus": "probtalk.corpus.synth",
+    "ProceduralAnimator": "animator",
+    "loudness_envelope": "animator",
+    "SpeakerStyle": "style_profiles",
+    "make_style": "style_profiles",
+    "SynthConfig": "synth",
+    "synthesize_corpus": "synth",
 }
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'probtalk.corpus' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

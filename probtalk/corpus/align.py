@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from probtalk.corpus.phones import SIL, Phone, normalize_phones, sphinx_to_arpab
 from probtalk.corpus.text import load_dictionary, words_of
 from probtalk.errors import AudioError, InputError
 from probtalk.layout import AUDIO_SAMPLE_RATE
+
+if TYPE_CHECKING:
+    from pocketsphinx import Decoder
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +43,10 @@ PHONE_LW = 2.0
 PHONE_BEAM = 1e-20
 PHONE_PBEAM = 1e-20
 
-_DECODERS: dict[tuple[int, str], Any] = {}
+_DECODERS: dict[tuple[int, str], Decoder] = {}
 
 
-def _decoder(kind: str) -> Any:  # noqa: ANN401 (pocketsphinx.Decoder, imported lazily)
+def _decoder(kind: str) -> Decoder:
     """One cached pocketsphinx Decoder per process and kind ("align" or "phones")."""
     key = (os.getpid(), kind)
     if key not in _DECODERS:
@@ -170,7 +173,7 @@ def _force_align(audio: np.ndarray, words: list[str]) -> list[Phone]:
     return best
 
 
-def _word_pass(d: Any, pcm: bytes, words: list[str]) -> list[tuple[str, int, int]]:  # noqa: ANN401
+def _word_pass(d: Decoder, pcm: bytes, words: list[str]) -> list[tuple[str, int, int]]:
     """Word-level alignment pass: (word, first frame, last frame) per aligned word; [] on failure."""
     dictionary = load_dictionary()
     for w in dict.fromkeys(words):
@@ -190,7 +193,7 @@ def _word_pass(d: Any, pcm: bytes, words: list[str]) -> list[tuple[str, int, int
     return [(s.word, s.start_frame, s.end_frame) for s in d.seg() or () if not s.word.startswith(("<", "["))]
 
 
-def _phone_pass(d: Any, pcm: bytes) -> list[Phone]:  # noqa: ANN401
+def _phone_pass(d: Decoder, pcm: bytes) -> list[Phone]:
     """Phone-level pass on the decoder's latest word alignment; [] on failure."""
     try:
         d.set_alignment()
@@ -207,7 +210,7 @@ def _phone_pass(d: Any, pcm: bytes) -> list[Phone]:  # noqa: ANN401
     ]
 
 
-def _split_words(d: Any, segs: list[tuple[str, int, int]]) -> list[Phone]:  # noqa: ANN401
+def _split_words(d: Decoder, segs: list[tuple[str, int, int]]) -> list[Phone]:
     """Phones of each aligned word, sharing the word's frames evenly."""
     out = []
     for word, first, last in segs:

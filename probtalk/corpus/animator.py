@@ -3,7 +3,7 @@
 It works in the rig's semantic (ARKit-named) weight space and maps to FLAME
 parameters at the end through ``rig.semantic_expression`` / ``rig.semantic_jaw``:
 
-* **Visemes** are targets over the semantic shapes (``VISEMES``), blended
+* **Visemes** are targets over the semantic shapes (:mod:`probtalk.corpus.visemes`), blended
   Cohen-Massaro style: every phone pulls the face towards its target with a
   dominance that is flat over the phone's core and decays (Gaussian) outside
   it; the face at time t is the dominance-weighted mean of all targets.
@@ -29,6 +29,23 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from probtalk.corpus.style_profiles import DEFAULT_STYLE, SpeakerStyle
+from probtalk.corpus.visemes import (
+    BILABIAL_CLOSURE,
+    CLOSURE_PAD_S,
+    CLOSURE_POSE,
+    CLOSURE_RAMP_S,
+    DEFAULT_VISEME,
+    EMOTION_ARTICULATION,
+    EMOTION_PATTERNS,
+    LIP_OPENERS,
+    NOISE_CHANNELS,
+    OPEN_VOWEL_GAP_M,
+    OPENER_MIN_M,
+    RELEASE_RAMP_S,
+    SILENCE_LABELS,
+    UNGATED_SIDES,
+    VISEMES,
+)
 from probtalk.emotions import EMOTION_INDEX, EMOTIONS, MAX_INTENSITY
 from probtalk.errors import RigError, StyleError
 from probtalk.layout import AUDIO_SAMPLE_RATE, PARAM_DIM, PARAM_EXPRESSION, PARAM_JAW, PARAM_SHAPE
@@ -47,111 +64,6 @@ class PhoneLike(Protocol):
     phone: str
 
 
-# --------------------------------------------------------------- the visemes
-# Each entry: semantic targets (symmetric names without Left/Right expand to both
-# sides), dominance strength alpha and dominance width tau (s).
-_Viseme = tuple[dict[str, float], float, float]
-_REST: _Viseme = ({}, 0.6, 0.06)
-VISEMES: dict[str, _Viseme] = {
-    "SIL": _REST,
-    # bilabials: lips sealed, jaw nearly shut (closure also enforced below)
-    "P": ({"jawOpen": 0.01, "mouthPress": 0.45, "mouthRollLower": 0.1, "mouthRollUpper": 0.05}, 3.0, 0.025),
-    "B": ({"jawOpen": 0.01, "mouthPress": 0.35, "mouthRollLower": 0.1}, 3.0, 0.025),
-    "M": ({"jawOpen": 0.01, "mouthPress": 0.25, "mouthRollLower": 0.05}, 3.0, 0.025),
-    # labiodentals: lower lip tucked under the upper teeth
-    "F": ({"jawOpen": 0.04, "mouthRollLower": 0.7, "mouthUpperUp": 0.25, "mouthShrugUpper": 0.1}, 4.0, 0.035),
-    "V": ({"jawOpen": 0.04, "mouthRollLower": 0.6, "mouthUpperUp": 0.2, "mouthShrugUpper": 0.1}, 4.0, 0.035),
-    # rounded
-    "W": ({"jawOpen": 0.05, "mouthPucker": 0.85, "mouthFunnel": 0.35}, 3.0, 0.045),
-    "UW": ({"jawOpen": 0.12, "mouthPucker": 0.75, "mouthFunnel": 0.45}, 2.0, 0.06),
-    "UH": ({"jawOpen": 0.16, "mouthPucker": 0.45, "mouthFunnel": 0.35}, 1.6, 0.06),
-    "OW": ({"jawOpen": 0.29, "mouthFunnel": 0.6, "mouthPucker": 0.35}, 2.0, 0.06),
-    "OY": ({"jawOpen": 0.29, "mouthFunnel": 0.5, "mouthPucker": 0.25}, 2.0, 0.06),
-    "AO": ({"jawOpen": 0.42, "mouthFunnel": 0.45, "mouthLowerDown": 0.15}, 2.5, 0.06),
-    # open vowels: the jaw drops
-    "AA": ({"jawOpen": 0.52, "mouthLowerDown": 0.3, "mouthUpperUp": 0.05}, 3.0, 0.06),
-    "AE": ({"jawOpen": 0.45, "mouthLowerDown": 0.3, "mouthStretch": 0.25}, 3.0, 0.06),
-    "AH": ({"jawOpen": 0.39, "mouthLowerDown": 0.25}, 3.0, 0.055),
-    "AW": ({"jawOpen": 0.49, "mouthLowerDown": 0.25, "mouthFunnel": 0.15}, 3.0, 0.06),
-    "AY": ({"jawOpen": 0.49, "mouthLowerDown": 0.25, "mouthStretch": 0.15}, 3.0, 0.06),
-    # mid / spread vowels
-    "EH": ({"jawOpen": 0.29, "mouthStretch": 0.35, "mouthLowerDown": 0.2}, 2.0, 0.055),
-    "EY": ({"jawOpen": 0.26, "mouthStretch": 0.45, "mouthLowerDown": 0.15}, 2.0, 0.055),
-    "ER": ({"jawOpen": 0.2, "mouthFunnel": 0.35, "mouthPucker": 0.25}, 1.8, 0.055),
-    "IH": ({"jawOpen": 0.16, "mouthStretch": 0.5, "mouthLowerDown": 0.1}, 1.8, 0.05),
-    "IY": ({"jawOpen": 0.12, "mouthStretch": 0.65, "mouthSmile": 0.12}, 1.8, 0.05),
-    # other consonants
-    "R": ({"jawOpen": 0.1, "mouthFunnel": 0.35, "mouthPucker": 0.35}, 1.5, 0.045),
-    "SH": ({"jawOpen": 0.08, "mouthFunnel": 0.55, "mouthPucker": 0.3, "mouthUpperUp": 0.1}, 2.0, 0.045),
-    "ZH": ({"jawOpen": 0.08, "mouthFunnel": 0.55, "mouthPucker": 0.3, "mouthUpperUp": 0.1}, 2.0, 0.045),
-    "CH": ({"jawOpen": 0.08, "mouthFunnel": 0.5, "mouthPucker": 0.3, "mouthUpperUp": 0.1}, 2.0, 0.045),
-    "JH": ({"jawOpen": 0.08, "mouthFunnel": 0.5, "mouthPucker": 0.3, "mouthUpperUp": 0.1}, 2.0, 0.045),
-    "S": ({"jawOpen": 0.05, "mouthStretch": 0.35, "mouthClose": 0.0}, 1.5, 0.04),
-    "Z": ({"jawOpen": 0.05, "mouthStretch": 0.3}, 1.5, 0.04),
-    "TH": ({"jawOpen": 0.1, "tongueOut": 0.25, "mouthStretch": 0.15}, 1.2, 0.04),
-    "DH": ({"jawOpen": 0.1, "tongueOut": 0.2, "mouthStretch": 0.15}, 1.0, 0.04),
-    "T": ({"jawOpen": 0.1, "mouthStretch": 0.2}, 0.8, 0.04),
-    "D": ({"jawOpen": 0.1, "mouthStretch": 0.2}, 0.8, 0.04),
-    "N": ({"jawOpen": 0.08, "mouthStretch": 0.15}, 0.8, 0.04),
-    "L": ({"jawOpen": 0.14, "mouthStretch": 0.1}, 0.8, 0.045),
-    "Y": ({"jawOpen": 0.08, "mouthStretch": 0.4}, 0.9, 0.04),
-    "K": ({"jawOpen": 0.14}, 0.5, 0.04),
-    "G": ({"jawOpen": 0.14}, 0.5, 0.04),
-    "NG": ({"jawOpen": 0.12}, 0.5, 0.04),
-    "HH": ({"jawOpen": 0.2}, 0.2, 0.03),
-}
-_DEFAULT_VISEME: _Viseme = ({"jawOpen": 0.1}, 0.5, 0.04)
-_SILENCE_LABELS = {"SIL", "SP", "SPN", "<SIL>", "<S>", "</S>", "PAU", "H#", "", "NOISE", "+NSN+", "+SPN+"}
-BILABIAL_CLOSURE = frozenset({"P", "B", "M"})
-
-# Shapes that part the lips: damped while the lips are sealed. When the rig has the
-# upper_lip/lower_lip keypoints, every shape that moves them apart by more than
-# _OPENER_MIN_M at weight 1 is added to these.
-_LIP_OPENERS = ("jawOpen", "mouthLowerDown", "mouthUpperUp", "mouthFunnel", "mouthShrugUpper", "tongueOut",
-                "mouthRollLower", "mouthRollUpper", "mouthClose")
-_OPENER_MIN_M = 0.0005
-# Lip gap (m) the open vowel AA should give at full articulation. Rigs whose jaw opens the lips
-# more or less per unit of jawOpen are compensated by scaling every viseme's jawOpen, so the
-# lip-sync criteria (shut < 2 mm on p/b/m, open > 6 mm on open vowels) hold on any FLAME rig
-# that carries semantic shapes and lip keypoints. 18.8 mm on the bundled head = scale 1.
-OPEN_VOWEL_GAP_M = 0.0188
-# The sealed-lips pose the closure constraint pulls towards (added to the viseme's own shape).
-_CLOSURE_POSE = {"jawOpen": 0.0, "mouthPress": 0.3}
-# The seal starts _CLOSURE_PAD_S before the phone after a raised-cosine ramp of _CLOSURE_RAMP_S
-# and, since the release is a burst, opens over _RELEASE_RAMP_S right at the phone's end.
-_CLOSURE_PAD_S = 0.008
-_CLOSURE_RAMP_S = 0.025
-_RELEASE_RAMP_S = 0.015
-
-# --------------------------------------------------------- emotion patterns
-# Weights at full gain (high intensity) over the semantic shapes, by FACS action unit.
-EMOTION_PATTERNS: dict[str, dict[str, float]] = {
-    "neutral": {},
-    # AU6 cheek raiser + AU12 lip-corner puller
-    "happy": {"cheekSquint": 0.65, "mouthSmile": 0.7, "eyeSquint": 0.2},
-    # AU1 inner brow raiser + AU4 brow lowerer + AU15 lip-corner depressor
-    "sad": {"browInnerUp": 0.75, "browDown": 0.3, "mouthFrown": 0.65, "mouthShrugLower": 0.15},
-    # AU1 + AU2 outer brow raiser + AU5 upper-lid raiser + AU26 jaw drop
-    "surprised": {"browInnerUp": 0.7, "browOuterUp": 0.75, "eyeWide": 0.75, "jawOpen": 0.12},
-    # AU1 + AU2 + AU4 + AU5 + AU20 lip stretcher
-    "fear": {"browInnerUp": 0.75, "browOuterUp": 0.4, "browDown": 0.3, "eyeWide": 0.65, "mouthStretch": 0.55},
-    # AU9 nose wrinkler + AU10 upper-lip raiser + AU15
-    "disgusted": {"noseSneer": 0.75, "mouthUpperUp": 0.45, "mouthFrown": 0.45, "browDown": 0.2},
-    # AU4 + AU5 + AU7 lid tightener + AU23 lip tightener
-    "angry": {"browDown": 0.8, "eyeWide": 0.25, "eyeSquint": 0.45, "mouthPress": 0.45},
-    # unilateral AU12 + AU14 dimpler
-    "contempt": {"mouthSmileLeft": 0.5, "mouthDimpleLeft": 0.55},
-}
-# Emotion also changes how big speech movements are (sad speakers mumble, angry ones bite).
-EMOTION_ARTICULATION = {"happy": 1.05, "sad": 0.88, "surprised": 1.08, "fear": 0.95, "angry": 1.1}
-
-_NOISE_CHANNELS = {  # low-frequency "aliveness", weight std at variation 1
-    "browInnerUp": 0.035, "browOuterUp": 0.025, "browDown": 0.02, "cheekSquint": 0.02,
-    "mouthSmile": 0.02, "eyeSquint": 0.02, "noseSneer": 0.01, "mouthDimple": 0.01,
-}
-_UNGATED_SIDES = ("eyeBlink",)  # shapes not touched by the speaker's asymmetry
-
-
 def intensity_gain(intensity: float) -> float:
     """Emotion gain for an intensity in [0, 2]: 0.45 (low), 0.725 (medium), 1.0 (high)."""
     return 0.45 + 0.275 * float(intensity)
@@ -161,7 +73,7 @@ def normalize_phone(label: str) -> tuple[str, int | None]:
     """Return (ARPAbet base label, stress digit or None) for a phone label such as ``"AH1"``."""
     text = str(label).strip().upper()
     match = re.fullmatch(r"([A-Z]+)([0-2])?", text)
-    if not match or text in _SILENCE_LABELS:
+    if not match or text in SILENCE_LABELS:
         return "SIL", None
     base, stress = match.group(1), match.group(2)
     return base, (int(stress) if stress is not None else None)
@@ -235,20 +147,20 @@ class ProceduralAnimator:
         self.semantic_jaw = np.asarray(rig.semantic_jaw, np.float32)  # [K, 3]
         self.num_shapes = len(self.names)
         self._viseme_vectors = {p: self._vector(t) for p, (t, _, _) in VISEMES.items()}
-        self._default_vector = self._vector(_DEFAULT_VISEME[0])
+        self._default_vector = self._vector(DEFAULT_VISEME[0])
         self.jaw_scale = self._calibrate_jaw(rig)
         if "jawOpen" in self.index:
             for vec in (*self._viseme_vectors.values(), self._default_vector):
                 vec[self.index["jawOpen"]] = min(vec[self.index["jawOpen"]] * self.jaw_scale, 1.0)
         self._emotion_vectors = {e: self._vector(p) for e, p in EMOTION_PATTERNS.items()}
-        self._closure_vector = self._vector(_CLOSURE_POSE)
-        self._opener_mask = np.maximum(self._mask(_LIP_OPENERS), self._rig_openers(rig))
+        self._closure_vector = self._vector(CLOSURE_POSE)
+        self._opener_mask = np.maximum(self._mask(LIP_OPENERS), self._rig_openers(rig))
         self._jaw_mask = self._mask(("jawOpen", "mouthLowerDown"))
         self._left = np.array([self.index[n] for n in self.names if n.endswith("Left")
-                               and not n.startswith(_UNGATED_SIDES)], np.int64)
+                               and not n.startswith(UNGATED_SIDES)], np.int64)
         self._right = np.array([self.index[n] for n in self.names if n.endswith("Right")
-                                and not n.startswith(_UNGATED_SIDES)], np.int64)
-        self._noise = [(self._mask((n,)), std) for n, std in _NOISE_CHANNELS.items()]
+                                and not n.startswith(UNGATED_SIDES)], np.int64)
+        self._noise = [(self._mask((n,)), std) for n, std in NOISE_CHANNELS.items()]
 
     # ------------------------------------------------------------ helpers
     def _lip_offsets(self, rig: Rig) -> tuple[np.ndarray, np.ndarray] | None:
@@ -281,7 +193,7 @@ class ProceduralAnimator:
             return mask
         rest, delta = lips
         moved = rest[None] + delta
-        mask[np.linalg.norm(moved, axis=-1) - np.linalg.norm(rest) > _OPENER_MIN_M] = 1.0
+        mask[np.linalg.norm(moved, axis=-1) - np.linalg.norm(rest) > OPENER_MIN_M] = 1.0
         return mask
 
     def _expand(self, name: str) -> list[int]:
@@ -432,7 +344,7 @@ class ProceduralAnimator:
         dom = np.empty((len(segs), num_frames))
         targets = np.empty((len(segs), self.num_shapes))
         for i, (start, end, base, _stress, gain) in enumerate(segs):
-            _, alpha, tau = VISEMES.get(base, _DEFAULT_VISEME)
+            _, alpha, tau = VISEMES.get(base, DEFAULT_VISEME)
             vec = self._viseme_vectors.get(base, self._default_vector)
             # Dominance is flat over the middle half of the phone and decays outside it;
             # anticipatory coarticulation (before the phone) reaches further than carry-over.
@@ -452,9 +364,9 @@ class ProceduralAnimator:
         for start, end, base, _stress, _gain in segs:
             if base not in BILABIAL_CLOSURE:
                 continue
-            lo = start - _CLOSURE_PAD_S
-            before = np.clip((lo - t) / _CLOSURE_RAMP_S, 0.0, 1.0)
-            after = np.clip((t - end) / _RELEASE_RAMP_S, 0.0, 1.0)
+            lo = start - CLOSURE_PAD_S
+            before = np.clip((lo - t) / CLOSURE_RAMP_S, 0.0, 1.0)
+            after = np.clip((t - end) / RELEASE_RAMP_S, 0.0, 1.0)
             ramp = 0.5 + 0.5 * np.cos(np.pi * np.maximum(before, after))
             closure = np.maximum(closure, ramp)
         return closure.astype(np.float32)
@@ -510,7 +422,7 @@ class ProceduralAnimator:
         if style.brow_use <= 0 or t.size == 0:
             return out
         fps = 1.0 / (t[1] - t[0]) if t.size > 1 else 25.0
-        vowels = [s for s in segs if VISEMES.get(s[2], _DEFAULT_VISEME)[1] >= 1.6 and s[2] not in ("W", "F", "V")
+        vowels = [s for s in segs if VISEMES.get(s[2], DEFAULT_VISEME)[1] >= 1.6 and s[2] not in ("W", "F", "V")
                   and s[2] not in BILABIAL_CLOSURE and s[2] != "R"]
         if not vowels:
             return out

@@ -41,6 +41,8 @@ from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS, PARAM_DIM
 
 if TYPE_CHECKING:
     from probtalk.corpus.animator import ProceduralAnimator
+    from probtalk.corpus.tts import Utterance
+    from probtalk.corpus.voices import Voice
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +118,7 @@ class ClipJob:
 
     keyid: str
     text: str
-    voice: Any
+    voice: Voice
     emotion: str
     intensity: int
     seed: int
@@ -151,7 +153,7 @@ def range_split(sentence: int, count: int) -> str:
     return "test"
 
 
-def plan_corpus(config: SynthConfig) -> tuple[list[Any], dict[str, list[str]], list[ClipJob]]:
+def plan_corpus(config: SynthConfig) -> tuple[list[Voice], dict[str, list[str]], list[ClipJob]]:
     """Voices, sentence texts ({"neutral": [...], "emotional": [...]}) and the clip jobs, all deterministic."""
     from probtalk.corpus.text import make_sentences
     from probtalk.corpus.voices import make_speakers
@@ -218,13 +220,13 @@ def clip_complete(root: Path, keyid: str) -> bool:
     return all(p.is_file() for p in _clip_paths(root, keyid).values())
 
 
-def _speak(job: ClipJob) -> Any:
+def _speak(job: ClipJob) -> Utterance:
     from probtalk.corpus.tts import synthesize
 
     return synthesize(job.text, job.voice, job.emotion, float(job.intensity), clip_rng(job.seed, job.keyid, "speech"))
 
 
-def _animate(job: ClipJob, utt: Any, animator: ProceduralAnimator) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def _animate(job: ClipJob, utt: Utterance, animator: ProceduralAnimator) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     from probtalk.corpus.animator import loudness_envelope
     from probtalk.corpus.style_profiles import make_style
 
@@ -383,7 +385,7 @@ def write_splits(root: Path, config: SynthConfig, keyids: Sequence[str], unseen:
 def write_manifest(
     root: Path,
     config: SynthConfig,
-    voices: Sequence[Any],
+    voices: Sequence[Voice],
     sentences: dict[str, list[str]],
     jobs: Sequence[ClipJob],
     wall_seconds: float,

@@ -7,25 +7,19 @@ rule-based baseline in :mod:`probtalk.eval.rules`.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from probtalk.lazy import lazy_exports
 
 _EXPORTS = {
-    "MotionDataset": "probtalk.data.dataset",
-    "Sample": "probtalk.data.dataset",
-    "Batch": "probtalk.data.dataset",
-    "collate": "probtalk.data.dataset",
-    "make_keyid": "probtalk.data.dataset",
-    "parse_keyid": "probtalk.data.dataset",
-    "read_manifest": "probtalk.data.dataset",
-    "write_sentence_range_splits": "probtalk.data.dataset",
+    "MotionDataset": "dataset",
+    "Sample": "dataset",
+    "Batch": "dataset",
+    "collate": "dataset",
+    "make_keyid": "dataset",
+    "parse_keyid": "dataset",
+    "read_manifest": "dataset",
+    "write_sentence_range_splits": "dataset",
 }
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'probtalk.data' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -136,7 +136,7 @@ class Batch:
     shape: torch.Tensor
     keyids: list[str]
 
-    def to(self, device: Any) -> Batch:
+    def to(self, device: torch.device | str) -> Batch:
         """Move every tensor to ``device``."""
         moved = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in self.__dict__.items()}
         return Batch(**moved)

@@ -23,12 +23,14 @@ from probtalk.eval.evaluate import GenerateFn
 from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS
 
 if TYPE_CHECKING:
+    from probtalk.api import Model
+    from probtalk.data.dataset import Sample
     from probtalk.flame.rig import Rig
 
 logger = logging.getLogger(__name__)
 
 
-def model_generate_fn(model: Any, *, fps: float = DATASET_FPS, **animate_kwargs: Any) -> GenerateFn:
+def model_generate_fn(model: Model, *, fps: float = DATASET_FPS, **animate_kwargs: Any) -> GenerateFn:
     """Wrap a loaded model (``probtalk.load_model(...)``) as a ``generate_fn``.
 
     Speakers the model was not trained on (held-out voices) fall back to the
@@ -38,7 +40,7 @@ def model_generate_fn(model: Any, *, fps: float = DATASET_FPS, **animate_kwargs:
     known = set(getattr(model, "speakers", ()))
     warned: set[str] = set()
 
-    def generate(sample: Any, num_takes: int, seed: int) -> list[np.ndarray]:
+    def generate(sample: Sample, num_takes: int, seed: int) -> list[np.ndarray]:
         speaker = getattr(sample, "speaker", None)
         if speaker not in known:
             if speaker is not None and speaker not in warned:
@@ -75,7 +77,7 @@ def rules_generate_fn(*, rig: Rig | None = None, fps: float = DATASET_FPS) -> Ge
 
     viseme_rig = rig if rig is not None and rig.has_semantic_shapes else None
 
-    def generate(sample: Any, num_takes: int, seed: int) -> list[np.ndarray]:
+    def generate(sample: Sample, num_takes: int, seed: int) -> list[np.ndarray]:
         audio = np.asarray(sample.audio, dtype=np.float32)
         out = []
         for k in range(num_takes):
@@ -96,7 +98,7 @@ def rules_generate_fn(*, rig: Rig | None = None, fps: float = DATASET_FPS) -> Ge
 def truth_generate_fn() -> GenerateFn:
     """Replay each sample's ground-truth motion as every take (errors 0, Diversity 0)."""
 
-    def generate(sample: Any, num_takes: int, seed: int) -> list[np.ndarray]:
+    def generate(sample: Sample, num_takes: int, seed: int) -> list[np.ndarray]:
         motion = np.asarray(sample.motion, dtype=np.float32)
         return [motion.copy() for _ in range(num_takes)]
 

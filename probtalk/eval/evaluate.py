@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from probtalk.data.dataset import MotionDataset, Sample
 from probtalk.eval import metrics as M
 from probtalk.eval.emotion_classifier import EmotionClassifier
 from probtalk.eval.lipsync import LipSyncCounts, lip_gap, lipsync_counts
@@ -34,7 +35,7 @@ from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS, MOTION_DIM, MOTION_E
 
 logger = logging.getLogger(__name__)
 
-GenerateFn = Callable[[Any, int, int], list[np.ndarray]]
+GenerateFn = Callable[[Sample, int, int], list[np.ndarray]]
 """``generate_fn(sample, num_takes, seed) -> num_takes motions [T, 53]`` at the dataset's fps."""
 
 
@@ -213,7 +214,7 @@ def motion_to_vertices(layer: FlameLayer, motion: np.ndarray) -> np.ndarray:
     return verts.numpy()
 
 
-def _splits(dataset: Any) -> dict[str, Any]:
+def _splits(dataset: MotionDataset | Mapping[str, MotionDataset]) -> dict[str, MotionDataset]:
     if isinstance(dataset, Mapping):
         return dict(dataset)
     return {str(getattr(dataset, "split", "data")): dataset}
@@ -221,7 +222,7 @@ def _splits(dataset: Any) -> dict[str, Any]:
 
 def _score_sample(
     acc: _Accumulator,
-    sample: Any,
+    sample: Sample,
     generate_fn: GenerateFn,
     layer: FlameLayer,
     rig: Rig,
@@ -270,7 +271,7 @@ def _score_sample(
 
 def evaluate(
     generate_fn: GenerateFn,
-    dataset: Any,
+    dataset: MotionDataset | Mapping[str, MotionDataset],
     rig: Rig,
     *,
     takes: int = 10,

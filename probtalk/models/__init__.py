@@ -6,8 +6,7 @@ everything here is imported lazily so ``import probtalk.models`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from probtalk.lazy import lazy_exports
 
 _EXPORTS = {
     "MotionVQ": "motion_vq",
@@ -30,8 +29,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"probtalk.models.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'probtalk.models' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 
 from probtalk.layout import AUDIO_SAMPLE_RATE
 from probtalk.models.blocks import lengths_to_mask
 from probtalk.train.config import AugmentConfig
+
+if TYPE_CHECKING:
+    from probtalk.data.dataset import Batch
 
 
 def _uniform(lo: float, hi: float, gen: torch.Generator) -> float:
@@ -29,7 +32,7 @@ def _repad(clips: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _rebuild(batch: Any, audio: list[torch.Tensor], motion: list[torch.Tensor]) -> Any:
+def _rebuild(batch: Batch, audio: list[torch.Tensor], motion: list[torch.Tensor]) -> Batch:
     lengths = torch.tensor([len(m) for m in motion], dtype=torch.long)
     motion_t = _repad(motion, batch.motion)
     return dataclasses.replace(
@@ -42,7 +45,7 @@ def _rebuild(batch: Any, audio: list[torch.Tensor], motion: list[torch.Tensor]) 
     )
 
 
-def random_crop(batch: Any, max_seconds: float, fps: float, gen: torch.Generator) -> Any:
+def random_crop(batch: Batch, max_seconds: float, fps: float, gen: torch.Generator) -> Batch:
     """Crop clips longer than ``max_seconds`` to a random window of that length (speech and motion alike)."""
     if max_seconds <= 0:
         return batch
@@ -95,7 +98,7 @@ def _reverb(x: torch.Tensor, seconds: float, gen: torch.Generator) -> torch.Tens
     return y * (x.norm() / y.norm().clamp_min(1e-8))
 
 
-def augment_batch(batch: Any, config: AugmentConfig, fps: float, gen: torch.Generator) -> Any:
+def augment_batch(batch: Batch, config: AugmentConfig, fps: float, gen: torch.Generator) -> Batch:
     """Randomly perturb each clip's speech (speed, noise, EQ, reverb, gain); the motion follows speed changes."""
     audio, motion = [], []
     for i in range(len(batch.lengths)):

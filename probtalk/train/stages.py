@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -25,6 +25,9 @@ from probtalk.models.talker import Normalizer, Talker
 from probtalk.train.augment import augment_batch, random_crop
 from probtalk.train.config import TrainConfig
 from probtalk.train.trainer import DistContext, Trainer, TrainStage, setup_distributed
+
+if TYPE_CHECKING:
+    from probtalk.data.dataset import Batch, MotionDataset, Sample
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,7 @@ class _TalkerStep(nn.Module):
         return self.talker.loss(audio, audio_lengths, motion, mask, Style.from_indices(speaker, emotion, intensity))
 
 
-def _datasets(root: str | os.PathLike[str], fps: float) -> tuple[Any, Any]:
+def _datasets(root: str | os.PathLike[str], fps: float) -> tuple[MotionDataset, MotionDataset | None]:
     from probtalk.data.dataset import MotionDataset
 
     train = MotionDataset(root, "train", fps=fps)
@@ -71,7 +74,7 @@ def _datasets(root: str | os.PathLike[str], fps: float) -> tuple[Any, Any]:
     return train, val
 
 
-def _collate(samples: list[Any]) -> Any:
+def _collate(samples: list[Sample]) -> Batch:
     from probtalk.data.dataset import collate
 
     return collate(samples)
@@ -117,14 +120,14 @@ def _lip_error(rig: Rig | None, device: torch.device) -> tuple[_LipError | None,
         return None, None
 
 
-def _provenance(root: Any, config: TrainConfig, extra: dict[str, Any]) -> dict[str, Any]:
+def _provenance(root: str | os.PathLike[str], config: TrainConfig, extra: dict[str, Any]) -> dict[str, Any]:
     import dataclasses
 
     return {"data": str(root), "data_manifest_sha256": _manifest_hash(root), "command": " ".join(sys.argv),
             "config": dataclasses.asdict(config), **extra}
 
 
-def fit_normalizer(dataset: Any, max_clips: int = 0) -> Normalizer:
+def fit_normalizer(dataset: MotionDataset, max_clips: int = 0) -> Normalizer:
     """Per-feature mean/std of the motion of ``dataset`` (the first ``max_clips`` clips, 0 = all)."""
     n = len(dataset) if max_clips <= 0 else min(max_clips, len(dataset))
     motion = torch.cat([torch.from_numpy(dataset[i].motion) for i in range(n)])
@@ -137,7 +140,7 @@ def train_vq(
     config: TrainConfig | None = None,
     *,
     resume: bool = False,
-    rig: Any = None,
+    rig: Rig | None = None,
     progress: bool = True,
 ) -> tuple[MotionVQ, Normalizer, dict[str, float]]:
     """Stage 1: train the motion VQ-VAE on ``data``'s train split; checkpoints in ``out``.
@@ -155,11 +158,11 @@ def train_vq(
         vocab = StyleVocabulary(tuple(train.speaker_vocab))
         step_module = _VQStep(vq, normalizer)
 
-        def step_fn(module: nn.Module, batch: Any, gen: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        def step_fn(module: nn.Module, batch: Batch, gen: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             batch = random_crop(batch, cfg.max_seconds, cfg.fps, gen).to(ctx.device)
             return module(batch.motion, batch.motion_mask)
 
-        def val_fn(module: nn.Module, batch: Any) -> dict[str, float]:
+        def val_fn(module: nn.Module, batch: Batch) -> dict[str, float]:
             loss, terms = module(batch.motion, batch.motion_mask)
             row = {"loss": float(loss), **{k: float(v) for k, v in terms.items()}}
             if lve is not None:
@@ -215,7 +218,7 @@ def train_predictor(
     *,
     hubert: str | os.PathLike[str] | None = None,
     resume: bool = False,
-    rig: Any = None,
+    rig: Rig | None = None,
     progress: bool = True,
 ) -> tuple[Talker, dict[str, float]]:
     """Stage 2: train audio encoder + style predictor against the frozen stage-1 model.
@@ -231,13 +234,13 @@ def train_predictor(
         lve, rig_id = _lip_error(rig, ctx.device)
         step_module = _TalkerStep(talker)
 
-        def step_fn(module: nn.Module, batch: Any, gen: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        def step_fn(module: nn.Module, batch: Batch, gen: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             batch = random_crop(batch, cfg.max_seconds, cfg.fps, gen)
             batch = augment_batch(batch, cfg.augment, cfg.fps, gen).to(ctx.device)
             return module(batch.audio, batch.audio_lengths, batch.motion, batch.motion_mask,
                           batch.speaker_index, batch.emotion, batch.intensity)
 
-        def val_fn(module: nn.Module, batch: Any) -> dict[str, float]:
+        def val_fn(module: nn.Module, batch: Batch) -> dict[str, float]:
             loss, terms = module(batch.audio, batch.audio_lengths, batch.motion, batch.motion_mask,
                                  batch.speaker_index, batch.emotion, batch.intensity)
             row = {"loss": float(loss), **{k: float(v) for k, v in terms.items()}}
