@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from probtalk.errors import CheckpointError, MissingExtraError
+from probtalk.errors import CheckpointError
 
 ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
@@ -110,7 +110,7 @@ class OnnxBackend:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise MissingExtraError("running ONNX models", "onnx", "onnxruntime is missing") from None
+            raise CheckpointError("running ONNX models needs onnxruntime: pip install onnxruntime") from None
         opts = ort.SessionOptions()
         if threads is not None:
             opts.intra_op_num_threads = int(threads)

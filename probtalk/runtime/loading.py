@@ -22,7 +22,7 @@ def load_onnx_model(folder: str | os.PathLike[str] | None = None, threads: int |
 
     Raises:
         CheckpointError: no export in the folder.
-        MissingExtraError: onnxruntime is not installed.
+        CheckpointError: onnxruntime is not installed.
     """
     from probtalk.runtime.onnx_model import OnnxModel
 

@@ -27,6 +27,7 @@ from probtalk.runtime.engine import sample_takes
 from probtalk.runtime.stream import Stream, StreamOptions
 from probtalk.vocabulary import StyleNames
 
+
 class RuntimeModel:
     """Mixin: subclasses set ``backend``, ``names`` (a :class:`StyleNames`), ``name`` and ``rig_id``."""
 
