@@ -129,14 +129,17 @@ class OnnxBackend:
         self.num_codes = int(meta["num_codes"])
         self.latent_dim = int(meta["latent_dim"])
 
-    def encode(self, audio: np.ndarray, num_frames: int, style: StyleInputs) -> tuple[np.ndarray, np.ndarray]:
-        """See :meth:`Backend.encode`."""
+    def encode(
+        self, audio: np.ndarray, num_frames: int, style: StyleInputs, extra: dict[str, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """See :meth:`Backend.encode`; ``extra`` holds optional graph inputs by name (e.g. a newer graph's
+        per-frame transcript phones), fed only when the graph has an input of that name."""
         feeds: dict[str, np.ndarray] = {
             "audio": np.ascontiguousarray(audio, dtype=np.float32)[None],
             "num_frames": np.array(int(num_frames), dtype=np.int64),
             **style.arrays(),
+            **(extra or {}),
         }
-        # Inputs a newer graph adds are fed by name when the caller has them; unknown names are dropped.
         latents, distances = self._encoder.run(None, {k: v for k, v in feeds.items() if k in self._encoder_inputs})
         return latents[0], distances[0]
 
