@@ -23,8 +23,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from exporters.arkit import ArkitCurves, load_blendshape_targets, solve_arkit
-from exporters.base import Writer, formats, get_writer, register, resolve_format, writer_class
+from exporters.arkit import ArkitCache, ArkitCurves, solve_arkit
+from exporters.base import TARGETS_NEED_ARKIT, Writer, formats, get_writer, register, resolve_format, writer_class
+from exporters.readers import load_blendshape_targets
 from probtalk.animation import Animation
 from probtalk.errors import InputError
 from probtalk.io import ensure_writable_dir
@@ -35,7 +36,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "ArkitCache",
     "ArkitCurves",
+    "check_fps",
+    "check_options",
     "Writer",
     "expand_formats",
     "formats",
@@ -43,6 +47,7 @@ __all__ = [
     "load_blendshape_targets",
     "register",
     "resolve_format",
+    "suffix",
     "solve_arkit",
     "write",
     "write_all",
@@ -54,6 +59,7 @@ def write(
     path: str | os.PathLike[str],
     rig: Rig | None = None,
     format: str | None = None,  # noqa: A002  (the public keyword named in docs/architecture.md)
+    fps: float | None = None,
     **options: Any,
 ) -> Path:
     """Write ``animation`` to ``path`` in one format and return the written path.
@@ -64,17 +70,19 @@ def write(
             (``.npz``, ``.glb``, ``.gltf``, ``.fbx``, ``.csv`` -> Live Link Face, ``.json`` -> ARKit JSON).
         rig: the head the animation drives; ``None`` loads the bundled rig when the format needs one.
         format: a name from :func:`formats` (overrides the suffix).
+        fps: write the take resampled to this frame rate (e.g. 30, 60, 24, 29.97); None keeps its own.
         **options: writer options, e.g. ``bake_vertices=True`` (npz), ``arkit=True`` (glb/fbx),
             ``targets="my_shapes/"`` and ``arkit_smoothing=0.1`` (ARKit formats).
 
     Raises:
-        InputError: unknown format or option, or animation/rig mismatch.
+        InputError: unknown format or option, bad fps, or animation/rig mismatch.
         OutputError: the folder cannot be written.
         MissingExtraError: the format needs something not installed (Blender for FBX).
     """
     name = resolve_format(path, format)
+    check_options([name], options)
     writer = get_writer(name, rig=rig, **options)
-    return writer(animation, path)
+    return writer(_at_rate(animation, fps), path)
 
 
 def write_all(
@@ -83,30 +91,95 @@ def write_all(
     stem: str,
     formats: Iterable[str] = ("npz", "glb", "livelink"),  # noqa: A002
     rig: Rig | None = None,
+    *,
+    fps: float | None = None,
+    audio: str | os.PathLike[str] | None = None,
     **options: Any,
 ) -> list[Path]:
     """Write ``animation`` as ``out_dir/stem.<suffix>`` in every format of ``formats``.
 
     ``formats`` may hold ``"all"`` for every registered format. Options a writer
     does not know are not passed to it, so ``arkit=True`` reaches glb/fbx only.
-    The rig is loaded once and shared by every writer.
+    The rig is loaded once and shared by every writer, and so is the ARKit solve:
+    csv, json and curves-csv of one take cost one solve.
+
+    Args:
+        animation: the take.
+        out_dir: the folder (created if missing).
+        stem: file name without suffix.
+        formats: format names (comma-separated strings allowed) or ``"all"``.
+        rig: the head; None loads the bundled one when a format needs it.
+        fps: resample the take to this frame rate first (None keeps its own).
+        audio: the take's speech file: written beside the exports as ``stem.wav`` (16 kHz PCM,
+            starting with frame 0) and named in the ARKit JSON.
+        **options: writer options (see :func:`write`).
 
     Returns:
-        The written paths, in the order of ``formats``.
+        The written paths, in the order of ``formats`` (then the WAV when ``audio`` is given).
+
+    Raises:
+        InputError: unknown format or option, or ``targets`` given with a mesh format but no ``arkit``.
     """
     names = _expand_formats(formats)
+    check_options(names, options)
+    animation = _at_rate(animation, fps)
+    if audio is not None and not Path(audio).is_file():
+        raise InputError(f"speech file {audio} not found; pass the audio the take was made from")
     folder = ensure_writable_dir(out_dir)
+    if audio is not None:
+        options = dict(options, audio_file=f"{stem}.wav")
     if rig is None and any(writer_class(n).needs_rig(options) for n in names):
         from probtalk.flame import load_rig
 
         rig = load_rig()
-    written = []
-    for name in names:
+    writers = []
+    for name in names:  # build every writer first, so bad options fail before any file is written
         cls = writer_class(name)
-        own = {k: v for k, v in options.items() if k in cls.option_names()}
-        writer = cls(rig=rig, **own)
-        written.append(writer(animation, folder / f"{stem}{cls.suffixes[0]}"))
+        writers.append(cls(rig=rig, **{k: v for k, v in options.items() if k in cls.option_names()}))
+    cache = ArkitCache()
+    written = []
+    for writer in writers:
+        writer.cache = cache
+        written.append(writer(animation, folder / f"{stem}{writer.suffixes[0]}"))
+    if audio is not None:
+        from exporters.speech import write_speech
+
+        written.append(write_speech(animation, audio, folder / f"{stem}.wav"))
     return written
+
+
+def check_fps(fps: float | None) -> float | None:
+    """The export frame rate as a float (None stays None); InputError unless it is in [1, 240]."""
+    if fps is None:
+        return None
+    try:
+        value = float(fps)
+    except (TypeError, ValueError):
+        raise InputError(f"fps must be a number such as 30, 60 or 29.97, got {fps!r}") from None
+    if not 1.0 <= value <= 240.0:
+        raise InputError(f"fps must be between 1 and 240, got {value:g}; e.g. 24, 25, 29.97, 30 or 60")
+    return value
+
+
+def _at_rate(animation: Animation, fps: float | None) -> Animation:
+    """``animation`` resampled to ``fps`` (InputError for a bad rate); itself when None."""
+    fps = check_fps(fps)
+    if fps is None or not isinstance(animation, Animation):  # a non-Animation fails the writer's own check
+        return animation
+    return animation.resample(fps)
+
+
+def check_options(names: Iterable[str], options: dict[str, Any]) -> None:
+    """Raise the one InputError for ``targets`` with a mesh format (glb/gltf/fbx) but without ``arkit``."""
+    if options.get("targets") is None or options.get("arkit"):
+        return
+    if any("arkit" in writer_class(n).option_names() for n in names):
+        raise InputError(TARGETS_NEED_ARKIT)
+
+
+def suffix(name: str) -> str:
+    """The file suffix a format writes by default (``"livelink"`` -> ``".csv"``, ``"glb"`` -> ``".glb"``)."""
+    return writer_class(name).suffixes[0]
 
 
 def _expand_formats(names: Iterable[str]) -> list[str]:
@@ -132,4 +205,4 @@ def expand_formats(names: Sequence[str] | str) -> list[str]:
 
 
 # Each module registers its writers on import (arkit is imported above; its heavy deps load lazily).
-from exporters import fbx, gltf, npz  # noqa: E402, F401, I001
+from exporters import curves, fbx, gltf, npz  # noqa: E402, F401, I001

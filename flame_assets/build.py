@@ -49,7 +49,7 @@ from flame_assets.shapes import (
 )
 from probtalk.arkit import ARKIT_NAMES
 from probtalk.flame.rig import Rig
-from probtalk.layout import NUM_EXPRESSION, NUM_JOINTS, NUM_SHAPE
+from probtalk.layout import KINTREE_TABLE, NUM_EXPRESSION, NUM_JOINTS, NUM_SHAPE
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +290,7 @@ def build_rig() -> BuildResult:
         posedirs=np.zeros((nv, 3, (NUM_JOINTS - 1) * 9)),
         j_regressor=regressor,
         weights=weights,
-        kintree_table=np.array([[-1, 0, 1, 1, 1], [0, 1, 2, 3, 4]]),
+        kintree_table=np.array(KINTREE_TABLE),
         lmk_faces_idx=lmk_faces,
         lmk_bary_coords=lmk_bary,
         regions=annotate.regions(mesh, weights),

@@ -93,6 +93,30 @@ class Animation:
         out[:, MOTION_JAW] = self.jaw_pose
         return out
 
+    def resample(self, fps: float) -> Animation:
+        """This take at another frame rate (linear interpolation; the same take when ``fps`` is its own).
+
+        The duration is kept: ``round(duration * fps)`` frames, the last one holding
+        the final pose. Axis-angle rotations are interpolated per component, exact
+        enough for the small angles of faces.
+
+        Raises:
+            AnimationFileError: ``fps`` is not a positive number.
+        """
+        fps = float(fps)
+        if not np.isfinite(fps) or fps <= 0:
+            raise AnimationFileError(f"fps must be a positive number, got {fps}")
+        if abs(fps - self.fps) < 1e-9:
+            return self
+        frames = max(1, int(round(self.duration * fps)))
+
+        def track(x: np.ndarray | None) -> np.ndarray | None:
+            return None if x is None else resample_motion(x, self.fps, fps, frames)
+
+        meta = dict(self.meta, fps_source=self.fps)
+        return Animation(fps=fps, expression=track(self.expression), jaw_pose=track(self.jaw_pose),
+                         neck_pose=track(self.neck_pose), eye_pose=track(self.eye_pose), shape=self.shape, meta=meta)
+
     @classmethod
     def from_motion(cls, motion: np.ndarray, fps: float, **kwargs: Any) -> Animation:
         """Build an Animation from [T, 53] motion features."""
@@ -113,7 +137,7 @@ class Animation:
             if value is not None:
                 arrays[key] = value
         arrays["meta_json"] = np.array(json.dumps(self.meta, sort_keys=True, default=_json_default))
-        with atomic_path(path) as tmp:
+        with atomic_path(path, needed=sum(np.asarray(a).nbytes for a in arrays.values())) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, **arrays)
         return path

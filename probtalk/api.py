@@ -14,7 +14,6 @@ import logging
 import os
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,61 +21,21 @@ import numpy as np
 import torch
 
 from probtalk.animation import Animation
-from probtalk.audio import audio_sha256, load_audio
-from probtalk.errors import CheckpointError, InputError
+from probtalk.audio import AudioSource, audio_sha256, load_audio
+from probtalk.errors import CheckpointError, OptionTypeError
 from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS
+from probtalk.options import AnimateOptions, EmotionSpec
 from probtalk.windows import Window, plan_windows, stitch
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL_NAME = "default"
-EmotionSpec = str | dict[str, float]
+__all__ = ["AnimateOptions", "EmotionSpec", "Model", "default_model_path", "load_model"]
 
 
 def default_model_path() -> Path:
     """Path of the embedded default checkpoint inside the package."""
     return Path(__file__).parent / "assets" / "default_model.pt"
-
-
-@dataclass(frozen=True)
-class AnimateOptions:
-    """Options of :meth:`Model.animate` (validated on construction).
-
-    Attributes:
-        emotion: an emotion name or a blend {name: weight}.
-        intensity: 0..2 (float) or "low" | "medium" | "high".
-        speaker: a training speaker id, or None for the average speaker.
-        num_samples: number of takes (>= 1), sampled in one batch.
-        temperature: code-sampling temperature (> 0); ignored when deterministic.
-        top_k: sample only among the k nearest codes (None: all).
-        seed: seed of the take sampler; None draws one (recorded in meta).
-        deterministic: argmax codes (the same take every time).
-        window_seconds: longest stretch of audio encoded at once.
-        overlap_seconds: overlap between windows, cross-faded.
-    """
-
-    emotion: EmotionSpec = "neutral"
-    intensity: float | str = 1.0
-    speaker: str | None = None
-    num_samples: int = 1
-    temperature: float = 0.2
-    top_k: int | None = None
-    seed: int | None = None
-    deterministic: bool = False
-    window_seconds: float = 20.0
-    overlap_seconds: float = 1.0
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.num_samples, int) or self.num_samples < 1:
-            raise InputError(f"num_samples must be a whole number >= 1, got {self.num_samples!r}")
-        if self.num_samples > 64:
-            raise InputError(f"num_samples={self.num_samples} is too many; ask for at most 64 takes per call")
-        if not self.deterministic and not (isinstance(self.temperature, int | float) and self.temperature > 0):
-            raise InputError(f"temperature must be > 0, got {self.temperature!r}; use deterministic=True for argmax")
-        if self.top_k is not None and self.top_k < 1:
-            raise InputError(f"top_k must be >= 1, got {self.top_k}")
-        if not self.window_seconds > 2 * self.overlap_seconds >= 0:
-            raise InputError("window_seconds must exceed twice overlap_seconds")
 
 
 class Model:
@@ -128,40 +87,35 @@ class Model:
     # --------------------------------------------------------------- animate
     def animate(
         self,
-        audio: str | os.PathLike[str] | np.ndarray,
-        sample_rate: int | None = None,
-        *,
-        emotion: EmotionSpec = "neutral",
-        intensity: float | str = 1.0,
-        speaker: str | None = None,
-        num_samples: int = 1,
-        temperature: float = 0.2,
-        top_k: int | None = None,
-        seed: int | None = None,
-        deterministic: bool = False,
-        window_seconds: float = 20.0,
-        overlap_seconds: float = 1.0,
+        audio: AudioSource,
+        sample_rate: float | None = None,
+        options: AnimateOptions | None = None,
+        **overrides: Any,
     ) -> list[Animation]:
         """Animate speech: one :class:`Animation` per take.
 
         Args:
-            audio: a path to a speech file (wav/flac/ogg/mp3/...) or a float array [N] / [N, C].
-            sample_rate: the array's sample rate (arrays only).
-            emotion, intensity, speaker, num_samples, temperature, top_k, seed,
-            deterministic, window_seconds, overlap_seconds: see :class:`AnimateOptions`.
+            audio: a path to a speech file (wav/flac/ogg/mp3/...), or samples as a float array,
+                torch tensor or list, [N] or [N, C].
+            sample_rate: the samples' rate in Hz (arrays only).
+            options: every animate option (:class:`~probtalk.options.AnimateOptions`); default options if None.
+            **overrides: options to change, by name (``emotion=``, ``intensity=``, ``speaker=``,
+                ``num_samples=``, ``temperature=``, ``top_k=``, ``seed=``, ``deterministic=``,
+                ``window_seconds=``, ``overlap_seconds=``); see :class:`~probtalk.options.AnimateOptions`.
 
         Returns:
             ``num_samples`` Animations at the model's fps, as long as the audio.
 
         Raises:
-            ProbtalkError: unreadable or unusable audio, unknown emotion/speaker,
-                out-of-range intensity or temperature.
+            AudioError: unreadable or unusable audio (an ``AudioTypeError`` for a wrong type).
+            OptionError: an unknown emotion or speaker, an out-of-range or non-finite option
+                (an ``OptionTypeError`` for a wrong type or an unknown option name).
         """
-        opts = AnimateOptions(
-            emotion=emotion, intensity=intensity, speaker=speaker, num_samples=num_samples,
-            temperature=temperature, top_k=top_k, seed=seed, deterministic=deterministic,
-            window_seconds=window_seconds, overlap_seconds=overlap_seconds,
-        )
+        if isinstance(sample_rate, AnimateOptions) and options is None:  # animate(path, opts)
+            sample_rate, options = None, sample_rate
+        if options is not None and not isinstance(options, AnimateOptions):
+            raise OptionTypeError(f"options must be an AnimateOptions, got {type(options).__name__}", option="options")
+        opts = (options or AnimateOptions()).replace(**overrides)
         style = self.checkpoint.vocabulary.make(opts.emotion, opts.intensity, opts.speaker)
         wav = load_audio(audio, sample_rate)
         seed_used = opts.seed if opts.seed is not None else secrets.randbits(31)
@@ -218,7 +172,7 @@ class Model:
             "top_k": opts.top_k,
             "deterministic": opts.deterministic,
         }
-        if not isinstance(audio, np.ndarray):
+        if isinstance(audio, str | os.PathLike):
             meta["audio"] = Path(audio).name
             meta["audio_sha256"] = audio_sha256(audio)
         return meta

@@ -24,10 +24,11 @@ def synth(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Generate the synthetic speech + FLAME motion corpus (see datasets/README.md)."""
-    from probtalk.corpus.synth import SynthConfig, parse_emotions, synthesize_corpus
+    from probtalk.corpus.synth import SynthConfig, synthesize_corpus
+    from probtalk.options import parse_emotion_names
 
     config = SynthConfig(
-        speakers=speakers, sentences=sentences, emotions=parse_emotions(emotions), intensities=intensities,
+        speakers=speakers, sentences=sentences, emotions=parse_emotion_names(emotions), intensities=intensities,
         seed=seed, heldout_speakers=heldout_speakers, emotions_per_sentence=emotions_per_sentence,
     )
     if quiet:

@@ -101,17 +101,6 @@ class SynthConfig:
         return max(1, int(round(self.emotional_fraction * self.sentences)))
 
 
-def parse_emotions(text: str) -> tuple[str, ...]:
-    """``"all"`` or a comma list of emotion names -> a tuple in canonical order."""
-    if text.strip().lower() == "all":
-        return EMOTIONS
-    names = [t.strip().lower() for t in text.split(",") if t.strip()]
-    bad = [n for n in names if n not in EMOTION_INDEX]
-    if bad or not names:
-        raise InputError(f"unknown emotions {bad or text!r}; use 'all' or a comma list of {', '.join(EMOTIONS)}")
-    return tuple(e for e in EMOTIONS if e in names)
-
-
 @dataclass(frozen=True)
 class ClipJob:
     """One clip to generate."""

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from probtalk.emotions import EMOTIONS, INTENSITIES, INTENSITY_INDEX, MAX_INTENSITY, NUM_EMOTIONS
+from probtalk.emotions import EMOTIONS, NUM_EMOTIONS
 from probtalk.errors import StyleError
+from probtalk.options import DEFAULT_EMOTION, DEFAULT_INTENSITY, emotion_weights, intensity_value
 
 UNKNOWN_SPEAKER = -1
 
@@ -91,26 +92,12 @@ class StyleVocabulary:
         return self.speakers.index(speaker)
 
     def emotion_weights(self, emotion: str | Mapping[str, float]) -> list[float]:
-        """Emotion weights (summing to 1) from a name or a {name: weight} blend.
+        """Emotion weights (summing to 1, in vocabulary order) from a name or a {name: weight} blend.
 
         Raises:
-            StyleError: unknown names, negative weights or an all-zero blend.
+            StyleError: unknown names, negative or non-finite weights or an all-zero blend.
         """
-        blend = {emotion: 1.0} if isinstance(emotion, str) else dict(emotion)
-        if not blend:
-            raise StyleError("empty emotion blend; give at least one emotion, e.g. {'happy': 1.0}")
-        weights = [0.0] * len(self.emotions)
-        for name, w in blend.items():
-            key = str(name).strip().lower()
-            if key not in self.emotions:
-                raise StyleError(f"unknown emotion '{name}': {_suggest(key, self.emotions)}")
-            if not float(w) >= 0.0:
-                raise StyleError(f"emotion weight for '{name}' is {w}; weights must be >= 0")
-            weights[self.emotions.index(key)] += float(w)
-        total = sum(weights)
-        if total <= 0:
-            raise StyleError("emotion blend weights sum to 0; give at least one positive weight")
-        return [w / total for w in weights]
+        return emotion_weights(emotion, self.emotions)
 
     @staticmethod
     def intensity_value(intensity: float | str) -> float:
@@ -119,21 +106,13 @@ class StyleVocabulary:
         Raises:
             StyleError: unknown name or a number outside [0, 2].
         """
-        if isinstance(intensity, str):
-            key = intensity.strip().lower()
-            if key in INTENSITY_INDEX:
-                return float(INTENSITY_INDEX[key])
-            try:
-                intensity = float(key)
-            except ValueError:
-                raise StyleError(f"unknown intensity '{intensity}': {_suggest(key, INTENSITIES)} or a number in [0, 2]") from None
-        value = float(intensity)
-        if not 0.0 <= value <= MAX_INTENSITY:
-            raise StyleError(f"intensity {value} is out of range; use a value in [0, {MAX_INTENSITY:g}]")
-        return value
+        return intensity_value(intensity)
 
     def make(
-        self, emotion: str | Mapping[str, float] = "neutral", intensity: float | str = 1.0, speaker: str | None = None
+        self,
+        emotion: str | Mapping[str, float] = DEFAULT_EMOTION,
+        intensity: float | str = DEFAULT_INTENSITY,
+        speaker: str | None = None,
     ) -> Style:
         """A batch-of-one :class:`Style` from names, e.g. ``make({"happy": 0.7, "surprised": 0.3}, 1.5)``."""
         return Style(

@@ -14,12 +14,13 @@ from probtalk.animation import Animation
 from probtalk.errors import InputError, RigError
 from probtalk.flame.layer import FlameLayer
 from probtalk.flame.rig import Rig, load_rig
+from probtalk.geometry import vertex_normals
 from probtalk.io import atomic_path, ensure_writable_dir
 from probtalk.layout import AUDIO_SAMPLE_RATE, NUM_EXPRESSION
 from probtalk.rendering.backends import BACKEND_CHOICES, Backend, create_backend
 from probtalk.rendering.camera import Camera, CameraSetup
 from probtalk.rendering.compose import Compositor, caption_for, grid_shape, write_image
-from probtalk.rendering.scene import PosedTake, output_frames, posed_batches, vertex_normals
+from probtalk.rendering.scene import PosedTake, output_frames, posed_batches
 from probtalk.rendering.shading import vertex_colours
 
 log = logging.getLogger(__name__)

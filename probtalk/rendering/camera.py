@@ -85,6 +85,9 @@ class Camera:
     region: str = "face"
 
     def __post_init__(self) -> None:
+        for name in ("yaw", "pitch"):
+            if not math.isfinite(getattr(self, name)):
+                raise InputError(f"camera {name} {getattr(self, name)} is not a finite number of degrees")
         if not 1.0 <= self.fov <= 120.0:
             raise InputError(f"camera fov {self.fov} is out of range; give 1-120 degrees")
         if not 0.5 <= self.margin <= 10.0:
