@@ -51,8 +51,8 @@ class RuntimeModel:
 
     def style_inputs(self, emotion: Any, intensity: float | str, speaker: str | None) -> StyleInputs:
         """Resolve style names to numbers (raises StyleError for unknown names or out-of-range values)."""
-        spk, weights, level = self.names.resolve(emotion, intensity, speaker)
-        return StyleInputs(spk, tuple(weights), level)
+        names = self.names
+        return StyleInputs(names.speaker_index(speaker), tuple(names.emotion_weights(emotion)), names.intensity_value(intensity))
 
     def animate(
         self, audio: Any, sample_rate: float | None = None, options: AnimateOptions | None = None, **overrides: Any
@@ -68,6 +68,8 @@ class RuntimeModel:
         Raises:
             AudioError, OptionError: unusable audio or options.
         """
+        if isinstance(sample_rate, AnimateOptions) and options is None:  # animate(path, opts)
+            sample_rate, options = None, sample_rate
         return self.run_animate(audio, sample_rate, _options(options, overrides))
 
     def stream(
