@@ -135,3 +135,37 @@ def test_select_codes_draws_from_the_softmax():
     top2 = select_codes(many, latent_dim=8, temperature=0.5, top_k=2, seed=3)
     assert set(np.unique(top2)) <= set(np.argsort(d[0])[:2])
     np.testing.assert_array_equal(select_codes(many[:5], latent_dim=8, temperature=None), np.full(5, d[0].argmin()))
+
+
+def test_animate_cold_start_path_imports_neither_torch_nor_transformers(tmp_path):
+    """`probtalk animate` with the embedded model (npz out) runs on onnxruntime + numpy alone."""
+    import subprocess
+    import sys
+
+    import soundfile as sf
+
+    wav, sr = sf.read(HELLO, dtype="float32")
+    clip = tmp_path / "clip.wav"
+    sf.write(clip, wav[: 2 * sr], sr)
+    code = (
+        "import sys\n"
+        "from probtalk.cli.main import app\n"
+        f"argv = ['animate', {str(clip)!r}, '-o', {str(tmp_path / 'out')!r}, '-f', 'npz', '--seed', '0', '-n', '2']\n"
+        "try:\n"
+        "    app(argv)\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print('HEAVY:' + ','.join(sorted(m for m in ('torch', 'transformers', 'scipy') if m in sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "HEAVY:"
+    takes = sorted((tmp_path / "out").glob("*.npz"))
+    assert len(takes) == 2
+    from probtalk import Animation
+    from probtalk.api import load_model
+
+    # The torch model gives the same takes for the same seed (one sampling rule, one engine).
+    again = load_model(device="cpu").animate(clip, seed=0, num_samples=2)
+    for path, take in zip(takes, again, strict=True):
+        np.testing.assert_allclose(Animation.load(path).motion(), take.motion(), atol=TOL)

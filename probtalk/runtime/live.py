@@ -110,7 +110,8 @@ class FrameLines:
         self.fmt, self.arkit = fmt, arkit
         self._solver: Any = None
         if arkit:
-            from exporters.arkit import ArkitSolver, rig_targets
+            from exporters.arkit import rig_targets
+            from exporters.solver import ArkitSolver
             from probtalk.flame import load_rig
 
             self._rig = load_rig(rig)
@@ -121,7 +122,7 @@ class FrameLines:
         if self.fmt != "csv":
             return []
         if self.arkit:
-            from exporters.arkit import live_link_header
+            from exporters.curves import live_link_header
 
             return [",".join(live_link_header())]
         cols = ["frame", "time"] + [f"expression{i}" for i in range(50)] + ["jaw0", "jaw1", "jaw2"]
@@ -151,7 +152,8 @@ class FrameLines:
         return out
 
     def _arkit_lines(self, anim: Animation, start: int) -> list[str]:
-        from exporters.arkit import LIVE_LINK_BLENDSHAPE_COUNT, live_link_timecode, motion_offsets
+        from exporters.arkit import motion_offsets
+        from exporters.curves import LIVE_LINK_BLENDSHAPE_COUNT, live_link_timecode
         from probtalk.arkit import ARKIT_INDEX, LIVE_LINK_FACE_NAMES, LIVE_LINK_FACE_ROTATIONS
 
         weights, _ = self._solver.solve_active(motion_offsets(anim, self._rig, self._solver.active))
