@@ -24,13 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+import probtalk
 from probtalk.audio import load_audio
-from probtalk.runtime.backend import DEFAULT_ONNX_DIR, OnnxBackend, StyleInputs
-from probtalk.runtime.engine import sample_takes
 from probtalk.runtime.stream import Stream, StreamOptions
 
 ROOT = Path(__file__).resolve().parents[1]
-NEUTRAL = StyleInputs(-1, (1.0,) + (0.0,) * 7, 1.0)
 
 
 def rss_mb() -> float:
@@ -38,14 +36,17 @@ def rss_mb() -> float:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def new_stream(backend, options: StreamOptions | None = None) -> Stream:
-    return Stream(backend, NEUTRAL, num_samples=1, temperature=None, top_k=None, seed=0,
-                  options=options or StreamOptions(), meta={})
+def new_stream(model, options: StreamOptions | None = None) -> Stream:
+    return model.stream(16000, deterministic=True, seed=0, stream_options=options)
 
 
-def latency(backend, wav: np.ndarray, chunk_s: float) -> np.ndarray:
+def offline(model, wav: np.ndarray, **opts) -> list[np.ndarray]:
+    return [t.motion() for t in model.animate(wav, 16000, **opts)]
+
+
+def latency(model, wav: np.ndarray, chunk_s: float) -> np.ndarray:
     """Per-frame latency (s) with chunks arriving at real-time pace."""
-    stream = new_stream(backend)
+    stream = new_stream(model)
     n = int(chunk_s * 16000)
     start = time.perf_counter()
     out = []
@@ -61,8 +62,8 @@ def latency(backend, wav: np.ndarray, chunk_s: float) -> np.ndarray:
     return np.array(out)
 
 
-def streamed(backend, wav: np.ndarray, options: StreamOptions, chunk_s: float = 0.1) -> np.ndarray:
-    stream = new_stream(backend, options)
+def streamed(model, wav: np.ndarray, options: StreamOptions, chunk_s: float = 0.1) -> np.ndarray:
+    stream = new_stream(model, options)
     n = int(chunk_s * 16000)
     parts = [stream.feed(wav[i : i + n])[0].motion() for i in range(0, wav.size, n)]
     parts.append(stream.flush()[0].motion())
@@ -78,38 +79,32 @@ def main() -> None:
     if args.torch:
         import torch
 
-        from probtalk.api import default_model_path
-        from probtalk.models.checkpoint import load_checkpoint
-        from probtalk.runtime.torch_backend import TorchBackend
-
         torch.set_num_threads(args.threads)
-        backend = TorchBackend(load_checkpoint(default_model_path())[0])
-        std = None
+        model = probtalk.load_model(device="cpu")
+        std = model.talker.normalizer.std.numpy()
     else:
-        backend = OnnxBackend(DEFAULT_ONNX_DIR, threads=args.threads)
-    std = np.asarray(OnnxBackend(DEFAULT_ONNX_DIR).meta["normalizer"]["std"], dtype=np.float32)
+        model = probtalk.load_onnx_model(threads=args.threads)
+        std = np.asarray(model.backend.meta["normalizer"]["std"], dtype=np.float32)
     hello = load_audio(ROOT / "probtalk/assets/hello.wav")
     wav = np.concatenate([hello, hello[::-1] * 0.7])[: 10 * 16000]
     print(f"backend {'torch' if args.torch else 'onnxruntime'}, {args.threads} threads, "
-          f"load average {os.getloadavg()[0]:.1f}, {backend.fps:g} fps")
-    print(f"look-ahead (default): {new_stream(backend).lookahead_seconds * 1000:.0f} ms")
+          f"load average {os.getloadavg()[0]:.1f}, {model.fps:g} fps")
+    print(f"look-ahead (default): {new_stream(model).lookahead_seconds * 1000:.0f} ms")
     for chunk in (0.1, 0.01):
-        lat = latency(backend, wav, chunk) * 1000
+        lat = latency(model, wav, chunk) * 1000
         print(f"per-frame latency, {chunk * 1000:.0f} ms chunks at real-time pace: p50 {np.percentile(lat, 50):.1f} ms, "
               f"p95 {np.percentile(lat, 95):.1f} ms, max {lat.max():.1f} ms over {lat.size} frames")
-    offline = sample_takes(backend, wav, NEUTRAL, num_samples=1, temperature=None, top_k=None, seed=0,
-                           window_seconds=20.0, overlap_seconds=1.0)[0]
-    takes = sample_takes(backend, wav, NEUTRAL, num_samples=4, temperature=0.2, top_k=None, seed=1,
-                         window_seconds=20.0, overlap_seconds=1.0)
-    spread = np.mean([np.abs((t - offline) / std).mean() for t in takes])
+    det = offline(model, wav, deterministic=True)[0]
+    takes = offline(model, wav, num_samples=4, temperature=0.2, seed=1)
+    spread = np.mean([np.abs((t - det) / std).mean() for t in takes])
     for opts in (StreamOptions(), StreamOptions(lookahead_seconds=3.0, context_seconds=10.0)):
-        d = np.abs((streamed(backend, wav, opts) - offline) / std)
+        d = np.abs((streamed(model, wav, opts) - det) / std)
         print(f"10 s streamed in 100 ms chunks vs offline, look-ahead {opts.lookahead_seconds:g} s, context "
               f"{opts.context_seconds:g} s: mean |diff| {d.mean():.4f} std units (p99 {np.percentile(d, 99):.3f})")
     print(f"  reference: offline sampled takes (T=0.2) vs the deterministic take: mean |diff| {spread:.4f} std units; "
-          f"mean |frame-to-frame step| {np.abs(np.diff(offline / std, axis=0)).mean():.4f}")
+          f"mean |frame-to-frame step| {np.abs(np.diff(det / std, axis=0)).mean():.4f}")
     # A long stream: speech-like audio, 2 s chunks, as fast as it computes.
-    stream = new_stream(backend)
+    stream = new_stream(model)
     rng = np.random.default_rng(0)
     chunk = 2 * 16000
     total = int(args.minutes * 60 * 16000)
