@@ -274,3 +274,46 @@ def test_cli_stream_wav_file_csv_and_arkit(tmp_path, wav):
     sf.write(tmp_path / "cd.wav", wav[:44100], 44100)
     res = runner.invoke(app, ["stream", str(tmp_path / "cd.wav")])
     assert res.exit_code == 2 and "16 kHz" in res.output
+
+
+def test_cli_follows_a_growing_wav_file(tmp_path, wav):
+    """A WAV file still being written (header first, size fields not final) is read as it grows."""
+    import struct
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "growing.wav"
+    pcm = np.clip(np.round(wav[:32000] * 32767), -32768, 32767).astype("<i2").tobytes()
+    header = b"RIFF" + struct.pack("<I", 0) + b"WAVE" + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16)
+    header += b"data" + struct.pack("<I", 0xFFFFFFFF)  # unknown length, as a live recorder writes it
+    with open(path, "wb") as fh:
+        fh.write(header)
+    cmd = [sys.executable, "-m", "probtalk", "stream", str(path), "--follow", "--idle", "2", "--format", "jsonl",
+           "--threads", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for i in range(0, len(pcm), 6400):  # 200 ms at a time
+        with open(path, "ab") as fh:
+            fh.write(pcm[i : i + 6400])
+        time.sleep(0.05)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err.decode()
+    import json
+
+    frames = [json.loads(line)["frame"] for line in out.decode().splitlines()]
+    assert frames == list(range(50))
+
+
+def test_pcm_decoder_handles_split_headers_and_odd_bytes():
+    import struct
+
+    from probtalk.runtime.live import PcmDecoder
+
+    samples = (np.arange(100, dtype=np.int16) * 300).astype("<i2")
+    data = b"RIFF" + struct.pack("<I", 0) + b"WAVE" + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16)
+    data += b"LIST" + struct.pack("<I", 3) + b"abc\x00" + b"data" + struct.pack("<I", 200) + samples.tobytes()
+    dec = PcmDecoder()
+    out = np.concatenate([dec.feed(data[i : i + 7]) for i in range(0, len(data), 7)])
+    np.testing.assert_array_equal(out, samples.astype(np.float32) / 32768.0)
+    with pytest.raises(ProbtalkError, match="16 kHz"):
+        PcmDecoder().feed(data.replace(struct.pack("<I", 16000), struct.pack("<I", 44100), 1))

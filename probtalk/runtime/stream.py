@@ -22,14 +22,16 @@ from typing import Any
 import numpy as np
 
 from probtalk.animation import Animation
-from probtalk.errors import AudioError, InputError
+from probtalk.errors import AudioError
 from probtalk.layout import AUDIO_SAMPLE_RATE
+from probtalk.options import check_finite
 from probtalk.runtime.backend import Backend, StyleInputs, latent_count
 from probtalk.runtime.engine import frames_for, sample_codes
 
 logger = logging.getLogger(__name__)
 
 MIN_STREAM_SECONDS = 0.2
+MAX_WINDOW_SECONDS = 60.0  # longer look-ahead or context is what animate() is for
 # Time constant (frames) of the offset fade at joins: short enough that a step's frames follow its
 # window's prediction after ~3 frames (120 ms at 25 fps), long enough to remove the join step.
 JOIN_FRAMES = 2.0
@@ -50,14 +52,9 @@ class StreamOptions:
     max_step_seconds: float = 2.0
 
     def __post_init__(self) -> None:
-        for name in ("lookahead_seconds", "context_seconds", "max_step_seconds"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-                raise InputError(f"{name} must be a number >= 0, got {value!r}")
-        if self.context_seconds > 60 or self.lookahead_seconds > 60:
-            raise InputError("context_seconds and lookahead_seconds must be at most 60 s; longer audio is what animate() is for")
-        if self.max_step_seconds < 0.04:
-            raise InputError(f"max_step_seconds must be at least 0.04 s, got {self.max_step_seconds}")
+        check_finite("lookahead_seconds", self.lookahead_seconds, low=0.0, high=MAX_WINDOW_SECONDS)
+        check_finite("context_seconds", self.context_seconds, low=0.0, high=MAX_WINDOW_SECONDS)
+        check_finite("max_step_seconds", self.max_step_seconds, low=0.04, high=MAX_WINDOW_SECONDS)
 
 
 class Stream:
