@@ -26,9 +26,11 @@ import numpy as np
 
 import probtalk
 from probtalk.audio import load_audio
+from probtalk.layout import MOTION_JAW
 from probtalk.runtime.stream import Stream, StreamOptions
 
 ROOT = Path(__file__).resolve().parents[1]
+JAW_X = MOTION_JAW.start
 
 
 def rss_mb() -> float:
@@ -98,10 +100,15 @@ def main() -> None:
     takes = offline(model, wav, num_samples=4, temperature=0.2, seed=1)
     spread = np.mean([np.abs((t - det) / std).mean() for t in takes])
     for opts in (StreamOptions(), StreamOptions(lookahead_seconds=3.0, context_seconds=10.0)):
-        d = np.abs((streamed(model, wav, opts) - det) / std)
+        s = streamed(model, wav, opts)
+        d = np.abs((s - det) / std)
+        jaw = np.corrcoef(s[:, JAW_X], det[:, JAW_X])[0, 1]  # jaw rotation about x: the mouth opening
         print(f"10 s streamed in 100 ms chunks vs offline, look-ahead {opts.lookahead_seconds:g} s, context "
-              f"{opts.context_seconds:g} s: mean |diff| {d.mean():.4f} std units (p99 {np.percentile(d, 99):.3f})")
-    print(f"  reference: offline sampled takes (T=0.2) vs the deterministic take: mean |diff| {spread:.4f} std units; "
+              f"{opts.context_seconds:g} s: mean |diff| {d.mean():.4f} std units (p99 {np.percentile(d, 99):.3f}), "
+              f"jaw correlation {jaw:.3f}")
+    jaw_takes = np.mean([np.corrcoef(t[:, JAW_X], det[:, JAW_X])[0, 1] for t in takes])
+    print(f"  reference: offline sampled takes (T=0.2) vs the deterministic take: mean |diff| {spread:.4f} std units, "
+          f"jaw correlation {jaw_takes:.3f}; "
           f"mean |frame-to-frame step| {np.abs(np.diff(det / std, axis=0)).mean():.4f}")
     # A long stream: speech-like audio, 2 s chunks, as fast as it computes.
     stream = new_stream(model)

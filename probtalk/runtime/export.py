@@ -31,7 +31,7 @@ import torch
 
 from probtalk.errors import CheckpointError, MissingExtraError
 from probtalk.io import atomic_path
-from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS, MOTION_DIM
+from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS, MOTION_DIM, MOTION_EXPRESSION, MOTION_JAW
 from probtalk.runtime.backend import (
     DECODER_FILE,
     ENCODER_FILE,
@@ -122,7 +122,10 @@ def describe(talker: Any, info: Any, fps: float, checkpoint_sha256: str) -> dict
         "num_codes": vq.num_codes,
         "latent_dim": vq.latent_dim,
         "motion_dim": MOTION_DIM,
-        "motion_layout": {"expression": [0, 50], "jaw_pose": [50, 53]},
+        "motion_layout": {
+            "expression": [MOTION_EXPRESSION.start, MOTION_EXPRESSION.stop],
+            "jaw_pose": [MOTION_JAW.start, MOTION_JAW.stop],
+        },
         "num_frames_rule": "round(samples * fps / sample_rate), at least 1",
         "normalizer": {
             "note": "already applied inside decoder.onnx (motion = decoder_output); listed for engines that want normalised motion",

@@ -21,7 +21,7 @@ import numpy as np
 
 from probtalk.animation import Animation
 from probtalk.errors import AudioError, InputError
-from probtalk.layout import AUDIO_SAMPLE_RATE
+from probtalk.layout import AUDIO_SAMPLE_RATE, MOTION_EXPRESSION, MOTION_EXPRESSION_DIM, MOTION_JAW
 from probtalk.runtime.stream import Stream
 
 LINE_FORMATS = ("csv", "jsonl")
@@ -125,7 +125,7 @@ class FrameLines:
             from exporters.curves import live_link_header
 
             return [",".join(live_link_header())]
-        cols = ["frame", "time"] + [f"expression{i}" for i in range(50)] + ["jaw0", "jaw1", "jaw2"]
+        cols = ["frame", "time"] + [f"expression{i}" for i in range(MOTION_EXPRESSION_DIM)] + ["jaw0", "jaw1", "jaw2"]
         return [",".join(cols)]
 
     def lines(self, anim: Animation) -> list[str]:
@@ -146,8 +146,8 @@ class FrameLines:
             else:
                 out.append(json.dumps({
                     "frame": frame, "time": round(t, 4),
-                    "expression": [round(float(v), 6) for v in row[:50]],
-                    "jaw_pose": [round(float(v), 6) for v in row[50:53]],
+                    "expression": [round(float(v), 6) for v in row[MOTION_EXPRESSION]],
+                    "jaw_pose": [round(float(v), 6) for v in row[MOTION_JAW]],
                 }))
         return out
 

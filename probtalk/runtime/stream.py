@@ -23,7 +23,7 @@ import numpy as np
 
 from probtalk.animation import Animation
 from probtalk.errors import AudioError
-from probtalk.layout import AUDIO_SAMPLE_RATE
+from probtalk.layout import AUDIO_SAMPLE_RATE, MOTION_DIM
 from probtalk.options import check_finite
 from probtalk.runtime.backend import Backend, StyleInputs, latent_count
 from probtalk.runtime.engine import frames_for, sample_codes
@@ -160,7 +160,7 @@ class Stream:
         while ready > self._emitted:
             stop = min(ready, self._emitted + self._max_step)
             parts.append(self._step(stop, available, total))
-        motion = np.concatenate(parts, axis=1) if parts else np.zeros((self.num_samples, 0, 53), dtype=np.float32)
+        motion = np.concatenate(parts, axis=1) if parts else np.zeros((self.num_samples, 0, MOTION_DIM), dtype=np.float32)
         return [
             Animation.from_motion(motion[k], fps=self.fps, meta={**self.meta, "take": k, "start_frame": start})
             for k in range(self.num_samples)
