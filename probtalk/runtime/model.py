@@ -115,7 +115,7 @@ class RuntimeModel:
 
     def run_stream(self, sample_rate: int, opts: AnimateOptions, stream_options: StreamOptions) -> Stream:
         """A new :class:`Stream` with validated options."""
-        if not isinstance(sample_rate, int | np.integer) or int(sample_rate) != AUDIO_SAMPLE_RATE:
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | float | np.number) or sample_rate != AUDIO_SAMPLE_RATE:
             raise AudioError(f"streams take {AUDIO_SAMPLE_RATE} Hz audio, got sample_rate={sample_rate!r}; resample to 16 kHz first")
         style = self.style_inputs(opts.emotion, opts.intensity, opts.speaker)
         seed = opts.seed if opts.seed is not None else secrets.randbits(31)
