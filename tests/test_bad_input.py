@@ -524,18 +524,24 @@ if mode == "slow-save":  # the npz write blocks halfway, so a signal lands mid-w
         time.sleep(60)
     np.savez = slow_savez
 else:  # "race": both runs reach the folder lock together, then write slowly
-    real_lock, real_write = pipeline.output_lock, pipeline._write
+    import exporters
+    real_lock, real_writer_class = pipeline.output_lock, exporters.writer_class
     def lock(folder, **kw):
         ready.write_text("ready")
         t0 = time.time()
         while not other.exists() and time.time() - t0 < 120:
             time.sleep(0.05)
         return real_lock(folder, **kw)
-    def write(anim, path, fmt, rig, audio_path):
-        # a: npz at once, json late; b: npz late, json at once -> unlocked, take 0 would mix
-        time.sleep({"race-a": {"npz": 0.1, "json": 2.0}, "race-b": {"npz": 1.0, "json": 0.1}}[mode][fmt])
-        return real_write(anim, path, fmt, rig, audio_path)
-    pipeline.output_lock, pipeline._write = lock, write
+    # a: npz at once, json late; b: npz late, json at once -> unlocked, take 0 would mix
+    delays = {"race-a": {".npz": 0.1, ".json": 2.0}, "race-b": {".npz": 1.0, ".json": 0.1}}[mode]
+    def writer_class(name):
+        cls = real_writer_class(name)
+        class Slow(cls):
+            def __call__(self, anim, path, *a, **kw):
+                time.sleep(delays.get(Path(path).suffix, 0.0))
+                return super().__call__(anim, path, *a, **kw)
+        return Slow
+    pipeline.output_lock, exporters.writer_class = lock, writer_class
 from probtalk.cli.main import app
 sys.argv = ["probtalk", *args]
 app()
