@@ -220,11 +220,12 @@ def _engine(job: AnimateJob) -> Callable[[Path, EmotionSpec], list[Animation]]:
             return [anim]
 
         return rules
-    from probtalk.api import load_model
+    from probtalk.runtime.loading import load_fast_model
 
-    model = load_model(job.model, hubert=job.hubert)
+    # The embedded model runs through onnxruntime (no torch import: a fast start); a .pt through torch.
+    model = load_fast_model(job.model, hubert=job.hubert)
     for emotion in job.emotions:  # validate styles before any audio is processed
-        model.checkpoint.vocabulary.make(emotion, opts.intensity, opts.speaker)
+        model.style_inputs(emotion, opts.intensity, opts.speaker)
 
     def learned(audio_path: Path, emotion: EmotionSpec) -> list[Animation]:
         return model.animate(audio_path, options=opts.replace(emotion=emotion))

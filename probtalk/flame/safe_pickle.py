@@ -272,6 +272,8 @@ def load_npy(path: str | os.PathLike[str], what: str = "FLAME .npy file") -> np.
             if not dtype.hasobject:
                 raise ValueError("the header says no objects, yet numpy refused the data")
             arr = unpickle(fh, p, what)
+    except RigError:  # already one line naming the problem (RigError is also a ValueError)
+        raise
     except OSError as exc:
         raise RigError(f"cannot read {p} ({exc.strerror or type(exc).__name__})") from None
     except (ValueError, EOFError, SyntaxError, TypeError) as exc:

@@ -12,18 +12,17 @@ by dropping the speaker at random during training.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from probtalk.emotions import EMOTIONS, NUM_EMOTIONS
-from probtalk.errors import StyleError
-from probtalk.options import DEFAULT_EMOTION, DEFAULT_INTENSITY, emotion_weights, intensity_value
+from probtalk.emotions import NUM_EMOTIONS
+from probtalk.options import DEFAULT_EMOTION, DEFAULT_INTENSITY
+from probtalk.vocabulary import UNKNOWN_SPEAKER, StyleNames
 
-UNKNOWN_SPEAKER = -1
+__all__ = ["UNKNOWN_SPEAKER", "Style", "StyleEmbedding", "StyleVocabulary"]
 
 
 @dataclass
@@ -67,46 +66,9 @@ class Style:
         )
 
 
-def _suggest(name: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return f"did you mean '{close[0]}'?" if close else f"choose one of: {', '.join(choices)}"
-
-
 @dataclass(frozen=True)
-class StyleVocabulary:
-    """Names the model was trained with: speakers and emotions (stored in the checkpoint)."""
-
-    speakers: tuple[str, ...] = ()
-    emotions: tuple[str, ...] = EMOTIONS
-
-    def speaker_index(self, speaker: str | None) -> int:
-        """Index of a speaker name; None gives -1 (average speaker).
-
-        Raises:
-            StyleError: the name is not a trained speaker.
-        """
-        if speaker is None or speaker == "":
-            return UNKNOWN_SPEAKER
-        if speaker not in self.speakers:
-            raise StyleError(f"unknown speaker '{speaker}': {_suggest(speaker, self.speakers)} (or omit it)")
-        return self.speakers.index(speaker)
-
-    def emotion_weights(self, emotion: str | Mapping[str, float]) -> list[float]:
-        """Emotion weights (summing to 1, in vocabulary order) from a name or a {name: weight} blend.
-
-        Raises:
-            StyleError: unknown names, negative or non-finite weights or an all-zero blend.
-        """
-        return emotion_weights(emotion, self.emotions)
-
-    @staticmethod
-    def intensity_value(intensity: float | str) -> float:
-        """Intensity in [0, 2] from a number or one of 'low', 'medium', 'high'.
-
-        Raises:
-            StyleError: unknown name or a number outside [0, 2].
-        """
-        return intensity_value(intensity)
+class StyleVocabulary(StyleNames):
+    """Names the model was trained with (speakers, emotions) and the :class:`Style` they make."""
 
     def make(
         self,
