@@ -552,3 +552,37 @@ def test_odd_audio_works(tiny_ckpt, tmp_path, label, make):
     assert abs(anim.duration - seconds) < 0.1, (anim.duration, seconds)
     exported = exporters.write_all(anim, out / "exp ü", written.stem, ["npz", "csv"], audio=path)
     assert [p.suffix for p in exported] == [".npz", ".csv", ".wav"]
+
+
+# ------------------------------------------------------------------ broken corpus files
+def _corpus(d: Path, params: np.ndarray) -> Path:
+    root = d / "corpus"
+    for sub in ("param", "wav", "splits"):
+        (root / sub).mkdir(parents=True)
+    np.save(root / "param" / "M003_017_6_1.npy", params)
+    sf.write(root / "wav" / "M003_017_6_1.wav", tone(1.0), 16000)
+    for split in ("train", "val", "test"):
+        (root / "splits" / split).write_text("M003_017_6_1\n")
+    return root
+
+
+CORPUS_BAD = [
+    ("NaN motion", np.full((1, 25, 403), np.nan, np.float32), "NaN"),
+    ("infinite motion", np.full((1, 25, 403), np.inf, np.float32), "NaN or infinite"),
+    ("no frames", np.zeros((1, 0, 403), np.float32), "shape"),
+    ("wrong width", np.zeros((25, 53), np.float32), "shape"),
+    ("text", np.full((1, 25, 403), "a"), "not numbers"),
+]
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+@pytest.mark.parametrize("label,params,expect", CORPUS_BAD, ids=[c[0] for c in CORPUS_BAD])
+def test_broken_corpus_clip_is_refused(tmp_path, command, label, params, expect):
+    """A NaN clip used to train to a NaN checkpoint (exit 0) and to evaluate to NaN figures."""
+    root = _corpus(tmp_path, params)
+    run = tmp_path / "run"
+    args = (["train", "vq", "--data", str(root), "--out", str(run), "--set", "steps=1", "--no-progress"]
+            if command == "train" else ["evaluate", "--data", str(root), "--engine", "truth", "--takes", "1"])
+    result = runner.invoke(app, args)
+    assert_one_line_error(result, expect)
+    assert not run.exists() or not any(run.iterdir())

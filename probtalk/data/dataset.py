@@ -306,6 +306,10 @@ class MotionDataset:
             params = params[0]
         if params.ndim != 2 or params.shape[1] != PARAM_DIM or params.shape[0] == 0:
             raise DatasetError(f"{param_path} has shape {list(params.shape)}; expected [1, T, {PARAM_DIM}]")
+        if params.dtype.kind not in "iuf":
+            raise DatasetError(f"{param_path} holds {params.dtype} values, not numbers; regenerate the clip")
+        if not np.all(np.isfinite(params)):
+            raise DatasetError(f"{param_path} holds NaN or infinite values; regenerate or drop the clip")
         try:
             audio = load_audio(wav_path)
         except AudioError as exc:
