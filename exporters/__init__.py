@@ -260,6 +260,8 @@ def _expand_formats(names: Iterable[str]) -> list[str]:
 
 def expand_formats(names: Sequence[str] | str) -> list[str]:
     """Resolve comma-separated format names (and ``all``) to registered names, in order."""
+    if names is None or isinstance(names, bytes):
+        raise InputError("formats must be format names, e.g. 'glb,csv' or ['npz', 'glb'] or 'all'")
     return _expand_formats([names] if isinstance(names, str) else names)
 
 

@@ -25,7 +25,7 @@ from exporters.readers import load_blendshape_targets
 from exporters.solver import ArkitSolver
 from probtalk.animation import Animation
 from probtalk.arkit import ARKIT_NAMES
-from probtalk.errors import RigError
+from probtalk.errors import InputError, RigError
 
 if TYPE_CHECKING:
     from probtalk.flame.rig import Rig
@@ -142,10 +142,17 @@ def solve_arkit(
     Returns:
         The curves, weights in [0, 1].
     """
-    if rig is None:
+    from exporters.checks import check_animation
+
+    check_animation(animation)
+    if isinstance(smoothing, bool) or not isinstance(smoothing, int | float | np.integer | np.floating):
+        raise InputError(f"ARKit smoothing must be a number, got {type(smoothing).__name__} {smoothing!r}")
+    if rig is None or isinstance(rig, str | os.PathLike):
         from probtalk.flame import load_rig
 
-        rig = load_rig()
+        rig = load_rig(rig)
+    elif not hasattr(rig, "semantic_names"):
+        raise InputError(f"rig must be a probtalk Rig, a rig file path or None, got {type(rig).__name__}")
     names, offsets = resolve_targets(rig, targets)
     if np.asarray(offsets).shape[1] != rig.num_vertices:
         raise RigError(

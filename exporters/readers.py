@@ -113,6 +113,8 @@ def load_blendshape_targets(path: str | os.PathLike[str]) -> tuple[tuple[str, ..
     Raises:
         InputError: missing path, no neutral, mismatched vertex counts, no ARKit names.
     """
+    if not isinstance(path, str | os.PathLike) or isinstance(path, bytes) or not str(path).strip():
+        raise InputError(f"blendshape targets must be a folder or .glb path, got {type(path).__name__} {path!r}")
     path = Path(path)
     if path.is_dir():
         names, offsets = _targets_from_obj_dir(path)

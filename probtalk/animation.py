@@ -280,7 +280,10 @@ def resample_motion(
     Returns:
         float32 [num_frames, D].
     """
-    values = np.asarray(values, dtype=np.float32)
+    for rate in (src_fps, dst_fps):
+        if isinstance(rate, bool) or not isinstance(rate, int | float | np.integer | np.floating) or not 0 < rate < np.inf:
+            raise AnimationFileError(f"frame rates must be positive numbers, got {src_fps!r} -> {dst_fps!r}")
+    values = _as_float32("values", values)
     t = values.shape[0]
     if num_frames is None:
         if abs(src_fps - dst_fps) < 1e-6 or t < 2:

@@ -586,3 +586,40 @@ def test_broken_corpus_clip_is_refused(tmp_path, command, label, params, expect)
     result = runner.invoke(app, args)
     assert_one_line_error(result, expect)
     assert not run.exists() or not any(run.iterdir())
+
+
+# ------------------------------------------------------------------ smaller public functions
+def _render_module() -> Any:
+    import probtalk.rendering
+
+    return probtalk.rendering
+
+
+SMALL_API: list[tuple[str, Callable[[], Any], str]] = [
+    ("solve_arkit None", lambda: exporters.solve_arkit(None), "Animation"),
+    ("solve_arkit rig an int", lambda: exporters.solve_arkit(A, rig=3), "rig"),
+    ("solve_arkit smoothing text", lambda: exporters.solve_arkit(A, smoothing="x"), "smoothing"),
+    ("solve_arkit smoothing nan", lambda: exporters.solve_arkit(A, smoothing=math.nan), "smoothing"),
+    ("solve_arkit targets an int", lambda: exporters.solve_arkit(A, targets=5), "targets"),
+    ("load_blendshape_targets None", lambda: exporters.load_blendshape_targets(None), "targets"),
+    ("expand_formats None", lambda: exporters.expand_formats(None), "formats"),
+    ("get_writer an int", lambda: exporters.get_writer(5), "format"),
+    ("check_fps a list", lambda: exporters.check_fps([30]), "fps"),
+    ("render_rig_sheet columns text", lambda: _render_module().render_rig_sheet(None, "x.png", columns="3"), "columns"),
+    ("render_rig_sheet out None", lambda: _render_module().render_rig_sheet(None, None), "out"),
+    ("resample_motion from 0 fps", lambda: probtalk.animation.resample_motion(np.zeros((5, 2)), 0, 30), "frame rates"),
+    ("resample_motion to inf fps", lambda: probtalk.animation.resample_motion(np.zeros((5, 2)), 25, math.inf),
+     "frame rates"),
+]
+
+
+@pytest.mark.parametrize("label,call,expect", SMALL_API, ids=[c[0] for c in SMALL_API])
+def test_small_public_functions_refuse(label, call, expect):
+    with pytest.raises(ProbtalkError) as info:
+        call()
+    assert "\n" not in str(info.value) and expect in str(info.value), str(info.value)
+
+
+def test_solve_arkit_takes_a_rig_path():
+    curves = exporters.solve_arkit(A, rig=str(bundled_rig_path()), smoothing=0.1)
+    assert curves.weights.shape == (A.num_frames, 52)

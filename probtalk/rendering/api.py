@@ -235,8 +235,8 @@ def render_rig_sheet(
     out = _out_path(out)
     if out.suffix.lower() not in IMAGE_SUFFIXES:
         raise InputError(f"the rig sheet is an image: name the output .png, not {out.name}")
-    if columns < 1:
-        raise InputError(f"columns must be >= 1, got {columns}")
+    if not _is_int(columns) or columns < 1:
+        raise InputError(f"columns must be a whole number >= 1, got {columns!r}")
     ensure_writable_dir(out.parent if str(out.parent) else ".", create=False)
     tile = _tile_size(size)
     the_rig = _as_rig(rig)
