@@ -484,7 +484,12 @@ CLI_MORE: list[tuple[str, list[str], str]] = [
      "TOML"),
     ("train predictor vq text", ["train", "predictor", "--data", "{d}/corp", "--out", "{out}/run", "--vq", "{text}"],
      ""),
+    ("train out empty", ["train", "vq", "--data", "{d}/corp", "--out", ""], "--out is empty"),
+    ("train data empty", ["train", "vq", "--data", "", "--out", "{out}/run"], "--data is empty"),
     # evaluate / info
+    ("evaluate json a folder", ["evaluate", "--data", "{d}/corp", "--json", "{out}"], "--json"),
+    ("evaluate json empty", ["evaluate", "--data", "{d}/corp", "--json", ""], "--json"),
+    ("evaluate classifier a folder", ["evaluate", "--data", "{d}/corp", "--classifier", "{d}"], "--classifier"),
     ("evaluate data missing", ["evaluate", "--data", "{out}/nope"], "not found"),
     ("evaluate engine unknown", ["evaluate", "--data", "{d}/corp", "--engine", "magic"], "engine"),
     ("info model missing", ["info", "--model", "{out}/nope.pt"], "not found"),
