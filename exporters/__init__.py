@@ -227,9 +227,11 @@ def _check_stem(stem: object) -> None:
 
 def _as_rig(rig: Any) -> Rig | None:
     """``rig`` as a Rig: None stays None (the bundled head is loaded when needed), a path is loaded."""
-    from probtalk.flame.rig import Rig, load_rig
+    if rig is None:
+        return None
+    from probtalk.flame.rig import Rig, load_rig  # not at the top: the animate path must not import torch
 
-    if rig is None or isinstance(rig, Rig):
+    if isinstance(rig, Rig):
         return rig
     if isinstance(rig, str | os.PathLike) and not isinstance(rig, bytes):
         return load_rig(rig)
