@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import numpy as np
@@ -10,7 +11,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from probtalk.animation import Animation
-from probtalk.errors import InputError
+from probtalk.errors import AudioError, InputError
 from probtalk.models.checkpoint import save_checkpoint
 
 LINE = "Bob made a big map of the bay."
@@ -48,6 +49,17 @@ def test_fit_check_accepts_the_line_and_rejects_another(speech):
     assert not bad.used and bad.reason
     with pytest.raises(InputError, match="no words"):
         align_transcript(audio, "  ")
+
+
+def test_alignment_does_not_depend_on_what_was_aligned_before(speech):
+    from probtalk.corpus.align import align_phones
+
+    _, audio = speech
+    first = align_phones(audio, None), align_phones(audio, LINE)
+    align_phones(audio[::-1].copy(), None)  # another clip in between
+    with contextlib.suppress(AudioError):  # may not align at all; it still runs the decoder
+        align_phones(audio[::-1].copy(), OTHER)
+    assert (align_phones(audio, None), align_phones(audio, LINE)) == first
 
 
 def test_text_reaches_the_model_and_mismatch_falls_back(speech, tiny_ckpt, caplog):
