@@ -89,10 +89,11 @@ def export_onnx(checkpoint: str | os.PathLike[str], folder: str | os.PathLike[st
     enc_args: tuple[torch.Tensor, ...] = (audio, torch.tensor(frames), style.speaker, style.emotion, style.intensity)
     dynamic: dict[str, dict[int, str]] = {"audio": {1: "samples"}, "latents": {1: "latents"}, "distances": {1: "latents"}}
     if encoder.phone_input:
-        enc_args += (torch.randint(0, 5, (1, frames)),)
+        enc_args += ((torch.arange(frames) % 5)[None],)  # example values; the trace holds for any
         dynamic["phones"] = {1: "frames"}
     if encoder.noise_dim:
-        enc_args += (torch.randn(2, frames, encoder.noise_dim),)  # two rows, so the take axis stays symbolic
+        # Two rows, so the take axis stays symbolic (fixed example values: the global RNG is left alone).
+        enc_args += (torch.linspace(-1.0, 1.0, 2 * frames * encoder.noise_dim).reshape(2, frames, -1),)
         dynamic.update(noise={0: "takes", 1: "frames"}, latents={0: "takes", 1: "latents"},
                        distances={0: "takes", 1: "latents"})
     with tempfile.TemporaryDirectory() as tmp:

@@ -52,6 +52,15 @@ class RuntimeModel:
     def emotions(self) -> tuple[str, ...]:
         return tuple(self.names.emotions)
 
+    def input_names(self) -> list[str]:
+        """What the model listens to: audio and style, plus a transcript and per-take noise if it takes them."""
+        names = ["audio", "style"]
+        if self.backend.phone_input:
+            names.append("transcript phones (text=)")
+        if self.backend.noise_dim:
+            names.append(f"per-take noise ({self.backend.noise_dim} channels)")
+        return names
+
     def style_inputs(self, emotion: Any, intensity: float | str, speaker: str | None) -> StyleInputs:
         """Resolve style names to numbers (raises StyleError for unknown names or out-of-range values)."""
         names = self.names
