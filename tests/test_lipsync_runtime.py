@@ -222,3 +222,20 @@ def test_text_with_the_onnx_model_runs_without_torch(tiny, tmp_path):
     for onnx_take, torch_take in zip(takes, again, strict=True):
         assert torch_take.meta["text_used"] and torch_take.meta["text_agreement"] == onnx_take.meta["text_agreement"]
         np.testing.assert_allclose(onnx_take.motion(), torch_take.motion(), atol=TOL)
+
+
+def test_one_clip_in_several_emotions_is_aligned_and_warned_about_once(tiny, caplog):
+    import logging
+
+    from probtalk.runtime.loading import load_onnx_model
+
+    _, folder = tiny
+    model = load_onnx_model(folder)
+    if model.backend.phone_input:
+        pytest.skip("checked with a model that takes no transcript (no alignment needed)")
+    wav = _speech(1.0)
+    with caplog.at_level(logging.WARNING):
+        metas = [model.animate(wav, 16000, emotion=e, text="Bob made a map.", deterministic=True)[0].meta
+                 for e in ("happy", "sad")]
+    assert all(m["text_used"] is False and m["text_ignored"] for m in metas)
+    assert len([r for r in caplog.records if "takes no transcript" in r.getMessage()]) == 1

@@ -10,6 +10,7 @@ so the same seed gives the same take whichever runs it.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 import secrets
@@ -131,12 +132,23 @@ class RuntimeModel:
 
         A model without a phone input, or a transcript that does not fit the speech (see
         :func:`probtalk.transcript.align_transcript`), gives None and one warning line.
+        The last alignment is kept, so animating one clip in several emotions aligns it once
+        (and warns once).
 
         Raises:
             InputError: the transcript has no words.
         """
         if text is None:
             return None, {"text_used": False}
+        key = (text, wav.size, hashlib.sha1(np.ascontiguousarray(wav).tobytes()).hexdigest())
+        cached = getattr(self, "_last_transcript", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        result = self._align(wav, text)
+        self._last_transcript = (key, result)
+        return result
+
+    def _align(self, wav: np.ndarray, text: str) -> tuple[np.ndarray | None, dict[str, Any]]:
         if not self.backend.phone_input:
             logger.warning("model %s takes no transcript; animating from the audio alone", self.name)
             return None, {"text_used": False, "text_ignored": "the model takes no transcript"}
