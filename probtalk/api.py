@@ -64,6 +64,7 @@ class Model(RuntimeModel):
             "rig": self.checkpoint.rig_id,
             "provenance": self.checkpoint.provenance,
             "parameters": sum(p.numel() for p in self.talker.parameters()),
+            "inputs": self.input_names(),
         }
 
     def info_lines(self) -> list[str]:
@@ -74,6 +75,7 @@ class Model(RuntimeModel):
             f"model: {info['name']}  {info['parameters'] / 1e6:.2f}M parameters  {info['fps']:g} fps  rig {info['rig']}",
             f"  speakers ({len(info['speakers'])}): {', '.join(info['speakers'])}",
             f"  emotions: {', '.join(info['emotions'])}",
+            f"  inputs: {', '.join(info['inputs'])}",
             f"  trained: {prov.get('steps', '?')} steps on {prov.get('data', '?')} ({prov.get('data_manifest_sha256', '?')[:12]})",
         ]
 

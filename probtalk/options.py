@@ -112,6 +112,17 @@ def check_bool(name: str) -> Callable[[Any], bool]:
     return check
 
 
+def check_text(value: Any) -> str | None:
+    """None (audio only) or a transcript with some non-blank text."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise OptionTypeError(f"text must be the transcript (str) or None, got {type(value).__name__}", option="text")
+    if not value.strip():
+        raise OptionError("text is empty; pass the sentence spoken, or leave the transcript out", option="text")
+    return value
+
+
 def check_speaker(value: Any) -> str | None:
     """None or "" (the average speaker) or a speaker name (checked against the model later)."""
     if value is None or value == "":
@@ -320,6 +331,9 @@ class AnimateOptions:
         deterministic: argmax codes (the same take every time).
         window_seconds: longest stretch of audio encoded at once (>= 1 s).
         overlap_seconds: overlap between windows, cross-faded.
+        text: transcript of the speech: force-aligned phones become an extra model input
+            (models trained with ``phone_input``); one that does not fit the audio is ignored
+            with a warning. None: audio only. Streams take no transcript.
 
     Example:
         >>> opts = AnimateOptions(emotion={"happy": 0.7, "surprised": 0.3}, seed=7)
@@ -337,6 +351,7 @@ class AnimateOptions:
     deterministic: bool = _opt(False, check_bool("deterministic"))
     window_seconds: float = _opt(20.0, lambda v: check_finite("window_seconds", v, low=MIN_WINDOW_SECONDS))
     overlap_seconds: float = _opt(1.0, lambda v: check_finite("overlap_seconds", v, low=0.0))
+    text: str | None = _opt(None, check_text)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -50,7 +50,8 @@ class AnimateJob:
         formats: output formats, see :func:`job_formats`.
         model, rig, hubert: checkpoint, rig and HuBERT paths (None: the defaults).
         engine: "model" (learned) or "rules" (phone-based baseline).
-        text: transcript for the rules engine (optional).
+        text: transcript of the one input (the model's phone input, or the rules engine's words);
+            None reads ``<name>.txt`` beside each input when there is one.
         fps: export frame rate (None: the model's 25 fps).
         with_audio: copy the speech next to the exports as ``<stem>.wav``.
     """
@@ -158,6 +159,10 @@ def check_job(job: AnimateJob) -> None:
     exporters.check_fps(job.fps)
     if not job.inputs:
         raise InputError("no audio inputs given")
+    if job.text is not None and len(job.inputs) > 1:
+        raise InputError("--text is the transcript of one audio file; for several, put <name>.txt beside each file")
+    if job.text is not None:
+        job.options.replace(text=job.text)  # the same check as the API's, before any work
     if not job.emotions:
         raise InputError("no emotion given; use e.g. -e neutral or -e happy,sad")
     if job.engine not in ("model", "rules"):
@@ -191,7 +196,8 @@ def run_job(job: AnimateJob, on_file_done: Callable[[Path], None] | None = None)
     with output_lock(out):
         for audio_path in job.inputs:
             try:
-                per_emotion = [(emotion_label(e), animate(audio_path, e)) for e in job.emotions]
+                text = transcript_for(job, audio_path)
+                per_emotion = [(emotion_label(e), animate(audio_path, e, text)) for e in job.emotions]
             except InputError as exc:
                 logger.info("skipped %s: %s", audio_path, exc)
                 result.failures.append(InputFailure(audio_path, str(exc)))
@@ -206,7 +212,25 @@ def run_job(job: AnimateJob, on_file_done: Callable[[Path], None] | None = None)
     return result
 
 
-def _engine(job: AnimateJob) -> Callable[[Path, EmotionSpec], list[Animation]]:
+def transcript_for(job: AnimateJob, audio_path: Path) -> str | None:
+    """The transcript of ``audio_path``: ``job.text``, else ``<name>.txt`` beside the file, else None.
+
+    Raises:
+        InputError: the ``.txt`` file cannot be read as UTF-8 text.
+    """
+    if job.text is not None:
+        return job.text
+    sidecar = audio_path.with_suffix(".txt")
+    if not sidecar.is_file():
+        return None
+    try:
+        text = sidecar.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the transcript {sidecar} ({type(exc).__name__}); save it as UTF-8 text") from None
+    return text or None
+
+
+def _engine(job: AnimateJob) -> Callable[[Path, EmotionSpec, str | None], list[Animation]]:
     opts = job.options
     if job.engine == "rules":
         from probtalk.audio import audio_sha256, load_audio
@@ -214,8 +238,8 @@ def _engine(job: AnimateJob) -> Callable[[Path, EmotionSpec], list[Animation]]:
 
         for emotion in job.emotions:  # the rules know the 8 standard emotions; check before any audio
             emotion_mix(emotion)
-        def rules(audio_path: Path, emotion: EmotionSpec) -> list[Animation]:
-            anim = animate_rules(load_audio(audio_path), text=job.text, emotion=emotion, intensity=opts.intensity)
+        def rules(audio_path: Path, emotion: EmotionSpec, text: str | None) -> list[Animation]:
+            anim = animate_rules(load_audio(audio_path), text=text, emotion=emotion, intensity=opts.intensity)
             anim.meta.update({"audio": audio_path.name, "audio_sha256": audio_sha256(audio_path)})
             return [anim]
 
@@ -227,8 +251,8 @@ def _engine(job: AnimateJob) -> Callable[[Path, EmotionSpec], list[Animation]]:
     for emotion in job.emotions:  # validate styles before any audio is processed
         model.style_inputs(emotion, opts.intensity, opts.speaker)
 
-    def learned(audio_path: Path, emotion: EmotionSpec) -> list[Animation]:
-        return model.animate(audio_path, options=opts.replace(emotion=emotion))
+    def learned(audio_path: Path, emotion: EmotionSpec, text: str | None) -> list[Animation]:
+        return model.animate(audio_path, options=opts.replace(emotion=emotion, text=text))
 
     return learned
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES="espeak-ng libespeak-ng1 festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k \
+APT_PACKAGES="espeak-ng libespeak-ng1 festival festvox-us-slt-hts festvox-kallpc16k festvox-kdlpc16k flite \
 libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 ffmpeg"
 
 missing=""

@@ -63,10 +63,10 @@ def test_tiny_export_matches_torch(tiny_export, seconds):
     frames = int(round(wav.size / 640))
     lat_t, dist_t = torch_be.encode(wav, frames, STYLE)
     lat_o, dist_o = onnx_be.encode(wav, frames, STYLE)
-    assert lat_o.shape == lat_t.shape == (-(-frames // onnx_be.frames_per_code), 16)
+    assert lat_o.shape == lat_t.shape == (1, -(-frames // onnx_be.frames_per_code), 16)  # one row: no noise input
     np.testing.assert_allclose(lat_o, lat_t, atol=TOL)
     np.testing.assert_allclose(dist_o, dist_t, atol=TOL * np.abs(dist_t).max())
-    codes = np.stack([dist_t.argmin(-1), np.random.default_rng(1).integers(0, 32, dist_t.shape[0])])
+    codes = np.stack([dist_t[0].argmin(-1), np.random.default_rng(1).integers(0, 32, dist_t.shape[1])])
     np.testing.assert_allclose(onnx_be.decode(codes, frames), torch_be.decode(codes, frames), atol=TOL)
 
 
@@ -97,7 +97,12 @@ def test_export_json_describes_the_graphs():
     assert meta["vocabulary"]["emotions"][0] == "neutral" and meta["frames_per_code"] >= 1
     import onnx
 
-    for name, inputs in (("encoder", ["audio", "num_frames", "speaker", "emotion", "intensity"]), ("decoder", ["codes", "num_frames"])):
+    base = ["audio", "num_frames", "speaker", "emotion", "intensity"]
+    encoder_inputs = meta["encoder_inputs"]
+    assert encoder_inputs[:5] == base and set(encoder_inputs[5:]) <= {"phones", "noise"}
+    assert (meta["noise"] is not None) == ("noise" in encoder_inputs)
+    assert (meta["phones"] is not None) == ("phones" in encoder_inputs)
+    for name, inputs in (("encoder", encoder_inputs), ("decoder", ["codes", "num_frames"])):
         model = onnx.load(str(DEFAULT_ONNX_DIR / meta[name]))
         onnx.checker.check_model(model)
         assert [i.name for i in model.graph.input] == inputs

@@ -20,7 +20,7 @@ from probtalk.layout import PARAM_DIM, PARAM_EXPRESSION, PARAM_JAW, PARAM_SHAPE
 # 2 speakers x 2 sentences x 2 emotions; one speaker held out.
 TINY = SynthConfig(
     speakers=2, sentences=2, emotions=("happy", "sad"), emotions_per_sentence=2,
-    emotional_fraction=1.0, heldout_speakers=1, seed=0,
+    emotional_fraction=1.0, heldout_speakers=1, seed=0, performances=1, heldout_engine_speakers=0,
 )
 
 
@@ -155,7 +155,8 @@ def test_cli_synth(tmp_path):
     runner = CliRunner()
     out = tmp_path / "cli"
     args = ["data", "synth", "--out", str(out), "--speakers", "1", "--sentences", "1", "--emotions", "angry",
-            "--heldout-speakers", "0", "--workers", "1"]  # with the progress bar
+            "--heldout-speakers", "0", "--performances", "1", "--heldout-engine-speakers", "0",
+            "--workers", "1"]  # with the progress bar
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "1 clips" in res.output and (out / "manifest.json").is_file()

@@ -20,6 +20,7 @@ FLAGS = {
     "num_samples": "-n/--takes",
     "temperature": "--temperature",
     "seed": "--seed",
+    "text": "--text",
 }
 
 
@@ -65,7 +66,10 @@ def animate(
     rig: str = typer.Option(None, "--rig", help="FLAME .pkl or probtalk .npz rig for exports/renders."),
     hubert: str = typer.Option(None, "--hubert", help="Folder with pretrained HuBERT weights."),
     engine: str = typer.Option("model", "--engine", help="model (learned) or rules (phone-based baseline)."),
-    text: str = typer.Option(None, "--text", help="Transcript, for --engine rules (optional)."),
+    text: str = typer.Option(
+        None, "--text",
+        help="Transcript of the speech (one audio file); in folder mode a <name>.txt beside each file is read.",
+    ),
     fps: float = typer.Option(None, "--fps", help="Export frame rate, resampled from 25 (e.g. 24, 29.97, 30, 60)."),
     with_audio: bool = typer.Option(False, "--with-audio", help="Copy the speech next to the exports as <stem>.wav."),
 ) -> None:

@@ -21,6 +21,9 @@ def synth(
     seed: int = typer.Option(0, "--seed", help="Corpus seed: same seed, same corpus."),
     workers: int = typer.Option(2, "--workers", "-j", help="Worker processes."),
     heldout_speakers: int = typer.Option(2, "--heldout-speakers", help="Whole speakers held out (splits/test_unseen_speakers)."),
+    performances: int = typer.Option(3, "--performances", help="Performances (motion takes) per training utterance."),
+    heldout_engine_speakers: int = typer.Option(
+        5, "--heldout-engine-speakers", help="Extra speakers voiced by flite, held out whole (splits/test_unseen_engine)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Generate the synthetic speech + FLAME motion corpus (see datasets/README.md)."""
@@ -35,6 +38,7 @@ def synth(
     config = SynthConfig(
         speakers=speakers, sentences=sentences, emotions=parse_emotion_names(emotions), intensities=intensities,
         seed=seed, heldout_speakers=heldout_speakers, emotions_per_sentence=emotions_per_sentence,
+        performances=performances, heldout_engine_speakers=heldout_engine_speakers,
     )
     if quiet:
         result = synthesize_corpus(out, config, workers=workers)

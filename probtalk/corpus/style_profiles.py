@@ -95,3 +95,24 @@ def make_style(speaker_id: str, seed: int = 0) -> SpeakerStyle:
         anticipation_s=float(rng.uniform(0.0, 0.04)),
         identity=tuple(float(x) for x in rng.normal(0.0, IDENTITY_STD, NUM_IDENTITY)),
     )
+
+
+def perform_style(style: SpeakerStyle, rng: np.random.Generator) -> SpeakerStyle:
+    """Another performance by the same speaker: habits varied the way retakes vary.
+
+    Articulation strength, jaw range, brow use, resting smile and anticipation move
+    around the speaker's own values, staying inside :func:`make_style`'s ranges so
+    every performance still meets the lip-sync criteria. Identity, asymmetry and
+    blink rate stay the speaker's.
+    """
+    return SpeakerStyle(
+        speaker_id=style.speaker_id,
+        articulation=float(np.clip(style.articulation * rng.uniform(0.9, 1.12), 0.85, 1.2)),
+        asymmetry=style.asymmetry,
+        brow_use=float(np.clip(style.brow_use * rng.uniform(0.4, 1.7), 0.1, 1.8)),
+        jaw_range=float(np.clip(style.jaw_range * rng.uniform(0.94, 1.06), 0.88, 1.15)),
+        smile_bias=float(np.clip(style.smile_bias + rng.uniform(-0.06, 0.08), 0.0, 0.2)),
+        blink_rate=style.blink_rate,
+        anticipation_s=float(np.clip(style.anticipation_s + rng.uniform(-0.015, 0.015), 0.0, 0.04)),
+        identity=style.identity,
+    )

@@ -13,6 +13,14 @@ The default recipe (``SynthConfig()``) mirrors 3DMEAD's design:
 * Splits hold out sentences within speakers (neutral 80/10/10 % of the
   sentence numbers, i.e. 1-32/33-36/37-40; emotional 1-24/25-27/28-30) and
   ``heldout_speakers`` whole speakers (``splits/test_unseen_speakers``).
+* ``heldout_engine_speakers`` more speakers voiced by a TTS engine that no
+  other speaker uses (``heldout_engine``, flite by default) form
+  ``splits/test_unseen_engine``: a proxy for voices unlike any in training.
+* Every training utterance is performed ``performances`` times: the same
+  speech, animated again with another motion seed and the speaker's habits
+  varied (:func:`probtalk.corpus.style_profiles.perform_style`), so the data is
+  one-to-many like real capture. Extra performances have keyids ending in
+  ``-p2``, ``-p3``, ... and share the first performance's ``wav``.
 
 Each clip's random generator derives from (seed, keyid) only, so results do
 not depend on the number of workers or on resuming; a clip whose three files
@@ -27,7 +35,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GENERATOR = "probtalk.corpus.synth"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SPLIT_FRACTIONS = (0.8, 0.9)  # sentence-number cut points: train <= 80 %, val <= 90 %, test the rest
 
 
@@ -65,6 +73,9 @@ class SynthConfig:
         emotions_per_sentence: emotions each emotional sentence is spoken in (per speaker).
         emotional_fraction: emotional sentences = round(fraction * sentences), at least 1.
         fps: motion frame rate.
+        performances: performances per training utterance (1 = one take each).
+        heldout_engine: TTS engine of the held-out-engine speakers ("flite" or "festival").
+        heldout_engine_speakers: speakers voiced by ``heldout_engine`` (0 = no such split).
     """
 
     speakers: int = 24
@@ -76,6 +87,9 @@ class SynthConfig:
     emotions_per_sentence: int = 3
     emotional_fraction: float = 0.75
     fps: float = DATASET_FPS
+    performances: int = 3
+    heldout_engine: str = "flite"
+    heldout_engine_speakers: int = 5
 
     def __post_init__(self) -> None:
         bad = [e for e in self.emotions if e not in EMOTION_INDEX]
@@ -91,6 +105,10 @@ class SynthConfig:
             raise InputError("emotions_per_sentence must be >= 1")
         if self.seed < 0:
             raise InputError(f"--seed must be >= 0, got {self.seed}")
+        if self.performances < 1:
+            raise InputError(f"--performances must be >= 1, got {self.performances}")
+        if self.heldout_engine_speakers < 0:
+            raise InputError(f"--heldout-engine-speakers must be >= 0, got {self.heldout_engine_speakers}")
 
     @property
     def intensity_levels(self) -> tuple[int, ...]:
@@ -114,6 +132,7 @@ class ClipJob:
     intensity: int
     seed: int
     fps: float
+    performance: int = 1
 
 
 @dataclass
@@ -147,20 +166,36 @@ def range_split(sentence: int, count: int) -> str:
 def plan_corpus(config: SynthConfig) -> tuple[list[Voice], dict[str, list[str]], list[ClipJob]]:
     """Voices, sentence texts ({"neutral": [...], "emotional": [...]}) and the clip jobs, all deterministic."""
     from probtalk.corpus.text import make_sentences
-    from probtalk.corpus.voices import make_speakers
+    from probtalk.corpus.voices import make_engine_speakers, make_speakers
 
-    voices = list(make_speakers(config.speakers, config.seed))
+    base = list(make_speakers(config.speakers, config.seed))
+    if config.heldout_engine_speakers and any(v.engine == config.heldout_engine for v in base):
+        raise InputError(f"engine {config.heldout_engine!r} voices training speakers too; hold out flite")
+    voices = base + make_engine_speakers(config.heldout_engine, config.heldout_engine_speakers, config.seed,
+                                         len(base) + 1)
+    unseen = held_out_speakers(config, voices)
     n_emo = config.emotional_sentences
     texts = list(make_sentences(config.sentences + n_emo, config.seed))
     sentences = {"neutral": texts[: config.sentences], "emotional": texts[config.sentences :]}
     emotional = [e for e in config.emotions if e != "neutral"]
     per_sentence = min(config.emotions_per_sentence, len(emotional))
     jobs: list[ClipJob] = []
+
+    def add(job: ClipJob, count: int) -> None:
+        jobs.append(job)
+        key = parse_keyid(job.keyid)
+        if key.speaker in unseen or range_split(key.sentence, count) != "train":
+            return
+        for p in range(2, config.performances + 1):
+            jobs.append(replace(job, keyid=make_keyid(key.speaker, key.sentence, key.emotion, key.intensity, p),
+                                performance=p))
+
     for voice in voices:
         speaker = voice.speaker_id
         if "neutral" in config.emotions:
             for j, text in enumerate(sentences["neutral"], start=1):
-                jobs.append(ClipJob(make_keyid(speaker, j, 0, 0), text, voice, "neutral", 0, config.seed, config.fps))
+                add(ClipJob(make_keyid(speaker, j, 0, 0), text, voice, "neutral", 0, config.seed, config.fps),
+                    config.sentences)
         if not emotional:
             continue
         rng = clip_rng(config.seed, speaker, "plan")
@@ -180,8 +215,18 @@ def plan_corpus(config: SynthConfig) -> tuple[list[Voice], dict[str, list[str]],
             for emotion in sorted(chosen, key=EMOTION_INDEX.__getitem__):
                 level = int(rng.choice(config.intensity_levels))
                 keyid = make_keyid(speaker, j, EMOTION_INDEX[emotion], level)
-                jobs.append(ClipJob(keyid, text, voice, emotion, level, config.seed, config.fps))
+                add(ClipJob(keyid, text, voice, emotion, level, config.seed, config.fps), n_emo)
     return voices, sentences, jobs
+
+
+def held_out_speakers(config: SynthConfig, voices: Sequence[Any]) -> dict[str, str]:
+    """Speaker id -> held-out split ("test_unseen_speakers" or "test_unseen_engine") for ``voices``."""
+    engine = [v.speaker_id for v in voices if v.engine == config.heldout_engine][: config.heldout_engine_speakers]
+    others = [v.speaker_id for v in voices if v.speaker_id not in engine]
+    out = {s: "test_unseen_engine" for s in engine} if config.heldout_engine_speakers else {}
+    if config.heldout_speakers:
+        out.update({s: "test_unseen_speakers" for s in others[len(others) - config.heldout_speakers :]})
+    return out
 
 
 # ------------------------------------------------------------------ workers
@@ -200,7 +245,7 @@ def default_animator() -> ProceduralAnimator:
 
 def _clip_paths(root: Path, keyid: str) -> dict[str, Path]:
     return {
-        "wav": root / "wav" / f"{keyid}.wav",
+        "wav": root / "wav" / f"{parse_keyid(keyid).utterance}.wav",  # performances share the speech
         "align": root / "align" / f"{keyid}.json",
         "param": root / "param" / f"{keyid}.npy",
     }
@@ -214,7 +259,8 @@ def clip_complete(root: Path, keyid: str) -> bool:
 def _speak(job: ClipJob) -> Utterance:
     from probtalk.corpus.tts import synthesize
 
-    return synthesize(job.text, job.voice, job.emotion, float(job.intensity), clip_rng(job.seed, job.keyid, "speech"))
+    utterance = parse_keyid(job.keyid).utterance  # every performance shares the first one's speech
+    return synthesize(job.text, job.voice, job.emotion, float(job.intensity), clip_rng(job.seed, utterance, "speech"))
 
 
 def _animate(job: ClipJob, utt: Utterance, animator: ProceduralAnimator) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
@@ -225,6 +271,10 @@ def _animate(job: ClipJob, utt: Utterance, animator: ProceduralAnimator) -> tupl
     duration = audio.size / AUDIO_SAMPLE_RATE
     frames = int(round(duration * job.fps))
     style = make_style(job.voice.speaker_id, job.seed)
+    if job.performance > 1:
+        from probtalk.corpus.style_profiles import perform_style
+
+        style = perform_style(style, clip_rng(job.seed, job.keyid, "performance"))
     params = animator.animate(
         utt.phones, duration, fps=job.fps, emotion=job.emotion, intensity=float(job.intensity), style=style,
         loudness=loudness_envelope(audio, job.fps, frames), rng=clip_rng(job.seed, job.keyid, "motion"),
@@ -240,6 +290,7 @@ def _animate(job: ClipJob, utt: Utterance, animator: ProceduralAnimator) -> tupl
         "speaker": job.voice.speaker_id,
         "emotion": job.emotion,
         "intensity": job.intensity,
+        "performance": job.performance,
     }
     return audio, params[None].astype(np.float32), record
 
@@ -258,8 +309,9 @@ def _write_clip(root: Path, job: ClipJob, audio: np.ndarray, params: np.ndarray,
     import soundfile as sf
 
     paths = _clip_paths(root, job.keyid)
-    with atomic_path(paths["wav"]) as tmp:
-        sf.write(str(tmp), np.clip(audio, -1.0, 1.0), AUDIO_SAMPLE_RATE, subtype="PCM_16", format="WAV")
+    if job.performance == 1 or not paths["wav"].is_file():
+        with atomic_path(paths["wav"]) as tmp:
+            sf.write(str(tmp), np.clip(audio, -1.0, 1.0), AUDIO_SAMPLE_RATE, subtype="PCM_16", format="WAV")
     atomic_write_text(paths["align"], json.dumps(record, indent=1))
     with atomic_path(paths["param"]) as tmp:
         with open(tmp, "wb") as fh:
@@ -270,10 +322,14 @@ def _speaker_task(args: tuple[str, ProceduralAnimator, list[ClipJob]]) -> int:
     """Run in a worker process: generate and write the clips of one speaker that are not complete."""
     root, animator, jobs = args
     written = 0
+    utt, utt_key = None, None
     for job in jobs:
         if clip_complete(Path(root), job.keyid):
             continue
-        _write_clip(Path(root), job, *_animate(job, _speak(job), animator))
+        key = parse_keyid(job.keyid).utterance  # performances of one utterance share its speech
+        if utt is None or key != utt_key:
+            utt, utt_key = _speak(job), key
+        _write_clip(Path(root), job, *_animate(job, utt, animator))
         written += 1
     return written
 
@@ -358,13 +414,17 @@ def _check_resumable(root: Path, config: SynthConfig, rig_id: str) -> None:
         )
 
 
-def write_splits(root: Path, config: SynthConfig, keyids: Sequence[str], unseen: set[str]) -> dict[str, int]:
-    """Write splits/{train,val,test,test_unseen_speakers}; return the clip count of each."""
-    splits: dict[str, list[str]] = {"train": [], "val": [], "test": [], "test_unseen_speakers": []}
+def write_splits(root: Path, config: SynthConfig, keyids: Sequence[str], unseen: dict[str, str]) -> dict[str, int]:
+    """Write splits/{train,val,test,test_unseen_speakers,test_unseen_engine}; return the clip count of each.
+
+    ``unseen`` maps held-out speakers to their split (see :func:`held_out_speakers`).
+    """
+    splits: dict[str, list[str]] = {"train": [], "val": [], "test": [], "test_unseen_speakers": [],
+                                    "test_unseen_engine": []}
     for keyid in sorted(keyids):
         key = parse_keyid(keyid)
         if key.speaker in unseen:
-            splits["test_unseen_speakers"].append(keyid)
+            splits[unseen[key.speaker]].append(keyid)
             continue
         count = config.sentences if key.emotion == 0 else config.emotional_sentences
         splits[range_split(key.sentence, count)].append(keyid)
@@ -386,12 +446,13 @@ def write_manifest(
     from probtalk.corpus.style_profiles import make_style
 
     keyids = [j.keyid for j in jobs]
-    seconds = 0.0
-    for keyid in keyids:
-        record = json.loads(_clip_paths(root, keyid)["align"].read_text(encoding="utf-8"))
-        seconds += float(record["duration"])
-    speaker_ids = [v.speaker_id for v in voices]
-    unseen = set(speaker_ids[len(speaker_ids) - config.heldout_speakers :]) if config.heldout_speakers else set()
+    seconds = motion_seconds = 0.0
+    for job in jobs:
+        record = json.loads(_clip_paths(root, job.keyid)["align"].read_text(encoding="utf-8"))
+        motion_seconds += float(record["duration"])
+        if job.performance == 1:  # hours of distinct speech
+            seconds += float(record["duration"])
+    unseen = held_out_speakers(config, voices)
     counts = write_splits(root, config, keyids, unseen)
     per_emotion = {e: sum(1 for j in jobs if j.emotion == e) for e in config.emotions}
     manifest = {
@@ -409,7 +470,8 @@ def write_manifest(
         "speakers": [
             {
                 "id": v.speaker_id,
-                "split": "unseen" if v.speaker_id in unseen else "seen",
+                "split": {"test_unseen_engine": "unseen_engine"}.get(unseen.get(v.speaker_id, ""), "unseen")
+                if v.speaker_id in unseen else "seen",
                 "voice": _jsonable(v),
                 "style": make_style(v.speaker_id, config.seed).to_dict(),
             }
@@ -419,6 +481,8 @@ def write_manifest(
         "counts": {"clips": len(keyids), "speakers": len(voices), "per_emotion": per_emotion, "splits": counts},
         "total_seconds": round(seconds, 3),
         "total_hours": round(seconds / 3600.0, 4),
+        "motion_hours": round(motion_seconds / 3600.0, 4),
+        "performances": sum(1 for j in jobs if j.performance > 1),
         "wall_seconds_last_run": round(wall_seconds, 1),
     }
     atomic_write_text(root / "manifest.json", json.dumps(manifest, indent=1))

@@ -1,6 +1,6 @@
 """Text to speech with emotional prosody and exact phone timings.
 
-Two engines, each run by one long-lived helper process per Python process
+espeak-ng and festival are each run by one long-lived helper process per Python process
 (started on first use, restarted if it dies), so synthesis runs far faster
 than real time:
 
@@ -10,6 +10,8 @@ than real time:
 * **festival** (:mod:`probtalk.corpus.festival`, ``festival --pipe``): the
   kal/ked diphone voices and the CMU slt HTS voice; ``utt.save.segs`` gives
   each phone's exact end time.
+* **flite** (:mod:`probtalk.corpus.flite`, one ``flite`` run per utterance):
+  kal, kal16, awb, rms and slt; ``-psdur`` gives each phone's end time.
 
 Everything random (prosody jitter, lead/trail silence, noise floor) comes from
 the caller's ``rng``, so the same arguments and rng state give identical audio.
@@ -30,6 +32,7 @@ import numpy as np
 from probtalk.audio import resample
 from probtalk.corpus.espeak import Espeak
 from probtalk.corpus.festival import Festival
+from probtalk.corpus.flite import flite_synth
 from probtalk.corpus.helper_process import SpeechEngineError
 from probtalk.corpus.phones import Phone, expand_timed, normalize_phones
 from probtalk.corpus.voices import EMOTION_PROSODY, Prosody, Voice, emotion_prosody, intensity_scale
@@ -127,6 +130,8 @@ def synthesize(text: str, voice: Voice, emotion: str, intensity: float, rng: np.
     prange = voice.pitch_range * pros.pitch_range
     if voice.engine == "espeak":
         audio, sr, spans, words = Espeak.instance().synth(text, voice.voice, rate, pitch_st, prange)
+    elif voice.engine == "flite":
+        audio, sr, spans, words = flite_synth(text, voice.voice, rate)
     else:
         audio, sr, spans, words = Festival.instance().synth(text, voice.voice, rate, pitch_st, prange)
     if audio.size == 0:
@@ -147,7 +152,7 @@ _SPEAKABLE = re.compile(r"[^\W_]")  # at least one letter or digit
 
 def _has_native_pitch(voice: Voice) -> bool:
     """espeak-ng and festival's diphone voices take a pitch setting; festival's HTS voice does not."""
-    return not (voice.engine == "festival" and "hts" in voice.voice)
+    return not ((voice.engine == "festival" and "hts" in voice.voice) or voice.engine == "flite")
 
 
 def _post_process(

@@ -20,7 +20,7 @@ import numpy as np
 from probtalk.emotions import EMOTIONS, MAX_INTENSITY
 from probtalk.errors import InputError, StyleError
 
-ENGINES = ("espeak", "festival")
+ENGINES = ("espeak", "festival", "flite")
 
 # espeak-ng English accents (language names as espeak_SetVoiceByName takes them).
 ESPEAK_LANGUAGES = (
@@ -35,6 +35,9 @@ FESTIVAL_VOICES: dict[str, str] = {
     "voice_ked_diphone": "M",
 }
 FESTIVAL_SHARE = 0.25  # fraction of speakers voiced by festival (the rest by espeak-ng)
+# flite (Debian package ``flite``, CMU Flite 2.2) and its built-in voices: a third engine whose
+# voices the default corpus holds out whole (split ``test_unseen_engine``).
+FLITE_VOICES: dict[str, str] = {"kal": "M", "kal16": "M", "awb": "M", "rms": "M", "slt": "W"}
 
 # Per-speaker ranges (drawn uniformly): the spread of people speaking the same voice.
 RATE_RANGE = (0.9, 1.12)
@@ -73,6 +76,8 @@ class Voice:
             raise InputError(f"unknown TTS engine {self.engine!r}; use one of {', '.join(ENGINES)}")
         if self.engine == "festival" and self.voice not in FESTIVAL_VOICES:
             raise InputError(f"unknown festival voice {self.voice!r}; use one of {', '.join(FESTIVAL_VOICES)}")
+        if self.engine == "flite" and self.voice not in FLITE_VOICES:
+            raise InputError(f"unknown flite voice {self.voice!r}; use one of {', '.join(FLITE_VOICES)}")
         if not 0.3 <= self.rate <= 3.0:
             raise InputError(f"speaking rate {self.rate} is out of range; use 0.3-3.0 (1 = normal)")
         if self.pitch_range < 0:
@@ -158,6 +163,42 @@ def make_speakers(n: int, seed: int) -> list[Voice]:
             )
         )
     return speakers
+
+
+def make_engine_speakers(engine: str, n: int, seed: int, first_number: int) -> list[Voice]:
+    """``n`` speakers voiced by ``engine`` alone (cycling its voices), numbered from ``first_number``.
+
+    Used for the held-out engine: every voice of the engine, each with its own
+    rate, pitch, pitch range and timbre drawn like :func:`make_speakers`'s.
+
+    Raises:
+        InputError: unknown engine or negative ``n``.
+    """
+    voices = {"flite": FLITE_VOICES, "festival": FESTIVAL_VOICES}.get(engine)
+    if voices is None:
+        raise InputError(f"cannot hold out engine {engine!r}; use flite or festival")
+    if n < 0:
+        raise InputError(f"number of speakers must be >= 0, got {n}")
+    rng = np.random.default_rng([seed, 7919, len(engine)])
+    names = list(voices)
+    out = []
+    for i in range(n):
+        name = names[i % len(names)]
+        out.append(
+            Voice(
+                speaker_id=f"{voices[name]}{first_number + i:03d}",
+                engine=engine,
+                voice=name,
+                rate=round(float(rng.uniform(*RATE_RANGE)), 3),
+                pitch=round(float(rng.uniform(*PITCH_RANGE_ST)), 2),
+                pitch_range=round(float(rng.uniform(*PITCH_SPREAD_RANGE)), 3),
+                timbre={
+                    "formant_scale": round(float(rng.uniform(*FORMANT_SCALE_RANGE)), 3),
+                    "tilt": round(float(rng.uniform(*TILT_RANGE)), 3),
+                },
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,10 @@
     root/align/<keyid>.json         optional phone segments
     root/splits/{train,val,test}    one keyid per line (or use split_mode="sentence_ranges")
 
-keyid = ``<speaker>_<sentence:03d>_<emotion index>_<intensity index>``.
+keyid = ``<speaker>_<sentence:03d>_<emotion index>_<intensity index>``, optionally
+followed by ``-p<n>`` for the n-th performance (n >= 2) of the same utterance: its
+motion is ``param/<keyid>.npy`` and, when ``wav/<keyid>.wav`` is absent, it shares
+the speech of the first performance (``wav/<keyid without -p<n>>.wav``).
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KEYID_RE = re.compile(r"^(?P<speaker>.+)_(?P<sentence>\d+)_(?P<emotion>\d+)_(?P<intensity>\d+)$")
-SPLITS = ("train", "val", "test", "test_unseen_speakers")
+KEYID_RE = re.compile(r"^(?P<speaker>.+)_(?P<sentence>\d+)_(?P<emotion>\d+)_(?P<intensity>\d+)(?:-p(?P<performance>\d+))?$")
+SPLITS = ("train", "val", "test", "test_unseen_speakers", "test_unseen_engine")
 SPLIT_MODES = ("files", "sentence_ranges")
 # 3DMEAD's split by sentence number within each speaker: (train, val, test) inclusive ranges.
 NEUTRAL_RANGES = {"train": (1, 32), "val": (33, 36), "test": (37, 40)}
@@ -51,14 +54,21 @@ class KeyId:
     sentence: int
     emotion: int
     intensity: int
+    performance: int = 1
 
     def __str__(self) -> str:
+        base = f"{self.speaker}_{self.sentence:03d}_{self.emotion}_{self.intensity}"
+        return base if self.performance == 1 else f"{base}-p{self.performance}"
+
+    @property
+    def utterance(self) -> str:
+        """The keyid of the first performance (whose speech every performance shares)."""
         return f"{self.speaker}_{self.sentence:03d}_{self.emotion}_{self.intensity}"
 
 
-def make_keyid(speaker: str, sentence: int, emotion: int, intensity: int) -> str:
-    """Format a keyid: ``<speaker>_<sentence:03d>_<emotion index>_<intensity index>``."""
-    return str(KeyId(speaker, int(sentence), int(emotion), int(intensity)))
+def make_keyid(speaker: str, sentence: int, emotion: int, intensity: int, performance: int = 1) -> str:
+    """Format a keyid: ``<speaker>_<sentence:03d>_<emotion index>_<intensity index>[-p<performance>]``."""
+    return str(KeyId(speaker, int(sentence), int(emotion), int(intensity), int(performance)))
 
 
 def parse_keyid(keyid: str) -> KeyId:
@@ -69,7 +79,10 @@ def parse_keyid(keyid: str) -> KeyId:
     emotion = int(match["emotion"])
     if not 0 <= emotion < NUM_EMOTIONS:
         raise DatasetError(f"keyid {keyid!r} has emotion index {emotion}; expected 0-{NUM_EMOTIONS - 1}")
-    return KeyId(match["speaker"], int(match["sentence"]), emotion, int(match["intensity"]))
+    performance = int(match["performance"]) if match["performance"] else 1
+    if performance < 1:
+        raise DatasetError(f"keyid {keyid!r} has performance {performance}; performances count from 1")
+    return KeyId(match["speaker"], int(match["sentence"]), emotion, int(match["intensity"]), performance)
 
 
 def sentence_range_split(key: KeyId) -> str | None:
@@ -123,6 +136,8 @@ class Batch:
         intensity: int64 [B].
         shape: float32 [B, 300].
         keyids: the B keyids.
+        phones: int64 [B, Tmax] per-frame phone tokens (:mod:`probtalk.models.phone_tokens`;
+            0 where unknown, everywhere for clips without alignments).
     """
 
     audio: torch.Tensor
@@ -135,6 +150,7 @@ class Batch:
     intensity: torch.Tensor
     shape: torch.Tensor
     keyids: list[str]
+    phones: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         """Move every tensor to ``device``."""
@@ -145,9 +161,14 @@ class Batch:
         return len(self.keyids)
 
 
-def collate(samples: Sequence[Sample]) -> Batch:
-    """Pad a list of samples into a :class:`Batch` (for ``torch.utils.data.DataLoader(collate_fn=collate)``)."""
+def collate(samples: Sequence[Sample], fps: float = DATASET_FPS) -> Batch:
+    """Pad a list of samples into a :class:`Batch` (for ``torch.utils.data.DataLoader(collate_fn=collate)``).
+
+    ``fps`` is the samples' motion frame rate (for the per-frame phone tokens).
+    """
     import torch
+
+    from probtalk.models.phone_tokens import phone_tokens
 
     if not samples:
         raise DatasetError("cannot collate an empty list of samples")
@@ -158,10 +179,13 @@ def collate(samples: Sequence[Sample]) -> Batch:
     audio = torch.zeros(b, n_max)
     motion = torch.zeros(b, t_max, dim)
     mask = torch.zeros(b, t_max, dtype=torch.bool)
+    phones = torch.zeros(b, t_max, dtype=torch.long)
     for i, s in enumerate(samples):
         audio[i, : s.audio.shape[0]] = torch.from_numpy(s.audio)
         motion[i, : s.motion.shape[0]] = torch.from_numpy(s.motion)
         mask[i, : s.motion.shape[0]] = True
+        if s.phones:
+            phones[i, : s.motion.shape[0]] = torch.from_numpy(phone_tokens(s.phones, fps, s.motion.shape[0]))
     return Batch(
         audio=audio,
         audio_lengths=torch.tensor([s.audio.shape[0] for s in samples], dtype=torch.long),
@@ -173,6 +197,7 @@ def collate(samples: Sequence[Sample]) -> Batch:
         intensity=torch.tensor([s.intensity for s in samples], dtype=torch.long),
         shape=torch.from_numpy(np.stack([s.shape for s in samples]).astype(np.float32)),
         keyids=[s.keyid for s in samples],
+        phones=phones,
     )
 
 
@@ -294,6 +319,8 @@ class MotionDataset:
         keyid, key = self.keyids[index], self.keys[index]
         param_path = self.root / "param" / f"{keyid}.npy"
         wav_path = self.root / "wav" / f"{keyid}.wav"
+        if key.performance > 1 and not wav_path.is_file():
+            wav_path = self.root / "wav" / f"{key.utterance}.wav"
         if not param_path.is_file():
             raise DatasetError(f"{param_path} is missing; the split lists {keyid} but it has no motion file")
         if not wav_path.is_file():
@@ -328,7 +355,7 @@ class MotionDataset:
             speaker=key.speaker,
             emotion=key.emotion,
             intensity=key.intensity,
-            phones=self._phones(keyid),
+            phones=self._phones(keyid, key),
             speaker_index=self._speaker_index.get(key.speaker, -1),
         )
 
@@ -348,8 +375,10 @@ class MotionDataset:
             audio = np.pad(audio, (0, samples - audio.shape[0]))
         return motion, audio
 
-    def _phones(self, keyid: str) -> list[tuple[float, float, str]] | None:
+    def _phones(self, keyid: str, key: KeyId) -> list[tuple[float, float, str]] | None:
         path = self.root / "align" / f"{keyid}.json"
+        if not path.is_file() and key.performance > 1:
+            path = self.root / "align" / f"{key.utterance}.json"
         if not path.is_file():
             return None
         try:

@@ -12,6 +12,7 @@ output is cropped back to exactly ``T`` frames.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -41,6 +42,8 @@ class MotionVQConfig:
         weight_expression: L1 reconstruction weight on expression 0-49 (paper 1.5).
         weight_jaw: L1 reconstruction weight on the jaw pose (paper 0.5).
         weight_quant: weight of the quantisation (commitment) loss (paper 0.1).
+        weight_lip: weight of a lip-contact term (mm of lip gap above the truth's where the truth
+            is closed), given by the trainer as ``lip_fn`` (0 = off; training only).
     """
 
     motion_dim: int = MOTION_DIM
@@ -57,6 +60,7 @@ class MotionVQConfig:
     weight_expression: float = 1.5
     weight_jaw: float = 0.5
     weight_quant: float = 0.1
+    weight_lip: float = 0.0
 
 
 @dataclass
@@ -144,12 +148,20 @@ class MotionVQ(nn.Module):
         q = self.quantize(self.encode(motion, mask), lmask)
         return VQOutput(self.decode(q.quantized, mask), q, lmask)
 
-    def loss(self, motion: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Weighted training loss and its terms for a batch of normalised motion [B, T, 53]."""
+    def loss(
+        self, motion: torch.Tensor, mask: torch.Tensor, lip_fn: Callable[..., torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Weighted training loss and its terms for a batch of normalised motion [B, T, 53].
+
+        ``lip_fn(reconstruction, target, mask) -> [B]`` adds the lip-contact term when ``weight_lip > 0``.
+        """
         c = self.config
         out = self(motion, mask)
         terms = reconstruction_losses(out.motion, motion, mask)
         terms["quant"] = out.quantized.loss
         total = c.weight_expression * terms["expression"] + c.weight_jaw * terms["jaw"] + c.weight_quant * terms["quant"]
+        if lip_fn is not None and c.weight_lip > 0:
+            terms["lip"] = lip_fn(out.motion, motion, mask).mean()
+            total = total + c.weight_lip * terms["lip"]
         terms["perplexity"] = out.quantized.perplexity.detach()
         return total, terms

@@ -5,16 +5,31 @@ added to every frame, the sequence is downsampled to the VQ latent rate
 (``quant_factor``, the same strided convolutions as the motion encoder) and a
 transformer maps it to latents that the frozen stage-1 quantiser and decoder
 turn into motion.
+
+Two optional inputs (both off in older checkpoints, whose configs lack them):
+
+* **Phones** (``phone_input``): per-frame phone indices from a transcript
+  aligned to the speech (``0`` = unknown / no transcript, ``1 + PHONE_INDEX``
+  otherwise). Their embedding is added to the audio features. While training,
+  whole clips lose their phones with probability ``phone_dropout``, so the
+  model keeps working from audio alone.
+* **Noise** (``noise_dim``): one random vector per knot, knots every
+  ``1 / noise_rate`` seconds, linearly interpolated to the frame rate and
+  projected onto the features. Different noise gives a different valid
+  performance (trained with a best-of-K loss); zero noise is the
+  deterministic take.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from probtalk.models.blocks import Downsample, MaskedTransformer
+from probtalk.models.phone_tokens import NUM_PHONE_TOKENS
 from probtalk.models.style import Style, StyleEmbedding
 
 
@@ -36,6 +51,13 @@ class StylePredictorConfig:
         weight_latent: L1 between predicted latents and the stage-1 quantised latents (paper 1).
         weight_expression: L1 on expression 0-49 of the motion decoded by the frozen decoder (paper 0.15).
         weight_jaw: L1 on the jaw pose of that decoded motion (paper 0.1).
+        phone_input: add an embedding of per-frame transcript phones to the audio features.
+        phone_dropout: probability, while training, of hiding a clip's phones (audio-only).
+        noise_dim: width of the per-take noise input (0 = none: takes differ only in sampled codes).
+        noise_rate: noise knots per second (interpolated to the frame rate).
+        hypotheses: best-of-K training: K noise draws per clip, the loss of the closest one counts.
+        weight_phone: cross-entropy of a per-frame phone classifier on the audio features (training only).
+        weight_lip: lip-contact term, mm of lip gap where the ground truth is closed (training only).
     """
 
     audio_dim: int = 512
@@ -51,6 +73,13 @@ class StylePredictorConfig:
     weight_latent: float = 1.0
     weight_expression: float = 0.15
     weight_jaw: float = 0.1
+    phone_input: bool = False
+    phone_dropout: float = 0.5
+    noise_dim: int = 0
+    noise_rate: float = 2.0
+    hypotheses: int = 1
+    weight_phone: float = 0.0
+    weight_lip: float = 0.0
 
 
 class StylePredictor(nn.Module):
@@ -64,14 +93,41 @@ class StylePredictor(nn.Module):
         self.down = Downsample(c.hidden, c.quant_factor)
         self.transformer = MaskedTransformer(c.hidden, c.layers, c.heads, c.ff_dim, c.dropout)
         self.out = nn.Linear(c.hidden, c.latent_dim)
+        # Row 0 = no phone (no transcript, or dropped): kept at zero so audio-only input is unchanged.
+        self.phone_in = nn.Embedding(NUM_PHONE_TOKENS, c.hidden, padding_idx=0) if c.phone_input else None
+        if c.noise_dim > 0:
+            self.noise_in = nn.Linear(c.noise_dim, c.hidden, bias=False)
+            nn.init.normal_(self.noise_in.weight, std=0.5 / c.noise_dim**0.5)
+        else:
+            self.noise_in = None
 
-    def forward(self, features: torch.Tensor, mask: torch.Tensor, style: Style) -> tuple[torch.Tensor, torch.Tensor]:
+    def noise_knots(self, num_frames: int, fps: float) -> int:
+        """Number of noise knots for ``num_frames`` frames (at least 2)."""
+        return max(2, math.ceil(num_frames / fps * self.config.noise_rate) + 1)
+
+    def draw_noise(self, batch: int, num_frames: int, fps: float, generator: torch.Generator | None = None,
+                   device: torch.device | str = "cpu") -> torch.Tensor:
+        """Standard-normal noise knots [batch, K, noise_dim] for clips of ``num_frames`` frames."""
+        shape = (batch, self.noise_knots(num_frames, fps), self.config.noise_dim)
+        return torch.randn(shape, generator=generator).to(device)
+
+    def forward(
+        self,
+        features: torch.Tensor,
+        mask: torch.Tensor,
+        style: Style,
+        phones: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Predict latents.
 
         Args:
             features: [B, T, A] audio features at the motion frame rate.
             mask: [B, T] bool, True = valid frame.
             style: conditioning with batch B.
+            phones: optional [B, T] int64 phone tokens (0 = unknown); ignored without ``phone_input``.
+            noise: optional [B, K, noise_dim] noise knots spread evenly over the T frames
+                (None = zero noise, the deterministic take); ignored without ``noise_dim``.
 
         Returns:
             latents: [B, T', D] (padding zero), latent mask [B, T'].
@@ -80,7 +136,25 @@ class StylePredictor(nn.Module):
             drop = torch.rand(style.speaker.shape, device=style.speaker.device) < self.config.speaker_dropout
             style = Style(style.speaker.masked_fill(drop, -1), style.emotion, style.intensity)
         x = self.audio_in(features) + self.style(style)[:, None, :]
+        if self.phone_in is not None and phones is not None:
+            phones = phones[:, : x.shape[1]].clamp(0, NUM_PHONE_TOKENS - 1)
+            if phones.shape[1] < x.shape[1]:
+                phones = nn.functional.pad(phones, (0, x.shape[1] - phones.shape[1]))
+            if self.training and self.config.phone_dropout > 0:
+                keep = torch.rand(phones.shape[0], 1, device=phones.device) >= self.config.phone_dropout
+                phones = phones * keep
+            x = x + self.phone_in(phones)
+        if self.noise_in is not None and noise is not None:
+            x = x + self.noise_in(interpolate_knots(noise, x.shape[1]))
         x = x * mask[..., None].to(x.dtype)
         x, lmask = self.down(x, mask)
         x = self.transformer(x, lmask)
         return self.out(x) * lmask[..., None].to(x.dtype), lmask
+
+
+def interpolate_knots(knots: torch.Tensor, num_frames: int) -> torch.Tensor:
+    """Noise knots [B, K, C] spread evenly over ``num_frames`` -> [B, num_frames, C] (linear)."""
+    if knots.shape[1] == 1:
+        return knots.expand(-1, num_frames, -1)
+    out = nn.functional.interpolate(knots.transpose(1, 2), size=num_frames, mode="linear", align_corners=True)
+    return out.transpose(1, 2)

@@ -75,6 +75,16 @@ class Talker(nn.Module):
         self.vq.eval()
         return self
 
+    @property
+    def uses_phones(self) -> bool:
+        """Whether the predictor takes per-frame transcript phones."""
+        return self.predictor.phone_in is not None
+
+    @property
+    def uses_noise(self) -> bool:
+        """Whether takes draw a noise input (besides sampling codes)."""
+        return self.predictor.noise_in is not None
+
     def predict_latents(
         self,
         audio: torch.Tensor,
@@ -82,10 +92,16 @@ class Talker(nn.Module):
         style: Style,
         num_frames: torch.Tensor | None = None,
         fps: float = DATASET_FPS,
+        phones: torch.Tensor | None = None,
+        noise: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Audio [B, N] -> (latents [B, T', D], latent mask [B, T'], frame mask [B, T])."""
+        """Audio [B, N] -> (latents [B, T', D], latent mask [B, T'], frame mask [B, T]).
+
+        ``phones`` [B, T] (tokens, 0 = unknown) and ``noise`` [B, K, noise_dim] are
+        the predictor's optional inputs (see :class:`StylePredictor`).
+        """
         features, mask = self.audio_encoder(audio, audio_lengths, num_frames, fps)
-        latents, lmask = self.predictor(features, mask, style)
+        latents, lmask = self.predictor(features, mask, style, phones, noise)
         return latents, lmask, mask
 
     def loss(
@@ -96,8 +112,12 @@ class Talker(nn.Module):
         mask: torch.Tensor,
         style: Style,
         fps: float = DATASET_FPS,
+        phones: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Stage-2 loss for raw motion [B, T, 53] with mask [B, T] and its speech [B, N].
+
+        The single-hypothesis objective with zero noise; the training recipe's
+        best-of-K, phone and lip-contact terms live in :mod:`probtalk.train.objective`.
 
         Terms: ``latent`` = L1(predicted latents, stage-1 quantised latents of
         the ground truth), ``expression`` / ``jaw`` = L1 of the motion decoded
@@ -110,7 +130,7 @@ class Talker(nn.Module):
         with torch.no_grad():
             lmask_gt = self.vq.latent_mask(mask)
             gt_latents = self.vq.quantize(self.vq.encode(target, mask), lmask_gt).quantized
-        latents, lmask, _ = self.predict_latents(audio, audio_lengths, style, lengths, fps)
+        latents, lmask, _ = self.predict_latents(audio, audio_lengths, style, lengths, fps, phones)
         terms = {"latent": masked_l1(latents, gt_latents, lmask)}
         q = self.vq.quantize(latents, lmask)
         recon = self.vq.decode(q.quantized, mask)
@@ -131,6 +151,8 @@ class Talker(nn.Module):
         top_k: int | None = None,
         generator: torch.Generator | None = None,
         fps: float = DATASET_FPS,
+        phones: torch.Tensor | None = None,
+        noise_scale: float | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Generate motion takes.
 
@@ -144,6 +166,10 @@ class Talker(nn.Module):
             top_k: sample among the k nearest codes only.
             generator: random source for reproducible takes.
             fps: output frame rate.
+            phones: optional [B, T] transcript phone tokens (0 = unknown), used when the model takes them.
+            noise_scale: standard deviation of the per-take noise of a model with a noise input;
+                default ``min(1, temperature / 0.2)``, and always 0 when ``temperature`` is None,
+                so the deterministic take is exactly the same every time.
 
         Returns:
             motion: [B * num_samples, T, 53] raw (denormalised) motion, takes of clip b at rows
@@ -157,13 +183,28 @@ class Talker(nn.Module):
             raise ValueError(f"style has batch {len(style)}, audio has {b}; give one style or one per clip")
         style = style.to(audio.device)
         features, mask = self.audio_encoder(audio, audio_lengths, num_frames, fps)
-        # Audio encoder and predictor are deterministic given audio and style, so they run
-        # once per clip; takes differ only in the sampled codes and their decoding.
-        latents, lmask = self.predictor(features, mask, style)
-        if num_samples > 1:
-            latents = latents.repeat_interleave(num_samples, 0)
-            lmask = lmask.repeat_interleave(num_samples, 0)
-            mask = mask.repeat_interleave(num_samples, 0)
+        if phones is not None:
+            phones = phones.to(audio.device)
+        if noise_scale is None:
+            noise_scale = 0.0 if temperature is None else min(1.0, float(temperature) / DEFAULT_TEMPERATURE)
+        if self.uses_noise and noise_scale > 0:
+            # The audio encoder runs once per clip; the (small) predictor runs once per take,
+            # each take with its own noise.
+            n = b * num_samples
+            noise = self.predictor.draw_noise(n, features.shape[1], fps, generator, features.device) * noise_scale
+            rep = (lambda t: t.repeat_interleave(num_samples, 0)) if num_samples > 1 else (lambda t: t)
+            style_n = Style(rep(style.speaker), rep(style.emotion), rep(style.intensity))
+            latents, lmask = self.predictor(rep(features), rep(mask), style_n,
+                                            None if phones is None else rep(phones), noise)
+            mask = rep(mask)
+        else:
+            # Without noise, audio encoder and predictor are deterministic given audio and style,
+            # so they run once per clip; takes differ only in the sampled codes and their decoding.
+            latents, lmask = self.predictor(features, mask, style, phones)
+            if num_samples > 1:
+                latents = latents.repeat_interleave(num_samples, 0)
+                lmask = lmask.repeat_interleave(num_samples, 0)
+                mask = mask.repeat_interleave(num_samples, 0)
         q = self.vq.quantize(latents, lmask, temperature=temperature, top_k=top_k, generator=generator)
         motion = self.normalizer.denormalize(self.vq.decode_indices(q.indices, mask))
         return motion * mask[..., None].to(motion.dtype), mask

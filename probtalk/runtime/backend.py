@@ -28,7 +28,7 @@ ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
 META_FILE = "probtalk_onnx.json"
 ONNX_FORMAT = "probtalk-onnx"
-ONNX_FORMAT_VERSION = 1
+ONNX_FORMAT_VERSION = 2  # 2: optional encoder inputs "phones" and "noise" (exports without them say 1)
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEFAULT_MODEL_FILE = ASSETS / "default_model.pt"  # the embedded model
 DEFAULT_ONNX_DIR = ASSETS / "default_onnx"  # the same model as ONNX graphs (scripts/export_onnx.py)
@@ -67,15 +67,30 @@ class StyleInputs:
 
 
 class Backend(Protocol):
-    """What the windowing, sampling and streaming code needs from a model."""
+    """What the windowing, sampling and streaming code needs from a model.
+
+    Besides audio and style a model may take two optional inputs, passed to
+    :meth:`encode` in ``extra`` by name (a backend whose model lacks one ignores it):
+
+    * ``"phones"``: int64 [1, num_frames] per-frame transcript phone tokens
+      (0 = unknown; see :mod:`probtalk.models.phone_tokens`), when ``phone_input``;
+    * ``"noise"``: float32 [R, num_frames, noise_dim] per-frame noise, one row per
+      take (see :func:`probtalk.runtime.sampling.take_noise`), when ``noise_dim > 0``.
+    """
 
     fps: float
     frames_per_code: int
     num_codes: int
     latent_dim: int
+    phone_input: bool
+    noise_dim: int
+    noise_rate: float
 
-    def encode(self, audio: np.ndarray, num_frames: int, style: StyleInputs) -> tuple[np.ndarray, np.ndarray]:
-        """16 kHz float32 audio [N] -> latents [T', D] and squared code distances [T', K] for ``num_frames`` frames."""
+    def encode(
+        self, audio: np.ndarray, num_frames: int, style: StyleInputs, extra: dict[str, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """16 kHz float32 audio [N] -> latents [R, T', D] and squared code distances [R, T', K] for
+        ``num_frames`` frames; R is the number of noise rows (1 without noise)."""
         ...
 
     def decode(self, codes: np.ndarray, num_frames: int) -> np.ndarray:
@@ -128,20 +143,33 @@ class OnnxBackend:
         self.frames_per_code = int(meta["frames_per_code"])
         self.num_codes = int(meta["num_codes"])
         self.latent_dim = int(meta["latent_dim"])
+        self.phone_input = "phones" in self._encoder_inputs
+        noise = meta.get("noise") or {}
+        self.noise_dim = int(noise.get("dim", 0)) if "noise" in self._encoder_inputs else 0
+        self.noise_rate = float(noise.get("rate", 2.0))
 
     def encode(
         self, audio: np.ndarray, num_frames: int, style: StyleInputs, extra: dict[str, np.ndarray] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """See :meth:`Backend.encode`; ``extra`` holds optional graph inputs by name (e.g. a newer graph's
-        per-frame transcript phones), fed only when the graph has an input of that name."""
+        """See :meth:`Backend.encode`; ``extra`` holds optional graph inputs by name, fed only when the
+        graph has an input of that name. A graph input left out is fed its neutral value (phones 0,
+        zero noise), so callers need not know which inputs a graph has."""
+        frames = int(num_frames)
         feeds: dict[str, np.ndarray] = {
             "audio": np.ascontiguousarray(audio, dtype=np.float32)[None],
-            "num_frames": np.array(int(num_frames), dtype=np.int64),
+            "num_frames": np.array(frames, dtype=np.int64),
             **style.arrays(),
-            **(extra or {}),
         }
+        if self.phone_input:
+            feeds["phones"] = np.zeros((1, frames), dtype=np.int64)
+        if self.noise_dim:
+            feeds["noise"] = np.zeros((1, frames, self.noise_dim), dtype=np.float32)
+        for name, value in (extra or {}).items():
+            if name in self._encoder_inputs:
+                dtype = np.int64 if name == "phones" else np.float32
+                feeds[name] = np.ascontiguousarray(value, dtype=dtype)
         latents, distances = self._encoder.run(None, {k: v for k, v in feeds.items() if k in self._encoder_inputs})
-        return latents[0], distances[0]
+        return latents, distances
 
     def decode(self, codes: np.ndarray, num_frames: int) -> np.ndarray:
         """See :meth:`Backend.decode`."""

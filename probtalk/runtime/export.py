@@ -3,8 +3,11 @@
 ``export_onnx(checkpoint, folder)`` writes
 
 * ``encoder.onnx``: audio [1, N] float32 16 kHz, num_frames int64 [],
-  speaker int64 [1], emotion float32 [1, E], intensity float32 [1]
-  -> latents [1, T', D], distances [1, T', K] (squared L2 to every code);
+  speaker int64 [1], emotion float32 [1, E], intensity float32 [1], and for
+  models that have them phones int64 [1, num_frames] (transcript phone
+  tokens) and noise float32 [R, num_frames, C] (per-take noise)
+  -> latents [R, T', D], distances [R, T', K] (squared L2 to every code;
+  R = noise rows, 1 without noise);
 * ``decoder.onnx``: codes int64 [B, T'], num_frames int64 [] -> motion
   float32 [B, num_frames, 53] (raw FLAME expression 0-49 | jaw pose, the
   normaliser is inside the graph);
@@ -83,13 +86,19 @@ def export_onnx(checkpoint: str | os.PathLike[str], folder: str | os.PathLike[st
     style = talker.vocabulary.make("neutral", 1.0, None)
     vq = talker.vq.config
     codes = torch.zeros(1, -(-frames // 2**vq.quant_factor), dtype=torch.long)
+    enc_args: tuple[torch.Tensor, ...] = (audio, torch.tensor(frames), style.speaker, style.emotion, style.intensity)
+    dynamic: dict[str, dict[int, str]] = {"audio": {1: "samples"}, "latents": {1: "latents"}, "distances": {1: "latents"}}
+    if encoder.phone_input:
+        enc_args += ((torch.arange(frames) % 5)[None],)  # example values; the trace holds for any
+        dynamic["phones"] = {1: "frames"}
+    if encoder.noise_dim:
+        # Two rows, so the take axis stays symbolic (fixed example values: the global RNG is left alone).
+        enc_args += (torch.linspace(-1.0, 1.0, 2 * frames * encoder.noise_dim).reshape(2, frames, -1),)
+        dynamic.update(noise={0: "takes", 1: "frames"}, latents={0: "takes", 1: "latents"},
+                       distances={0: "takes", 1: "latents"})
     with tempfile.TemporaryDirectory() as tmp:
         enc_tmp, dec_tmp = Path(tmp) / ENCODER_FILE, Path(tmp) / DECODER_FILE
-        _export(
-            encoder, (audio, torch.tensor(frames), style.speaker, style.emotion, style.intensity), enc_tmp,
-            ["audio", "num_frames", "speaker", "emotion", "intensity"], ["latents", "distances"],
-            {"audio": {1: "samples"}, "latents": {1: "latents"}, "distances": {1: "latents"}},
-        )
+        _export(encoder, enc_args, enc_tmp, list(encoder.input_names), ["latents", "distances"], dynamic)
         _export(
             decoder, (codes, torch.tensor(frames)), dec_tmp, ["codes", "num_frames"], ["motion"],
             {"codes": {0: "takes", 1: "latents"}, "motion": {0: "takes", 1: "frames"}},
@@ -98,22 +107,39 @@ def export_onnx(checkpoint: str | os.PathLike[str], folder: str | os.PathLike[st
             model = _halve_initializers(onnx.load(str(src)))
             with atomic_path(folder / name) as out:
                 onnx.save(model, str(out))
-    meta = describe(talker, info, fps, file_sha256(checkpoint))
+    meta = describe(talker, info, fps, file_sha256(checkpoint), encoder.input_names)
     with atomic_path(folder / META_FILE) as out:
         Path(out).write_text(json.dumps(meta, indent=1) + "\n")
     logger.info("exported %s to %s", checkpoint, folder)
     return folder
 
 
-def describe(talker: Any, info: Any, fps: float, checkpoint_sha256: str) -> dict[str, Any]:
+def describe(
+    talker: Any, info: Any, fps: float, checkpoint_sha256: str, encoder_inputs: tuple[str, ...] = EncoderGraph.BASE_INPUTS
+) -> dict[str, Any]:
     """The JSON that tells an engine how to run the two graphs."""
+    from probtalk.corpus.phones import PHONES
+
     vq = talker.vq.config
+    pcfg = talker.predictor.config
+    optional = [name for name in encoder_inputs if name not in EncoderGraph.BASE_INPUTS]
     return {
         "format": ONNX_FORMAT,
-        "version": ONNX_FORMAT_VERSION,
+        "version": ONNX_FORMAT_VERSION if optional else 1,
         "opset": OPSET,
         "encoder": ENCODER_FILE,
         "decoder": DECODER_FILE,
+        "encoder_inputs": list(encoder_inputs),
+        "phones": {
+            "tokens": ["<none>", *PHONES],
+            "rule": "per frame, the ARPAbet phone (no stress digit) at the frame's centre time from a forced "
+            "alignment of the transcript; token 0 where none is known",
+        } if "phones" in optional else None,
+        "noise": {
+            "dim": int(pcfg.noise_dim),
+            "rate": float(pcfg.noise_rate),
+            "rule": "see sampling_rule (noise knots from (seed, take), linear per frame, scale min(1, temperature/0.2))",
+        } if "noise" in optional else None,
         "checkpoint_sha256": checkpoint_sha256,
         "rig": info.rig_id,
         "sample_rate": AUDIO_SAMPLE_RATE,

@@ -50,6 +50,7 @@ class OnnxModel(RuntimeModel):
             "rig": self.rig_id,
             "checkpoint_sha256": meta.get("checkpoint_sha256"),
             "provenance": meta.get("provenance", {}),
+            "inputs": self.input_names(),
         }
 
 

@@ -4,7 +4,8 @@ Each step encodes one window of audio: a left context (frames already sent,
 so the new ones join them seamlessly), the new frames, and ``lookahead``
 frames of audio after them. Codes are chosen once, when their frames are first
 sent, and are kept as context for later windows; the counter-based sampling
-rule makes a code depend on (seed, take, position) only, so streamed takes
+rule makes a code depend on (seed, take, position) only, and a take's noise
+(models with a noise input) on (seed, take, frame) only, so streamed takes
 follow the offline ones. Only ``context + lookahead`` seconds of audio and
 codes are kept, so memory stays flat for any length of input.
 
@@ -26,7 +27,7 @@ from probtalk.errors import AudioError
 from probtalk.layout import AUDIO_SAMPLE_RATE, MOTION_DIM
 from probtalk.options import check_finite
 from probtalk.runtime.backend import Backend, StyleInputs, latent_count
-from probtalk.runtime.engine import frames_for, sample_codes
+from probtalk.runtime.engine import encoder_inputs, frames_for, sample_codes
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +175,11 @@ class Stream:
         s0 = int(round(w0 * self._spf))
         s1 = self._received if total is not None and w1 == total else int(round(w1 * self._spf))
         audio = self._audio[s0 - self._audio_start : s1 - self._audio_start]
-        _, distances = self.backend.encode(audio, w1 - w0, self.style)
+        # A take's noise depends on (seed, take, absolute frame) only, so every step sees the same noise
+        # for the frames it shares with earlier steps. Streams take no transcript.
+        extra = encoder_inputs(self.backend, w0, w1 - w0, num_samples=self.num_samples,
+                               temperature=self.temperature, seed=self.seed)
+        _, distances = self.backend.encode(audio, w1 - w0, self.style, extra)
         p0 = w0 // fpc
         codes = sample_codes(
             self.backend, distances, num_samples=self.num_samples, temperature=self.temperature,

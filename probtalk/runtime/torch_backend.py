@@ -18,6 +18,7 @@ from torch import nn
 
 from probtalk.layout import DATASET_FPS
 from probtalk.models.blocks import MaskedTransformer
+from probtalk.models.phone_tokens import NUM_PHONE_TOKENS
 from probtalk.models.style import Style
 from probtalk.models.talker import Talker
 from probtalk.runtime.backend import StyleInputs, latent_count
@@ -62,17 +63,31 @@ class EncoderGraph(nn.Module):
 
     Inputs: audio float32 [1, N] (16 kHz), num_frames int64 [] (motion frames
     wanted), speaker int64 [1] (-1 = average), emotion float32 [1, E] (weights
-    summing to 1), intensity float32 [1] (0..2). Outputs: latents float32
-    [1, T', D] and squared distances to every code float32 [1, T', K],
-    T' = ceil(num_frames / 2**quant_factor).
+    summing to 1), intensity float32 [1] (0..2), then the model's optional
+    inputs (:attr:`input_names`): phones int64 [1, num_frames] (transcript
+    phone tokens, 0 = unknown) when the predictor has ``phone_input``, and
+    noise float32 [R, num_frames, C] (per-frame noise, one row per take) when
+    it has a noise input. Outputs: latents float32 [R, T', D] and squared
+    distances to every code float32 [R, T', K], T' = ceil(num_frames /
+    2**quant_factor), R = the noise rows (1 without noise): the audio is
+    encoded once for all rows.
     """
+
+    BASE_INPUTS = ("audio", "num_frames", "speaker", "emotion", "intensity")
 
     def __init__(self, talker: Talker) -> None:
         super().__init__()
         self.hubert = talker.audio_encoder.hubert
         self.normalize_audio = talker.audio_encoder.config.normalize_audio
         self.predictor = talker.predictor
+        self.phone_input = talker.predictor.phone_in is not None
+        self.noise_dim = talker.predictor.config.noise_dim if talker.predictor.noise_in is not None else 0
         self.register_buffer("codebook", talker.vq.quantizer.codebook.detach().float().clone())
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The graph's inputs in order: the five base inputs, then "phones" and "noise" when the model has them."""
+        return self.BASE_INPUTS + (("phones",) if self.phone_input else ()) + (("noise",) if self.noise_dim else ())
 
     def forward(
         self,
@@ -81,7 +96,12 @@ class EncoderGraph(nn.Module):
         speaker: torch.Tensor,
         emotion: torch.Tensor,
         intensity: torch.Tensor,
+        *optional: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        if len(optional) != len(self.input_names) - len(self.BASE_INPUTS):
+            raise ValueError(f"the encoder graph takes {', '.join(self.input_names)}")
+        phones = optional[0] if self.phone_input else None
+        noise = optional[-1] if self.noise_dim else None
         x = audio.float()
         if self.normalize_audio:
             mean = x.mean(1, keepdim=True)
@@ -94,11 +114,14 @@ class EncoderGraph(nn.Module):
         p = self.predictor
         style = Style(speaker.long(), emotion.float(), intensity.float())
         h = p.audio_in(features) + p.style(style)[:, None, :]
+        if phones is not None:
+            h = h + p.phone_in(phones.long().clamp(0, NUM_PHONE_TOKENS - 1))
+        if noise is not None:
+            h = h + p.noise_in(noise.float())  # [R, T, H]: one row per take
         h = _transformer(p.transformer, _downsample(p.down, h))
         latents = p.out(h)
-        flat = latents[0]
-        distances = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ self.codebook.T + self.codebook.pow(2).sum(1)[None]
-        return latents, distances[None]
+        distances = latents.pow(2).sum(-1, keepdim=True) - 2 * latents @ self.codebook.T + self.codebook.pow(2).sum(1)
+        return latents, distances
 
 
 class DecoderGraph(nn.Module):
@@ -136,19 +159,35 @@ class TorchBackend:
         self.frames_per_code = 2 ** talker.vq.config.quant_factor
         self.num_codes = talker.vq.config.num_codes
         self.latent_dim = talker.vq.config.latent_dim
+        self.phone_input = talker.uses_phones
+        self.noise_dim = talker.predictor.config.noise_dim if talker.uses_noise else 0
+        self.noise_rate = float(talker.predictor.config.noise_rate)
 
     @torch.inference_mode()
-    def encode(self, audio: np.ndarray, num_frames: int, style: StyleInputs) -> tuple[np.ndarray, np.ndarray]:
-        """See :meth:`probtalk.runtime.backend.Backend.encode`."""
+    def encode(
+        self, audio: np.ndarray, num_frames: int, style: StyleInputs, extra: dict[str, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """See :meth:`probtalk.runtime.backend.Backend.encode` (inputs the model lacks are ignored)."""
         t = self.talker
+        extra = extra or {}
         wav = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None].to(self.device)
-        arrays = {k: torch.from_numpy(v).to(self.device) for k, v in style.arrays().items()}
-        s = Style(arrays["speaker"], arrays["emotion"], arrays["intensity"])
         lengths = torch.tensor([wav.shape[1]], device=self.device)
         frames = torch.tensor([int(num_frames)], device=self.device)
-        latents, _, _ = t.predict_latents(wav, lengths, s, frames, self.fps)
+        noise = extra.get("noise") if self.noise_dim else None
+        rows = 1 if noise is None else int(noise.shape[0])
+        arrays = {k: torch.from_numpy(np.repeat(v, rows, axis=0)).to(self.device) for k, v in style.arrays().items()}
+        s = Style(arrays["speaker"], arrays["emotion"], arrays["intensity"])
+        # The audio is encoded once; the predictor runs once per noise row (Talker.predict_latents, batched).
+        features, mask = t.audio_encoder(wav, lengths, frames, self.fps)
+        phones = None
+        if self.phone_input and extra.get("phones") is not None:
+            phones = torch.from_numpy(np.ascontiguousarray(extra["phones"], dtype=np.int64)).to(self.device)
+            phones = phones.expand(rows, -1)
+        knots = None if noise is None else torch.from_numpy(np.ascontiguousarray(noise, dtype=np.float32)).to(self.device)
+        # Per-frame noise is the predictor's knots at one knot per frame (its interpolation is then the identity).
+        latents, _ = t.predictor(features.expand(rows, -1, -1), mask.expand(rows, -1), s, phones, knots)
         distances = t.vq.quantizer.distances(latents)
-        return latents[0].float().cpu().numpy(), distances[0].float().cpu().numpy()
+        return latents.float().cpu().numpy(), distances.float().cpu().numpy()
 
     @torch.inference_mode()
     def decode(self, codes: np.ndarray, num_frames: int) -> np.ndarray:

@@ -32,11 +32,13 @@ def _repad(clips: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _rebuild(batch: Batch, audio: list[torch.Tensor], motion: list[torch.Tensor]) -> Batch:
+def _rebuild(batch: Batch, audio: list[torch.Tensor], motion: list[torch.Tensor],
+             phones: list[torch.Tensor] | None = None) -> Batch:
     lengths = torch.tensor([len(m) for m in motion], dtype=torch.long)
     motion_t = _repad(motion, batch.motion)
     return dataclasses.replace(
         batch,
+        phones=None if phones is None else _repad(phones, batch.phones),
         audio=_repad(audio, batch.audio),
         audio_lengths=torch.tensor([len(a) for a in audio], dtype=torch.long),
         motion=motion_t,
@@ -53,19 +55,19 @@ def random_crop(batch: Batch, max_seconds: float, fps: float, gen: torch.Generat
     if int(batch.lengths.max()) <= max_frames:
         return batch
     spf = AUDIO_SAMPLE_RATE / fps
-    audio, motion = [], []
+    audio, motion, phones = [], [], []
+    has_phones = getattr(batch, "phones", None) is not None
     for i in range(len(batch.lengths)):
         t, n = int(batch.lengths[i]), int(batch.audio_lengths[i])
-        if t <= max_frames:
-            audio.append(batch.audio[i, :n])
-            motion.append(batch.motion[i, :t])
-            continue
-        start = int(torch.randint(0, t - max_frames + 1, (), generator=gen))
+        start = 0 if t <= max_frames else int(torch.randint(0, t - max_frames + 1, (), generator=gen))
+        stop = min(t, start + max_frames)
         a0 = min(int(round(start * spf)), n)
-        a1 = min(int(round((start + max_frames) * spf)), n)
+        a1 = n if t <= max_frames else min(int(round(stop * spf)), n)
         audio.append(batch.audio[i, a0:max(a1, a0 + 1)])
-        motion.append(batch.motion[i, start : start + max_frames])
-    return _rebuild(batch, audio, motion)
+        motion.append(batch.motion[i, start:stop])
+        if has_phones:
+            phones.append(batch.phones[i, start:stop])
+    return _rebuild(batch, audio, motion, phones if has_phones else None)
 
 
 def _resample_1d(x: torch.Tensor, n_out: int) -> torch.Tensor:
@@ -100,14 +102,19 @@ def _reverb(x: torch.Tensor, seconds: float, gen: torch.Generator) -> torch.Tens
 
 def augment_batch(batch: Batch, config: AugmentConfig, fps: float, gen: torch.Generator) -> Batch:
     """Randomly perturb each clip's speech (speed, noise, EQ, reverb, gain); the motion follows speed changes."""
-    audio, motion = [], []
+    audio, motion, phones = [], [], []
+    has_phones = getattr(batch, "phones", None) is not None
     for i in range(len(batch.lengths)):
         a = batch.audio[i, : int(batch.audio_lengths[i])].float()
         m = batch.motion[i, : int(batch.lengths[i])]
+        p = batch.phones[i, : int(batch.lengths[i])] if has_phones else None
         if config.speed_prob > 0 and float(torch.rand((), generator=gen)) < config.speed_prob:
             speed = _uniform(*config.speed_range, gen)
             a = _resample_1d(a[:, None], max(1, int(round(len(a) / speed))))[:, 0]
             m = _resample_1d(m, max(1, int(round(len(m) / speed))))
+            if p is not None:  # nearest frame: phone tokens are labels, not values
+                src = ((torch.arange(len(m)) + 0.5) * speed - 0.5).round().long().clamp(0, len(p) - 1)
+                p = p[src]
         if config.eq_prob > 0 and float(torch.rand((), generator=gen)) < config.eq_prob:
             a = _eq(a, config.eq_db, gen)
         if config.reverb_prob > 0 and float(torch.rand((), generator=gen)) < config.reverb_prob:
@@ -120,4 +127,6 @@ def augment_batch(batch: Batch, config: AugmentConfig, fps: float, gen: torch.Ge
             a = a * 10 ** (_uniform(-config.gain_db, config.gain_db, gen) / 20)
         audio.append(a)
         motion.append(m)
-    return _rebuild(batch, audio, motion)
+        if p is not None:
+            phones.append(p)
+    return _rebuild(batch, audio, motion, phones if has_phones else None)

@@ -85,6 +85,11 @@ class TrainConfig:
         amp: bf16 autocast on GPU (ignored on CPU).
         device: "auto" (cuda if available), "cpu" or "cuda".
         normalizer_clips: clips used to fit the motion normaliser in stage 1 (0 = all).
+        init_from: stage 2: start the audio encoder and the style predictor from this Talker
+            checkpoint ("default" = the embedded default model; "" = from scratch). Only
+            weights whose names and shapes match are copied (never the predictor's output
+            layer, which maps into the new stage-1 latent space); new inputs start at zero.
+        lip_map_clips: stage 2: training clips used to fit the lip-contact map (0 = term off).
         vq / audio / predictor: model configs (predictor dims are filled in from the VQ and encoder).
         augment: stage-2 waveform augmentation.
     """
@@ -108,6 +113,8 @@ class TrainConfig:
     amp: bool = True
     device: str = "auto"
     normalizer_clips: int = 0
+    init_from: str = ""
+    lip_map_clips: int = 200
     vq: MotionVQConfig = field(default_factory=MotionVQConfig)
     audio: AudioEncoderConfig = field(default_factory=AudioEncoderConfig)
     predictor: StylePredictorConfig = field(default_factory=StylePredictorConfig)

@@ -33,28 +33,55 @@ log = logging.getLogger(__name__)
 
 
 class _VQStep(nn.Module):
-    """DDP-friendly wrapper: forward = stage-1 loss on normalised motion."""
+    """DDP-friendly wrapper: forward = stage-1 loss on normalised motion (plus lip contact when given)."""
 
-    def __init__(self, vq: MotionVQ, normalizer: Normalizer) -> None:
+    def __init__(self, vq: MotionVQ, normalizer: Normalizer, lip: nn.Module | None = None) -> None:
         super().__init__()
-        self.vq, self.normalizer = vq, normalizer
+        self.vq, self.normalizer, self.lip = vq, normalizer, lip
 
     def forward(self, motion: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         target = self.normalizer.normalize(motion) * mask[..., None].to(motion.dtype)
-        return self.vq.loss(target, mask)
+        return self.vq.loss(target, mask, self.lip)
 
 
-class _TalkerStep(nn.Module):
-    """DDP-friendly wrapper: forward = stage-2 loss."""
+def _init_from(talker: Talker, source: str) -> int:
+    """Copy matching encoder/predictor weights from the Talker checkpoint ``source``; returns how many tensors."""
+    if not source:
+        return 0
+    path = Path(__file__).resolve().parents[1] / "assets" / "default_model.pt" if source == "default" else Path(source)
+    other, _ = load_checkpoint(path)
+    if not isinstance(other, Talker):
+        raise CheckpointError(f"init_from={source}: {path} is not a stage-2 (talker) checkpoint")
+    copied = 0
+    for name in ("audio_encoder", "predictor"):
+        own = getattr(talker, name).state_dict()
+        theirs = {k: v.float() for k, v in getattr(other, name).state_dict().items()
+                  if k in own and v.shape == own[k].shape and not k.startswith("out.")}
+        getattr(talker, name).load_state_dict(theirs, strict=False)
+        log.info("%s: %d of %d tensors initialised from %s", name, len(theirs), len(own), path)
+        copied += len(theirs)
+    if talker.predictor.phone_in is not None:
+        nn.init.zeros_(talker.predictor.phone_in.weight)  # starts as the audio-only model
+    return copied
 
-    def __init__(self, talker: Talker) -> None:
-        super().__init__()
-        self.talker = talker
 
-    def forward(self, audio: torch.Tensor, audio_lengths: torch.Tensor, motion: torch.Tensor, mask: torch.Tensor,
-                speaker: torch.Tensor, emotion: torch.Tensor, intensity: torch.Tensor,
-                ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        return self.talker.loss(audio, audio_lengths, motion, mask, Style.from_indices(speaker, emotion, intensity))
+def _lip_map(train: Any, clips: int, rig: Any) -> tuple[Any, Any] | None:
+    """Fit the lip-contact map on the first ``clips`` training clips (None when off or without a rig)."""
+    if clips <= 0:
+        return None
+    from probtalk.train.objective import fit_lip_map
+
+    try:
+        if rig is None:
+            from probtalk.flame import load_rig
+
+            rig = load_rig()
+        step = max(1, len(train) // clips)
+        motion = torch.cat([torch.from_numpy(train[i].motion[::2]) for i in range(0, len(train), step)][:clips])
+        return fit_lip_map(motion.numpy(), rig)
+    except (RigError, OSError, KeyError) as exc:
+        log.warning("no lip-contact term (%s)", exc)
+        return None
 
 
 def _datasets(root: str | os.PathLike[str], fps: float) -> tuple[MotionDataset, MotionDataset | None]:
@@ -156,7 +183,13 @@ def train_vq(
         vq = MotionVQ(cfg.vq)
         lve, rig_id = _lip_error(rig, ctx.device)
         vocab = StyleVocabulary(tuple(train.speaker_vocab))
-        step_module = _VQStep(vq, normalizer)
+        lip = None
+        if cfg.vq.weight_lip > 0:
+            from probtalk.train.objective import LipContact
+
+            lip_map = _lip_map(train, cfg.lip_map_clips, rig)
+            lip = LipContact(normalizer, lip_map) if lip_map is not None else None
+        step_module = _VQStep(vq, normalizer, lip)
 
         def step_fn(module: nn.Module, batch: Batch, gen: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             batch = random_crop(batch, cfg.max_seconds, cfg.fps, gen).to(ctx.device)
@@ -176,7 +209,7 @@ def train_vq(
                             provenance=_provenance(data, cfg, prov))
 
         stage = TrainStage(step_module, [p for p in vq.parameters() if p.requires_grad], step_fn, val_fn, save_fn,
-                           ["expression", "jaw", "quant", "perplexity", "lve"])
+                           ["expression", "jaw", "quant", "lip", "perplexity", "lve"])
         trainer = Trainer(stage, config=cfg, out_dir=Path(out), train_data=train, val_data=val, collate_fn=_collate,
                           ctx=ctx, progress=progress)
         metrics = trainer.fit(resume=resume)
@@ -231,32 +264,42 @@ def train_predictor(
         torch.manual_seed(cfg.seed)
         train, val = _datasets(data, cfg.fps)
         talker = build_talker(vq_checkpoint, cfg, tuple(train.speaker_vocab), hubert)
+        if hubert is None and not (resume and (Path(out) / "train_state.pt").is_file()):
+            _init_from(talker, cfg.init_from)
         lve, rig_id = _lip_error(rig, ctx.device)
-        step_module = _TalkerStep(talker)
+        from probtalk.train.objective import StageTwoObjective
+
+        step_module = StageTwoObjective(talker, _lip_map(train, cfg.lip_map_clips, rig) if
+                                        cfg.predictor.weight_lip > 0 else None, cfg.fps)
 
         def step_fn(module: nn.Module, batch: Batch, gen: torch.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             batch = random_crop(batch, cfg.max_seconds, cfg.fps, gen)
             batch = augment_batch(batch, cfg.augment, cfg.fps, gen).to(ctx.device)
             return module(batch.audio, batch.audio_lengths, batch.motion, batch.motion_mask,
-                          batch.speaker_index, batch.emotion, batch.intensity)
+                          batch.speaker_index, batch.emotion, batch.intensity, batch.phones)
 
         def val_fn(module: nn.Module, batch: Batch) -> dict[str, float]:
             loss, terms = module(batch.audio, batch.audio_lengths, batch.motion, batch.motion_mask,
-                                 batch.speaker_index, batch.emotion, batch.intensity)
+                                 batch.speaker_index, batch.emotion, batch.intensity, batch.phones)
             row = {"loss": float(loss), **{k: float(v) for k, v in terms.items()}}
             if lve is not None:
                 style = Style.from_indices(batch.speaker_index, batch.emotion, batch.intensity)
                 pred, _ = talker.sample(batch.audio, batch.audio_lengths, style, batch.lengths, temperature=None,
                                         fps=cfg.fps)
                 row["lve"] = lve(pred, batch.motion, batch.motion_mask)
+                if talker.uses_phones and batch.phones is not None:
+                    pred, _ = talker.sample(batch.audio, batch.audio_lengths, style, batch.lengths, temperature=None,
+                                            fps=cfg.fps, phones=batch.phones)
+                    row["lve_text"] = lve(pred, batch.motion, batch.motion_mask)
             return row
 
         def save_fn(path: Path, prov: dict[str, Any]) -> None:
             save_checkpoint(path, talker, rig_id=rig_id,
                             provenance=_provenance(data, cfg, {**prov, "vq_checkpoint": str(vq_checkpoint)}))
 
-        params = [p for p in talker.parameters() if p.requires_grad]
-        stage = TrainStage(step_module, params, step_fn, val_fn, save_fn, ["latent", "expression", "jaw", "lve"])
+        params = [p for p in step_module.parameters() if p.requires_grad]
+        stage = TrainStage(step_module, params, step_fn, val_fn, save_fn,
+                           ["latent", "expression", "jaw", "phone", "lip", "spread", "lve", "lve_text"])
         trainer = Trainer(stage, config=cfg, out_dir=Path(out), train_data=train, val_data=val, collate_fn=_collate,
                           ctx=ctx, progress=progress)
         metrics = trainer.fit(resume=resume)

@@ -1,0 +1,331 @@
+"""Lip-sync and retake benchmark: closure, opening, LVE/MEE/CE, diversity, speed; model beside baseline.
+
+For each split (test, test_unseen_speakers, test_unseen_engine) and each model,
+with and without the transcript, it prints:
+
+* lips closed at p/b/m midpoints (gap < 2 mm): pooled over takes, and at how
+  many midpoints *every* take closes; lips open at open-vowel midpoints;
+* LVE (first take), MEE (mean over takes), CE (closest take), in m^2;
+* diversity (the paper's: takes paired first half with second half, mean vertex
+  L2; shape and pose zero) over the whole face, the lips and the upper face, at
+  three temperatures; the deterministic take's closure;
+* the takes' mean vertex speed relative to the ground truth's (1 = as lively).
+
+``--speed`` adds the real-time factor of one take and of five takes of a 10 s
+clip on 2 threads, and the forced alignment's cost on its own.
+``--vq CKPT`` scores a stage-1 model's reconstruction of the ground truth instead
+(can the codebook represent a two-frame closure?).
+
+Usage::
+
+    python benchmarks/lipsync.py --data datasets/synth --model new=probtalk/assets/default_model.pt \\
+        --model old=runs/lipsync/old_default.pt --limit 30 --takes 10 --speed --json out/lipsync.json
+    python benchmarks/lipsync.py --data datasets/synth --vq runs/lipsync/vq/best.pt --limit 40
+
+With text, the transcript (``text`` in ``align/<keyid>.json``) is force-aligned
+with pocketsphinx exactly as ``model.animate(audio, text=...)`` does (fit check
+included: a rejected transcript means audio only); ``--text-source oracle`` uses the corpus' exact
+phone timings instead. ``--align-cache FILE`` keeps the alignments between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from probtalk.data.dataset import MotionDataset
+from probtalk.emotions import EMOTIONS
+from probtalk.eval import metrics as M
+from probtalk.eval.evaluate import motion_to_vertices
+from probtalk.eval.lipsync import CLOSED_GAP_M, OPEN_GAP_M, default_phone_classes, lip_gap
+from probtalk.flame import load_rig
+from probtalk.flame.layer import FlameLayer
+from probtalk.models.checkpoint import load_checkpoint
+from probtalk.models.phone_tokens import phone_tokens
+
+SPLITS = ("test", "test_unseen_speakers", "test_unseen_engine")
+DEFAULT_TEMPERATURE = 0.2
+
+
+class Scores:
+    """Sums for one (model, split, text, temperature) cell."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.lve = self.mee = self.ce = 0.0
+        self.closed = self.closed_all = self.closed_total = self.closed_det = 0
+        self.opened = self.opened_total = 0
+        self.div: dict[str, list[float]] = {"face": [], "lips": [], "upper": []}
+        self.speed_ratio: list[float] = []
+
+    def row(self) -> dict[str, float]:
+        def rate(a: int, b: int) -> float:
+            return a / b if b else math.nan
+
+        def mean(xs: list[float]) -> float:
+            return float(np.mean(xs)) if xs else math.nan
+
+        f = self.frames or 1
+        return {
+            "closure_take": rate(self.closed, self.closed_total), "closure_every_take": rate(self.closed_all, self.closed_total),
+            "closure_deterministic": rate(self.closed_det, self.closed_total), "bilabials": self.closed_total,
+            "opening_take": rate(self.opened, self.opened_total),
+            "lve": self.lve / f, "mee": self.mee / f, "ce": self.ce / f,
+            "diversity_mm": mean(self.div["face"]) * 1000, "diversity_lips_mm": mean(self.div["lips"]) * 1000,
+            "diversity_upper_mm": mean(self.div["upper"]) * 1000, "speed_ratio": mean(self.speed_ratio),
+        }
+
+
+def _midpoints(phones: list[Any], fps: float, frames: int) -> tuple[list[int], list[int]]:
+    bil, opn = default_phone_classes()
+    closed, opened = [], []
+    for s, e, p in phones:
+        k = int(round(0.5 * (float(s) + float(e)) * fps))
+        name = str(p).lower().rstrip("012")
+        if 0 <= k < frames:
+            if name in bil:
+                closed.append(k)
+            elif name in opn:
+                opened.append(k)
+    return closed, opened
+
+
+def _score(sc: Scores, takes: np.ndarray, det: np.ndarray | None, gt_motion: np.ndarray, phones: list[Any],
+           layer: FlameLayer, rig: Any, regions: dict[str, np.ndarray], full: bool) -> None:
+    frames = min(len(gt_motion), takes.shape[1])
+    gt = motion_to_vertices(layer, gt_motion[:frames])
+    preds = np.stack([motion_to_vertices(layer, m[:frames]) for m in takes])
+    gaps = np.stack([lip_gap(p, rig) for p in preds])  # [N, T]
+    closed, opened = _midpoints(phones or [], 25.0, frames)
+    det_gap = lip_gap(motion_to_vertices(layer, det[:frames]), rig) if det is not None else None
+    for k in closed:
+        sc.closed += int((gaps[:, k] < CLOSED_GAP_M).sum())  # pooled over takes (divided by takes later)
+        sc.closed_all += int((gaps[:, k] < CLOSED_GAP_M).all())
+        sc.closed_total += 1
+        if det_gap is not None:
+            sc.closed_det += int(det_gap[k] < CLOSED_GAP_M)
+    for k in opened:
+        sc.opened += int((gaps[:, k] > OPEN_GAP_M).sum())
+        sc.opened_total += len(gaps)
+    if full:
+        lips = regions["lips"]
+        sc.frames += frames
+        sc.lve += float(M.lve_per_frame(preds[0], gt, lips).sum())
+        sc.mee += float(M.mee_per_frame(preds, gt, lips).sum())
+        sc.ce += float(M.ce_per_frame(preds, gt, lips).sum())
+    if len(preds) >= 2:
+        sc.div["face"].append(M.diversity(preds))
+        sc.div["lips"].append(M.diversity(preds[:, :, regions["lips"]]))
+        sc.div["upper"].append(M.diversity(preds[:, :, regions["upper"]]))
+    v_gt = np.linalg.norm(np.diff(gt, axis=0), axis=-1).mean()
+    v_pred = np.linalg.norm(np.diff(preds, axis=1), axis=-1).mean()
+    sc.speed_ratio.append(float(v_pred / max(v_gt, 1e-12)))
+
+
+def _style(talker: Any, sample: Any) -> Any:
+    speaker = sample.speaker if sample.speaker in talker.vocabulary.speakers else None
+    return talker.vocabulary.make(EMOTIONS[int(sample.emotion)], float(sample.intensity), speaker)
+
+
+def _text_phones(sample: Any, root: Path, source: str, cache: dict[str, Any]) -> list[Any] | None:
+    """Phones the model gets as its transcript input, or None when the transcript was rejected."""
+    if source == "oracle":
+        return sample.phones
+    if sample.keyid not in cache:
+        from probtalk.transcript import align_transcript
+
+        text = json.loads((root / "align" / f"{sample.keyid}.json").read_text())["text"]
+        r = align_transcript(sample.audio, text)
+        cache[sample.keyid] = {"used": r.used, "seconds": r.seconds, "agreement": r.agreement,
+                               "phones": [[p.start, p.end, p.phone] for p in r.phones] if r.used and r.phones else None}
+    return cache[sample.keyid]["phones"]
+
+
+def run_models(args: argparse.Namespace) -> dict[str, Any]:
+    rig = load_rig()
+    layer = FlameLayer(rig)
+    regions = {"lips": np.asarray(rig.region("lips")), "upper": np.asarray(rig.region("upper_face"))}
+    cache_path = Path(args.align_cache) if args.align_cache else None
+    cache = json.loads(cache_path.read_text()) if cache_path and cache_path.is_file() else {}
+    models = {}
+    for spec in args.model:
+        name, _, path = spec.partition("=")
+        models[name] = load_checkpoint(path)[0].eval()
+    temps = [float(t) for t in args.temperatures.split(",")]
+    results: dict[str, Any] = {}
+    for split in args.split:
+        try:
+            data = MotionDataset(args.data, split)
+        except Exception as exc:  # noqa: BLE001 (a corpus without this split)
+            print(f"[{split}] skipped: {exc}", file=sys.stderr)
+            continue
+        idx = np.linspace(0, len(data) - 1, min(args.limit, len(data))).astype(int)
+        cells: dict[tuple[str, str, float], Scores] = {}
+        rejected = 0
+        for n, i in enumerate(idx):
+            sample = data[int(i)]
+            audio = torch.from_numpy(sample.audio)[None]
+            lengths = torch.tensor([audio.shape[1]])
+            frames = torch.tensor([len(sample.motion)])
+            text_phones = _text_phones(sample, Path(args.data), args.text_source, cache) if args.text != "off" else None
+            rejected += args.text != "off" and text_phones is None
+            for name, talker in models.items():
+                style = _style(talker, sample)
+                conds = ["audio"] + (["text"] if args.text != "off" and talker.uses_phones else [])
+                for cond in conds:
+                    ph = None
+                    if cond == "text" and text_phones is not None:
+                        ph = torch.from_numpy(phone_tokens(text_phones, 25.0, len(sample.motion)))[None]
+                    det, _ = talker.sample(audio, lengths, style, frames, temperature=None, phones=ph)
+                    for t in temps:
+                        gen = torch.Generator().manual_seed(args.seed + n)
+                        takes, _ = talker.sample(audio, lengths, style, frames, num_samples=args.takes, temperature=t,
+                                                 generator=gen, phones=ph)
+                        sc = cells.setdefault((name, cond, t), Scores())
+                        _score(sc, takes.numpy(), det[0].numpy(), sample.motion, sample.phones, layer, rig, regions,
+                               full=True)
+            print(f"[{split}] {n + 1}/{len(idx)} {sample.keyid}", file=sys.stderr, flush=True)
+        rows = {f"{m}|{c}|T={t:g}": sc.row() for (m, c, t), sc in cells.items()}
+        for r in rows.values():  # pooled over takes
+            r["closure_take"] = r["closure_take"] / args.takes if not math.isnan(r["closure_take"]) else r["closure_take"]
+        results[split] = {"clips": len(idx), "transcripts_rejected": int(rejected), "cells": rows}
+        _print_split(split, results[split], temps)
+    if cache_path:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        cache_path.write_text(json.dumps(cache))
+        secs = [v["seconds"] for v in cache.values()]
+        if secs:
+            results["alignment_seconds_per_clip"] = float(np.mean(secs))
+    return results
+
+
+def _print_split(split: str, res: dict[str, Any], temps: list[float]) -> None:
+    cells = res["cells"]
+    print(f"\n== {split}: {res['clips']} clips; transcripts rejected by the fit check: {res['transcripts_rejected']}")
+    cols = sorted({k.rsplit("|", 1)[0] for k in cells})
+    print(f"{'metric':34s}" + "".join(f"{c:>18s}" for c in cols))
+    t0 = f"T={DEFAULT_TEMPERATURE:g}"
+    lines = [("closed p/b/m, per take", "closure_take", "{:.1%}"), ("closed p/b/m, every take", "closure_every_take", "{:.1%}"),
+             ("closed p/b/m, deterministic", "closure_deterministic", "{:.1%}"), ("open vowels open, per take", "opening_take", "{:.1%}"),
+             ("LVE (m^2)", "lve", "{:.3e}"), ("MEE (m^2)", "mee", "{:.3e}"), ("CE (m^2)", "ce", "{:.3e}")]
+    for label, key, fmt in lines:
+        vals = [cells.get(f"{c}|{t0}", {}).get(key, math.nan) for c in cols]
+        print(f"{label + ' @' + t0:34s}" + "".join(f"{fmt.format(v):>18s}" for v in vals))
+    for t in temps:
+        for label, key in (("diversity face mm", "diversity_mm"), ("diversity lips mm", "diversity_lips_mm"),
+                           ("diversity upper face mm", "diversity_upper_mm"), ("closed every take", "closure_every_take"),
+                           ("vertex speed / truth", "speed_ratio")):
+            vals = [cells.get(f"{c}|T={t:g}", {}).get(key, math.nan) for c in cols]
+            fmt = "{:.1%}" if "closed" in label else "{:.3f}"
+            print(f"{label + ' @T=' + format(t, 'g'):34s}" + "".join(f"{fmt.format(v):>18s}" for v in vals))
+
+
+def run_speed(args: argparse.Namespace) -> dict[str, Any]:
+    torch.set_num_threads(2)
+    data = MotionDataset(args.data, "test")
+    audio, texts, i = [], [], 0
+    while sum(len(a) for a in audio) < 10 * 16000:
+        s = data[i]
+        audio.append(s.audio)
+        texts.append(json.loads((Path(args.data) / "align" / f"{s.keyid}.json").read_text())["text"])
+        i += 1
+    clip = np.concatenate(audio)[: 10 * 16000]
+    out: dict[str, Any] = {}
+    a = torch.from_numpy(clip)[None]
+    lengths = torch.tensor([a.shape[1]])
+    for spec in args.model:
+        name, _, path = spec.partition("=")
+        talker = load_checkpoint(path)[0].eval()
+        style = talker.vocabulary.make("neutral", 1.0, None)
+        for n in (1, 5):
+            talker.sample(a, lengths, style, num_samples=n, temperature=DEFAULT_TEMPERATURE)  # warm-up
+            times = []
+            for _ in range(3):
+                t = time.perf_counter()
+                talker.sample(a, lengths, style, num_samples=n, temperature=DEFAULT_TEMPERATURE,
+                              generator=torch.Generator().manual_seed(0))
+                times.append(time.perf_counter() - t)
+            out[f"{name}: RTF {n} take(s), 10 s, 2 threads"] = float(np.median(times)) / 10.0
+        out[f"{name}: 5 takes / 1 take"] = out[f"{name}: RTF 5 take(s), 10 s, 2 threads"] / out[f"{name}: RTF 1 take(s), 10 s, 2 threads"]
+    from probtalk.transcript import align_transcript
+
+    full = np.concatenate(audio)
+    t = time.perf_counter()
+    r = align_transcript(full, " ".join(texts))
+    out["forced alignment + fit check RTF"] = (time.perf_counter() - t) / (len(full) / 16000)
+    out["forced alignment used"] = r.used
+    print("\n== speed")
+    for k, v in out.items():
+        print(f"{k:48s} {v:.4f}" if isinstance(v, float) else f"{k:48s} {v}")
+    return out
+
+
+def run_vq(args: argparse.Namespace) -> dict[str, Any]:
+    """Closure of the stage-1 model's own reconstruction of the ground truth."""
+    vq, info = load_checkpoint(args.vq)
+    rig = load_rig()
+    layer = FlameLayer(rig)
+    regions = {"lips": np.asarray(rig.region("lips")), "upper": np.asarray(rig.region("upper_face"))}
+    out = {}
+    for split in args.split:
+        try:
+            data = MotionDataset(args.data, split)
+        except Exception:  # noqa: BLE001
+            continue
+        rec, truth = Scores(), Scores()
+        for i in np.linspace(0, len(data) - 1, min(args.limit, len(data))).astype(int):
+            s = data[int(i)]
+            m = torch.from_numpy(s.motion)[None]
+            mask = torch.ones(1, m.shape[1], dtype=torch.bool)
+            with torch.no_grad():
+                r = info.normalizer.denormalize(vq(info.normalizer.normalize(m), mask).motion)[0].numpy()
+            _score(rec, r[None], None, s.motion, s.phones, layer, rig, regions, full=True)
+            _score(truth, s.motion[None], None, s.motion, s.phones, layer, rig, regions, full=False)
+        out[split] = {"reconstruction": rec.row(), "truth": truth.row()}
+        print(f"[{split}] VQ reconstruction: closed {rec.row()['closure_take']:.1%} (truth {truth.row()['closure_take']:.1%}),"
+              f" open {rec.row()['opening_take']:.1%} (truth {truth.row()['opening_take']:.1%}), LVE {rec.row()['lve']:.3e}")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default="datasets/synth")
+    ap.add_argument("--model", action="append", default=[], help="name=checkpoint (repeatable)")
+    ap.add_argument("--split", action="append", default=None)
+    ap.add_argument("--limit", type=int, default=30)
+    ap.add_argument("--takes", type=int, default=10)
+    ap.add_argument("--temperatures", default="0.2,0.5,1.0")
+    ap.add_argument("--text", choices=("on", "off"), default="on")
+    ap.add_argument("--text-source", choices=("aligned", "oracle"), default="aligned")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--speed", action="store_true")
+    ap.add_argument("--vq", default=None)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--align-cache", default=None, help="JSON file keeping the forced alignments between runs")
+    args = ap.parse_args()
+    args.split = args.split or list(SPLITS)
+    if not args.model and not args.vq:
+        args.model = ["default=probtalk/assets/default_model.pt"]
+    torch.set_num_threads(2)
+    result: dict[str, Any] = {"args": vars(args)}
+    if args.vq:
+        result["vq"] = run_vq(args)
+    if args.model:
+        result["models"] = run_models(args)
+        if args.speed:
+            result["speed"] = run_speed(args)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,170 @@
+"""The stage-2 training objective: best-of-K hypotheses, phone supervision and lip contact.
+
+On top of :meth:`Talker.loss` (latent L1 to the stage-1 codes, expression/jaw L1 of the
+decoded motion), :class:`StageTwoObjective` adds what the lip-sync and retake issues need:
+
+* **best-of-K** (``predictor.hypotheses = K``): each clip is predicted with K noise
+  draws (the first one zero: the deterministic take); the clip's loss is that of its
+  closest hypothesis plus a small share of the mean (so every noise stays trained).
+  With one-to-many data (several performances per utterance) different noises learn
+  different valid performances, which is what the closest-of-N error (CE) rewards.
+* **phone supervision** (``weight_phone``): a linear phone classifier on the audio
+  encoder's per-frame features (training only) against the corpus' exact phone timings.
+* **lip contact** (``weight_lip``): the upper-to-lower-lip vector is (nearly) linear in
+  the motion parameters; a map fitted through the rig turns decoded motion into a lip
+  gap in mm, and gaps above the ground truth's are penalised where the truth is closed.
+
+Everything here is training-only: none of it is saved with the model.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from probtalk.layout import DATASET_FPS, MOTION_EXPRESSION, MOTION_JAW
+from probtalk.models.phone_tokens import NUM_PHONE_TOKENS
+from probtalk.models.style import Style
+from probtalk.models.talker import Talker
+
+log = logging.getLogger(__name__)
+
+WTA_MEAN_SHARE = 0.05  # relaxed winner-takes-all: the mean over hypotheses keeps every noise trained
+CLOSED_MM = 2.0  # the lip-sync metric's closure threshold
+LIP_MARGIN_MM = 0.3  # gaps within this much of the truth's are not penalised
+LIP_CAP_MM = 10.0  # per-frame cap: one wild frame cannot dominate the batch
+
+
+def fit_lip_map(motion: np.ndarray, rig: Any, eps: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
+    """Linear map of raw motion [N, 53] to the upper-minus-lower lip vector in mm, from the rig itself.
+
+    The map is the rig's Jacobian at the mean of ``motion``'s nearly closed frames (central
+    differences through :class:`FlameLayer`): exact for the expression coefficients (FLAME is
+    linear in them) and linearised for the jaw around a closed mouth, where the contact term
+    acts. Unlike a regression on the data it stays right for motion off the data (a model's
+    early predictions), where a least-squares fit can put huge weights on features that barely
+    vary in the corpus.
+
+    Returns (W [53, 3], c [3]) with ``lip_vector ~= motion @ W + c``.
+    """
+    from probtalk.flame.layer import FlameLayer
+
+    layer = FlameLayer(rig)
+    up, low = rig.keypoints["upper_lip"], rig.keypoints["lower_lip"]
+
+    def lip_vector(m: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            v = layer(expression=m[:, MOTION_EXPRESSION], jaw_pose=m[:, MOTION_JAW]).double()
+        return (v[:, up] - v[:, low]) * 1000.0
+
+    m = torch.as_tensor(np.asarray(motion, np.float32))
+    gaps = lip_vector(m).norm(dim=-1)
+    near = gaps < 4.0
+    m0 = (m[near] if int(near.sum()) >= 10 else m).mean(0)
+    dim = m.shape[1]
+    steps = torch.eye(dim) * eps
+    jac = (lip_vector(m0 + steps) - lip_vector(m0 - steps)) / (2 * eps)  # [53, 3]
+    c = lip_vector(m0[None])[0] - m0.double() @ jac
+    approx = (m.double() @ jac + c).norm(dim=-1)
+    err = (approx - gaps)[gaps < 4.0]
+    log.info("lip map: Jacobian at %d closed frames; gap RMS error %.3f mm where closed",
+             int(near.sum()), float(err.pow(2).mean().sqrt()) if len(err) else float("nan"))
+    return jac.float().numpy(), c.float().numpy()
+
+
+class LipContact(nn.Module):
+    """Lip-contact penalty per clip from the fitted map: mm of gap above the truth's where the truth is closed."""
+
+    def __init__(self, normalizer: Any, lip_map: tuple[np.ndarray, np.ndarray]) -> None:
+        super().__init__()
+        self.normalizer = normalizer
+        self.register_buffer("lip_w", torch.as_tensor(lip_map[0], dtype=torch.float32))
+        self.register_buffer("lip_b", torch.as_tensor(lip_map[1], dtype=torch.float32))
+
+    def gap_mm(self, normalized: torch.Tensor) -> torch.Tensor:
+        """Lip gap in mm of normalised motion [..., 53]."""
+        return (self.normalizer.denormalize(normalized) @ self.lip_w + self.lip_b).norm(dim=-1)
+
+    def forward(self, recon: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Normalised motion [B, T, 53] x2, mask [B, T] -> [B] mean excess gap (mm) over closed frames."""
+        gap, gt_gap = self.gap_mm(recon), self.gap_mm(target)
+        closed = (gt_gap < CLOSED_MM) & mask
+        excess = torch.relu(gap - gt_gap - LIP_MARGIN_MM).clamp(max=LIP_CAP_MM) * closed
+        return excess.sum(1) / closed.sum(1).clamp_min(1)
+
+
+def _per_clip_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error per clip: [B, T, F] x2, mask [B, T] -> [B]."""
+    valid = mask[..., None].to(pred.dtype)
+    return ((pred - target).abs() * valid).sum((1, 2)) / (valid.sum((1, 2)) * pred.shape[-1]).clamp_min(1.0)
+
+
+class StageTwoObjective(nn.Module):
+    """Stage-2 loss around a :class:`Talker` (the module the trainer optimises).
+
+    Args:
+        talker: the model being trained (its stage-1 VQ frozen).
+        lip_map: (W [53, 3], c [3]) from :func:`fit_lip_map`, or None to leave the contact term out.
+        fps: motion frame rate.
+    """
+
+    def __init__(self, talker: Talker, lip_map: tuple[np.ndarray, np.ndarray] | None = None,
+                 fps: float = DATASET_FPS) -> None:
+        super().__init__()
+        self.talker, self.fps = talker, fps
+        c = talker.predictor.config
+        self.phone_head = nn.Linear(talker.audio_encoder.out_dim, NUM_PHONE_TOKENS) if c.weight_phone > 0 else None
+        self.lip = LipContact(talker.normalizer, lip_map) if lip_map is not None and c.weight_lip > 0 else None
+
+    def forward(self, audio: torch.Tensor, audio_lengths: torch.Tensor, motion: torch.Tensor, mask: torch.Tensor,
+                speaker: torch.Tensor, emotion: torch.Tensor, intensity: torch.Tensor,
+                phones: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Weighted loss and its terms for a batch (raw motion [B, T, 53], phone tokens [B, T] or None)."""
+        t = self.talker
+        c = t.predictor.config
+        style = Style.from_indices(speaker, emotion, intensity)
+        target = t.normalizer.normalize(motion) * mask[..., None].to(motion.dtype)
+        lengths = mask.sum(1)
+        with torch.no_grad():
+            lmask_gt = t.vq.latent_mask(mask)
+            gt_latents = t.vq.quantize(t.vq.encode(target, mask), lmask_gt).quantized
+        features, fmask = t.audio_encoder(audio, audio_lengths, lengths, self.fps)
+        terms: dict[str, torch.Tensor] = {}
+        total = features.new_zeros(())
+        if self.phone_head is not None and phones is not None and bool((phones > 0).any()):
+            logits = self.phone_head(features)
+            labels = phones[:, : logits.shape[1]].masked_fill(~fmask[:, : phones.shape[1]], 0)
+            terms["phone"] = nn.functional.cross_entropy(logits[:, : labels.shape[1]].reshape(-1, logits.shape[-1]),
+                                                         labels.reshape(-1), ignore_index=0)
+            total = total + c.weight_phone * terms["phone"]
+        k = max(1, c.hypotheses) if t.uses_noise else 1
+        b = features.shape[0]
+        rep = (lambda x: x.repeat_interleave(k, 0)) if k > 1 else (lambda x: x)
+        noise = None
+        if t.uses_noise:
+            noise = t.predictor.draw_noise(b * k, features.shape[1], self.fps, None, features.device)
+            noise.view(b, k, *noise.shape[1:])[:, 0] = 0.0  # hypothesis 0 is the deterministic take
+        style_k = Style(rep(style.speaker), rep(style.emotion), rep(style.intensity))
+        latents, lmask = t.predictor(rep(features), rep(fmask), style_k, None if phones is None else rep(phones), noise)
+        mask_k, target_k = rep(mask), rep(target)
+        per = {"latent": _per_clip_l1(latents, rep(gt_latents), lmask)}
+        recon = t.vq.decode(t.vq.quantize(latents, lmask).quantized, mask_k)
+        per["expression"] = _per_clip_l1(recon[..., MOTION_EXPRESSION], target_k[..., MOTION_EXPRESSION], mask_k)
+        per["jaw"] = _per_clip_l1(recon[..., MOTION_JAW], target_k[..., MOTION_JAW], mask_k)
+        clip = c.weight_latent * per["latent"] + c.weight_expression * per["expression"] + c.weight_jaw * per["jaw"]
+        if self.lip is not None:
+            per["lip"] = self.lip(recon, target_k, mask_k)
+            clip = clip + c.weight_lip * per["lip"]
+        clip = clip.view(b, k)
+        best = clip.argmin(1)
+        total = total + clip.min(1).values.mean() + (WTA_MEAN_SHARE * clip.mean() if k > 1 else 0.0)
+        pick = best + torch.arange(b, device=best.device) * k
+        for name, value in per.items():  # report the winning hypothesis' terms
+            terms[name] = value[pick].mean()
+        if k > 1:
+            terms["spread"] = (clip.max(1).values - clip.min(1).values).mean().detach()
+        return total, terms

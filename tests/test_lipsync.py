@@ -1,0 +1,144 @@
+"""Transcript input, retakes and the held-out engine: tiny models and corpora (the shipped model in test_default_model)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from probtalk.data.dataset import MotionDataset, collate, make_keyid, parse_keyid
+from probtalk.models.audio_encoder import AudioEncoder, AudioEncoderConfig
+from probtalk.models.motion_vq import MotionVQ, MotionVQConfig
+from probtalk.models.phone_tokens import NUM_PHONE_TOKENS, phone_tokens
+from probtalk.models.style import StyleVocabulary
+from probtalk.models.style_predictor import StylePredictor, StylePredictorConfig
+from probtalk.models.talker import Normalizer, Talker
+
+needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite not installed (apt-get install flite)")
+
+
+def tiny_talker(phone_input: bool = True, noise_dim: int = 4, hypotheses: int = 3, seed: int = 0) -> Talker:
+    torch.manual_seed(seed)
+    enc = AudioEncoder.from_config(AudioEncoderConfig(hidden=32, layers=1, heads=2, intermediate=64, conv_dim=(16,) * 7))
+    pcfg = StylePredictorConfig(audio_dim=enc.out_dim, latent_dim=16, num_speakers=2, hidden=32, layers=1, heads=2,
+                                ff_dim=64, dropout=0.0, phone_input=phone_input, noise_dim=noise_dim,
+                                hypotheses=hypotheses, weight_phone=0.1, weight_lip=0.1)
+    vq = MotionVQ(MotionVQConfig(hidden=32, layers=1, heads=2, ff_dim=64, latent_dim=16, num_codes=32, dropout=0.0))
+    talker = Talker(enc, StylePredictor(pcfg), vq, Normalizer(), StyleVocabulary(("A", "B")))
+    if talker.predictor.phone_in is not None:  # a trained model's embedding is not zero
+        with torch.no_grad():
+            torch.nn.init.normal_(talker.predictor.phone_in.weight)
+            talker.predictor.phone_in.weight[0] = 0.0  # the padding row (no phone) stays zero in training
+    return talker.eval()
+
+
+@pytest.fixture(scope="module")
+def speech():
+    t = torch.arange(16000) / 16000
+    return (0.3 * torch.sin(2 * torch.pi * 180 * t) * (0.5 + 0.5 * torch.sin(2 * torch.pi * 3 * t)))[None]
+
+
+def test_phone_tokens_follow_the_timings():
+    tokens = phone_tokens([(0.0, 0.1, "SIL"), (0.1, 0.2, "M"), (0.2, 0.4, "AA1")], 25.0, 12)
+    assert tokens.shape == (12,) and tokens.dtype == np.int64
+    assert tokens[0] > 0 and tokens[3] == tokens[4] != tokens[6]
+    assert (tokens[10:] == 0).all()  # past the last phone: unknown
+    assert tokens.max() < NUM_PHONE_TOKENS
+
+
+def test_phones_reach_the_model(speech):
+    talker = tiny_talker()
+    style = talker.vocabulary.make("neutral")
+    n = torch.tensor([speech.shape[1]])
+    plain, _ = talker.sample(speech, n, style, temperature=None)
+    ph = torch.from_numpy(phone_tokens([(0.0, 0.3, "SIL"), (0.3, 0.5, "M"), (0.5, 1.0, "AA")], 25.0, 25))[None]
+    with_text, _ = talker.sample(speech, n, style, temperature=None, phones=ph)
+    assert (with_text - plain).abs().max() > 1e-4
+    unknown, _ = talker.sample(speech, n, style, temperature=None, phones=torch.zeros_like(ph))
+    torch.testing.assert_close(unknown, plain)  # token 0 = no transcript = audio only
+
+
+def test_deterministic_takes_identical_and_seeded_takes_repeat(speech):
+    talker = tiny_talker()
+    style = talker.vocabulary.make("happy", 1.0, "A")
+    n = torch.tensor([speech.shape[1]])
+    det, _ = talker.sample(speech, n, style, num_samples=3, temperature=None)
+    assert torch.equal(det[0], det[1]) and torch.equal(det[1], det[2])
+    a, _ = talker.sample(speech, n, style, num_samples=4, generator=torch.Generator().manual_seed(5))
+    b, _ = talker.sample(speech, n, style, num_samples=4, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+
+
+def test_noise_input_makes_takes_differ(speech):
+    talker = tiny_talker()
+    style = talker.vocabulary.make("neutral")
+    n = torch.tensor([speech.shape[1]])
+    # top_k=1 keeps the nearest code: whatever differs between takes comes from the noise input.
+    takes, _ = talker.sample(speech, n, style, num_samples=4, top_k=1, generator=torch.Generator().manual_seed(0))
+    spread = (takes[0] - takes[1]).abs().mean()
+    assert spread > 1e-3
+    quiet, _ = talker.sample(speech, n, style, num_samples=4, top_k=1, noise_scale=0.0,
+                             generator=torch.Generator().manual_seed(0))
+    assert torch.equal(quiet[0], quiet[1])
+
+
+def test_best_of_k_objective_terms():
+    from probtalk.train.objective import StageTwoObjective
+
+    talker = tiny_talker()
+    lip_map = (np.random.default_rng(0).normal(size=(53, 3)).astype(np.float32) * 0.1, np.array([0, 3, 0], np.float32))
+    obj = StageTwoObjective(talker, lip_map).train()
+    b, t = 2, 20
+    audio = torch.randn(b, t * 640) * 0.1
+    motion = torch.randn(b, t, 53) * 0.1
+    mask = torch.ones(b, t, dtype=torch.bool)
+    phones = torch.randint(1, NUM_PHONE_TOKENS, (b, t))
+    loss, terms = obj(audio, torch.tensor([t * 640] * b), motion, mask, torch.tensor([0, 1]), torch.tensor([0, 1]),
+                      torch.tensor([0, 1]), phones)
+    assert torch.isfinite(loss) and {"latent", "expression", "jaw", "phone", "lip", "spread"} <= set(terms)
+    loss.backward()
+    assert talker.predictor.noise_in.weight.grad is not None and obj.phone_head.weight.grad is not None
+
+
+def test_performance_keyids_share_speech(tmp_path):
+    assert make_keyid("M001", 3, 1, 2, 2) == "M001_003_1_2-p2"
+    key = parse_keyid("M001_003_1_2-p2")
+    assert key.performance == 2 and key.utterance == "M001_003_1_2" and key.speaker == "M001"
+    assert parse_keyid("M001_003_1_2").performance == 1
+    root = tmp_path / "c"
+    for sub in ("param", "wav", "splits", "align"):
+        (root / sub).mkdir(parents=True)
+    import soundfile as sf
+
+    sf.write(root / "wav" / "A_001_0_0.wav", np.zeros(16000, np.float32) + 0.01, 16000)
+    for k in ("A_001_0_0", "A_001_0_0-p2"):
+        np.save(root / "param" / f"{k}.npy", np.random.default_rng(len(k)).normal(size=(1, 25, 403)).astype(np.float32))
+    (root / "align" / "A_001_0_0.json").write_text(json.dumps({"phones": [[0, 0.5, "M"], [0.5, 1.0, "AA"]]}))
+    (root / "splits" / "train").write_text("A_001_0_0\nA_001_0_0-p2\n")
+    data = MotionDataset(root, "train")
+    one, two = data[0], data[1]
+    assert np.array_equal(one.audio, two.audio) and not np.array_equal(one.motion, two.motion)
+    assert two.phones == one.phones
+    batch = collate([one, two])
+    assert batch.phones.shape == (2, 25) and (batch.phones[:, 5] > 0).all()
+
+
+@needs_flite
+def test_heldout_engine_split_is_disjoint(tmp_path):
+    from probtalk.corpus.synth import SynthConfig, synthesize_corpus
+
+    cfg = SynthConfig(speakers=2, sentences=2, emotions=("neutral",), heldout_speakers=0, performances=2,
+                      heldout_engine_speakers=1, seed=0)
+    synthesize_corpus(tmp_path / "c", cfg, workers=1)
+    manifest = json.loads((tmp_path / "c" / "manifest.json").read_text())
+    engine_of = {s["id"]: s["voice"]["engine"] for s in manifest["speakers"]}
+    train = MotionDataset(tmp_path / "c", "train")
+    held = MotionDataset(tmp_path / "c", "test_unseen_engine")
+    assert {engine_of[s] for s in held.speakers} == {"flite"}
+    assert "flite" not in {engine_of[s] for s in train.speakers}
+    assert not set(held.speakers) & set(train.speakers)
+    assert any(parse_keyid(k).performance == 2 for k in train.keyids)
+    assert all(parse_keyid(k).performance == 1 for k in held.keyids)

@@ -1,0 +1,114 @@
+"""Transcripts: the fit check, model.animate(text=...), the CLI's --text and folder .txt files (tiny model)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+import numpy as np
+import pytest
+import soundfile as sf
+from typer.testing import CliRunner
+
+from probtalk.animation import Animation
+from probtalk.errors import AudioError, InputError
+from probtalk.models.checkpoint import save_checkpoint
+
+LINE = "Bob made a big map of the bay."
+OTHER = "Seven cold fish swim near the green shore."
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory):
+    """An espeak-ng recording of LINE (16 kHz wav) and its path."""
+    from probtalk.corpus.tts import synthesize
+    from probtalk.corpus.voices import Voice
+
+    utt = synthesize(LINE, Voice("M001", "espeak", "en-us+m3"), "neutral", 0.0, np.random.default_rng(0))
+    path = tmp_path_factory.mktemp("speech") / "line.wav"
+    sf.write(path, utt.audio, 16000)
+    return path, utt.audio
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory):
+    from test_lipsync import tiny_talker
+
+    path = tmp_path_factory.mktemp("model") / "tiny.pt"
+    save_checkpoint(path, tiny_talker(), provenance={"fps": 25.0})
+    return path
+
+
+def test_fit_check_accepts_the_line_and_rejects_another(speech):
+    from probtalk.transcript import align_transcript
+
+    _, audio = speech
+    good = align_transcript(audio, LINE)
+    bad = align_transcript(audio, OTHER)
+    assert good.used and good.phones and good.agreement >= 0.45
+    assert not bad.used and bad.reason
+    with pytest.raises(InputError, match="no words"):
+        align_transcript(audio, "  ")
+
+
+def test_alignment_does_not_depend_on_what_was_aligned_before(speech):
+    from probtalk.corpus.align import align_phones
+
+    _, audio = speech
+    first = align_phones(audio, None), align_phones(audio, LINE)
+    align_phones(audio[::-1].copy(), None)  # another clip in between
+    with contextlib.suppress(AudioError):  # may not align at all; it still runs the decoder
+        align_phones(audio[::-1].copy(), OTHER)
+    assert (align_phones(audio, None), align_phones(audio, LINE)) == first
+
+
+def test_text_reaches_the_model_and_mismatch_falls_back(speech, tiny_ckpt, caplog):
+    import probtalk
+
+    path, _ = speech
+    model = probtalk.load_model(tiny_ckpt, device="cpu")
+    plain = model.animate(path, deterministic=True)[0]
+    with_text = model.animate(path, deterministic=True, text=LINE)[0]
+    assert with_text.meta["text_used"] is True and plain.meta["text_used"] is False
+    assert np.abs(with_text.motion() - plain.motion()).max() > 1e-4
+    with caplog.at_level(logging.WARNING):
+        wrong = model.animate(path, deterministic=True, text=OTHER)[0]
+    assert wrong.meta["text_used"] is False and wrong.meta["text_ignored"]  # did not align, or did not fit
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "transcript ignored" in r.getMessage()]
+    assert len(warnings) == 1 and "\n" not in warnings[0].getMessage()
+    np.testing.assert_array_equal(wrong.motion(), plain.motion())
+
+
+def test_cli_text_and_folder_transcripts(speech, tiny_ckpt, tmp_path):
+    from probtalk.cli.main import app
+
+    path, _ = speech
+    runner = CliRunner()
+    out = tmp_path / "one"
+    res = runner.invoke(app, ["animate", str(path), "--model", str(tiny_ckpt), "-o", str(out), "--deterministic",
+                              "--text", LINE])
+    assert res.exit_code == 0, res.output
+    assert Animation.load(next(out.glob("*.npz"))).meta["text_used"] is True
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a", "b"):
+        sf.write(folder / f"{name}.wav", sf.read(path)[0], 16000)
+    (folder / "a.txt").write_text(LINE + "\n", encoding="utf-8")
+    out = tmp_path / "many"
+    res = runner.invoke(app, ["animate", str(folder), "--model", str(tiny_ckpt), "-o", str(out), "--deterministic"])
+    assert res.exit_code == 0, res.output
+    used = {p.name.split("_")[0]: Animation.load(p).meta["text_used"] for p in out.glob("*.npz")}
+    assert used == {"a": True, "b": False}
+    res = runner.invoke(app, ["animate", str(folder), "--model", str(tiny_ckpt), "-o", str(out), "--text", LINE])
+    assert res.exit_code == 2 and "beside each file" in res.output
+
+
+def test_mismatched_tokens_are_cut_per_window(tiny_ckpt):
+    import probtalk
+    from probtalk.runtime.engine import encoder_inputs
+
+    backend = probtalk.load_model(tiny_ckpt, device="cpu").backend
+    phones = np.arange(1, 11)
+    cut = [encoder_inputs(backend, start, 6, num_samples=1, temperature=None, seed=0, phones=phones)["phones"]
+           for start in (0, 4, 8)]
+    assert [c.tolist() for c in cut] == [[[1, 2, 3, 4, 5, 6]], [[5, 6, 7, 8, 9, 10]], [[9, 10, 0, 0, 0, 0]]]
