@@ -1,13 +1,17 @@
 """Export speed and file size of a 10 s take (250 frames at 25 fps) in every format.
 
 Usage:
-    .venv/bin/python benchmarks/export_speed.py [--frames 250] [--rig PATH] [--repeat 2]
+    .venv/bin/python benchmarks/export_speed.py [--frames 250] [--rig PATH] [--repeat 2] [--take take.npz]
 
 Uses the bundled head when it is installed (else a ~5k-vertex sphere rig with
 random bases and 52 ARKit shapes, said so in the output). Each format is
 written ``--repeat`` times; the best wall time is reported (the first call
 also pays imports such as scipy, so it is shown separately as "first").
-FBX times include starting Blender (bpy) in a subprocess.
+FBX times include starting Blender (bpy) in a subprocess. The last lines
+compare one curve format with all three written by ``exporters.write_all``
+(which solves the ARKit curves once for all of them), and give the default
+GLB's size for a 5 s take (``--take`` uses a real take, e.g. from
+``probtalk animate``, instead of the synthetic one).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from exporters.fbx import find_blender
 from probtalk import Animation
 from probtalk.arkit import ARKIT_NAMES
 from probtalk.flame.rig import Rig, bundled_rig_path, load_rig
-from probtalk.layout import NUM_EXPRESSION, NUM_JOINTS, NUM_SHAPE
+from probtalk.layout import KINTREE_TABLE, NUM_EXPRESSION, NUM_JOINTS, NUM_SHAPE
 
 FPS = 25.0
 
@@ -52,7 +56,7 @@ def sphere_rig(rings: int = 70, segments: int = 72) -> Rig:
     return Rig(
         name="bench-sphere", v_template=v, faces=np.array(faces), shapedirs=np.zeros((n, 3, NUM_SHAPE)),
         exprdirs=exprdirs, posedirs=np.zeros((n, 3, (NUM_JOINTS - 1) * 9)), j_regressor=j_reg, weights=weights,
-        kintree_table=np.array([[-1, 0, 1, 1, 1], [0, 1, 2, 3, 4]]), semantic_names=ARKIT_NAMES,
+        kintree_table=np.array(KINTREE_TABLE), semantic_names=ARKIT_NAMES,
         semantic_offsets=np.einsum("vck,nk->nvc", exprdirs, sem_expr), semantic_expression=sem_expr,
         semantic_jaw=np.zeros((52, 3)), semantic_eye=np.zeros((52, 6)),
     )
@@ -76,6 +80,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=250)
     parser.add_argument("--rig", type=Path, default=None)
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--take", type=Path, default=None, help="an Animation .npz to export instead")
     args = parser.parse_args()
     if args.rig is not None or bundled_rig_path().is_file():
         rig = load_rig(args.rig)
@@ -83,11 +88,12 @@ def main() -> None:
     else:
         rig = sphere_rig()
         label = "bench-sphere (bundled rig not installed)"
-    anim = take(args.frames)
+    anim = Animation.load(args.take) if args.take is not None else take(args.frames)
     cases = [
         ("npz", "take.npz", {}),
         ("npz + baked vertices", "baked.npz", {"bake_vertices": True}),
-        ("glb (50 expression targets)", "take.glb", {}),
+        ("glb (expression targets, default)", "take.glb", {}),
+        ("glb, exact (tolerance 0)", "exact.glb", {"tolerance": 0.0}),
         ("glb --arkit (52 ARKit targets)", "arkit.glb", {"arkit": True}),
         ("gltf (embedded buffer)", "take.gltf", {}),
         ("livelink csv", "take.csv", {}),
@@ -109,8 +115,28 @@ def main() -> None:
                 times.append(time.perf_counter() - start)
             size = path.stat().st_size
             print(f"{label:34s} {size / 1024:8.1f}kB {times[0]:8.3f} {min(times):8.3f}")
+        one = best_of(args.repeat, lambda: exporters.write_all(anim, tmp, "one", ["livelink"], rig))
+        three = best_of(args.repeat, lambda: exporters.write_all(anim, tmp, "three",
+                                                                 ["livelink", "arkit-json", "curves-csv"], rig))
+        print(f"curves: one format {one:.3f} s, csv + json + curves-csv {three:.3f} s ({three / one:.2f}x)")
+        frames5 = int(round(5.0 * anim.fps))
+        short = Animation(fps=anim.fps, expression=anim.expression[:frames5], jaw_pose=anim.jaw_pose[:frames5],
+                          neck_pose=None if anim.neck_pose is None else anim.neck_pose[:frames5],
+                          eye_pose=None if anim.eye_pose is None else anim.eye_pose[:frames5])
+        size = exporters.write(short, Path(tmp) / "five.glb", rig).stat().st_size
+        print(f"default glb of a {short.duration:.1f} s take: {size / 1e6:.2f} MB")
     if find_blender() is None:
         print("fbx: skipped (no Blender; run 'bash scripts/setup.sh')")
+
+
+def best_of(repeat: int, fn) -> float:
+    """Best wall time of ``repeat`` calls of ``fn``."""
+    times = []
+    for _ in range(max(1, repeat)):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import torch
 from probtalk import Animation
 from probtalk.flame import FlameLayer, load_rig
 from probtalk.flame.rig import Rig
+from probtalk.layout import KINTREE_TABLE
 from probtalk.rendering import Camera, render
 from probtalk.rendering.api import AUTO_SAMPLES
 from probtalk.rendering.backends import create_backend
@@ -48,7 +49,7 @@ def sphere_rig() -> Rig:
         name="bench-sphere", v_template=v, faces=np.asarray(sub.faces), shapedirs=np.zeros((n, 3, 1)),
         exprdirs=rng.normal(0, 1e-3, (n, 3, 50)), posedirs=np.zeros((n, 3, 36)),
         j_regressor=np.full((5, n), 1.0 / n), weights=weights,
-        kintree_table=np.array([[-1, 0, 1, 1, 1], [0, 1, 2, 3, 4]]),
+        kintree_table=np.array(KINTREE_TABLE),
     )
 
 

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from exporters.checks import check_animation
 from probtalk.animation import Animation
-from probtalk.errors import InputError, RigError
+from probtalk.errors import InputError
 from probtalk.io import ensure_writable_dir
-from probtalk.layout import NUM_EXPRESSION
 
 if TYPE_CHECKING:
+    from exporters.arkit import ArkitCache
     from probtalk.flame.rig import Rig
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,12 @@ log = logging.getLogger(__name__)
 _REGISTRY: dict[str, type[Writer]] = {}
 _SUFFIXES: dict[str, str] = {}
 
-# The longest animation any writer accepts: one hour at 240 fps guards against
-# passing a wrong array (e.g. vertices) as an animation.
-MAX_FRAMES = 240 * 3600
+
+#: The one error for blendshape targets given to a mesh format without ARKit export (API and CLI alike).
+TARGETS_NEED_ARKIT = (
+    "blendshape targets (--targets) retarget ARKit curves: add arkit=True (--arkit) for glb/gltf/fbx, "
+    "or export only livelink, arkit-json or curves-csv"
+)
 
 
 class Writer(ABC):
@@ -51,6 +55,8 @@ class Writer(ABC):
 
     def __init__(self, rig: Rig | None = None) -> None:
         self._rig = rig
+        #: Shared ARKit solves; :func:`exporters.write_all` gives every writer of a take the same one.
+        self.cache: ArkitCache | None = None
 
     # ------------------------------------------------------------ options
     @classmethod
@@ -96,13 +102,18 @@ def register(cls: type[Writer]) -> type[Writer]:
     return cls
 
 
-def formats() -> list[str]:
-    """Names of every registered format, sorted."""
-    return sorted(_REGISTRY)
+def formats(aliases: bool = False) -> list[str]:
+    """Names of every registered format, sorted; with ``aliases`` also the suffix names ("csv", "json")."""
+    names = sorted(_REGISTRY)
+    if aliases:
+        names += sorted(s[1:] for s in _SUFFIXES if "." not in s[1:] and s[1:] not in _REGISTRY)
+    return names
 
 
 def writer_class(name: str) -> type[Writer]:
     """The writer class for a format name; InputError naming the known formats otherwise."""
+    if not isinstance(name, str):
+        raise InputError(f"an export format is a name such as 'glb', got {type(name).__name__} {name!r}")
     key = name.strip().lower()
     if key not in _REGISTRY and f".{key}" in _SUFFIXES:  # aliases: "csv" -> livelink, "json" -> arkit-json
         key = _SUFFIXES[f".{key}"]
@@ -123,9 +134,16 @@ def get_writer(name: str, rig: Rig | None = None, **options: Any) -> Writer:
 
 def resolve_format(path: str | os.PathLike[str] | None, format: str | None) -> str:  # noqa: A002
     """Format name from an explicit ``format`` or from the suffix of ``path``."""
-    if format:
-        return writer_class(format).name
+    if path is not None and (not isinstance(path, str | os.PathLike) or isinstance(path, bytes) or not str(path).strip()):
+        raise InputError(f"an export path must be a non-empty str or Path, got {type(path).__name__} {path!r}")
     suffixes = [s.lower() for s in Path(path).suffixes] if path is not None else []
+    if format is not None:
+        cls = writer_class(format)
+        last = suffixes[-1] if suffixes else ""
+        if last in _SUFFIXES and last not in {"." + s.rsplit(".", 1)[-1] for s in cls.suffixes}:
+            log.warning("%s is named like a %s file but is written as %s (format=%r wins)",
+                        Path(str(path)).name, _SUFFIXES[last], cls.name, format)
+        return cls.name
     double = "".join(suffixes[-2:])
     if len(suffixes) >= 2 and double in _SUFFIXES:  # e.g. take0.curves.csv
         return _SUFFIXES[double]
@@ -137,32 +155,6 @@ def resolve_format(path: str | os.PathLike[str] | None, format: str | None) -> s
             f"use one of {known} or pass format= one of {', '.join(formats())}"
         )
     return _SUFFIXES[suffix]
-
-
-# ------------------------------------------------------------------ checks
-def check_animation(animation: Animation) -> None:
-    """Raise InputError when ``animation`` cannot be exported (wrong type, no frames, bad fps)."""
-    if not isinstance(animation, Animation):
-        raise InputError(f"expected a probtalk.Animation, got {type(animation).__name__}; load it with Animation.load")
-    if not np.isfinite(animation.fps) or animation.fps <= 0:
-        raise InputError(f"animation fps must be a positive number, got {animation.fps}; set Animation.fps")
-    if animation.num_frames < 1:
-        raise InputError("animation has no frames; nothing to export")
-    if animation.num_frames > MAX_FRAMES:
-        raise InputError(f"animation has {animation.num_frames} frames (over {MAX_FRAMES}); is it really an animation?")
-    animation.validate()
-
-
-def check_rig(animation: Animation, rig: Rig) -> None:
-    """Raise RigError when ``animation`` does not fit ``rig`` (expression or shape width)."""
-    if animation.expression.shape[1] > NUM_EXPRESSION:
-        raise RigError(
-            f"animation has {animation.expression.shape[1]} expression components, rig {rig.name} has {NUM_EXPRESSION}"
-        )
-    if animation.shape is not None and animation.shape.shape[0] > rig.shapedirs.shape[2]:
-        raise RigError(
-            f"animation shape has {animation.shape.shape[0]} coefficients, rig {rig.name} has {rig.shapedirs.shape[2]}"
-        )
 
 
 def neutral_vertices(rig: Rig, shape: np.ndarray | None) -> np.ndarray:
@@ -179,16 +171,13 @@ def rest_joints(rig: Rig, vertices: np.ndarray) -> np.ndarray:
     return (rig.j_regressor.astype(np.float64) @ vertices.astype(np.float64)).astype(np.float32)
 
 
-def used_components(animation: Animation, nonzero_only: bool = False) -> np.ndarray:
-    """Indices int64 [K] of the expression components to export as morph targets / shape keys.
+def clip_name(animation: Animation, path: Path) -> str:
+    """Name of the take's animation clip: ``meta["name"]`` when set, else the file's stem.
 
-    Every column of ``animation.expression`` by default; with ``nonzero_only``
-    only the components that move in at least one frame.
+    The pipeline names files ``<stem>_<emotion>_take<k>``, so clips carry the same name in every tool.
     """
-    width = animation.expression.shape[1]
-    if not nonzero_only:
-        return np.arange(width, dtype=np.int64)
-    return np.flatnonzero(np.any(animation.expression != 0, axis=0)).astype(np.int64)
+    name = animation.meta.get("name")
+    return str(name) if name else path.name.split(".")[0]
 
 
 def component_name(index: int) -> str:

@@ -22,15 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from exporters.base import (
-    Writer,
-    check_rig,
-    component_name,
-    neutral_vertices,
-    register,
-    rest_joints,
-    used_components,
-)
+from exporters.base import clip_name, neutral_vertices, register, rest_joints
+from exporters.morphs import DEFAULT_TOLERANCE, MeshWriter, MorphSet, joint_rotations
 from probtalk.animation import Animation
 from probtalk.errors import InputError, MissingExtraError, OutputError
 from probtalk.io import atomic_path
@@ -43,8 +36,6 @@ log = logging.getLogger(__name__)
 
 BLENDER_SCRIPT = Path(__file__).resolve().parent / "blender" / "fbx_export.py"
 DEFAULT_TIMEOUT_S = 600.0
-_JOINT_FIELDS = {"neck": ("neck_pose", 0), "jaw": ("jaw_pose", 0), "left_eye": ("eye_pose", 0),
-                 "right_eye": ("eye_pose", 3)}
 
 
 def find_blender() -> list[str] | None:
@@ -71,77 +62,59 @@ def _command_for(program: Path) -> list[str]:
     return [str(program), "-b", "--factory-startup", "--python-exit-code", "1", "-P"]
 
 
-def fbx_payload(
-    animation: Animation,
-    rig: Rig,
-    arkit: bool = False,
-    nonzero_only: bool = False,
-    targets: str | os.PathLike[str] | None = None,
-    arkit_smoothing: float = 0.0,
-) -> dict[str, np.ndarray]:
+def fbx_payload(animation: Animation, rig: Rig, morphs: MorphSet, clip: str = "take") -> dict[str, np.ndarray]:
     """Arrays the Blender-side script needs (all plain numeric/string arrays, FLAME Y-up metres).
 
     Keys: ``vertices`` [V, 3], ``faces`` [F, 3], ``key_names`` [K], ``key_offsets`` [K, V, 3],
     ``key_weights`` [T, K], ``key_range`` [2] (slider min/max), ``joint_names`` [J],
     ``joint_positions`` [J, 3], ``parents`` [J], ``skin_weights`` [V, J],
-    ``joint_rotations`` [T, J, 3] axis-angle, ``joint_animated`` [J] bool, ``fps`` scalar, ``name``.
+    ``joint_rotations`` [T, J, 3] axis-angle, ``joint_animated`` [J] bool, ``fps`` scalar, ``name``,
+    ``clip`` (the take's name in the file).
     """
-    check_rig(animation, rig)
-    verts = neutral_vertices(rig, animation.shape)
     frames = animation.num_frames
-    if arkit:
-        from exporters.arkit import load_blendshape_targets, rig_targets, solve_arkit
-        from probtalk.arkit import ARKIT_INDEX
-
-        names, offsets = load_blendshape_targets(targets) if targets is not None else rig_targets(rig)
-        curves = solve_arkit(animation, rig, (names, offsets), arkit_smoothing)
-        key_names = list(names)
-        key_offsets = np.asarray(offsets, np.float32)
-        key_weights = curves.weights[:, [ARKIT_INDEX[n] for n in names]]
-        key_range = np.array([0.0, 1.0])
-        driven = {"neck"}
+    key_range = np.array([0.0, 1.0])  # every MorphSet weight lies in [0, 1]
+    if morphs.character is not None:  # the user's mesh: its blendshapes only, no FLAME skeleton
+        c = morphs.character
+        verts, faces, name = c.vertices, c.faces, c.name
+        joint_names: list[str] = []
+        positions, parents = np.zeros((0, 3), np.float32), np.zeros(0, np.int64)
+        skin = np.zeros((len(verts), 0), np.float32)
     else:
-        comps = used_components(animation, nonzero_only)
-        key_names = [component_name(int(k)) for k in comps]
-        key_offsets = np.ascontiguousarray(rig.exprdirs[:, :, comps].transpose(2, 0, 1))
-        key_weights = animation.expression[:, comps]
-        bound = float(np.ceil(max(1.0, np.abs(key_weights).max(initial=0.0))))
-        key_range = np.array([-bound, bound])
-        driven = {"neck", "jaw", "left_eye", "right_eye"}
-    rotations = np.zeros((frames, len(JOINT_NAMES), 3), np.float32)
-    animated = np.zeros(len(JOINT_NAMES), bool)
-    for j, name in enumerate(JOINT_NAMES):
-        if name not in _JOINT_FIELDS or name not in driven:
-            continue
-        field, start = _JOINT_FIELDS[name]
-        value = getattr(animation, field)
-        if value is not None:
-            rotations[:, j] = value[:, start : start + 3]
+        verts, faces, name = neutral_vertices(rig, animation.shape), rig.faces, rig.name
+        joint_names = list(JOINT_NAMES)
+        positions, parents, skin = rest_joints(rig, verts), rig.parents, rig.weights
+    rotations = np.zeros((frames, len(joint_names), 3), np.float32)
+    animated = np.zeros(len(joint_names), bool)
+    tracks = joint_rotations(animation, morphs.joints)
+    for j, joint in enumerate(joint_names):
+        if joint in tracks:
+            rotations[:, j] = tracks[joint]
             animated[j] = True
     return {
-        "vertices": verts,
-        "faces": rig.faces.astype(np.int32),
-        "key_names": np.array(key_names, dtype=str),
-        "key_offsets": key_offsets.astype(np.float32),
-        "key_weights": np.asarray(key_weights, np.float32),
+        "vertices": np.asarray(verts, np.float32),
+        "faces": np.asarray(faces, np.int32),
+        "key_names": np.array(morphs.names, dtype=str),
+        "key_offsets": morphs.deltas.astype(np.float32),
+        "key_weights": np.asarray(morphs.weights, np.float32),
         "key_range": key_range.astype(np.float64),
-        "joint_names": np.array(JOINT_NAMES, dtype=str),
-        "joint_positions": rest_joints(rig, verts),
-        "parents": rig.parents.astype(np.int64),
-        "skin_weights": rig.weights.astype(np.float32),
+        "joint_names": np.array(joint_names, dtype=str),
+        "joint_positions": np.asarray(positions, np.float32),
+        "parents": np.asarray(parents, np.int64),
+        "skin_weights": np.asarray(skin, np.float32),
         "joint_rotations": rotations,
         "joint_animated": animated,
         "fps": np.float64(animation.fps),
-        "name": np.array(str(animation.meta.get("name", "probtalk_head"))),
+        "name": np.array(name),
+        "clip": np.array(clip),
     }
 
 
 @register
-class FbxWriter(Writer):
+class FbxWriter(MeshWriter):
     """FBX (binary, 7.4) via Blender: shape keys per expression component or ARKit shape, armature, baked animation.
 
-    Options are those of the ``glb`` writer (``arkit``, ``nonzero_only``, ``targets``,
-    ``arkit_smoothing``) plus ``timeout`` (seconds for the Blender process).
+    Options are those of :class:`exporters.morphs.MeshWriter` (``arkit``, ``nonzero_only``, ``targets``,
+    ``arkit_smoothing``, ``tolerance``, ``character``) plus ``timeout`` (seconds for the Blender process).
     """
 
     name = "fbx"
@@ -150,12 +123,10 @@ class FbxWriter(Writer):
 
     def __init__(self, rig: Rig | None = None, *, arkit: bool = False, nonzero_only: bool = False,
                  targets: str | os.PathLike[str] | None = None, arkit_smoothing: float = 0.0,
+                 tolerance: float = DEFAULT_TOLERANCE, character: str | os.PathLike[str] | None = None,
                  timeout: float = DEFAULT_TIMEOUT_S) -> None:
-        super().__init__(rig)
-        if targets is not None and not arkit:
-            raise InputError("blendshape targets only apply to ARKit export; add arkit=True (--arkit)")
-        self.options = {"arkit": bool(arkit), "nonzero_only": bool(nonzero_only), "targets": targets,
-                        "arkit_smoothing": float(arkit_smoothing)}
+        super().__init__(rig, arkit=arkit, nonzero_only=nonzero_only, targets=targets,
+                         arkit_smoothing=arkit_smoothing, tolerance=tolerance, character=character)
         self.timeout = float(timeout)
 
     def _write(self, animation: Animation, path: Path) -> None:
@@ -166,7 +137,7 @@ class FbxWriter(Writer):
                 "needs Blender: run 'bash scripts/setup.sh' (installs bpy 4.5 into .venv-blender), "
                 "install a 'blender' binary, or set PROBTALK_BLENDER",
             )
-        payload = fbx_payload(animation, self.rig, **self.options)
+        payload = fbx_payload(animation, self.rig, self.morphs(animation), clip_name(animation, path))
         with tempfile.TemporaryDirectory(prefix="probtalk-fbx-") as tmpdir:
             data = Path(tmpdir) / "payload.npz"
             np.savez(data, **payload)

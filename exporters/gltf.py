@@ -25,16 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from exporters.base import (
-    Writer,
-    check_rig,
-    component_name,
-    neutral_vertices,
-    register,
-    rest_joints,
-    skin_top4,
-    used_components,
-)
+from exporters.base import clip_name, neutral_vertices, register, rest_joints, skin_top4
+from exporters.morphs import MeshWriter, MorphSet, joint_rotations
+from exporters.readers import DTYPES, FLOAT, UNSIGNED_BYTE, UNSIGNED_INT, UNSIGNED_SHORT
 from probtalk.animation import Animation
 from probtalk.errors import InputError, MissingExtraError
 from probtalk.io import atomic_write_bytes
@@ -45,15 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# glTF enums.
-FLOAT, UNSIGNED_BYTE, UNSIGNED_SHORT, UNSIGNED_INT = 5126, 5121, 5123, 5125
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
-_COMPONENTS = {"SCALAR": 1, "VEC3": 3, "VEC4": 4, "MAT4": 16}
-_DTYPES = {FLOAT: np.float32, UNSIGNED_BYTE: np.uint8, UNSIGNED_SHORT: np.uint16, UNSIGNED_INT: np.uint32}
-
-# Which Animation field drives which joint (axis-angle columns).
-JOINT_CHANNELS = {"neck": ("neck_pose", slice(0, 3)), "jaw": ("jaw_pose", slice(0, 3)),
-                  "left_eye": ("eye_pose", slice(0, 3)), "right_eye": ("eye_pose", slice(3, 6))}
 
 
 class _Builder:
@@ -69,7 +54,7 @@ class _Builder:
 
     def add(self, array: np.ndarray, kind: str, ctype: int = FLOAT, target: int | None = None,
             minmax: bool = False) -> int:
-        data = np.ascontiguousarray(array, dtype=_DTYPES[ctype])
+        data = np.ascontiguousarray(array, dtype=DTYPES[ctype])
         count = data.shape[0]
         offset = len(self.blob)
         self.blob += data.tobytes()
@@ -83,18 +68,48 @@ class _Builder:
         self.accessors.append(acc)
         return len(self.accessors) - 1
 
+    def _view(self, data: np.ndarray) -> int:
+        offset = len(self.blob)
+        self.blob += data.tobytes()
+        self.blob += b"\0" * (-len(self.blob) % 4)
+        self.views.append(self.lib.BufferView(buffer=0, byteOffset=offset, byteLength=data.nbytes))
+        return len(self.views) - 1
 
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Unit area-weighted vertex normals float32 [V, 3] of a triangle mesh (+Z where undefined)."""
-    v = vertices.astype(np.float64)
-    tri = v[faces]
-    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    n = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(n, faces[:, k], fn)
-    length = np.linalg.norm(n, axis=1, keepdims=True)
-    n = np.where(length > 1e-20, n / np.maximum(length, 1e-30), np.array([0.0, 0.0, 1.0]))
-    return n.astype(np.float32)
+    def add_sparse(self, dense: np.ndarray, rows: np.ndarray) -> int:
+        """A sparse float VEC3 accessor: zeros except ``dense[rows]`` (rows ascending), with min/max.
+
+        Index type is the smallest that holds the vertex count; a target with no rows is an
+        all-zero accessor without data.
+        """
+        dense = np.asarray(dense, np.float32)
+        count = dense.shape[0]
+        acc = self.lib.Accessor(componentType=FLOAT, count=count, type="VEC3", byteOffset=None)
+        full_min = dense[rows].min(axis=0) if len(rows) else np.zeros(3, np.float32)
+        full_max = dense[rows].max(axis=0) if len(rows) else np.zeros(3, np.float32)
+        if len(rows) < count:  # the zeros count too
+            full_min, full_max = np.minimum(full_min, 0.0), np.maximum(full_max, 0.0)
+        acc.min = [float(v) for v in full_min]
+        acc.max = [float(v) for v in full_max]
+        if len(rows):
+            ctype = UNSIGNED_SHORT if count <= 65535 else UNSIGNED_INT
+            indices = self._view(np.ascontiguousarray(rows, dtype=DTYPES[ctype]))
+            values = self._view(np.ascontiguousarray(dense[rows]))
+            acc.sparse = self.lib.Sparse(
+                count=int(len(rows)),
+                indices=self.lib.AccessorSparseIndices(bufferView=indices, componentType=ctype),
+                values=self.lib.AccessorSparseValues(bufferView=values),
+            )
+        self.accessors.append(acc)
+        return len(self.accessors) - 1
+
+
+def mesh_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Unit vertex normals float32 [V, 3] (:func:`probtalk.geometry.vertex_normals`; +Z where undefined,
+    as glTF requires unit normals)."""
+    from probtalk.geometry import vertex_normals  # torch: imported when a mesh is written, not with exporters
+
+    n = vertex_normals(np.asarray(vertices, np.float32), faces)
+    return np.where(np.linalg.norm(n, axis=1, keepdims=True) > 0.5, n, np.array([0.0, 0.0, 1.0], np.float32))
 
 
 def axis_angle_to_quat(rotvec: np.ndarray) -> np.ndarray:
@@ -106,66 +121,11 @@ def axis_angle_to_quat(rotvec: np.ndarray) -> np.ndarray:
     return q.astype(np.float32)
 
 
-def build_gltf(
-    animation: Animation,
-    rig: Rig,
-    arkit: bool = False,
-    nonzero_only: bool = False,
-    targets: str | os.PathLike[str] | None = None,
-    arkit_smoothing: float = 0.0,
-) -> Any:
-    """Build the :class:`pygltflib.GLTF2` document (binary blob attached) for ``animation``.
-
-    See :class:`GltfWriter` for the options.
-    """
-    check_rig(animation, rig)
-    b = _Builder()
+def _skeleton(b: _Builder, rig: Rig, verts: np.ndarray, nodes: list[Any], joint_nodes: list[int]) -> Any:
+    """Add FLAME's joints as nodes after the mesh node (filling ``joint_nodes``) and return the skin."""
     lib = b.lib
-    verts = neutral_vertices(rig, animation.shape)
-    faces = rig.faces.astype(np.uint32)
     joints = rest_joints(rig, verts)
     parents = rig.parents
-
-    # ------------------------------------------------------------ morph data
-    if arkit:
-        from exporters.arkit import load_blendshape_targets, rig_targets, solve_arkit
-
-        names, offsets = load_blendshape_targets(targets) if targets is not None else rig_targets(rig)
-        curves = solve_arkit(animation, rig, (names, offsets), arkit_smoothing)
-        from probtalk.arkit import ARKIT_INDEX
-
-        weights = curves.weights[:, [ARKIT_INDEX[n] for n in names]]
-        target_names = list(names)
-        deltas = [np.asarray(o, np.float32) for o in offsets]
-        driven = {"neck"}  # jaw and eye motion is inside the ARKit shapes
-    else:
-        comps = used_components(animation, nonzero_only)
-        weights = animation.expression[:, comps]
-        target_names = [component_name(int(k)) for k in comps]
-        deltas = [rig.exprdirs[:, :, int(k)] for k in comps]
-        driven = {"neck", "jaw", "left_eye", "right_eye"}
-
-    # ------------------------------------------------------------ mesh
-    j4, w4 = skin_top4(rig.weights)
-    attrs = lib.Attributes(
-        POSITION=b.add(verts, "VEC3", target=ARRAY_BUFFER, minmax=True),
-        NORMAL=b.add(vertex_normals(verts, rig.faces), "VEC3", target=ARRAY_BUFFER),
-        JOINTS_0=b.add(j4, "VEC4", UNSIGNED_BYTE if len(JOINT_NAMES) < 256 else UNSIGNED_SHORT, ARRAY_BUFFER),
-        WEIGHTS_0=b.add(w4, "VEC4", target=ARRAY_BUFFER),
-    )
-    morph = [{"POSITION": b.add(d, "VEC3", target=ARRAY_BUFFER, minmax=True)} for d in deltas]
-    prim = lib.Primitive(attributes=attrs, indices=b.add(faces.reshape(-1), "SCALAR", UNSIGNED_INT,
-                                                         ELEMENT_ARRAY_BUFFER, minmax=False), mode=4)
-    if morph:
-        prim.targets = morph
-    mesh = lib.Mesh(name=rig.name, primitives=[prim])
-    if morph:
-        mesh.weights = [0.0] * len(morph)
-        mesh.extras = {"targetNames": target_names}
-
-    # ------------------------------------------------------------ skeleton
-    nodes = [lib.Node(name="head", mesh=0, skin=0)]
-    joint_nodes = []
     for j, name in enumerate(JOINT_NAMES):
         local = joints[j] - (joints[parents[j]] if parents[j] >= 0 else 0.0)
         nodes.append(lib.Node(name=name, translation=[float(x) for x in local]))
@@ -176,8 +136,53 @@ def build_gltf(
             nodes[joint_nodes[j]].children = kids
     ibm = np.tile(np.eye(4, dtype=np.float32), (len(JOINT_NAMES), 1, 1))
     ibm[:, :3, 3] = -joints
-    skin = lib.Skin(name="flame", joints=joint_nodes, skeleton=joint_nodes[0],
+    return lib.Skin(name="flame", joints=joint_nodes, skeleton=joint_nodes[0],
                     inverseBindMatrices=b.add(ibm.transpose(0, 2, 1).reshape(-1, 16), "MAT4"))
+
+
+def build_gltf(animation: Animation, rig: Rig, morphs: MorphSet, clip: str = "take") -> Any:
+    """Build the :class:`pygltflib.GLTF2` document (binary blob attached) for ``animation``.
+
+    Args:
+        animation: the take (its joint rotations and fps).
+        rig: the head (neutral mesh, skinning, joints).
+        morphs: the morph targets and weights (:meth:`exporters.morphs.MeshWriter.morphs`).
+        clip: the animation's name.
+    """
+    b = _Builder()
+    lib = b.lib
+    character = morphs.character
+    if character is not None:  # the user's own mesh: no FLAME skeleton, only its blendshapes
+        verts, faces, mesh_name = character.vertices, character.faces.astype(np.uint32), character.name
+    else:
+        verts, faces, mesh_name = neutral_vertices(rig, animation.shape), rig.faces.astype(np.uint32), rig.name
+    weights, target_names, deltas = morphs.weights, morphs.names, morphs.deltas
+
+    # ------------------------------------------------------------ mesh
+    attrs = lib.Attributes(
+        POSITION=b.add(verts, "VEC3", target=ARRAY_BUFFER, minmax=True),
+        NORMAL=b.add(mesh_normals(verts, faces.astype(np.int64)), "VEC3", target=ARRAY_BUFFER),
+    )
+    if character is None:
+        j4, w4 = skin_top4(rig.weights)
+        attrs.JOINTS_0 = b.add(j4, "VEC4", UNSIGNED_BYTE if len(JOINT_NAMES) < 256 else UNSIGNED_SHORT, ARRAY_BUFFER)
+        attrs.WEIGHTS_0 = b.add(w4, "VEC4", target=ARRAY_BUFFER)
+    # Sparse targets: a head's expression or ARKit target moves a fraction of the vertices.
+    morph = [{"POSITION": b.add_sparse(d, rows)} for d, rows in zip(deltas, morphs.nonzero(), strict=True)]
+    index_type = UNSIGNED_SHORT if len(verts) <= 65535 else UNSIGNED_INT
+    prim = lib.Primitive(attributes=attrs, indices=b.add(faces.reshape(-1), "SCALAR", index_type,
+                                                         ELEMENT_ARRAY_BUFFER, minmax=False), mode=4)
+    if morph:
+        prim.targets = morph
+    mesh = lib.Mesh(name=mesh_name, primitives=[prim])
+    if morph:
+        mesh.weights = [0.0] * len(morph)
+        mesh.extras = {"targetNames": target_names}
+
+    # ------------------------------------------------------------ skeleton
+    nodes = [lib.Node(name="head", mesh=0, skin=None if character is not None else 0)]
+    joint_nodes: list[int] = []
+    skins = [] if character is not None else [_skeleton(b, rig, verts, nodes, joint_nodes)]
 
     # ------------------------------------------------------------ animation
     frames = animation.num_frames
@@ -187,66 +192,49 @@ def build_gltf(
         samplers.append(lib.AnimationSampler(input=times, output=b.add(weights.reshape(-1), "SCALAR"),
                                              interpolation="LINEAR"))
         channels.append(lib.AnimationChannel(sampler=0, target=lib.AnimationChannelTarget(node=0, path="weights")))
+    tracks = joint_rotations(animation, morphs.joints)
     for j, name in enumerate(JOINT_NAMES):
-        if name not in driven:
+        if name not in tracks:
             continue
-        field, cols = JOINT_CHANNELS[name]
-        value = getattr(animation, field)
-        if value is None:
-            continue
-        quats = axis_angle_to_quat(value[:, cols])
+        quats = axis_angle_to_quat(tracks[name])
         samplers.append(lib.AnimationSampler(input=times, output=b.add(quats, "VEC4"), interpolation="LINEAR"))
         target = lib.AnimationChannelTarget(node=joint_nodes[j], path="rotation")
         channels.append(lib.AnimationChannel(sampler=len(samplers) - 1, target=target))
-    anims = [lib.Animation(name=str(animation.meta.get("name", "take")), samplers=samplers, channels=channels)]
+    anims = [lib.Animation(name=clip, samplers=samplers, channels=channels)]
 
     gltf = lib.GLTF2(
         asset=lib.Asset(version="2.0", generator="probtalk exporters"),
         scene=0,
-        scenes=[lib.Scene(nodes=[0, joint_nodes[0]])],
+        scenes=[lib.Scene(nodes=[0, *joint_nodes[:1]])],
         nodes=nodes,
         meshes=[mesh],
-        skins=[skin],
+        skins=skins,
         animations=anims if channels else [],
         accessors=b.accessors,
         bufferViews=b.views,
         buffers=[lib.Buffer(byteLength=len(b.blob))],
-        extras={"fps": animation.fps, "probtalk": {"rig": rig.rig_id(), "arkit": bool(arkit)}},
+        extras={"fps": animation.fps, "probtalk": {"rig": rig.rig_id(), "arkit": morphs.arkit,
+                                                   "character": None if character is None else character.name}},
     )
     gltf.set_binary_blob(bytes(b.blob))
     return gltf
 
 
 @register
-class GlbWriter(Writer):
-    """Binary glTF (``.glb``).
-
-    Options:
-        arkit: export the 52 ARKit shapes as morph targets driven by solved curves
-            (engine-friendly names) instead of the FLAME expression basis.
-        nonzero_only: export only the expression components that move in the take.
-        targets: with ``arkit``, a user blendshape set (OBJ folder or GLB) to use instead of the rig's.
-        arkit_smoothing: temporal smoothing of the ARKit solve.
-    """
+class GlbWriter(MeshWriter):
+    """Binary glTF (``.glb``); options of :class:`exporters.morphs.MeshWriter`."""
 
     name = "glb"
     suffixes = (".glb",)
     description = "binary glTF 2.0: mesh, skinned jaw/neck/eyes, morph targets, animation"
 
-    def __init__(self, rig: Rig | None = None, *, arkit: bool = False, nonzero_only: bool = False,
-                 targets: str | os.PathLike[str] | None = None, arkit_smoothing: float = 0.0) -> None:
-        super().__init__(rig)
-        if targets is not None and not arkit:
-            raise InputError("blendshape targets only apply to ARKit export; add arkit=True (--arkit)")
-        self.options = {"arkit": bool(arkit), "nonzero_only": bool(nonzero_only), "targets": targets,
-                        "arkit_smoothing": float(arkit_smoothing)}
-
-    def encode(self, animation: Animation) -> bytes:
-        gltf = build_gltf(animation, self.rig, **self.options)
+    def encode(self, animation: Animation, clip: str = "take") -> bytes:
+        """The file's bytes for ``animation`` with its animation named ``clip``."""
+        gltf = build_gltf(animation, self.rig, self.morphs(animation), clip)
         return b"".join(gltf.save_to_bytes())
 
     def _write(self, animation: Animation, path: Path) -> None:
-        atomic_write_bytes(path, self.encode(animation))
+        atomic_write_bytes(path, self.encode(animation, clip_name(animation, path)))
 
 
 @register
@@ -257,68 +245,12 @@ class GltfWriter(GlbWriter):
     suffixes = (".gltf",)
     description = "text glTF 2.0 (embedded buffer), same content as glb"
 
-    def encode(self, animation: Animation) -> bytes:
-        gltf = build_gltf(animation, self.rig, **self.options)
+    def encode(self, animation: Animation, clip: str = "take") -> bytes:
+        gltf = build_gltf(animation, self.rig, self.morphs(animation), clip)
         blob = gltf.binary_blob()
         gltf.buffers[0].uri = "data:application/octet-stream;base64," + base64.b64encode(blob).decode("ascii")
         gltf.set_binary_blob(None)
         return gltf.to_json(separators=(",", ":")).encode("utf-8")
-
-
-# ------------------------------------------------------------------ reading
-def load_gltf(path: str | os.PathLike[str]) -> tuple[Any, bytes]:
-    """Read a .glb or .gltf (embedded or external buffer) -> (GLTF2 document, buffer bytes)."""
-    import pygltflib
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"glTF file {path} not found; check the path")
-    try:
-        gltf = pygltflib.GLTF2().load(str(path))
-    except Exception as exc:  # pygltflib raises many types on bad input
-        raise InputError(f"{path} is not a readable glTF file ({type(exc).__name__})") from None
-    if gltf is None or not gltf.buffers:
-        raise InputError(f"{path} holds no glTF buffer")
-    blob = gltf.binary_blob()
-    if blob is None:
-        uri = gltf.buffers[0].uri or ""
-        if uri.startswith("data:"):
-            blob = base64.b64decode(uri.split(",", 1)[1])
-        else:
-            blob = (path.parent / uri).read_bytes()
-    return gltf, bytes(blob)
-
-
-def read_accessor(gltf: Any, blob: bytes, index: int) -> np.ndarray:
-    """Accessor ``index`` as a numpy array [count] or [count, components] (tightly packed views)."""
-    acc = gltf.accessors[index]
-    view = gltf.bufferViews[acc.bufferView]
-    ncomp = _COMPONENTS[acc.type]
-    dtype = np.dtype(_DTYPES[acc.componentType])
-    start = (view.byteOffset or 0) + (acc.byteOffset or 0)
-    stride = view.byteStride or dtype.itemsize * ncomp
-    if stride != dtype.itemsize * ncomp:
-        raw = np.frombuffer(blob, np.uint8, count=stride * (acc.count - 1) + dtype.itemsize * ncomp, offset=start)
-        rows = [raw[i * stride : i * stride + dtype.itemsize * ncomp].view(dtype) for i in range(acc.count)]
-        arr = np.stack(rows)
-    else:
-        arr = np.frombuffer(blob, dtype, count=acc.count * ncomp, offset=start)
-    return arr.reshape(acc.count, ncomp) if ncomp > 1 else arr.copy()
-
-
-def read_morph_targets(path: str | os.PathLike[str]) -> tuple[list[str], np.ndarray]:
-    """Named morph targets of the first mesh in a glTF file: (names, float32 [K, V, 3] position deltas)."""
-    gltf, blob = load_gltf(path)
-    if not gltf.meshes or not gltf.meshes[0].primitives[0].targets:
-        raise InputError(f"{path} has no mesh with morph targets")
-    mesh = gltf.meshes[0]
-    targets = mesh.primitives[0].targets
-    names = list((mesh.extras or {}).get("targetNames", []))
-    if len(names) != len(targets):
-        raise InputError(f"{path} does not name its morph targets (mesh.extras.targetNames); name them in your DCC")
-    offsets = np.stack([read_accessor(gltf, blob, t["POSITION"] if isinstance(t, dict) else t.POSITION)
-                        for t in targets])
-    return names, offsets.astype(np.float32)
 
 
 # ------------------------------------------------------------------ validation

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from exporters.base import Writer, check_rig, register
+from exporters.base import Writer, register
+from exporters.checks import check_rig
 from probtalk.animation import Animation
 from probtalk.io import atomic_path
 

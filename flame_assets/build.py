@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import nnls
 from scipy.spatial import cKDTree
 
 from flame_assets import annotate
@@ -50,7 +49,7 @@ from flame_assets.shapes import (
 )
 from probtalk.arkit import ARKIT_NAMES
 from probtalk.flame.rig import Rig
-from probtalk.layout import NUM_EXPRESSION, NUM_JOINTS, NUM_SHAPE
+from probtalk.layout import KINTREE_TABLE, NUM_EXPRESSION, NUM_JOINTS, NUM_SHAPE
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +107,19 @@ def pose_one_joint(v: np.ndarray, weights: np.ndarray, joints: np.ndarray, joint
 
 
 def regress_point(v: np.ndarray, candidates: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Non-negative weights over ``candidates`` (sum 1) whose weighted mean is ``target``. Returns [V]."""
-    a = np.vstack([v[candidates].T, 10.0 * np.ones(len(candidates))])
-    b = np.concatenate([target, [10.0]])
-    w, _ = nnls(a, b)
+    """Weights over ``candidates`` (sum 1, all > 0) whose weighted mean is ``target``. Returns [V].
+
+    The minimum-norm solution of the four linear constraints: unique (no solver tie-breaking,
+    so every CPU, BLAS and thread count picks the same vertices), mirror-symmetric when the
+    candidates and target are, and spread over all candidates. Raises if it would need a
+    negative weight (then the candidate set does not surround the target).
+    """
+    d = v[candidates] - target
+    a = np.vstack([(d / np.abs(d).max()).T, np.ones(len(candidates))])  # [4, n]: offsets, then the sum
+    rhs = np.array([0.0, 0.0, 0.0, 1.0])
+    w = a.T @ np.linalg.solve(a @ a.T, rhs)
+    if w.min() <= 1e-6 / len(candidates):
+        raise RuntimeError(f"joint target {target} is not well inside its candidate vertices")
     out = np.zeros(v.shape[0])
     out[candidates] = w / w.sum()
     return out
@@ -282,7 +290,7 @@ def build_rig() -> BuildResult:
         posedirs=np.zeros((nv, 3, (NUM_JOINTS - 1) * 9)),
         j_regressor=regressor,
         weights=weights,
-        kintree_table=np.array([[-1, 0, 1, 1, 1], [0, 1, 2, 3, 4]]),
+        kintree_table=np.array(KINTREE_TABLE),
         lmk_faces_idx=lmk_faces,
         lmk_bary_coords=lmk_bary,
         regions=annotate.regions(mesh, weights),

@@ -13,10 +13,11 @@ from __future__ import annotations
 from probtalk.animation import Animation
 from probtalk.errors import ProbtalkError
 from probtalk.lazy import lazy_exports
+from probtalk.options import AnimateOptions
 
 __version__ = "0.1.0"
 
-__all__ = ["Animation", "ProbtalkError", "__version__", "load_model", "load_rig", "render"]
+__all__ = ["AnimateOptions", "Animation", "ProbtalkError", "__version__", "load_model", "load_rig", "render"]
 
 
-__getattr__ = lazy_exports(__name__, {"load_model": "api", "load_rig": "flame", "render": "rendering"})
+__getattr__ = lazy_exports(__name__, {"load_model": "api", "load_onnx_model": "runtime.loading", "load_rig": "flame", "render": "rendering"})

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from probtalk.errors import AnimationFileError
-from probtalk.io import atomic_path
+from probtalk.io import atomic_path, open_npz
 from probtalk.layout import MOTION_DIM, MOTION_EXPRESSION, MOTION_JAW, NUM_EXPRESSION, NUM_SHAPE
 
 _OPTIONAL = ("neck_pose", "eye_pose", "shape")
@@ -43,11 +43,16 @@ class Animation:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.fps = float(self.fps)
+        self.fps = _as_fps(self.fps)
+        for key in ("expression", "jaw_pose"):
+            if getattr(self, key) is None:
+                raise AnimationFileError(f"{key} is required (an array of [T, ...] values), got None")
         for key in _ARRAY_KEYS:
             value = getattr(self, key)
             if value is not None:
-                setattr(self, key, np.asarray(value, dtype=np.float32))
+                setattr(self, key, _as_float32(key, value))
+        if self.meta is None:
+            self.meta = {}
         self.validate()
 
     # ------------------------------------------------------------------ checks
@@ -55,6 +60,8 @@ class Animation:
         """Raise AnimationFileError if shapes, values or fps break the contract."""
         if not np.isfinite(self.fps) or self.fps <= 0:
             raise AnimationFileError(f"animation fps must be > 0, got {self.fps}")
+        if not isinstance(self.meta, dict):
+            raise AnimationFileError(f"animation meta must be a dict, got {type(self.meta).__name__}")
         expr = self.expression
         if expr.ndim != 2 or not 0 < expr.shape[1] <= NUM_EXPRESSION:
             raise AnimationFileError(f"expression must be [T, E] with 0 < E <= {NUM_EXPRESSION}, got {expr.shape}")
@@ -93,18 +100,51 @@ class Animation:
         out[:, MOTION_JAW] = self.jaw_pose
         return out
 
+    def resample(self, fps: float) -> Animation:
+        """This take at another frame rate (linear interpolation; the same take when ``fps`` is its own).
+
+        The duration is kept: ``round(duration * fps)`` frames, the last one holding
+        the final pose. Axis-angle rotations are interpolated per component, exact
+        enough for the small angles of faces.
+
+        Raises:
+            AnimationFileError: ``fps`` is not a positive number.
+        """
+        fps = _as_fps(fps)
+        if not np.isfinite(fps) or fps <= 0:
+            raise AnimationFileError(f"fps must be a positive number, got {fps}")
+        if self.duration * fps > _MAX_RESAMPLED_FRAMES:
+            raise AnimationFileError(
+                f"resampling {self.num_frames} frames to {fps:g} fps gives too many frames; give 1-240 fps"
+            )
+        if abs(fps - self.fps) < 1e-9:
+            return self
+        frames = max(1, int(round(self.duration * fps)))
+
+        def track(x: np.ndarray | None) -> np.ndarray | None:
+            return None if x is None else resample_motion(x, self.fps, fps, frames)
+
+        meta = dict(self.meta, fps_source=self.fps)
+        return Animation(fps=fps, expression=track(self.expression), jaw_pose=track(self.jaw_pose),
+                         neck_pose=track(self.neck_pose), eye_pose=track(self.eye_pose), shape=self.shape, meta=meta)
+
     @classmethod
     def from_motion(cls, motion: np.ndarray, fps: float, **kwargs: Any) -> Animation:
         """Build an Animation from [T, 53] motion features."""
-        motion = np.asarray(motion, dtype=np.float32)
+        motion = _as_float32("motion", motion)
         if motion.ndim != 2 or motion.shape[1] != MOTION_DIM:
             raise AnimationFileError(f"motion must be [T, {MOTION_DIM}], got {list(motion.shape)}")
         return cls(fps=fps, expression=motion[:, MOTION_EXPRESSION], jaw_pose=motion[:, MOTION_JAW], **kwargs)
 
     # --------------------------------------------------------------------- I/O
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the animation to ``path`` (.npz) atomically and return the path."""
-        path = Path(path)
+        """Write the animation to ``path`` (.npz) atomically and return the path.
+
+        Raises:
+            AnimationFileError: ``path`` is not a path, or ``meta`` holds NaN/infinite or non-JSON values.
+            OutputError: the folder cannot be written.
+        """
+        path = _as_path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
         arrays: dict[str, Any] = {"fps": np.float64(self.fps)}
@@ -112,8 +152,8 @@ class Animation:
             value = getattr(self, key)
             if value is not None:
                 arrays[key] = value
-        arrays["meta_json"] = np.array(json.dumps(self.meta, sort_keys=True, default=_json_default))
-        with atomic_path(path) as tmp:
+        arrays["meta_json"] = np.array(meta_to_json(self.meta))
+        with atomic_path(path, needed=sum(np.asarray(a).nbytes for a in arrays.values())) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez(fh, **arrays)
         return path
@@ -125,11 +165,11 @@ class Animation:
         Raises:
             AnimationFileError: the file is missing, truncated or not an animation.
         """
-        path = Path(path)
+        path = _as_path(path)
         if not path.is_file():
             raise AnimationFileError(f"animation file {path} not found; check the path")
         try:
-            with np.load(path, allow_pickle=False) as data:
+            with open_npz(path, "a probtalk animation (.npz)", AnimationFileError) as data:
                 keys = set(data.files)
                 missing = {"fps", "expression", "jaw_pose"} - keys
                 if missing:
@@ -138,13 +178,78 @@ class Animation:
                         "write it with Animation.save or 'probtalk animate'"
                     )
                 kwargs: dict[str, Any] = {k: data[k] for k in _ARRAY_KEYS if k in keys}
-                fps = float(data["fps"])
-                meta = json.loads(str(data["meta_json"])) if "meta_json" in keys else {}
+                fps_array = data["fps"]
+                if fps_array.shape not in ((), (1,)) or fps_array.dtype.kind not in "iuf":
+                    raise AnimationFileError(f"{path} has a malformed fps entry ({fps_array.dtype}, shape "
+                                             f"{list(fps_array.shape)}); re-export it")
+                fps = float(fps_array.reshape(()))
+                meta = _meta_from_json(data["meta_json"], path) if "meta_json" in keys else {}
         except AnimationFileError:
             raise
         except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError, json.JSONDecodeError) as exc:
             raise AnimationFileError(f"{path} is corrupt or truncated ({type(exc).__name__}); re-export it") from None
-        return cls(fps=fps, meta=meta, **kwargs)
+        try:
+            return cls(fps=fps, meta=meta, **kwargs)
+        except AnimationFileError as exc:
+            raise AnimationFileError(f"{path}: {exc}") from None
+
+
+#: The most frames :meth:`Animation.resample` makes (one hour at 240 fps, as the exporters allow).
+_MAX_RESAMPLED_FRAMES = 240 * 3600
+
+
+def _as_path(path: Any) -> Path:
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise AnimationFileError(f"an animation path must be a str or Path, got {type(path).__name__}")
+    if not str(path).strip():
+        raise AnimationFileError("the animation path is empty; give a file name such as take0.npz")
+    return Path(path)
+
+
+def _as_fps(value: Any) -> float:
+    if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "iuf":
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise AnimationFileError(f"fps must be a number of frames per second, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
+def _as_float32(key: str, value: Any) -> np.ndarray:
+    """``value`` as a float32 array; refuses text, objects, complex and boolean arrays."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError):
+        raise AnimationFileError(f"{key} must be a regular array of numbers (ragged or mixed input)") from None
+    if array.dtype.kind not in "iuf":
+        kind = {"c": "complex", "b": "boolean", "U": "text", "S": "bytes", "O": "object"}.get(array.dtype.kind, str(array.dtype))
+        raise AnimationFileError(f"{key} must hold real numbers, got a {kind} array")
+    with np.errstate(over="ignore"):  # values beyond float32 become inf and are refused by validate()
+        return array.astype(np.float32, copy=False)
+
+
+def meta_to_json(meta: dict[str, Any]) -> str:
+    """``meta`` as strict JSON text (numpy scalars, arrays and paths converted).
+
+    Raises:
+        AnimationFileError: a value is NaN/infinite, not JSON-serialisable, or refers to itself.
+    """
+    try:
+        return json.dumps(meta, sort_keys=True, default=_json_default, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        detail = " ".join(str(exc).split())
+        if "Out of range float" in detail:
+            detail = "it holds a NaN or infinite number; use None or a finite value"
+        raise AnimationFileError(f"animation meta cannot be written as JSON: {detail}") from None
+
+
+def _meta_from_json(value: np.ndarray, path: Path) -> dict[str, Any]:
+    """The meta dict of a file; NaN/Infinity written by older versions are read as None."""
+    if value.dtype.kind not in "US":
+        raise AnimationFileError(f"{path} has a malformed meta_json entry ({value.dtype}); re-export it")
+    meta = json.loads(str(value), parse_constant=lambda _name: None)
+    if not isinstance(meta, dict):
+        raise AnimationFileError(f"{path} meta_json holds a {type(meta).__name__}, not a JSON object; re-export it")
+    return meta
 
 
 def _json_default(value: Any) -> Any:
@@ -154,7 +259,7 @@ def _json_default(value: Any) -> Any:
         return value.tolist()
     if isinstance(value, Path):
         return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    raise TypeError(f"a {type(value).__name__} value is not JSON serialisable; use str, number, list or dict values")
 
 
 def resample_motion(
@@ -175,7 +280,10 @@ def resample_motion(
     Returns:
         float32 [num_frames, D].
     """
-    values = np.asarray(values, dtype=np.float32)
+    for rate in (src_fps, dst_fps):
+        if isinstance(rate, bool) or not isinstance(rate, int | float | np.integer | np.floating) or not 0 < rate < np.inf:
+            raise AnimationFileError(f"frame rates must be positive numbers, got {src_fps!r} -> {dst_fps!r}")
+    values = _as_float32("values", values)
     t = values.shape[0]
     if num_frames is None:
         if abs(src_fps - dst_fps) < 1e-6 or t < 2:

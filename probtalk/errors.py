@@ -14,12 +14,32 @@ class ProbtalkError(Exception):
     exit_code = 2
 
 
-class InputError(ProbtalkError):
-    """A file or value given by the user is missing, malformed or out of range."""
+class InputError(ProbtalkError, ValueError):
+    """A file or value given by the user is missing, malformed or out of range (also a ``ValueError``)."""
+
+
+class OptionError(InputError):
+    """An option value is out of range or malformed.
+
+    Attributes:
+        option: the option's name when the message starts with it (the CLI swaps in its flag), else None.
+    """
+
+    def __init__(self, message: str, *, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+class OptionTypeError(OptionError, TypeError):
+    """An option (or argument) has the wrong type, e.g. ``None`` or a list where a number is needed."""
 
 
 class AudioError(InputError):
     """An audio input cannot be read or is unusable (empty, silent, too short)."""
+
+
+class AudioTypeError(AudioError, TypeError):
+    """Audio given as something that is neither a path nor an array of samples."""
 
 
 class RigError(InputError):
@@ -38,7 +58,7 @@ class DatasetError(InputError):
     """A dataset folder does not follow the dataset layout."""
 
 
-class StyleError(InputError):
+class StyleError(OptionError):
     """An unknown emotion or speaker name, or an intensity out of range."""
 
 

@@ -15,6 +15,23 @@ NUM_EXPRESSION = 100
 NUM_JOINTS = 5  # global, neck, jaw, left eye, right eye
 JOINT_NAMES = ("global", "neck", "jaw", "left_eye", "right_eye")
 JAW_JOINT = 2
+#: FLAME's kinematic tree: parent of each joint (-1 for the root), then the joint ids.
+PARENTS = (-1, 0, 1, 1, 1)
+KINTREE_TABLE = (PARENTS, tuple(range(NUM_JOINTS)))
+
+# The FLAME pose vector [..., 15]: axis-angle of each joint in JOINT_NAMES order.
+POSE_DIM = NUM_JOINTS * 3
+POSE_GLOBAL = slice(0, 3)
+POSE_NECK = slice(3, 6)
+POSE_JAW = slice(6, 9)
+POSE_EYES = slice(9, 15)  # left eye then right eye
+#: Which Animation field drives each non-root joint: (field name, its columns).
+JOINT_CHANNELS = {
+    "neck": ("neck_pose", slice(0, 3)),
+    "jaw": ("jaw_pose", slice(0, 3)),
+    "left_eye": ("eye_pose", slice(0, 3)),
+    "right_eye": ("eye_pose", slice(3, 6)),
+}
 
 # The 403-vector stored in datasets (param/<keyid>.npy, shape [1, T, 403]).
 PARAM_SHAPE = slice(0, 300)
@@ -31,6 +48,29 @@ MOTION_DIM = 53
 # Dataset frame rate (3DMEAD as processed by the paper's scripts).
 DATASET_FPS = 25.0
 AUDIO_SAMPLE_RATE = 16000
+
+
+def pose_vector(
+    frames: int,
+    neck: np.ndarray | None = None,
+    jaw: np.ndarray | None = None,
+    eyes: np.ndarray | None = None,
+    global_orient: np.ndarray | None = None,
+) -> np.ndarray:
+    """float32 [frames, 15] FLAME pose vectors from per-joint axis-angles (missing joints at rest).
+
+    Args:
+        frames: number of frames T.
+        neck: [T, 3] axis-angle.
+        jaw: [T, 3] axis-angle.
+        eyes: [T, 6] left then right eye axis-angle.
+        global_orient: [T, 3] axis-angle of the root.
+    """
+    pose = np.zeros((frames, POSE_DIM), np.float32)
+    for value, cols in ((global_orient, POSE_GLOBAL), (neck, POSE_NECK), (jaw, POSE_JAW), (eyes, POSE_EYES)):
+        if value is not None:
+            pose[:, cols] = value
+    return pose
 
 
 def params_to_motion(params: np.ndarray) -> np.ndarray:

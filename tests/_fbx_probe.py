@@ -2,12 +2,14 @@
 
 Usage: python tests/_fbx_probe.py file.fbx frame [frame ...]
 Prints {"fps", "time_begin", "time_end", "channels": [names], "weights": {frame: [weight per channel]},
-"bones": [names], "rotations": {frame: {bone: [x, y, z, w]}}}.
+"bones": [names], "rotations": {frame: {bone: [x, y, z, w]}}, "unit_meters", "stacks": [take names],
+"roots": {name: {"scale": [x, y, z], "rotation": [x, y, z, w]}}}.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 
@@ -31,9 +33,17 @@ def main() -> None:
         for b in bones:
             q = ufbx.evaluate_transform(anim, nodes[b], t).rotation
             rotations[f][b] = [q.x, q.y, q.z, q.w]
+    roots = {}
+    for n in scene.root_node.children:
+        t = n.local_transform
+        roots[n.name] = {"scale": [t.scale.x, t.scale.y, t.scale.z],
+                         "rotation": [t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w]}
     out = {"fps": fps, "time_begin": stack.time_begin, "time_end": stack.time_end, "channels": names,
-           "weights": weights, "bones": bones, "rotations": rotations}
+           "weights": weights, "bones": bones, "rotations": rotations, "unit_meters": scene.settings.unit_meters,
+           "stacks": [s.name for s in scene.anim_stacks], "roots": roots}
     sys.stdout.write(json.dumps(out))
+    sys.stdout.flush()
+    os._exit(0)  # skip interpreter teardown: freeing ufbx objects there can segfault
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import numpy as np
 
 from probtalk.arkit import ARKIT_NAMES
 from probtalk.flame.rig import Rig
-from probtalk.layout import NUM_EXPRESSION, NUM_JOINTS, NUM_SHAPE
+from probtalk.layout import KINTREE_TABLE, NUM_EXPRESSION, NUM_JOINTS, NUM_SHAPE
 
 
 def make_tiny_rig(rings: int = 12, segments: int = 20, seed: int = 0) -> Rig:
@@ -48,7 +48,7 @@ def make_tiny_rig(rings: int = 12, segments: int = 20, seed: int = 0) -> Rig:
         posedirs=np.zeros((v, 3, (NUM_JOINTS - 1) * 9)),
         j_regressor=j_reg,
         weights=weights,
-        kintree_table=np.array([[-1, 0, 1, 1, 1], [0, 1, 2, 3, 4]]),
+        kintree_table=np.array(KINTREE_TABLE),
         semantic_names=ARKIT_NAMES,
         semantic_offsets=sem_offsets,
         semantic_expression=sem_expr,

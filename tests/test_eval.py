@@ -22,7 +22,7 @@ from probtalk.eval.emotion_classifier import (
 from probtalk.eval.evaluate import evaluate, motion_to_vertices
 from probtalk.eval.lipsync import lip_gap, lipsync_counts
 from probtalk.flame import FlameLayer, Rig
-from probtalk.layout import MOTION_DIM
+from probtalk.layout import KINTREE_TABLE, MOTION_DIM
 
 # ------------------------------------------------------------- the 2x3 example
 # gt is all zeros. Take A moves: frame 0: v0=(1,0,0) v1=(0,2,0) v2=0;
@@ -123,7 +123,7 @@ def tiny_rig() -> Rig:
         posedirs=np.zeros((4, 3, 36), np.float32),
         j_regressor=np.full((5, 4), 0.25, np.float32),
         weights=weights,
-        kintree_table=np.array([[-1, 0, 1, 1, 1], [0, 1, 2, 3, 4]]),
+        kintree_table=np.array(KINTREE_TABLE),
         regions={"lips": np.array([0, 1, 3]), "upper_face": np.array([2])},
         keypoints={"upper_lip": 0, "lower_lip": 1},
     )

@@ -44,3 +44,11 @@ def test_export_for_engine(tmp_path):
     header = (tmp_path / "face_arkit.csv").read_text().splitlines()[0].split(",")
     assert header[:3] == ["Timecode", "BlendShapeCount", "EyeBlinkLeft"]
     assert (tmp_path / "face_arkit.json").stat().st_size > 0
+
+
+def test_stream_chunks(tmp_path):
+    out = run_example("stream_chunks.py", "--out", str(tmp_path / "s.npz"), "--chunk-ms", "250")
+    lines = out.splitlines()
+    assert lines[0].startswith("audio ") and "frames 0.." in lines[0]
+    take = Animation.load(tmp_path / "s.npz")
+    assert take.num_frames == 139 and "139 frames" in lines[-1]

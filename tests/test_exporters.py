@@ -14,8 +14,11 @@ from _tiny_rig import make_tiny_rig
 from scipy.spatial.transform import Rotation
 
 import exporters
-from exporters.arkit import ArkitSolver, live_link_timecode, solve_arkit
-from exporters.gltf import load_gltf, read_accessor, validate_gltf, validator_path
+from exporters.arkit import solve_arkit
+from exporters.curves import live_link_timecode
+from exporters.gltf import validate_gltf, validator_path
+from exporters.readers import load_gltf, read_accessor
+from exporters.solver import ArkitSolver
 from probtalk import Animation
 from probtalk.arkit import ARKIT_INDEX, ARKIT_NAMES
 from probtalk.errors import InputError, MissingExtraError, OutputError, ProbtalkError, RigError
@@ -73,6 +76,8 @@ def test_registry_formats_and_suffixes(tmp_path):
     assert exporters.resolve_format("b.curves.csv", None) == "curves-csv"
     assert exporters.resolve_format("b.take.0.fbx", None) == "fbx"
     assert exporters.resolve_format("x.glb", "csv") == "livelink"  # explicit format (alias) wins
+    glb, fbx = exporters.get_writer("glb").option_names(), exporters.get_writer("fbx").option_names()
+    assert fbx == glb | {"timeout"}  # the mesh formats share one option set
     with pytest.raises(InputError, match="unknown export format 'obj'"):
         exporters.write(_anim(), tmp_path / "a.glb", format="obj")
     with pytest.raises(InputError, match="cannot tell the export format"):
@@ -123,24 +128,39 @@ def test_npz_round_trip_and_baked_vertices(tmp_path, rig):
 
 
 # ---------------------------------------------------------------------- glTF
+def _morph_offsets(gltf, blob, frames: int) -> np.ndarray:
+    """Per-frame morph offsets [T, V, 3] = sum_k weight_k(t) * target_k, read back from a glTF file."""
+    prim = gltf.meshes[0].primitives[0]
+    targets = np.stack([read_accessor(gltf, blob, t["POSITION"]) for t in prim.targets])
+    anim_g = gltf.animations[0]
+    ch = next(c for c in anim_g.channels if c.target.path == "weights")
+    weights = read_accessor(gltf, blob, anim_g.samplers[ch.sampler].output).reshape(frames, len(targets))
+    return np.einsum("tk,kvc->tvc", weights.astype(np.float64), targets), weights
+
+
 def test_glb_round_trip_weights_and_rotations(tmp_path, rig):
     anim = _anim(frames=9, fps=30.0)
-    path = exporters.write(anim, tmp_path / "take.glb", rig)
+    path = exporters.write(anim, tmp_path / "take.glb", rig, tolerance=0.0)
     gltf, blob = load_gltf(path)
     mesh = gltf.meshes[0]
     names = mesh.extras["targetNames"]
-    assert names == [f"exp{k:03d}" for k in range(50)]
+    # Signed components become positive / negative targets so every weight lies in [0, 1].
+    assert names == [f"exp{k:03d}_{side}" for k in range(50) for side in ("pos", "neg")]
     prim = mesh.primitives[0]
-    assert len(prim.targets) == 50
-    for k in (0, 17, 49):  # morph targets carry the expression basis, with min/max
+    for k in (0, 17, 99):  # sparse morph targets with min/max
         acc = gltf.accessors[prim.targets[k]["POSITION"]]
-        assert acc.min is not None and acc.max is not None
-        np.testing.assert_array_equal(read_accessor(gltf, blob, prim.targets[k]["POSITION"]), rig.exprdirs[:, :, k])
+        assert acc.sparse is not None and acc.min is not None and acc.max is not None
+    offsets, weights = _morph_offsets(gltf, blob, anim.num_frames)
+    assert weights.min() >= 0.0 and weights.max() <= 1.0
+    np.testing.assert_allclose(weights.max(axis=0), 1.0, atol=1e-6)  # each side peaks at 1
+    want = np.einsum("tk,vck->tvc", anim.expression, rig.exprdirs[:, :, :50])
+    np.testing.assert_allclose(offsets, want, atol=1e-6)
     np.testing.assert_allclose(read_accessor(gltf, blob, prim.attributes.POSITION), rig.v_template, atol=1e-7)
     skin_w = read_accessor(gltf, blob, prim.attributes.WEIGHTS_0)
     np.testing.assert_allclose(skin_w.sum(axis=1), 1.0, atol=1e-6)
 
     anim_g = gltf.animations[0]
+    assert anim_g.name == "take0"  # the take's name (the file stem when it has none)
     node_names = [n.name for n in gltf.nodes]
     times = None
     seen = set()
@@ -150,9 +170,7 @@ def test_glb_round_trip_weights_and_rotations(tmp_path, rig):
         out = read_accessor(gltf, blob, sampler.output)
         node = node_names[ch.target.node]
         seen.add((node, ch.target.path))
-        if ch.target.path == "weights":
-            np.testing.assert_allclose(out.reshape(anim.num_frames, 50), anim.expression, atol=1e-7)
-        else:
+        if ch.target.path != "weights":
             source = {"jaw": anim.jaw_pose, "neck": anim.neck_pose, "left_eye": anim.eye_pose[:, :3],
                       "right_eye": anim.eye_pose[:, 3:]}[node]
             np.testing.assert_allclose(Rotation.from_quat(out).as_rotvec(), source, atol=1e-5)
@@ -167,11 +185,21 @@ def test_glb_round_trip_weights_and_rotations(tmp_path, rig):
     np.testing.assert_allclose(ibm[:, :3, 3], -joints, atol=1e-6)
 
 
-def test_glb_nonzero_only_and_arkit_targets(tmp_path, rig):
+def test_glb_pruning_bound_nonzero_only_and_arkit_targets(tmp_path, rig):
     anim = _anim(frames=6)
-    anim.expression[:, 3:] = 0.0
+    anim.expression[:, 3:] = np.random.default_rng(1).normal(0, 5e-5, (6, 47))  # a model's noise on unused ones
+    anim.expression[:, 0] = np.abs(anim.expression[:, 0])  # never negative: no exp000_neg target
     gltf, _ = load_gltf(exporters.write(anim, tmp_path / "few.glb", rig, nonzero_only=True))
-    assert gltf.meshes[0].extras["targetNames"] == ["exp000", "exp001", "exp002"]
+    assert gltf.meshes[0].extras["targetNames"] == ["exp000_pos", "exp001_pos", "exp001_neg", "exp002_pos",
+                                                    "exp002_neg"]
+    # The default pruning bound: no vertex of any frame is off by more than the tolerance.
+    for tol in (1e-5, 1e-4):
+        gltf, blob = load_gltf(exporters.write(anim, tmp_path / "pruned.glb", rig, tolerance=tol))
+        offsets, _ = _morph_offsets(gltf, blob, anim.num_frames)
+        want = np.einsum("tk,vck->tvc", anim.expression, rig.exprdirs[:, :, :50])
+        assert np.linalg.norm(offsets - want, axis=2).max() <= tol * (1 + 1e-4)
+    with pytest.raises(InputError, match="tolerance"):
+        exporters.write(anim, tmp_path / "bad.glb", rig, tolerance=-1.0)
 
     weights = _known_weights(5)
     path = exporters.write(_arkit_anim(rig, weights), tmp_path / "arkit.glb", rig, arkit=True)
@@ -198,9 +226,10 @@ def test_khronos_validator_reports_no_errors(tmp_path, rig):
         report = validate_gltf(path)
         assert report["issues"]["numErrors"] == 0, (path.name, report["issues"]["messages"][:5])
     # The validator really checks: a morph target accessor without min/max is an error.
-    from exporters.gltf import build_gltf
+    from exporters.gltf import GlbWriter, build_gltf
 
-    gltf = build_gltf(anim, rig)
+    gltf = build_gltf(anim, rig, GlbWriter(rig=rig).morphs(anim))
+    assert gltf.accessors[gltf.meshes[0].primitives[0].targets[0]["POSITION"]].sparse is not None
     gltf.accessors[gltf.meshes[0].primitives[0].targets[0]["POSITION"]].min = None
     broken = tmp_path / "broken.glb"
     broken.write_bytes(b"".join(gltf.save_to_bytes()))
@@ -261,6 +290,55 @@ def test_solve_arkit_from_flame_motion_and_smoothing(rig):
 
 def _write_obj(path: Path, verts: np.ndarray) -> None:
     path.write_text("".join(f"v {x:.9f} {y:.9f} {z:.9f}\n" for x, y, z in verts) + "f 1 2 3\n")
+
+
+def make_character(folder: Path) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """A user's character of another topology (a 7 x 5 quad grid, not a head) as an OBJ folder."""
+    folder.mkdir(parents=True)
+    x, y = np.meshgrid(np.linspace(-1, 1, 7), np.linspace(-1, 1, 5))
+    verts = np.stack([x.ravel(), y.ravel(), np.zeros(x.size)], axis=1)
+    quads = [(r * 7 + c, r * 7 + c + 1, (r + 1) * 7 + c + 1, (r + 1) * 7 + c) for r in range(4) for c in range(6)]
+    rng = np.random.default_rng(7)
+    shapes = {name: rng.normal(0, 0.1, verts.shape) * (rng.random((len(verts), 1)) < 0.5)
+              for name in ("jawOpen", "mouthSmileLeft", "eyeBlinkRight")}
+    faces = "".join(f"f {a + 1}/1 {b + 1}/1 {c + 1}/1 {d + 1}/1\n" for a, b, c, d in quads)  # quads, v/vt style
+    (folder / "neutral.obj").write_text("".join(f"v {p[0]:.9f} {p[1]:.9f} {p[2]:.9f}\n" for p in verts) + faces)
+    for name, off in shapes.items():
+        _write_obj(folder / f"{name}.obj", verts + off)
+    tris = np.array([t for a, b, c, d in quads for t in ((a, b, c), (a, c, d))])
+    return verts, tris, shapes
+
+
+def test_character_of_another_topology_is_animated_by_solved_curves(tmp_path, rig):
+    verts, tris, shapes = make_character(tmp_path / "char")
+    weights = _known_weights(8)
+    anim = _arkit_anim(rig, weights)
+    expected = solve_arkit(anim, rig).weights  # solved on the FLAME head, no vertex correspondence
+    names = sorted(shapes)  # the OBJ files' order
+    idx = [ARKIT_INDEX[n] for n in names]
+    path = exporters.write(anim, tmp_path / "mine.glb", rig, character=tmp_path / "char", tolerance=0.0)
+    gltf, blob = load_gltf(path)
+    prim = gltf.meshes[0].primitives[0]
+    assert gltf.meshes[0].extras["targetNames"] == names
+    assert gltf.skins == [] and prim.attributes.JOINTS_0 is None
+    np.testing.assert_allclose(read_accessor(gltf, blob, prim.attributes.POSITION), verts, atol=1e-6)
+    np.testing.assert_array_equal(read_accessor(gltf, blob, prim.indices).reshape(-1, 3), tris)
+    offsets, got = _morph_offsets(gltf, blob, anim.num_frames)
+    np.testing.assert_allclose(got, expected[:, idx], atol=1e-6)
+    np.testing.assert_allclose(got, weights[:, idx], atol=0.02)
+    want = np.einsum("tk,kvc->tvc", weights[:, idx], np.stack([shapes[n] for n in names]))
+    np.testing.assert_allclose(offsets, want, atol=0.02 * 3 * 0.5)
+    if validator_path() is not None and __import__("shutil").which("node"):
+        assert validate_gltf(path)["issues"]["numErrors"] == 0
+    # The written GLB is itself a character (round trip through the GLB reader).
+    again = exporters.write(anim, tmp_path / "again.glb", rig, character=path, tolerance=0.0)
+    gltf2, blob2 = load_gltf(again)
+    assert gltf2.meshes[0].extras["targetNames"] == names
+    np.testing.assert_allclose(_morph_offsets(gltf2, blob2, anim.num_frames)[0], offsets, atol=1e-6)
+    with pytest.raises(InputError, match="character"):
+        exporters.write(anim, tmp_path / "x.glb", rig, character=tmp_path / "nothing")
+    with pytest.raises(InputError, match="targets"):
+        exporters.write(anim, tmp_path / "x.glb", rig, character=path, arkit=True, targets=tmp_path / "char")
 
 
 def test_retarget_onto_obj_folder(tmp_path, rig):
@@ -357,6 +435,48 @@ def test_rig_without_arkit_shapes_is_an_error(tmp_path, rig):
     assert list(tmp_path.iterdir()) == []
 
 
+# ------------------------------------------------------ frame rate and audio
+def test_fps_resampling_on_export(tmp_path, rig):
+    anim = _anim(frames=26, fps=25.0)  # 1.04 s
+    for fps, frames in ((30.0, 31), (60.0, 62), (24.0, 25), (29.97, 31)):
+        back = Animation.load(exporters.write(anim, tmp_path / f"r{frames}.npz", rig, fps=fps))
+        assert back.fps == fps and back.num_frames == frames
+        # Frames that fall on a source frame are that frame; others interpolate linearly.
+        t = np.arange(frames) / fps
+        for j in range(anim.expression.shape[1])[:5]:
+            want = np.interp(t, np.arange(26) / 25.0, anim.expression[:, j])
+            np.testing.assert_allclose(back.expression[:, j], want, atol=1e-5)
+    gltf, blob = load_gltf(exporters.write(anim, tmp_path / "r.glb", rig, fps=60))
+    times = read_accessor(gltf, blob, gltf.animations[0].samplers[0].input)
+    np.testing.assert_allclose(times, np.arange(62) / 60.0, atol=1e-6)
+    assert anim.resample(25.0) is anim
+    for bad in (0, -5, 1000, "fast"):
+        with pytest.raises(InputError, match="fps"):
+            exporters.write(anim, tmp_path / "bad.npz", rig, fps=bad)
+    assert not (tmp_path / "bad.npz").exists()
+
+
+def test_with_audio_writes_speech_and_json_names_it(tmp_path, rig):
+    import soundfile as sf
+
+    sr = 22050
+    speech = tmp_path / "speech.flac"
+    sf.write(speech, 0.3 * np.sin(2 * np.pi * 220 * np.arange(int(1.3 * sr)) / sr), sr, format="FLAC")
+    anim = _anim(frames=25, fps=25.0)  # 1.0 s: the speech is trimmed to the take
+    paths = exporters.write_all(anim, tmp_path / "out", "hello_neutral_take0", ["json", "npz"], rig,
+                                audio=speech, fps=30)
+    assert [p.name for p in paths] == ["hello_neutral_take0.json", "hello_neutral_take0.npz",
+                                       "hello_neutral_take0.wav"]
+    samples, rate = sf.read(paths[2])
+    assert rate == 16000 and len(samples) == 16000
+    doc = json.loads(paths[0].read_text())
+    assert doc["audio"] == {"file": "hello_neutral_take0.wav", "offset": 0.0, "sample_rate": 16000}
+    assert doc["fps"] == 30.0 and len(doc["frames"]) == 30
+    with pytest.raises(InputError, match="not found"):
+        exporters.write_all(anim, tmp_path / "none", "x", ["json"], rig, audio=tmp_path / "missing.wav")
+    assert not (tmp_path / "none").exists()
+
+
 # ---------------------------------------------------------- fan-out, atomic
 def test_write_all_fans_out(tmp_path, rig):
     paths = exporters.write_all(_anim(), tmp_path / "out", "take3", ["npz", "glb,csv", "json"], rig)
@@ -372,7 +492,7 @@ def test_failed_write_leaves_no_partial_file(tmp_path, rig, monkeypatch):
     target = tmp_path / "take.glb"
     target.write_bytes(b"old")
 
-    def boom(self, animation):  # fails after the writer started
+    def boom(self, animation, clip="take"):  # fails after the writer started
         raise OutputError("disk full")
 
     monkeypatch.setattr(gltf_mod.GlbWriter, "encode", boom)
@@ -422,6 +542,37 @@ def test_cli_export(tmp_path, rig):
     assert "Traceback" not in res.output
     res = runner.invoke(app, ["export", str(tmp_path / "missing.npz"), "-o", str(out)])
     assert res.exit_code == 2 and "not found" in res.output
+
+
+def test_targets_without_arkit_is_the_same_error_from_cli_and_api(tmp_path, rig):
+    from typer.testing import CliRunner
+
+    from probtalk.cli.main import app
+
+    shapes = tmp_path / "shapes"
+    shapes.mkdir()
+    neutral = rig.v_template
+    _write_obj(shapes / "neutral.obj", neutral)
+    _write_obj(shapes / "jawOpen.obj", neutral + rig.semantic_offsets[rig.semantic_index("jawOpen")])
+    anim = _anim(frames=4)
+    a = anim.save(tmp_path / "a.npz")
+    out = tmp_path / "out"
+    messages = []
+    for call in (
+        lambda: exporters.write(anim, out / "a.glb", rig, targets=shapes),
+        lambda: exporters.write_all(anim, out, "a", ["csv", "fbx"], rig, targets=shapes),
+    ):
+        with pytest.raises(InputError) as err:
+            call()
+        messages.append(str(err.value))
+    res = CliRunner().invoke(app, ["export", str(a), "-f", "csv,glb", "--targets", str(shapes), "-o", str(out),
+                                   "--rig", str(rig.save(tmp_path / "rig.npz"))])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert messages[0] == messages[1] and messages[0] in " ".join(res.output.split())
+    assert "--arkit" in messages[0] and "\n" not in messages[0]
+    assert not out.exists()  # nothing written, not even the csv
+    # Curve formats take targets alone, and so do mesh formats with arkit.
+    assert len(exporters.write_all(anim, out, "a", ["csv", "glb"], rig, targets=shapes, arkit=True)) == 2
 
 
 # ------------------------------------------------------------- bundled head

@@ -13,7 +13,7 @@ import pytest
 from _tiny_rig import make_tiny_rig
 
 import exporters
-from exporters.fbx import find_blender
+from exporters.fbx import FbxWriter, find_blender
 from probtalk import Animation
 from probtalk.arkit import ARKIT_NAMES
 
@@ -49,10 +49,18 @@ def test_fbx_shape_keys_frames_fps_weights_and_jaw(tmp_path, rig):
     sample = [0, 5, 13]
     info = probe(path, sample)
     assert info["fps"] == pytest.approx(fps)
-    assert info["channels"] == [f"exp{k:03d}" for k in range(12)]
+    morphs = FbxWriter(rig=rig).morphs(anim)  # signed components split into _pos / _neg keys in [0, 1]
+    assert info["channels"] == morphs.names
+    assert {n.rsplit("_", 1)[0] for n in morphs.names} == {f"exp{k:03d}" for k in range(12)}
     assert round((info["time_end"] - info["time_begin"]) * fps) + 1 == frames
     for f in sample:
-        np.testing.assert_allclose(info["weights"][str(f)], anim.expression[f], atol=1e-4)
+        np.testing.assert_allclose(info["weights"][str(f)], morphs.weights[f], atol=1e-4)
+    # Unit-clean: metres, every root node at scale 1 and identity rotation, the take named after the file.
+    assert info["unit_meters"] == pytest.approx(1.0)
+    assert info["stacks"] == ["take"]
+    for root in info["roots"].values():
+        np.testing.assert_allclose(root["scale"], 1.0, atol=1e-6)
+        np.testing.assert_allclose(np.abs(root["rotation"]), [0, 0, 0, 1], atol=1e-6)
         # Bones rest in one shared orientation, so the jaw's local rotation angle is |jaw_pose|.
         q = np.array(info["rotations"][str(f)]["jaw"])
         angle = 2 * np.arccos(min(1.0, abs(q[3])))
@@ -70,3 +78,24 @@ def test_fbx_arkit_shape_keys(tmp_path, rig):
     assert info["channels"] == list(ARKIT_NAMES)
     for f in (0, 3, 5):
         np.testing.assert_allclose(info["weights"][str(f)], weights[f], atol=0.02)
+
+
+def test_fbx_of_a_users_character(tmp_path, rig):
+    from test_exporters import make_character
+
+    from exporters.arkit import solve_arkit
+    from probtalk.arkit import ARKIT_INDEX
+
+    make_character(tmp_path / "char")
+    rng = np.random.default_rng(2)
+    weights = np.clip(rng.normal(0.3, 0.4, (6, 52)), 0, 1)
+    anim = Animation(fps=30.0, expression=weights @ rig.semantic_expression, jaw_pose=np.zeros((6, 3)))
+    path = exporters.write(anim, tmp_path / "mine.fbx", rig, character=tmp_path / "char")
+    info = probe(path, [0, 3, 5])
+    names = ["eyeBlinkRight", "jawOpen", "mouthSmileLeft"]
+    assert info["channels"] == names and info["stacks"] == ["mine"]
+    expected = solve_arkit(anim, rig).weights[:, [ARKIT_INDEX[n] for n in names]]
+    for f in (0, 3, 5):
+        np.testing.assert_allclose(info["weights"][str(f)], expected[f], atol=1e-4)
+    for root in info["roots"].values():
+        np.testing.assert_allclose(root["scale"], 1.0, atol=1e-6)

@@ -15,9 +15,10 @@ from probtalk import Animation
 from probtalk.animation import resample_motion
 from probtalk.errors import InputError, MissingExtraError
 from probtalk.flame.rig import Rig
+from probtalk.geometry import vertex_normals
+from probtalk.layout import KINTREE_TABLE
 from probtalk.rendering.camera import Camera
 from probtalk.rendering.compose import caption_for
-from probtalk.rendering.scene import vertex_normals
 from probtalk.rendering.shading import background_uint8
 
 av = pytest.importorskip("av", reason="PyAV (render extra) is not installed")
@@ -48,7 +49,7 @@ def _make_rig() -> Rig:
         name="test-sphere", v_template=v, faces=np.asarray(ico.faces),
         shapedirs=rng.normal(0, 1e-3, (n, 3, 10)), exprdirs=rng.normal(0, 2e-3, (n, 3, 10)),
         posedirs=np.zeros((n, 3, 36)), j_regressor=np.full((5, n), 1.0 / n),
-        weights=weights, kintree_table=np.array([[-1, 0, 1, 1, 1], [0, 1, 2, 3, 4]]),
+        weights=weights, kintree_table=np.array(KINTREE_TABLE),
         regions={"face": np.where(v[:, 2] > 0)[0], "lips": lips},
         keypoints={"nose_tip": int(np.argmax(v[:, 2]))},
         semantic_names=names, semantic_offsets=np.zeros((3, n, 3)), semantic_expression=sem_expr,
@@ -369,7 +370,7 @@ def test_torch_shading_matches_the_gl_shader(tmp_path):
         quad_rig = Rig(
             name="quad", v_template=quad, faces=faces, shapedirs=np.zeros((4, 3, 1)),
             exprdirs=np.zeros((4, 3, 1)), posedirs=np.zeros((4, 3, 36)), j_regressor=np.full((5, 4), 0.25),
-            weights=np.tile([1.0, 0, 0, 0, 0], (4, 1)), kintree_table=np.array([[-1, 0, 1, 1, 1], [0, 1, 2, 3, 4]]),
+            weights=np.tile([1.0, 0, 0, 0, 0], (4, 1)), kintree_table=np.array(KINTREE_TABLE),
         )
         cam = Camera(pitch=0.0, margin=3.0).setup(quad_rig, 32, 32)
         with create_backend("moderngl", np.asarray(faces), colours, 32, 32, samples=0) as be:

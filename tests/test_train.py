@@ -13,7 +13,7 @@ import soundfile as sf
 import torch
 
 from probtalk.errors import InputError
-from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS, PARAM_DIM, PARAM_EXPRESSION, PARAM_JAW
+from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS, KINTREE_TABLE, PARAM_DIM, PARAM_EXPRESSION, PARAM_JAW
 from probtalk.train.config import AugmentConfig, TrainConfig, load_train_config
 
 TINY = [
@@ -73,7 +73,7 @@ def tiny_rig():
         name="tiny", v_template=rng.normal(size=(v, 3)) * 0.05, faces=np.array([[0, 1, 2], [4, 5, 6]]),
         shapedirs=np.zeros((v, 3, NUM_SHAPE)), exprdirs=rng.normal(size=(v, 3, NUM_EXPRESSION)) * 0.01,
         posedirs=np.zeros((v, 3, (NUM_JOINTS - 1) * 9)), j_regressor=np.full((NUM_JOINTS, v), 1.0 / v),
-        weights=weights, kintree_table=np.array([[-1, 0, 1, 1, 1], [0, 1, 2, 3, 4]]),
+        weights=weights, kintree_table=np.array(KINTREE_TABLE),
         regions={"lips": np.arange(4)},
     )
 

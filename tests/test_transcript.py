@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 from typer.testing import CliRunner
 
 from probtalk.animation import Animation
-from probtalk.errors import InputError
+from probtalk.errors import AudioError, InputError
 from probtalk.models.checkpoint import save_checkpoint
 
 LINE = "Bob made a big map of the bay."
@@ -49,6 +49,17 @@ def test_fit_check_accepts_the_line_and_rejects_another(speech):
     assert not bad.used and bad.reason
     with pytest.raises(InputError, match="no words"):
         align_transcript(audio, "  ")
+
+
+def test_alignment_does_not_depend_on_what_was_aligned_before(speech):
+    from probtalk.corpus.align import align_phones
+
+    _, audio = speech
+    first = align_phones(audio, None), align_phones(audio, LINE)
+    align_phones(audio[::-1].copy(), None)  # another clip in between
+    with contextlib.suppress(AudioError):  # may not align at all; it still runs the decoder
+        align_phones(audio[::-1].copy(), OTHER)
+    assert (align_phones(audio, None), align_phones(audio, LINE)) == first
 
 
 def test_text_reaches_the_model_and_mismatch_falls_back(speech, tiny_ckpt, caplog):
@@ -92,10 +103,12 @@ def test_cli_text_and_folder_transcripts(speech, tiny_ckpt, tmp_path):
     assert res.exit_code == 2 and "beside each file" in res.output
 
 
-def test_mismatched_tokens_are_cut_per_window():
-    from probtalk.api import _batch_phones
-    from probtalk.windows import Window
+def test_mismatched_tokens_are_cut_per_window(tiny_ckpt):
+    import probtalk
+    from probtalk.runtime.engine import encoder_inputs
 
-    phones = torch.arange(1, 11)
-    out = _batch_phones(phones, [Window(0, 6, 0, 3840), Window(4, 10, 2560, 6400)])
-    assert out.tolist() == [[1, 2, 3, 4, 5, 6], [5, 6, 7, 8, 9, 10]]
+    backend = probtalk.load_model(tiny_ckpt, device="cpu").backend
+    phones = np.arange(1, 11)
+    cut = [encoder_inputs(backend, start, 6, num_samples=1, temperature=None, seed=0, phones=phones)["phones"]
+           for start in (0, 4, 8)]
+    assert [c.tolist() for c in cut] == [[[1, 2, 3, 4, 5, 6]], [[5, 6, 7, 8, 9, 10]], [[9, 10, 0, 0, 0, 0]]]

@@ -7,8 +7,16 @@ Usage (done by exporters.fbx)::
 
 The payload (see ``exporters.fbx.fbx_payload``) holds the neutral mesh, one
 shape-key offset per key, per-frame key weights, the FLAME joints with skin
-weights and per-frame joint axis-angles, all in FLAME's Y-up metres. The
-scene is built in Blender's Z-up frame and exported with baked animation.
+weights and per-frame joint axis-angles, all in FLAME's Y-up metres.
+
+Unit-clean output: the data stays in FLAME's Y-up frame inside an armature
+whose object rotation (+90 deg about X) stands it up in Blender; the exporter's
+Z-up -> Y-up conversion cancels that rotation, so every root node of the FBX
+has identity rotation and scale 1 (``FBX_SCALE_ALL`` puts the metre unit in
+the file header instead of scaling the roots by 100). Unity, Unreal and Blender
+import it upright at scale 1. The take (animation stack) is named after the
+clip (``<stem>_<emotion>_take<k>``), not "Scene".
+
 Shape-key animation is silently dropped unless the export passes
 ``bake_anim_use_all_actions=False, bake_anim_use_nla_strips=False``.
 """
@@ -21,9 +29,9 @@ import bpy  # noqa: I001  (only available inside Blender)
 import numpy as np
 from mathutils import Matrix
 
-# FLAME (Y up, face toward +Z) -> Blender (Z up, face toward -Y).
+# FLAME (Y up, face toward +Z) -> Blender (Z up, face toward -Y): the armature object's rotation.
 Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
-BONE_LENGTH = 0.02  # metres; bones point up (+Z) so every bone shares one rest orientation
+BONE_LENGTH = 0.02  # metres; bones point up (+Y, FLAME frame) so every bone's rest frame is the identity
 LINEAR = 1  # index of 'LINEAR' in Keyframe.interpolation's enum
 
 
@@ -58,6 +66,18 @@ def find_fcurve(id_data: bpy.types.ID, path: str, index: int = 0) -> bpy.types.F
     return fcurve
 
 
+def animate_keys(mesh: bpy.types.Mesh, names: list[str], weights: np.ndarray, frames: np.ndarray) -> None:
+    """Shape-key animation: one fcurve per key, every frame keyed."""
+    if not names:
+        return
+    blocks = mesh.shape_keys.key_blocks
+    for k, key_name in enumerate(names):
+        blocks[key_name].value = float(weights[0, k])
+        blocks[key_name].keyframe_insert("value", frame=0)
+        fill_fcurve(find_fcurve(mesh.shape_keys, f'key_blocks["{key_name}"].value'), frames, weights[:, k])
+    mesh.shape_keys.animation_data.action.name = "expression"
+
+
 def build(data: dict[str, np.ndarray]) -> None:
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
@@ -70,11 +90,11 @@ def build(data: dict[str, np.ndarray]) -> None:
     frames = np.arange(frames_count, dtype=np.float32)
     scene.frame_start = 0
     scene.frame_end = max(frames_count - 1, 0)
-    conv = Y_UP_TO_Z_UP
     name = str(data["name"])
+    scene.name = str(data["clip"])  # the exporter names the FBX take after the scene
 
-    # Mesh and shape keys.
-    verts = data["vertices"].astype(np.float64) @ conv.T
+    # Mesh and shape keys, in FLAME's frame (the armature object stands them up).
+    verts = data["vertices"].astype(np.float64)
     mesh = bpy.data.meshes.new(name)
     mesh.from_pydata(verts.tolist(), [], data["faces"].tolist())
     mesh.update()
@@ -86,22 +106,29 @@ def build(data: dict[str, np.ndarray]) -> None:
     for k, key_name in enumerate(names):
         block = obj.shape_key_add(name=key_name, from_mix=False)
         block.slider_min, block.slider_max = lo, hi
-        block.data.foreach_set("co", (verts + data["key_offsets"][k].astype(np.float64) @ conv.T).ravel())
+        block.data.foreach_set("co", (verts + data["key_offsets"][k].astype(np.float64)).ravel())
     mesh.update()
+
+    joint_names = [str(n) for n in data["joint_names"]]
+    stand_up = Matrix([[*row, 0.0] for row in Y_UP_TO_Z_UP.tolist()] + [[0.0, 0.0, 0.0, 1.0]])
+    if not joint_names:  # a user's character: shape keys only, the mesh object stands itself up
+        obj.matrix_world = stand_up
+        animate_keys(mesh, names, weights, frames)
+        return
 
     # Armature with one bone per FLAME joint.
     arm_data = bpy.data.armatures.new("skeleton")
     arm = bpy.data.objects.new("skeleton", arm_data)
+    arm.matrix_world = stand_up
     scene.collection.objects.link(arm)
     bpy.context.view_layer.objects.active = arm
     bpy.ops.object.mode_set(mode="EDIT")
-    joint_names = [str(n) for n in data["joint_names"]]
-    positions = data["joint_positions"].astype(np.float64) @ conv.T
+    positions = data["joint_positions"].astype(np.float64)
     parents = data["parents"]
     for j, joint in enumerate(joint_names):
         bone = arm_data.edit_bones.new(joint)
         bone.head = positions[j].tolist()
-        bone.tail = (positions[j] + (0.0, 0.0, BONE_LENGTH)).tolist()
+        bone.tail = (positions[j] + (0.0, BONE_LENGTH, 0.0)).tolist()
         bone.roll = 0.0
         if parents[j] >= 0:
             bone.parent = arm_data.edit_bones[joint_names[parents[j]]]
@@ -118,14 +145,7 @@ def build(data: dict[str, np.ndarray]) -> None:
         for v in np.flatnonzero(skin[:, j] > 0):
             group.add([int(v)], float(skin[v, j]), "REPLACE")
 
-    # Shape-key animation: one fcurve per key, every frame keyed.
-    if names:
-        blocks = mesh.shape_keys.key_blocks
-        for k, key_name in enumerate(names):
-            blocks[key_name].value = float(weights[0, k])
-            blocks[key_name].keyframe_insert("value", frame=0)
-            fill_fcurve(find_fcurve(mesh.shape_keys, f'key_blocks["{key_name}"].value'), frames, weights[:, k])
-        mesh.shape_keys.animation_data.action.name = "expression"
+    animate_keys(mesh, names, weights, frames)
 
     # Joint animation: FLAME local rotations (world-aligned rest frames) -> bone space.
     animated = data["joint_animated"]
@@ -137,8 +157,7 @@ def build(data: dict[str, np.ndarray]) -> None:
             pose_bone = arm.pose.bones[joint]
             pose_bone.rotation_mode = "QUATERNION"
             rest = np.array(arm_data.bones[joint].matrix_local.to_3x3())
-            mats = conv @ rotvec_to_matrix(rotations[:, j]) @ conv.T
-            local = rest.T @ mats @ rest
+            local = rest.T @ rotvec_to_matrix(rotations[:, j]) @ rest
             quats = np.array([Matrix(m.tolist()).to_quaternion()[:] for m in local])
             flip = np.cumprod(np.where(np.sum(quats[1:] * quats[:-1], axis=1) < 0, -1.0, 1.0))
             quats[1:] *= flip[:, None]  # keep consecutive keys in one hemisphere
@@ -166,6 +185,11 @@ def export(path: str) -> None:
         bake_anim_force_startend_keying=True,
         bake_anim_step=1.0,
         bake_anim_simplify_factor=0.0,
+        axis_forward="-Z",
+        axis_up="Y",
+        global_scale=1.0,
+        apply_unit_scale=True,
+        apply_scale_options="FBX_SCALE_ALL",
     )
 
 

@@ -6,83 +6,122 @@ from pathlib import Path
 
 import typer
 
-from probtalk.cli.app import app, run_cli
+from probtalk.cli.app import app, with_flags
+from probtalk.options import AnimateOptions
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".m4a", ".aac", ".opus", ".aiff", ".aif"}
+DEFAULTS = AnimateOptions()
+
+# Option names -> this command's flags, so error messages name what the user typed.
+FLAGS = {
+    "emotion": "-e/--emotion",
+    "intensity": "-i/--intensity",
+    "speaker": "--speaker",
+    "num_samples": "-n/--takes",
+    "temperature": "--temperature",
+    "seed": "--seed",
+    "text": "--text",
+}
 
 
-def collect_inputs(paths: list[Path]) -> list[Path]:
-    """Expand folders into their audio files (sorted); keep files as given."""
+def collect_inputs(paths: list[str]) -> list[Path]:
+    """Expand folders into their audio files (sorted); keep files as given (they are checked when read).
+
+    Raises:
+        AudioError: a missing path, a folder without audio files, or an empty path.
+    """
     from probtalk.errors import AudioError
 
     files: list[Path] = []
-    for path in paths:
+    for name in paths:
+        if not name.strip():
+            raise AudioError("an input path is empty; give speech files or folders")
+        path = Path(name)
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
             if not found:
                 raise AudioError(f"folder {path} holds no audio files ({', '.join(sorted(AUDIO_SUFFIXES))})")
             files.extend(found)
-        elif path.exists():
-            files.append(path)
+        elif path.exists() or path.is_symlink():
+            files.append(path)  # read (and checked) when its turn comes
         else:
             raise AudioError(f"audio file {path} not found; check the path")
     return files
 
 
 @app.command()
-@run_cli
+@with_flags(FLAGS)
 def animate(
-    inputs: list[Path] = typer.Argument(..., help="Speech files or folders of them."),
-    out: Path = typer.Option(Path("out"), "-o", "--out", help="Output folder."),
-    emotion: str = typer.Option("neutral", "-e", "--emotion", help="Emotions, comma-separated; a blend is happy:0.7+surprised:0.3."),
-    intensity: str = typer.Option("medium", "-i", "--intensity", help="low | medium | high, or a number in [0, 2]."),
+    inputs: list[str] = typer.Argument(..., help="Speech files or folders of them."),
+    out: str = typer.Option("out", "-o", "--out", help="Output folder."),
+    emotion: str = typer.Option(DEFAULTS.emotion, "-e", "--emotion", help="Emotions, comma-separated; a blend is happy:0.7+surprised:0.3."),
+    intensity: str = typer.Option("medium", "-i", "--intensity", help="low | medium (= 1) | high, or a number in [0, 2]."),
     speaker: str = typer.Option(None, "--speaker", help="A training speaker id (default: the average speaker)."),
-    takes: int = typer.Option(1, "-n", "--takes", help="Takes per file and emotion."),
-    temperature: float = typer.Option(0.2, "--temperature", help="Code-sampling temperature (> 0)."),
-    seed: int = typer.Option(None, "--seed", help="Seed for reproducible takes."),
-    deterministic: bool = typer.Option(False, "--deterministic", help="Argmax codes: the same take every time."),
+    takes: int = typer.Option(DEFAULTS.num_samples, "-n", "--takes", help="Takes per file and emotion (1-64)."),
+    temperature: float = typer.Option(DEFAULTS.temperature, "--temperature", help="Code-sampling temperature (> 0)."),
+    seed: int = typer.Option(None, "--seed", help="Seed for reproducible takes (0 to 2^63-1)."),
+    deterministic: bool = typer.Option(DEFAULTS.deterministic, "--deterministic", help="Argmax codes: the same take every time."),
     formats: str = typer.Option("npz", "--format", "-f", help="Comma-separated: npz, glb, fbx, csv, json, mp4."),
     model: str = typer.Option(None, "--model", help="Checkpoint path (default: the embedded model)."),
     rig: str = typer.Option(None, "--rig", help="FLAME .pkl or probtalk .npz rig for exports/renders."),
     hubert: str = typer.Option(None, "--hubert", help="Folder with pretrained HuBERT weights."),
     engine: str = typer.Option("model", "--engine", help="model (learned) or rules (phone-based baseline)."),
     text: str = typer.Option(
-        None, "--text", help="Transcript of the speech (one audio file); in folder mode a <name>.txt beside each file is read."),
+        None, "--text",
+        help="Transcript of the speech (one audio file); in folder mode a <name>.txt beside each file is read.",
+    ),
+    fps: float = typer.Option(None, "--fps", help="Export frame rate, resampled from 25 (e.g. 24, 29.97, 30, 60)."),
+    with_audio: bool = typer.Option(False, "--with-audio", help="Copy the speech next to the exports as <stem>.wav."),
 ) -> None:
-    """Animate speech: one file per input, emotion, take and format."""
+    """Animate speech: one file per input, emotion, take and format.
+
+    Two inputs that would write the same file are refused before any work. A bad
+    input is reported and skipped; the others are written, and the exit status is 2.
+    """
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
 
-    from probtalk.errors import InputError
-    from probtalk.pipeline import AnimateJob, parse_emotions, run_job
+    from probtalk.errors import InputError, OutputError
+    from probtalk.options import parse_emotion_list
+    from probtalk.pipeline import AnimateJob, run_job
 
+    if not out.strip():
+        raise OutputError("-o/--out is empty; give an output folder (e.g. -o out)")
+    options = AnimateOptions(
+        intensity=intensity, speaker=speaker, num_samples=takes, temperature=temperature, seed=seed,
+        deterministic=deterministic,
+    )
     if engine not in ("model", "rules"):
         raise InputError(f"unknown engine {engine!r}; use --engine model or --engine rules")
     job = AnimateJob(
         inputs=collect_inputs(inputs),
-        out=out,
-        emotions=parse_emotions(emotion),
-        intensity=intensity,
-        speaker=speaker,
-        takes=takes,
-        temperature=temperature,
-        seed=seed,
-        deterministic=deterministic,
+        out=Path(out),
+        emotions=parse_emotion_list(emotion),
+        options=options,
         formats=[f.strip().lower() for f in formats.split(",") if f.strip()],
         model=model,
         rig=rig,
         hubert=hubert,
         engine=engine,
         text=text,
+        fps=fps,
+        with_audio=with_audio,
     )
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("animating", total=len(job.inputs))
-        results = run_job(job, on_file_done=lambda _path: progress.advance(task))
-    table = Table(title=f"probtalk animate -> {out}")
-    for col in ("input", "emotion", "take", "frames", "files"):
-        table.add_column(col)
-    for r in results:
-        table.add_row(r.input.name, r.emotion, str(r.take), str(r.frames), ", ".join(p.name for p in r.files))
-    Console().print(table)
+        result = run_job(job, on_file_done=lambda _path: progress.advance(task))
+    if result.takes:
+        table = Table(title=f"probtalk animate -> {out}")
+        for col in ("input", "emotion", "take", "frames", "files"):
+            table.add_column(col)
+        for r in result.takes:
+            table.add_row(r.input.name, r.emotion, str(r.take), str(r.frames), ", ".join(p.name for p in r.files))
+        Console().print(table)
+    for f in result.failures:
+        typer.echo(f"error: {f.message}", err=True)
+    if result.failures and len(job.inputs) > 1:
+        typer.echo(f"error: {len(result.failures)} of {len(job.inputs)} inputs failed; the others were written", err=True)
+    if result.failures:
+        raise typer.Exit(2)

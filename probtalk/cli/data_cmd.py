@@ -6,13 +6,13 @@ from pathlib import Path
 
 import typer
 
-from probtalk.cli.app import data_app, run_cli
+from probtalk.cli.app import data_app, progress_bar, run_cli
 
 
 @data_app.command("synth")
 @run_cli
 def synth(
-    out: Path = typer.Option(Path("datasets/synth"), "--out", "-o", help="Corpus folder (created; resumable)."),
+    out: str = typer.Option("datasets/synth", "--out", "-o", help="Corpus folder (created; resumable)."),
     speakers: int = typer.Option(24, "--speakers", help="Number of speakers (TTS voices)."),
     sentences: int = typer.Option(40, "--sentences", help="Neutral sentences per speaker (emotional: 75 % as many)."),
     emotions: str = typer.Option("all", "--emotions", help="'all' or a comma list, e.g. neutral,happy,sad."),
@@ -27,20 +27,26 @@ def synth(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Generate the synthetic speech + FLAME motion corpus (see datasets/README.md)."""
-    from probtalk.corpus.synth import SynthConfig, parse_emotions, synthesize_corpus
+    from probtalk.corpus.synth import SynthConfig, synthesize_corpus
+    from probtalk.errors import OptionError, OutputError
+    from probtalk.options import parse_emotion_names
 
+    if not out.strip():
+        raise OutputError("-o/--out is empty; give the corpus folder (e.g. -o datasets/synth)")
+    if workers < 1:
+        raise OptionError(f"--workers must be >= 1, got {workers}")
     config = SynthConfig(
-        speakers=speakers, sentences=sentences, emotions=parse_emotions(emotions), intensities=intensities,
+        speakers=speakers, sentences=sentences, emotions=parse_emotion_names(emotions), intensities=intensities,
         seed=seed, heldout_speakers=heldout_speakers, emotions_per_sentence=emotions_per_sentence,
         performances=performances, heldout_engine_speakers=heldout_engine_speakers,
     )
     if quiet:
         result = synthesize_corpus(out, config, workers=workers)
     else:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
         columns = (TextColumn("synth"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, transient=True) as bar:
+        with progress_bar(*columns) as bar:
             task = bar.add_task("clips", total=None)
 
             def update(done: int, total: int) -> None:

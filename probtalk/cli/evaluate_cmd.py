@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from probtalk.cli.app import app, run_cli
+from probtalk.cli.app import app, progress_bar, run_cli
 
 
 @app.command()
@@ -30,15 +30,18 @@ def evaluate(
     classifier_steps: int = typer.Option(200, "--classifier-steps", min=1, help="Training steps of a new classifier."),
 ) -> None:
     """Score generated motion against the ground truth: MVE, LVE, MEE, CE, FDD, Diversity, lip-sync, emotion."""
-    from rich.progress import Progress
-
+    from probtalk.errors import OutputError
     from probtalk.eval.compare import compare_engines
     from probtalk.io import atomic_write_text, ensure_writable_dir
 
+    # refuse unwritable outputs before the (long) evaluation, not after it
+    for flag, path in (("--json", json_out), ("--classifier", classifier)):
+        if path is not None and path.is_dir():
+            raise OutputError(f"{flag} {path} is a folder (or empty); name a file, e.g. {flag} results.json")
     if json_out is not None:
         ensure_writable_dir(json_out.parent if str(json_out.parent) else ".", create=False)
     engines = [engine] + (["rules"] if baseline else [])
-    with Progress(transient=True) as bar:
+    with progress_bar() as bar:
         task = bar.add_task("evaluating", total=None)
 
         def progress(description: str, started: int, total: int) -> None:

@@ -42,8 +42,11 @@ def info(
 ) -> None:
     """Print versions, available extras and backends, the rig and the model."""
     from probtalk import __version__
+    from probtalk.api import load_model
     from probtalk.flame import load_rig
 
+    the_rig = load_rig(rig)  # load both first: a bad --rig or --model gives the one error line and nothing else
+    the_model = load_model(model)
     typer.echo(f"probtalk {__version__}  python {platform.python_version()}  {platform.system()}")
     for dist in ("torch", "numpy", "transformers", "smplx"):
         typer.echo(f"  {dist:14s} {_version(dist)}")
@@ -52,12 +55,9 @@ def info(
         have = [m for m in modules if importlib.util.find_spec(m) is not None]
         typer.echo(f"  {label:34s} {'yes (' + ', '.join(have) + ')' if have else 'no'}")
     typer.echo(f"  {'fbx (Blender bpy env)':34s} {_blender()}")
-    the_rig = load_rig(rig)
     typer.echo(
         f"rig: {the_rig.rig_id()}  {the_rig.num_vertices} vertices, {len(the_rig.faces)} faces, "
         f"{len(the_rig.semantic_names)} semantic shapes, regions: {', '.join(sorted(the_rig.regions)) or 'none'}"
     )
-    from probtalk.api import load_model
-
-    for line in load_model(model).info_lines():
+    for line in the_model.info_lines():
         typer.echo(line)

@@ -8,6 +8,7 @@ from probtalk.cli import (  # noqa: F401  (each module registers its commands on
     evaluate_cmd,
     export_cmd,
     info,
+    realtime_cmd,
     render_cmd,
     train_cmd,
 )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from probtalk.cli.app import app, run_cli
+from probtalk.cli.app import app, progress_bar, run_cli
 
 VIDEO_SIZE = 512
 RIG_SHEET_SIZE = 256
@@ -17,7 +17,7 @@ RIG_SHEET_SIZE = 256
 def render(
     animations: list[Path] = typer.Argument(None, help="Animation .npz files; several render side by side."),
     audio: Path = typer.Option(None, "--audio", "-a", help="Speech to put under the video (trimmed/padded)."),
-    out: Path = typer.Option(None, "--out", "-o", help="Output .mp4 (or .png with --frame/--sheet)."),
+    out: str = typer.Option(None, "--out", "-o", help="Output .mp4 (or .png with --frame/--sheet)."),
     rig: str = typer.Option(None, "--rig", help="A FLAME .pkl or probtalk .npz rig (default: bundled head)."),
     size: int = typer.Option(None, "--size", help="Tile size in pixels (default 512; 256 for --rig-sheet)."),
     fps: float = typer.Option(None, "--fps", help="Video frame rate (default: the animation's)."),
@@ -29,23 +29,26 @@ def render(
     yaw: float = typer.Option(0.0, "--yaw", help="Camera yaw in degrees (positive shows the head's left)."),
     pitch: float = typer.Option(5.0, "--pitch", help="Camera pitch in degrees (positive looks down)."),
     captions: bool = typer.Option(True, "--captions/--no-captions", help="Caption each take from its meta."),
-    rig_sheet: Path = typer.Option(None, "--rig-sheet", help="Write a rig preview (neutral + expressions) PNG."),
+    rig_sheet: str = typer.Option(None, "--rig-sheet", help="Write a rig preview (neutral + expressions) PNG."),
 ) -> None:
     """Render animations to an MP4 with sound, a still (--frame), a contact sheet (--sheet), or a rig preview."""
-    from probtalk.errors import InputError
+    from probtalk.errors import InputError, OutputError
 
+    for flag, value, example in (("-o/--out", out, "-o take.mp4"), ("--rig-sheet", rig_sheet, "--rig-sheet rig.png")):
+        if value is not None and not value.strip():
+            raise OutputError(f"{flag} is empty; name the output file (e.g. {example})")
     if rig_sheet is not None:
         from probtalk.rendering import render_rig_sheet
 
         if animations:
             raise InputError("--rig-sheet previews the rig alone; drop the animation files or --rig-sheet")
-        path = render_rig_sheet(rig, rig_sheet, size=size or RIG_SHEET_SIZE, backend=backend)
+        path = render_rig_sheet(rig, rig_sheet, size=RIG_SHEET_SIZE if size is None else size, backend=backend)
         typer.echo(f"wrote {path}")
         return
     if not animations:
         raise InputError("give one or more animation .npz files (or --rig-sheet OUT.png)")
 
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
     from probtalk.animation import Animation
     from probtalk.rendering import Camera
@@ -54,18 +57,18 @@ def render(
     anims = [Animation.load(p) for p in animations]
     if out is None:
         stem = animations[0].with_suffix("")
-        out = Path(f"{stem}_sheet.png") if sheet else stem.with_suffix(".png" if frame is not None else ".mp4")
+        out = f"{stem}_sheet.png" if sheet else str(stem.with_suffix(".png" if frame is not None else ".mp4"))
     camera = Camera(yaw=yaw, pitch=pitch)
     options = dict(
-        rig=rig, audio=audio, out=out, size=size or VIDEO_SIZE, fps=fps, backend=backend, camera=camera, layout=layout,
-        frame=frame, sheet=sheet_frames if sheet else False, captions=captions,
+        rig=rig, audio=audio, out=out, size=VIDEO_SIZE if size is None else size, fps=fps, backend=backend,
+        camera=camera, layout=layout, frame=frame, sheet=sheet_frames if sheet else False, captions=captions,
     )
     if frame is not None or sheet:
         path = render_api(anims, **options)
     else:
-        with Progress(
+        with progress_bar(
             TextColumn("rendering"), BarColumn(), TextColumn("{task.completed}/{task.total} frames"),
-            TimeRemainingColumn(), transient=True,
+            TimeRemainingColumn(),
         ) as bar:
             task = bar.add_task("render", total=None)
 

@@ -29,9 +29,12 @@ def train(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Train stage 1 (vq) or stage 2 (predictor); torchrun --nproc-per-node N runs it data-parallel."""
-    from probtalk.errors import InputError
+    from probtalk.errors import InputError, OutputError
     from probtalk.train import load_train_config, train_predictor, train_vq
 
+    for flag, value in (("--out", out), ("--data", data)):
+        if not value.strip():
+            raise OutputError(f"{flag} is empty; give a folder (e.g. --data datasets/synth --out runs/vq)")
     cfg = load_train_config(config, set_)
     if stage is Stage.vq:
         _, _, metrics = train_vq(data, out, cfg, resume=resume, progress=progress)

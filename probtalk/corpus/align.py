@@ -47,7 +47,7 @@ _DECODERS: dict[tuple[int, str], Decoder] = {}
 
 
 def _decoder(kind: str) -> Decoder:
-    """One cached pocketsphinx Decoder per process and kind ("align" or "phones")."""
+    """One cached pocketsphinx Decoder per process and kind ("align" or "phones"), its features reset."""
     key = (os.getpid(), kind)
     if key not in _DECODERS:
         from pocketsphinx import Decoder, get_model_path
@@ -65,7 +65,12 @@ def _decoder(kind: str) -> Decoder:
             _DECODERS[key] = Decoder(samprate=AUDIO_SAMPLE_RATE, fsgusefiller=False, loglevel="FATAL")
         else:
             _DECODERS[key] = Decoder(samprate=AUDIO_SAMPLE_RATE, loglevel="FATAL")
-    return _DECODERS[key]
+    decoder = _DECODERS[key]
+    # Feature extraction adapts across utterances (noise floor, cepstral mean): start it afresh, so the
+    # same audio gives the same phones whatever this process aligned before (measured: phone recognition
+    # of one clip changed after another clip was aligned; a transcript's fit score moved by 0.03).
+    decoder.reinit_feat()
+    return decoder
 
 
 def _pcm16(audio: np.ndarray, dither: float = 0.0) -> bytes:

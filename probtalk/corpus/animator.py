@@ -46,9 +46,9 @@ from probtalk.corpus.visemes import (
     UNGATED_SIDES,
     VISEMES,
 )
-from probtalk.emotions import EMOTION_INDEX, EMOTIONS, MAX_INTENSITY
 from probtalk.errors import RigError, StyleError
 from probtalk.layout import AUDIO_SAMPLE_RATE, PARAM_DIM, PARAM_EXPRESSION, PARAM_JAW, PARAM_SHAPE
+from probtalk.options import emotion_mix, intensity_value
 
 if TYPE_CHECKING:
     from probtalk.flame.rig import Rig
@@ -77,27 +77,6 @@ def normalize_phone(label: str) -> tuple[str, int | None]:
         return "SIL", None
     base, stress = match.group(1), match.group(2)
     return base, (int(stress) if stress is not None else None)
-
-
-def emotion_mix(emotion: str | Mapping[str, float]) -> dict[str, float]:
-    """Validate an emotion name or weight dict and return weights summing to 1.
-
-    Raises:
-        StyleError: unknown emotion names, negative weights or all-zero weights.
-    """
-    mix = {emotion: 1.0} if isinstance(emotion, str) else dict(emotion)
-    out: dict[str, float] = {}
-    for name, weight in mix.items():
-        key = str(name).strip().lower()
-        if key not in EMOTION_INDEX:
-            raise StyleError(f"unknown emotion {name!r}; choose from {', '.join(EMOTIONS)}")
-        if not np.isfinite(weight) or weight < 0:
-            raise StyleError(f"emotion weight for {name!r} must be >= 0, got {weight}")
-        out[key] = out.get(key, 0.0) + float(weight)
-    total = sum(out.values())
-    if total <= 0:
-        raise StyleError("emotion weights are all zero; give at least one positive weight")
-    return {k: v / total for k, v in out.items()}
 
 
 def loudness_envelope(audio: np.ndarray, fps: float = 25.0, num_frames: int | None = None) -> np.ndarray:
@@ -283,8 +262,7 @@ class ProceduralAnimator:
             raise StyleError(f"duration must be > 0 seconds, got {duration}")
         if not np.isfinite(fps) or fps <= 0:
             raise StyleError(f"fps must be > 0, got {fps}")
-        if not 0.0 <= float(intensity) <= MAX_INTENSITY:
-            raise StyleError(f"intensity must be in [0, {MAX_INTENSITY:g}], got {intensity}")
+        intensity = intensity_value(intensity)
         mix = emotion_mix(emotion)
         style = style or DEFAULT_STYLE
         var = float(variation) if rng is not None else 0.0

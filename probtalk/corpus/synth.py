@@ -103,6 +103,8 @@ class SynthConfig:
             raise InputError(f"--heldout-speakers must be 0-{self.speakers - 1}, got {self.heldout_speakers}")
         if self.emotions_per_sentence < 1:
             raise InputError("emotions_per_sentence must be >= 1")
+        if self.seed < 0:
+            raise InputError(f"--seed must be >= 0, got {self.seed}")
         if self.performances < 1:
             raise InputError(f"--performances must be >= 1, got {self.performances}")
         if self.heldout_engine_speakers < 0:
@@ -117,17 +119,6 @@ class SynthConfig:
     def emotional_sentences(self) -> int:
         """Number of emotional sentences."""
         return max(1, int(round(self.emotional_fraction * self.sentences)))
-
-
-def parse_emotions(text: str) -> tuple[str, ...]:
-    """``"all"`` or a comma list of emotion names -> a tuple in canonical order."""
-    if text.strip().lower() == "all":
-        return EMOTIONS
-    names = [t.strip().lower() for t in text.split(",") if t.strip()]
-    bad = [n for n in names if n not in EMOTION_INDEX]
-    if bad or not names:
-        raise InputError(f"unknown emotions {bad or text!r}; use 'all' or a comma list of {', '.join(EMOTIONS)}")
-    return tuple(e for e in EMOTIONS if e in names)
 
 
 @dataclass(frozen=True)

@@ -333,6 +333,10 @@ class MotionDataset:
             params = params[0]
         if params.ndim != 2 or params.shape[1] != PARAM_DIM or params.shape[0] == 0:
             raise DatasetError(f"{param_path} has shape {list(params.shape)}; expected [1, T, {PARAM_DIM}]")
+        if params.dtype.kind not in "iuf":
+            raise DatasetError(f"{param_path} holds {params.dtype} values, not numbers; regenerate the clip")
+        if not np.all(np.isfinite(params)):
+            raise DatasetError(f"{param_path} holds NaN or infinite values; regenerate or drop the clip")
         try:
             audio = load_audio(wav_path)
         except AudioError as exc:
@@ -407,6 +411,8 @@ def write_sentence_range_splits(root: str | os.PathLike[str]) -> dict[str, int]:
         split = sentence_range_split(parse_keyid(keyid))
         if split is not None:
             splits[split].append(keyid)
+    if not any(splits.values()):
+        raise DatasetError(f"{root}/param holds no clips in the 3DMEAD sentence ranges; nothing to split")
     folder = ensure_writable_dir(root / "splits")
     for name, ids in splits.items():
         atomic_write_text(folder / name, "".join(k + "\n" for k in ids))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from probtalk.errors import RigError
-from probtalk.io import atomic_path
+from probtalk.flame.safe_pickle import load_pickle
+from probtalk.io import atomic_path, open_npz
 from probtalk.layout import NUM_EXPRESSION, NUM_JOINTS, NUM_SHAPE
 
 RIG_FORMAT = "probtalk-rig"
@@ -135,6 +135,9 @@ class Rig:
             raise RigError(f"rig faces must be [F, 3], got {list(self.faces.shape)}")
         if self.faces.min() < 0 or self.faces.max() >= v:
             raise RigError("rig faces index vertices that do not exist")
+        for key in ("v_template", "shapedirs", "exprdirs", "posedirs", "j_regressor", "weights"):
+            if not np.all(np.isfinite(getattr(self, key))):
+                raise RigError(f"rig {key} holds NaN or infinite values; the rig file is damaged")
         if self.semantic_offsets is not None:
             k = len(self.semantic_names)
             for key, want in (
@@ -237,6 +240,10 @@ def load_rig(
         path = bundled_rig_path()
         if not path.is_file():
             raise RigError(f"bundled rig {path} is missing; rebuild it with 'python -m flame_assets.build'")
+    if not isinstance(path, (str, os.PathLike)) or isinstance(path, bytes):
+        raise RigError(f"a rig is given as a file path (str or Path) or a Rig, got {type(path).__name__}")
+    if not str(path).strip():
+        raise RigError("the rig path is empty; pass a FLAME .pkl or probtalk .npz rig, or None for the bundled head")
     path = Path(path)
     if not path.is_file():
         raise RigError(f"rig file {path} not found; pass a FLAME .pkl or probtalk .npz rig")
@@ -247,21 +254,46 @@ def load_rig(
     else:
         raise RigError(f"rig file {path} has unknown suffix {path.suffix!r}; use a FLAME .pkl or probtalk .npz")
     if masks is not None:
-        rig.regions.update({k: np.asarray(v, np.int64).ravel() for k, v in _read_pickle(Path(masks)).items()})
+        rig.regions.update(_read_masks(Path(masks), rig.num_vertices))
     if landmarks is None and path.suffix != ".npz" and rig.lmk_faces_idx.size == 0:
         # FLAME ships its landmark embedding next to the model; pick it up when it is there
         beside = path.parent / "flame_static_embedding.pkl"
         landmarks = beside if beside.is_file() else None
     if landmarks is not None:
-        emb = _read_pickle(Path(landmarks))
-        rig.lmk_faces_idx = np.asarray(emb["lmk_face_idx"], np.int64)
-        rig.lmk_bary_coords = np.asarray(emb["lmk_b_coords"], np.float32)
+        rig.lmk_faces_idx, rig.lmk_bary_coords = _read_landmarks(Path(landmarks), len(rig.faces))
     return rig
+
+
+def _read_masks(path: Path, num_vertices: int) -> dict[str, np.ndarray]:
+    regions = {}
+    for key, value in _read_pickle(path, "FLAME masks pickle").items():
+        try:
+            idx = np.asarray(value, np.int64).ravel()
+        except (TypeError, ValueError, OverflowError, RecursionError):
+            raise RigError(f"{path} region {key!r} is not a list of vertex indices; pass a FLAME_masks.pkl") from None
+        if idx.size and (idx.min() < 0 or idx.max() >= num_vertices):
+            raise RigError(f"{path} region {key!r} indexes vertices outside the rig's {num_vertices}; wrong masks file?")
+        regions[str(key)] = idx
+    return regions
+
+
+def _read_landmarks(path: Path, num_faces: int) -> tuple[np.ndarray, np.ndarray]:
+    emb = _read_pickle(path, "FLAME landmark embedding")
+    try:
+        faces = np.asarray(emb["lmk_face_idx"], np.int64).ravel()
+        bary = np.asarray(emb["lmk_b_coords"], np.float32)
+    except KeyError as exc:
+        raise RigError(f"{path} lacks {exc}; pass a flame_static_embedding.pkl") from None
+    except (TypeError, ValueError, OverflowError, RecursionError):
+        raise RigError(f"{path} holds landmark data that are not numeric arrays; pass a flame_static_embedding.pkl") from None
+    if bary.shape != (faces.size, 3) or (faces.size and (faces.min() < 0 or faces.max() >= num_faces)):
+        raise RigError(f"{path} landmarks do not fit this rig ({faces.size} faces, bary {list(bary.shape)}); wrong embedding file?")
+    return faces, bary
 
 
 def _load_npz(path: Path) -> Rig:
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with open_npz(path, "a probtalk rig .npz; pass a rig saved by Rig.save", RigError) as data:
             files = set(data.files)
             if "format" not in files or str(data["format"]) != RIG_FORMAT:
                 raise RigError(f"{path} is not a probtalk rig .npz; pass a FLAME .pkl or a rig saved by Rig.save")
@@ -282,47 +314,21 @@ def _load_npz(path: Path) -> Rig:
         raise
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
         raise RigError(f"{path} is corrupt or truncated ({type(exc).__name__}); rebuild or re-download it") from None
-    return Rig(**kw)
+    try:
+        return Rig(**kw)
+    except RigError as exc:
+        raise RigError(f"{path}: {exc}") from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        detail = " ".join(str(exc).split())[:120]
+        raise RigError(f"{path} is not a complete probtalk rig ({detail}); rebuild it with Rig.save") from None
 
 
 # ----------------------------------------------------- FLAME pickles, no chumpy
-class _ChumpyShim:
-    """Stands in for ``chumpy.ch.Ch`` (and friends) while unpickling FLAME files.
-
-    chumpy objects pickle their array in ``__dict__['x']``; we keep that and
-    expose it through ``__array__`` so ``np.asarray`` works.
-    """
-
-    def __setstate__(self, state: Any) -> None:
-        self.__dict__.update(state if isinstance(state, dict) else {"x": state})
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        arr = np.asarray(self.__dict__.get("x"))
-        return arr.astype(dtype) if dtype is not None else arr
-
-
-class _FlameUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if module.startswith("chumpy"):
-            return _ChumpyShim
-        if module.startswith("scipy.sparse.") and name.endswith("_matrix"):
-            # FLAME 2020 pickled its J_regressor from scipy.sparse.csc, a path SciPy 2 removes
-            import scipy.sparse
-
-            return getattr(scipy.sparse, name)
-        return super().find_class(module, name)
-
-
-def _read_pickle(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise RigError(f"file {path} not found; check the path")
-    try:
-        with open(path, "rb") as fh:
-            data = _FlameUnpickler(fh, encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError) as exc:
-        raise RigError(f"{path} is not a readable FLAME pickle ({type(exc).__name__}: {exc})") from None
+def _read_pickle(path: Path, what: str = "FLAME pickle") -> dict[str, Any]:
+    """A user's FLAME pickle, read through the allow-list unpickler; it must hold a dict."""
+    data = load_pickle(path, what)
     if not isinstance(data, dict):
-        raise RigError(f"{path} does not hold a dict; is it a FLAME model file?")
+        raise RigError(f"{path} does not hold a dict; is it a FLAME {what.removeprefix('FLAME ')}?")
     return data
 
 
@@ -334,6 +340,15 @@ def _dense(value: Any) -> np.ndarray:
 
 def _load_flame_pkl(path: Path) -> Rig:
     data = _read_pickle(path)
+    try:
+        return _flame_dict_to_rig(path, data)
+    except RigError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError, MemoryError, RecursionError) as exc:
+        raise RigError(f"{path} holds FLAME arrays of the wrong kind ({type(exc).__name__}); is it a FLAME generic_model.pkl?") from None
+
+
+def _flame_dict_to_rig(path: Path, data: dict[str, Any]) -> Rig:
     needed = {"v_template", "f", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table"}
     missing = needed - set(data)
     if missing:

@@ -15,6 +15,10 @@ import dataclasses
 import json
 import os
 import pickle
+import re
+import struct
+import textwrap
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,10 +167,13 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
     if not p.is_file():
         raise CheckpointError(f"checkpoint {p} not found; check the path or train one with 'probtalk train'")
     try:
-        data = torch.load(p, map_location=map_location, weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CheckpointError(f"checkpoint {p} is corrupt or not a torch file ({first[:120]}); re-download or retrain it") from None
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of foreign files; the error says it all
+            warnings.simplefilter("ignore", UserWarning)
+            data = torch.load(p, map_location=map_location, weights_only=True)
+    except OSError as exc:
+        raise CheckpointError(f"cannot read checkpoint {p} ({exc.strerror or type(exc).__name__}); check the file") from None
+    except _LOAD_ERRORS as exc:
+        raise CheckpointError(f"checkpoint {p} {_load_failure(exc)}; re-download or retrain it") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT_TAG:
         raise CheckpointError(f"{p} is not a probtalk checkpoint (no '{FORMAT_TAG}' tag); pass a file written by probtalk")
     version = data.get("version")
@@ -176,6 +183,26 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         if key not in data:
             raise CheckpointError(f"checkpoint {p} is incomplete (no '{key}'); re-save it")
     return data
+
+
+_LOAD_ERRORS = (
+    RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, ValueError, KeyError, IndexError,
+    TypeError, AttributeError, UnicodeError, struct.error, OverflowError, MemoryError, RecursionError,
+)
+
+
+def _load_failure(exc: BaseException) -> str:
+    """Why ``torch.load`` failed, in a few whole words."""
+    text = " ".join(str(exc).split())
+    refused = re.search(r"[Uu]nsupported (?:global: )?GLOBAL ([\w.]+)", text)
+    if refused:
+        return f"is not a plain checkpoint: it holds a Python object ({refused.group(1)}) that probtalk refuses to unpickle"
+    if "Weights only load failed" in text:
+        return "is corrupt or not a torch checkpoint (it holds data that torch.load(weights_only=True) refuses)"
+    if "zip archive" in text or isinstance(exc, (zipfile.BadZipFile, EOFError)):
+        return "is corrupt or truncated (damaged archive)"
+    detail = textwrap.shorten(text, 80, placeholder=" ...") if text else ""
+    return f"is corrupt or not a torch file ({type(exc).__name__}{': ' + detail if detail else ''})"
 
 
 def load_checkpoint(
@@ -215,7 +242,9 @@ def load_checkpoint(
             raise CheckpointError(f"checkpoint {p} holds an unknown model kind '{data['kind']}'")
     except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"checkpoint {p} has unreadable configs ({exc}); re-save it") from None
-    _load_state(model, data["state_dict"], p)
+    if not isinstance(data["state_dict"], dict):
+        raise CheckpointError(f"checkpoint {p} has no usable state dict; re-save it")
+    _load_state(model, data["state_dict"], p, _allowed_missing(model, data))
     model.eval()
     info = CheckpointInfo(
         kind=data["kind"],
@@ -231,9 +260,14 @@ def load_checkpoint(
     return model.to(map_location), info
 
 
-def _audio_encoder_for(config: AudioEncoderConfig, data: dict[str, Any], hubert_path: Any) -> AudioEncoder:
+def _hubert_left_out(config: AudioEncoderConfig, data: dict[str, Any]) -> bool:
+    """True when an inference-only checkpoint left its frozen pretrained HuBERT weights out."""
     has_audio = any(k.startswith("audio_encoder.hubert.feature_extractor.") for k in data["state_dict"])
-    if config.pretrained is not None and not has_audio:
+    return config.pretrained is not None and not has_audio
+
+
+def _audio_encoder_for(config: AudioEncoderConfig, data: dict[str, Any], hubert_path: Any) -> AudioEncoder:
+    if _hubert_left_out(config, data):
         folder = hubert_path or config.pretrained
         try:
             enc = AudioEncoder.from_pretrained(folder, config.freeze, config.frozen_layers)
@@ -243,14 +277,47 @@ def _audio_encoder_for(config: AudioEncoderConfig, data: dict[str, Any], hubert_
     return AudioEncoder(config)
 
 
-def _load_state(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+def _allowed_missing(model: nn.Module, data: dict[str, Any]) -> set[str]:
+    """Keys an ``inference_only`` checkpoint leaves out on purpose (see :func:`save_checkpoint`)."""
+    if not (isinstance(model, Talker) and data.get("inference_only")):
+        return set()
+    allowed = {k for k in model.state_dict() if k.startswith(_VQ_ENCODER_PREFIXES)}
+    if _hubert_left_out(model.audio_encoder.config, data):
+        # the frozen HuBERT weights were left out and have just been re-read from the pretrained folder
+        allowed |= {f"audio_encoder.{n}" for n, p in model.audio_encoder.named_parameters() if not p.requires_grad}
+    return allowed
+
+
+def _load_state(model: nn.Module, state: dict[str, torch.Tensor], path: Path, allowed_missing: set[str]) -> None:
+    """Load ``state`` into ``model``; every weight must be there except ``allowed_missing``, and nothing else."""
     own = model.state_dict()
     if isinstance(model, Talker):
-        own = {k: v for k, v in own.items() if not k.startswith("normalizer.")}
-    state = {k: v.to(own[k].dtype) if k in own and v.is_floating_point() else v for k, v in state.items()}
+        own = {k: v for k, v in own.items() if not k.startswith("normalizer.")}  # restored from the normaliser entry
+    if not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"checkpoint {path} has a state dict with non-tensor entries; re-save it")
     unexpected = sorted(set(state) - set(own))
-    mismatched = [k for k in state if k in own and state[k].shape != own[k].shape]
-    if unexpected or mismatched:
-        what = ", ".join((unexpected + mismatched)[:3])
-        raise CheckpointError(f"checkpoint {path} does not match its configs ({what}); re-save it")
-    model.load_state_dict(state, strict=False)
+    if unexpected:
+        raise CheckpointError(
+            f"checkpoint {path} holds weights its model does not have ({_some(unexpected)}); "
+            "it was saved by another probtalk version or edited, re-save it"
+        )
+    missing = sorted(set(own) - set(state) - allowed_missing)
+    if missing:
+        raise CheckpointError(
+            f"checkpoint {path} lacks {len(missing)} weights ({_some(missing)}); it is incomplete, re-download or retrain it"
+        )
+    mismatched = [k for k in sorted(state) if state[k].shape != own[k].shape]
+    if mismatched:
+        k = mismatched[0]
+        raise CheckpointError(
+            f"checkpoint {path} does not match its configs ({k} is {list(state[k].shape)}, "
+            f"expected {list(own[k].shape)}{f' and {len(mismatched) - 1} more' if len(mismatched) > 1 else ''}); re-save it"
+        )
+    state = {k: v.to(own[k].dtype) if v.is_floating_point() else v for k, v in state.items()}
+    model.load_state_dict(state, strict=False)  # strict would demand the normaliser and the allowed omissions
+
+
+def _some(keys: list[str], n: int = 3) -> str:
+    """The first ``n`` keys, and how many more."""
+    more = f" and {len(keys) - n} more" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more

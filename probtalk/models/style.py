@@ -12,17 +12,17 @@ by dropping the speaker at random during training.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from probtalk.emotions import EMOTIONS, INTENSITIES, INTENSITY_INDEX, MAX_INTENSITY, NUM_EMOTIONS
-from probtalk.errors import StyleError
+from probtalk.emotions import NUM_EMOTIONS
+from probtalk.options import DEFAULT_EMOTION, DEFAULT_INTENSITY
+from probtalk.vocabulary import UNKNOWN_SPEAKER, StyleNames
 
-UNKNOWN_SPEAKER = -1
+__all__ = ["UNKNOWN_SPEAKER", "Style", "StyleEmbedding", "StyleVocabulary"]
 
 
 @dataclass
@@ -66,74 +66,15 @@ class Style:
         )
 
 
-def _suggest(name: str, choices: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return f"did you mean '{close[0]}'?" if close else f"choose one of: {', '.join(choices)}"
-
-
 @dataclass(frozen=True)
-class StyleVocabulary:
-    """Names the model was trained with: speakers and emotions (stored in the checkpoint)."""
-
-    speakers: tuple[str, ...] = ()
-    emotions: tuple[str, ...] = EMOTIONS
-
-    def speaker_index(self, speaker: str | None) -> int:
-        """Index of a speaker name; None gives -1 (average speaker).
-
-        Raises:
-            StyleError: the name is not a trained speaker.
-        """
-        if speaker is None or speaker == "":
-            return UNKNOWN_SPEAKER
-        if speaker not in self.speakers:
-            raise StyleError(f"unknown speaker '{speaker}': {_suggest(speaker, self.speakers)} (or omit it)")
-        return self.speakers.index(speaker)
-
-    def emotion_weights(self, emotion: str | Mapping[str, float]) -> list[float]:
-        """Emotion weights (summing to 1) from a name or a {name: weight} blend.
-
-        Raises:
-            StyleError: unknown names, negative weights or an all-zero blend.
-        """
-        blend = {emotion: 1.0} if isinstance(emotion, str) else dict(emotion)
-        if not blend:
-            raise StyleError("empty emotion blend; give at least one emotion, e.g. {'happy': 1.0}")
-        weights = [0.0] * len(self.emotions)
-        for name, w in blend.items():
-            key = str(name).strip().lower()
-            if key not in self.emotions:
-                raise StyleError(f"unknown emotion '{name}': {_suggest(key, self.emotions)}")
-            if not float(w) >= 0.0:
-                raise StyleError(f"emotion weight for '{name}' is {w}; weights must be >= 0")
-            weights[self.emotions.index(key)] += float(w)
-        total = sum(weights)
-        if total <= 0:
-            raise StyleError("emotion blend weights sum to 0; give at least one positive weight")
-        return [w / total for w in weights]
-
-    @staticmethod
-    def intensity_value(intensity: float | str) -> float:
-        """Intensity in [0, 2] from a number or one of 'low', 'medium', 'high'.
-
-        Raises:
-            StyleError: unknown name or a number outside [0, 2].
-        """
-        if isinstance(intensity, str):
-            key = intensity.strip().lower()
-            if key in INTENSITY_INDEX:
-                return float(INTENSITY_INDEX[key])
-            try:
-                intensity = float(key)
-            except ValueError:
-                raise StyleError(f"unknown intensity '{intensity}': {_suggest(key, INTENSITIES)} or a number in [0, 2]") from None
-        value = float(intensity)
-        if not 0.0 <= value <= MAX_INTENSITY:
-            raise StyleError(f"intensity {value} is out of range; use a value in [0, {MAX_INTENSITY:g}]")
-        return value
+class StyleVocabulary(StyleNames):
+    """Names the model was trained with (speakers, emotions) and the :class:`Style` they make."""
 
     def make(
-        self, emotion: str | Mapping[str, float] = "neutral", intensity: float | str = 1.0, speaker: str | None = None
+        self,
+        emotion: str | Mapping[str, float] = DEFAULT_EMOTION,
+        intensity: float | str = DEFAULT_INTENSITY,
+        speaker: str | None = None,
     ) -> Style:
         """A batch-of-one :class:`Style` from names, e.g. ``make({"happy": 0.7, "surprised": 0.3}, 1.5)``."""
         return Style(

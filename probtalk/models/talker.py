@@ -14,8 +14,7 @@ from probtalk.models.audio_encoder import AudioEncoder
 from probtalk.models.motion_vq import MotionVQ, masked_l1, reconstruction_losses
 from probtalk.models.style import Style, StyleVocabulary
 from probtalk.models.style_predictor import StylePredictor
-
-DEFAULT_TEMPERATURE = 0.2  # the API's default; the noise reaches its trained scale there
+from probtalk.options import DEFAULT_TEMPERATURE
 
 
 class Normalizer(nn.Module):
@@ -148,7 +147,7 @@ class Talker(nn.Module):
         num_frames: torch.Tensor | None = None,
         *,
         num_samples: int = 1,
-        temperature: float | None = 0.2,
+        temperature: float | None = DEFAULT_TEMPERATURE,
         top_k: int | None = None,
         generator: torch.Generator | None = None,
         fps: float = DATASET_FPS,

@@ -14,12 +14,13 @@ from probtalk.animation import Animation
 from probtalk.errors import InputError, RigError
 from probtalk.flame.layer import FlameLayer
 from probtalk.flame.rig import Rig, load_rig
+from probtalk.geometry import vertex_normals
 from probtalk.io import atomic_path, ensure_writable_dir
 from probtalk.layout import AUDIO_SAMPLE_RATE, NUM_EXPRESSION
 from probtalk.rendering.backends import BACKEND_CHOICES, Backend, create_backend
 from probtalk.rendering.camera import Camera, CameraSetup
 from probtalk.rendering.compose import Compositor, caption_for, grid_shape, write_image
-from probtalk.rendering.scene import PosedTake, output_frames, posed_batches, vertex_normals
+from probtalk.rendering.scene import PosedTake, output_frames, posed_batches
 from probtalk.rendering.shading import vertex_colours
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,9 @@ DEFAULT_SHEET_FRAMES = 8
 IMAGE_SAMPLES = 4
 AUTO_SAMPLES = -1  # backends read a negative count as "anti-alias when cheap"
 MIN_SIZE, MAX_SIZE = 32, 4096
+MAX_SAMPLES = 16
+#: The longest video rendered: one hour at 240 fps (as for the exporters).
+MAX_FRAMES = 240 * 3600
 #: Three-quarter view of the rig preview, degrees of yaw.
 THREE_QUARTER_YAW = 35.0
 #: Expression sheet of the rig preview: caption -> semantic shapes applied together at weight 1.
@@ -105,10 +109,14 @@ def render(
         RigError: the rig cannot be loaded.
         MissingExtraError, RenderError: no usable render backend here.
     """
-    anims = [animations] if isinstance(animations, Animation) else list(animations)
+    anims = [animations] if isinstance(animations, Animation) else list(animations or [])
     if not anims or not all(isinstance(a, Animation) for a in anims):
         raise InputError("render needs one or more probtalk.Animation objects")
-    out = Path(out)
+    for i, a in enumerate(anims):
+        if a.num_frames < 1:
+            raise InputError(f"animation {i} has no frames; nothing to render")
+    out = _out_path(out)
+    _check_render_args(frame, sheet, captions, samples, camera, progress)
     suffix = out.suffix.lower()
     still = frame is not None or bool(sheet)
     if frame is not None and sheet:
@@ -121,11 +129,12 @@ def render(
     if str(backend).lower() not in BACKEND_CHOICES:
         raise InputError(f"unknown render backend {backend!r}; choose one of: {', '.join(BACKEND_CHOICES)}")
     tile = _tile_size(size)
-    video_fps = float(anims[0].fps if fps is None else fps)
-    if not np.isfinite(video_fps) or not 1.0 <= video_fps <= 240.0:
-        raise InputError(f"fps {fps} is out of range; give 1-240")
+    video_fps = _video_fps(anims[0].fps if fps is None else fps, from_animation=fps is None)
     ensure_writable_dir(out.parent if str(out.parent) else ".", create=False)
     num_frames = output_frames(anims, video_fps)
+    if num_frames > MAX_FRAMES:
+        raise InputError(f"the video would have {num_frames} frames (over {MAX_FRAMES}, one hour at 240 fps); "
+                         "render a shorter animation")
     labels = _captions(anims, captions)
     the_rig = _as_rig(rig)
     camera = camera or Camera()
@@ -223,11 +232,11 @@ def render_rig_sheet(
     Returns:
         The written path.
     """
-    out = Path(out)
+    out = _out_path(out)
     if out.suffix.lower() not in IMAGE_SUFFIXES:
         raise InputError(f"the rig sheet is an image: name the output .png, not {out.name}")
-    if columns < 1:
-        raise InputError(f"columns must be >= 1, got {columns}")
+    if not _is_int(columns) or columns < 1:
+        raise InputError(f"columns must be a whole number >= 1, got {columns!r}")
     ensure_writable_dir(out.parent if str(out.parent) else ".", create=False)
     tile = _tile_size(size)
     the_rig = _as_rig(rig)
@@ -271,10 +280,55 @@ def render_rig_sheet(
 
 
 # ------------------------------------------------------------------ helpers
+def _out_path(out: str | os.PathLike[str]) -> Path:
+    if not isinstance(out, (str, os.PathLike)) or isinstance(out, bytes):
+        raise InputError(f"out must be a file path (str or Path), got {type(out).__name__}")
+    if not str(out).strip():
+        raise InputError("the output path is empty; name the file, e.g. out='take.mp4'")
+    return Path(out)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def _check_render_args(
+    frame: object, sheet: object, captions: object, samples: object, camera: object, progress: object
+) -> None:
+    """Type checks of :func:`render`'s keyword arguments (ranges are checked where they are used)."""
+    if frame is not None and not _is_int(frame):
+        raise InputError(f"frame must be a whole frame number (int), got {type(frame).__name__} {frame!r}")
+    if not (isinstance(sheet, bool) or _is_int(sheet)):
+        raise InputError(f"sheet must be True/False or a number of frames, got {type(sheet).__name__} {sheet!r}")
+    if not isinstance(captions, bool) and (
+        isinstance(captions, str | bytes) or not isinstance(captions, Sequence)
+    ):
+        raise InputError(f"captions must be True, False or one string per animation, got {type(captions).__name__}")
+    if samples is not None and (not _is_int(samples) or not (samples == AUTO_SAMPLES or 0 <= samples <= MAX_SAMPLES)):
+        raise InputError(f"samples must be a whole number from 0 to {MAX_SAMPLES}, got {samples!r}")
+    if camera is not None and not isinstance(camera, Camera):
+        raise InputError(f"camera must be a probtalk.rendering.Camera, got {type(camera).__name__}")
+    if progress is not None and not callable(progress):
+        raise InputError(f"progress must be a function progress(done, total), got {type(progress).__name__}")
+
+
+def _video_fps(value: object, from_animation: bool) -> float:
+    where = "the animation's fps" if from_animation else "fps"
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise InputError(f"{where} must be a number of frames per second, got {type(value).__name__} {value!r}")
+    fps = float(value)
+    if not np.isfinite(fps) or not 1.0 <= fps <= 240.0:
+        hint = "; pass fps= to render it at another rate" if from_animation else ""
+        raise InputError(f"{where} {fps:g} is out of range; give 1-240{hint}")
+    return fps
+
+
 def _tile_size(size: int) -> int:
+    if isinstance(size, bool) or (isinstance(size, float | np.floating) and not float(size).is_integer()):
+        raise InputError(f"size must be a whole number of pixels, got {size!r}")
     try:
         size = int(size)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"size must be an integer number of pixels, got {size!r}") from None
     if not MIN_SIZE <= size <= MAX_SIZE:
         raise InputError(f"size {size} is out of range; give {MIN_SIZE}-{MAX_SIZE} pixels")

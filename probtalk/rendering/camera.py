@@ -85,6 +85,14 @@ class Camera:
     region: str = "face"
 
     def __post_init__(self) -> None:
+        for name, limit in (("yaw", 360.0), ("pitch", 90.0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+                raise InputError(f"camera {name} must be a number of degrees, got {type(value).__name__} {value!r}")
+            if not math.isfinite(value):
+                raise InputError(f"camera {name} {value} is not a finite number of degrees")
+            if not -limit <= value <= limit:
+                raise InputError(f"camera {name} {value:g} is out of range; give {-limit:g} to {limit:g} degrees")
         if not 1.0 <= self.fov <= 120.0:
             raise InputError(f"camera fov {self.fov} is out of range; give 1-120 degrees")
         if not 0.5 <= self.margin <= 10.0:

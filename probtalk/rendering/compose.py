@@ -41,7 +41,8 @@ def caption_for(meta: Mapping[str, Any], index: int) -> str:
     parts = []
     emotion = meta.get("emotion", meta.get("emotion_mix"))
     if isinstance(emotion, Mapping) and emotion:
-        mix = sorted(((float(w), str(k)) for k, w in emotion.items() if float(w) > 0), reverse=True)
+        weights = ((w, k) for k, w in emotion.items() if isinstance(w, int | float) and not isinstance(w, bool))
+        mix = sorted(((float(w), str(k)) for w, k in weights if math.isfinite(w) and w > 0), reverse=True)
         if len(mix) == 1 or (mix and mix[0][0] >= 0.999):
             parts.append(mix[0][1])
         else:
@@ -55,7 +56,7 @@ def caption_for(meta: Mapping[str, Any], index: int) -> str:
         parts.append(intensity)
     take = meta.get("take", meta.get("take_index"))
     if take is not None:
-        parts.append(f"take {take}")
+        parts.append(f"take {str(take)[:20]}")
     return " · ".join(parts) if parts else f"take {index}"
 
 

@@ -8,13 +8,18 @@ use the same names with dots (``lr=3e-4``, ``vq.hidden=128``).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser, from PyPI (a dependency there)
+    import tomli as tomllib
 
 from probtalk.errors import InputError
 from probtalk.layout import DATASET_FPS
@@ -132,9 +137,39 @@ def _coerce(cls: type, name: str, value: Any, where: str) -> Any:
         value = tuple(value)
     if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if isinstance(default, tuple) and default and isinstance(value, tuple):
+        kind = type(default[0])
+        value = tuple(float(v) if kind is float and type(v) is int else v for v in value)
+        if any(type(v) is not kind for v in value):
+            raise InputError(f"config key '{where}' expects a list of {kind.__name__}s, got {list(value)!r}")
+        if len(default) == 2 and len(value) != 2:  # (min, max) ranges and betas
+            raise InputError(f"config key '{where}' expects 2 values, got {len(value)}")
     if default is not None and not isinstance(default, dict) and type(value) is not type(default):
         raise InputError(f"config key '{where}' expects {type(default).__name__}, got {value!r}")
+    _check_range(name, value, where)
     return value
+
+
+#: Keys that must be > 0 (every other number must be >= 0); keys ending in "_prob" lie in [0, 1].
+_POSITIVE = {"steps", "batch_size", "lr", "fps", "log_every", "hidden", "layers", "heads", "ff_dim",
+             "latent_dim", "num_codes", "intermediate"}
+_DEVICES = ("auto", "cpu", "cuda")
+
+
+def _check_range(name: str, value: Any, where: str) -> None:
+    """InputError for a non-finite, negative or out-of-range config value (e.g. ``lr = nan``, ``steps = -5``)."""
+    numbers = value if isinstance(value, tuple) else (value,)
+    for v in numbers:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            continue
+        if isinstance(v, float) and not math.isfinite(v):
+            raise InputError(f"config key '{where}' must be a finite number, got {v}")
+        if v < 0 or (name in _POSITIVE and v == 0):
+            raise InputError(f"config key '{where}' must be {'> 0' if name in _POSITIVE else '>= 0'}, got {v}")
+        if (name.endswith("_prob") or name in ("dropout", "min_lr_ratio")) and v > 1:
+            raise InputError(f"config key '{where}' must be between 0 and 1, got {v}")
+    if name == "device" and isinstance(value, str) and value.split(":")[0] not in _DEVICES:
+        raise InputError(f"config key '{where}' must be one of {', '.join(_DEVICES)} (or cuda:N), got {value!r}")
 
 
 def config_from_mapping(data: dict[str, Any], base: TrainConfig | None = None) -> TrainConfig:
@@ -148,7 +183,10 @@ def config_from_mapping(data: dict[str, Any], base: TrainConfig | None = None) -
             sub_cls = _NESTED[key]
             sub = getattr(cfg, key)
             changes = {k: _coerce(sub_cls, k, v, f"{key}.{k}") for k, v in value.items()}
-            top[key] = dataclasses.replace(sub, **changes)
+            try:
+                top[key] = dataclasses.replace(sub, **changes)
+            except (TypeError, ValueError) as exc:  # the model config's own checks
+                raise InputError(f"config table [{key}]: {' '.join(str(exc).split())}") from None
         else:
             top[key] = _coerce(TrainConfig, key, value, key)
     return dataclasses.replace(cfg, **top)

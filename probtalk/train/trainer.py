@@ -266,8 +266,8 @@ class Trainer:
     def fit(self, resume: bool = False) -> dict[str, float]:
         """Train up to ``config.steps``; returns the last validation metrics (rank 0) or {}."""
         cfg = self.config
-        if resume:
-            self.resume()
+        if resume and not self.resume():
+            log.warning("--resume: no %s in %s; training starts at step 0", STATE_FILE, self.out_dir)
         self.model.train()
         use_amp = cfg.amp and self.ctx.device.type == "cuda"
         batches = self._batches(self.step)

@@ -1,0 +1,202 @@
+"""``animate()`` and ``stream()`` over any backend: the part of a model that is not the network.
+
+:class:`RuntimeModel` turns options into style numbers, runs the windowed
+engine or a :class:`~probtalk.runtime.stream.Stream`, and builds the
+Animations with their provenance. :class:`probtalk.runtime.onnx_model.OnnxModel`
+(onnxruntime, no torch) and :class:`probtalk.api.Model` (torch) both use it,
+so the same seed gives the same take whichever runs it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from probtalk.animation import Animation
+from probtalk.audio import audio_sha256, load_audio
+from probtalk.errors import AudioError, OptionError, OptionTypeError
+from probtalk.layout import AUDIO_SAMPLE_RATE
+from probtalk.options import AnimateOptions
+from probtalk.runtime.backend import Backend, StyleInputs
+from probtalk.runtime.engine import frames_for, sample_takes
+from probtalk.runtime.stream import Stream, StreamOptions
+from probtalk.vocabulary import StyleNames
+
+logger = logging.getLogger(__name__)
+
+
+class RuntimeModel:
+    """Mixin: subclasses set ``backend``, ``names`` (a :class:`StyleNames`), ``name`` and ``rig_id``."""
+
+    backend: Backend
+    names: StyleNames
+    name: str
+    rig_id: str | None
+
+    @property
+    def fps(self) -> float:
+        """Motion frames per second."""
+        return float(self.backend.fps)
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        return tuple(self.names.speakers)
+
+    @property
+    def emotions(self) -> tuple[str, ...]:
+        return tuple(self.names.emotions)
+
+    def input_names(self) -> list[str]:
+        """What the model listens to: audio and style, plus a transcript and per-take noise if it takes them."""
+        names = ["audio", "style"]
+        if self.backend.phone_input:
+            names.append("transcript phones (text=)")
+        if self.backend.noise_dim:
+            names.append(f"per-take noise ({self.backend.noise_dim} channels)")
+        return names
+
+    def style_inputs(self, emotion: Any, intensity: float | str, speaker: str | None) -> StyleInputs:
+        """Resolve style names to numbers (raises StyleError for unknown names or out-of-range values)."""
+        names = self.names
+        return StyleInputs(names.speaker_index(speaker), tuple(names.emotion_weights(emotion)), names.intensity_value(intensity))
+
+    def animate(
+        self, audio: Any, sample_rate: float | None = None, options: AnimateOptions | None = None, **overrides: Any
+    ) -> list[Animation]:
+        """Animate speech: one :class:`Animation` per take (see :meth:`probtalk.api.Model.animate`).
+
+        Args:
+            audio: a speech file path, or samples [N] / [N, C] with ``sample_rate``.
+            sample_rate: the samples' rate in Hz (arrays only).
+            options: every animate option; default options if None.
+            **overrides: options to change by name (``emotion=``, ``num_samples=``, ``seed=``, ...).
+
+        Raises:
+            AudioError, OptionError: unusable audio or options.
+        """
+        if isinstance(sample_rate, AnimateOptions) and options is None:  # animate(path, opts)
+            sample_rate, options = None, sample_rate
+        return self.run_animate(audio, sample_rate, _options(options, overrides))
+
+    def stream(
+        self,
+        sample_rate: int = AUDIO_SAMPLE_RATE,
+        options: AnimateOptions | None = None,
+        *,
+        stream_options: StreamOptions | None = None,
+        **overrides: Any,
+    ) -> Stream:
+        """Start a live stream: ``feed(chunk)`` returns the frames that are ready, ``flush()`` the rest.
+
+        Args:
+            sample_rate: the chunks' rate; must be 16000.
+            options: animate options (emotion, intensity, speaker, takes, temperature, top_k, seed, deterministic).
+            stream_options: look-ahead, context and step size (:class:`StreamOptions`).
+            **overrides: animate options, or ``lookahead_seconds=`` / ``context_seconds=`` / ``max_step_seconds=``.
+
+        Raises:
+            AudioError: a sample rate other than 16000.
+            OptionError: bad options.
+        """
+        names = set(StreamOptions.__dataclass_fields__)
+        stream_changes = {k: overrides.pop(k) for k in list(overrides) if k in names}
+        sopts = dataclasses.replace(stream_options or StreamOptions(), **stream_changes)
+        return self.run_stream(sample_rate, _options(options, overrides), sopts)
+
+    def run_animate(self, audio: Any, sample_rate: float | None, opts: AnimateOptions) -> list[Animation]:
+        """Animate with validated options."""
+        style = self.style_inputs(opts.emotion, opts.intensity, opts.speaker)
+        wav = load_audio(audio, sample_rate)
+        seed = opts.seed if opts.seed is not None else secrets.randbits(31)
+        phones, text_meta = self.transcript_tokens(wav, opts.text)
+        motions = sample_takes(
+            self.backend, wav, style, num_samples=opts.num_samples,
+            temperature=None if opts.deterministic else float(opts.temperature), top_k=opts.top_k, seed=seed,
+            window_seconds=opts.window_seconds, overlap_seconds=opts.overlap_seconds, phones=phones,
+        )
+        meta = {**self.take_meta(opts, style, seed), **text_meta}
+        if isinstance(audio, str | os.PathLike):
+            meta["audio"] = Path(audio).name
+            meta["audio_sha256"] = audio_sha256(audio)
+        return [Animation.from_motion(m, fps=self.fps, meta={**meta, "take": k}) for k, m in enumerate(motions)]
+
+    def transcript_tokens(self, wav: np.ndarray, text: str | None) -> tuple[np.ndarray | None, dict[str, Any]]:
+        """Per-frame phone tokens int64 [T] from a transcript (None: audio only) and what the meta records.
+
+        A model without a phone input, or a transcript that does not fit the speech (see
+        :func:`probtalk.transcript.align_transcript`), gives None and one warning line.
+        The last alignment is kept, so animating one clip in several emotions aligns it once
+        (and warns once).
+
+        Raises:
+            InputError: the transcript has no words.
+        """
+        if text is None:
+            return None, {"text_used": False}
+        key = (text, wav.size, hashlib.sha1(np.ascontiguousarray(wav).tobytes()).hexdigest())
+        cached = getattr(self, "_last_transcript", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        result = self._align(wav, text)
+        self._last_transcript = (key, result)
+        return result
+
+    def _align(self, wav: np.ndarray, text: str) -> tuple[np.ndarray | None, dict[str, Any]]:
+        if not self.backend.phone_input:
+            logger.warning("model %s takes no transcript; animating from the audio alone", self.name)
+            return None, {"text_used": False, "text_ignored": "the model takes no transcript"}
+        from probtalk.models.phone_tokens import phone_tokens
+        from probtalk.transcript import align_transcript
+
+        fit = align_transcript(wav, text)
+        if not fit.used:
+            logger.warning("transcript ignored: %s; animating from the audio alone", fit.reason)
+            return None, {"text_used": False, "text_ignored": fit.reason}
+        tokens = phone_tokens(fit.phones or [], self.fps, frames_for(wav.size, self.fps))
+        return tokens, {"text_used": True, "text_agreement": round(fit.agreement, 3)}
+
+    def run_stream(self, sample_rate: int, opts: AnimateOptions, stream_options: StreamOptions) -> Stream:
+        """A new :class:`Stream` with validated options."""
+        if opts.text is not None:
+            raise OptionError("text is not used by streams; pass the transcript to animate() instead", option="text")
+        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | float | np.number) or sample_rate != AUDIO_SAMPLE_RATE:
+            raise AudioError(f"streams take {AUDIO_SAMPLE_RATE} Hz audio, got sample_rate={sample_rate!r}; resample to 16 kHz first")
+        style = self.style_inputs(opts.emotion, opts.intensity, opts.speaker)
+        seed = opts.seed if opts.seed is not None else secrets.randbits(31)
+        meta = {**self.take_meta(opts, style, seed), "stream": {
+            "lookahead_seconds": stream_options.lookahead_seconds, "context_seconds": stream_options.context_seconds,
+        }}
+        return Stream(
+            self.backend, style, num_samples=opts.num_samples,
+            temperature=None if opts.deterministic else float(opts.temperature), top_k=opts.top_k, seed=seed,
+            options=stream_options, meta=meta,
+        )
+
+    def take_meta(self, opts: AnimateOptions, style: StyleInputs, seed: int) -> dict[str, Any]:
+        """Provenance shared by every take of one call."""
+        return {
+            "engine": "model",
+            "model": self.name,
+            "rig": self.rig_id,
+            "emotion": {name: round(w, 4) for name, w in zip(self.emotions, style.emotion, strict=True) if w > 0},
+            "intensity": style.intensity,
+            "speaker": opts.speaker,
+            "seed": seed,
+            "temperature": None if opts.deterministic else float(opts.temperature),
+            "top_k": opts.top_k,
+            "deterministic": opts.deterministic,
+        }
+
+
+
+def _options(options: AnimateOptions | None, overrides: dict[str, Any]) -> AnimateOptions:
+    if options is not None and not isinstance(options, AnimateOptions):
+        raise OptionTypeError(f"options must be an AnimateOptions, got {type(options).__name__}", option="options")
+    return (options or AnimateOptions()).replace(**overrides)

@@ -1,0 +1,241 @@
+"""The transcript and noise inputs in the runtime: torch vs ONNX parity, the noise rule, streams, no torch with text."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from probtalk.errors import OptionError
+from probtalk.models.checkpoint import load_checkpoint, save_checkpoint
+from probtalk.runtime.backend import OnnxBackend, StyleInputs
+from probtalk.runtime.engine import encoder_inputs, sample_takes
+from probtalk.runtime.export import export_onnx
+from probtalk.runtime.sampling import NOISE_POSITION, noise_knots, noise_scale, take_noise
+from probtalk.runtime.stream import Stream, StreamOptions
+from probtalk.runtime.torch_backend import TorchBackend
+
+STYLE = StyleInputs(1, (0.0, 0.7, 0.0, 0.3, 0.0, 0.0, 0.0, 0.0), 1.5)
+TOL = 1e-4
+
+
+@pytest.fixture(scope="module", params=[(True, 4), (False, 3), (True, 0)], ids=["phones+noise", "noise", "phones"])
+def tiny(request, tmp_path_factory) -> tuple[Path, Path]:
+    from test_lipsync import tiny_talker
+
+    phone_input, noise_dim = request.param
+    folder = tmp_path_factory.mktemp("lipsync_onnx")
+    path = folder / "tiny.pt"
+    save_checkpoint(path, tiny_talker(phone_input=phone_input, noise_dim=noise_dim), provenance={"fps": 25.0})
+    return path, export_onnx(path, folder / "onnx")
+
+
+def _speech(seconds: float) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    t = np.arange(int(16000 * seconds)) / 16000
+    return (0.2 * np.sin(2 * np.pi * 170 * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))
+            + 0.02 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def test_export_has_the_models_inputs_and_encodes_like_torch(tiny):
+    ckpt, folder = tiny
+    talker, _ = load_checkpoint(ckpt)
+    torch_be, onnx_be = TorchBackend(talker), OnnxBackend(folder)
+    assert (onnx_be.phone_input, onnx_be.noise_dim) == (torch_be.phone_input, torch_be.noise_dim)
+    assert onnx_be.noise_rate == torch_be.noise_rate
+    wav = _speech(2.37)
+    frames = int(round(wav.size / 640))
+    rng = np.random.default_rng(1)
+    extra = {"phones": rng.integers(0, 40, (1, frames)),
+             "noise": rng.standard_normal((3, frames, max(1, torch_be.noise_dim))).astype(np.float32)}
+    lat_t, dist_t = torch_be.encode(wav, frames, STYLE, extra)
+    lat_o, dist_o = onnx_be.encode(wav, frames, STYLE, extra)
+    rows = 3 if torch_be.noise_dim else 1
+    assert lat_t.shape == lat_o.shape == (rows, -(-frames // torch_be.frames_per_code), 16)
+    np.testing.assert_allclose(lat_o, lat_t, atol=TOL)
+    np.testing.assert_allclose(dist_o, dist_t, atol=TOL * np.abs(dist_t).max())
+    plain, _ = torch_be.encode(wav, frames, STYLE)
+    assert np.abs(lat_t[0] - plain[0]).max() > 1e-4  # the inputs reach the model
+
+
+@pytest.mark.parametrize("temperature", [None, 0.2])
+def test_windowed_takes_agree_with_and_without_phones(tiny, temperature):
+    ckpt, folder = tiny
+    talker, _ = load_checkpoint(ckpt)
+    torch_be, onnx_be = TorchBackend(talker), OnnxBackend(folder)
+    wav = _speech(4.3)
+    phones = np.random.default_rng(2).integers(0, 40, 200)
+    runs = {}
+    for name, ph in (("audio", None), ("text", phones)):
+        a, b = (sample_takes(be, wav, STYLE, num_samples=3, temperature=temperature, top_k=None, seed=5,
+                             window_seconds=2.0, overlap_seconds=0.5, phones=ph) for be in (torch_be, onnx_be))
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_allclose(y, x, atol=TOL)
+        runs[name] = a
+    if torch_be.phone_input:
+        assert np.abs(runs["text"][0] - runs["audio"][0]).max() > 1e-4
+    if temperature is None:  # zero noise and nearest codes: every take the same
+        np.testing.assert_array_equal(runs["audio"][0], runs["audio"][2])
+    elif torch_be.noise_dim:
+        assert np.abs(runs["audio"][0] - runs["audio"][1]).max() > 1e-3
+
+
+def _reference_knot(seed: int, take: int, knot: int, channel: int, dim: int) -> float:
+    """The documented noise rule with Python ints and math (an independent implementation)."""
+    from test_onnx import _splitmix_reference
+
+    n = NOISE_POSITION + 2 * (knot * dim + channel)
+    u1, u2 = _splitmix_reference(seed, take, n), _splitmix_reference(seed, take, n + 1)
+    return math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
+
+
+def test_noise_follows_the_documented_rule():
+    knots = noise_knots(7, 2, np.array([0, 1, 5]), 3)
+    for row, j in enumerate((0, 1, 5)):
+        for c in range(3):
+            assert knots[row, c] == pytest.approx(_reference_knot(7, 2, j, c, 3), abs=1e-12)
+    many = noise_knots(3, 0, np.arange(4000), 4)
+    assert abs(many.mean()) < 0.03 and abs(many.std() - 1.0) < 0.03
+    # Frame f sits at x = f * rate / fps between knots floor(x) and floor(x) + 1.
+    frames = take_noise(7, 2, 0, 30, fps=25.0, rate=2.0, dim=3, scale=0.5)
+    np.testing.assert_allclose(frames[0], 0.5 * knots[0], rtol=1e-6)
+    np.testing.assert_allclose(frames[25], 0.5 * noise_knots(7, 2, np.array([2]), 3)[0], rtol=1e-6)  # x = 2
+    assert frames.dtype == np.float32
+    w = 6 * 2.0 / 25.0
+    np.testing.assert_allclose(frames[6], 0.5 * ((1 - w) * knots[0] + w * knots[1]), rtol=1e-6)
+    # Windows see the same noise as the whole clip, and deterministic takes none.
+    whole = take_noise(4, 1, 0, 300, fps=25.0, rate=2.0, dim=4, scale=1.0)
+    np.testing.assert_array_equal(take_noise(4, 1, 137, 90, fps=25.0, rate=2.0, dim=4, scale=1.0), whole[137:227])
+    assert noise_scale(None) == 0.0 and noise_scale(0.1) == 0.5 and noise_scale(0.8) == 1.0
+    assert not take_noise(4, 1, 0, 10, fps=25.0, rate=2.0, dim=4, scale=noise_scale(None)).any()
+
+
+class _Recorder:
+    """A backend that records the noise each encode call gets."""
+
+    def __init__(self, inner: OnnxBackend) -> None:
+        self.inner = inner
+        self.calls: list[tuple[int, np.ndarray]] = []
+        for name in ("fps", "frames_per_code", "num_codes", "latent_dim", "phone_input", "noise_dim", "noise_rate"):
+            setattr(self, name, getattr(inner, name))
+
+    def encode(self, audio, num_frames, style, extra=None):
+        self.calls.append((num_frames, extra["noise"]))
+        return self.inner.encode(audio, num_frames, style, extra)
+
+    def decode(self, codes, num_frames):
+        return self.inner.decode(codes, num_frames)
+
+
+def test_stream_noise_is_the_offline_noise_at_every_step(tiny):
+    _, folder = tiny
+    backend = OnnxBackend(folder)
+    if not backend.noise_dim:
+        pytest.skip("this model has no noise input")
+    wav = _speech(3.0)
+    rec = _Recorder(backend)
+    stream = Stream(rec, STYLE, num_samples=2, temperature=0.2, top_k=None, seed=9,
+                    options=StreamOptions(lookahead_seconds=0.24, context_seconds=1.0), meta={})
+    for i in range(0, wav.size, 1600):
+        stream.feed(wav[i : i + 1600])
+    stream.flush()
+    whole = [take_noise(9, k, 0, 75, fps=25.0, rate=backend.noise_rate, dim=backend.noise_dim, scale=1.0) for k in (0, 1)]
+    starts = set()
+    for _num_frames, noise in rec.calls:
+        assert noise.shape[0] == 2
+        # Find the window's first frame from take 0's noise, then every take must match the offline noise there.
+        start = next(s for s in range(75) if np.array_equal(noise[0, 0], whole[0][s]))
+        starts.add(start)
+        for k in (0, 1):
+            np.testing.assert_array_equal(noise[k], whole[k][start : start + noise.shape[1]])
+    assert len(starts) > 1  # several windows, each cut from the same noise
+    # A look-ahead longer than the clip gives the offline sampled takes.
+    whole_stream = Stream(backend, STYLE, num_samples=2, temperature=0.2, top_k=None, seed=9,
+                          options=StreamOptions(lookahead_seconds=10.0, context_seconds=10.0), meta={})
+    parts = [whole_stream.feed(wav[i : i + 1600])[1].motion() for i in range(0, wav.size, 1600)]
+    streamed = np.concatenate([*parts, whole_stream.flush()[1].motion()])
+    offline = sample_takes(backend, wav, STYLE, num_samples=2, temperature=0.2, top_k=None, seed=9,
+                           window_seconds=20.0, overlap_seconds=1.0)[1]
+    np.testing.assert_allclose(streamed, offline, atol=1e-5)
+
+
+def test_deterministic_takes_feed_one_zero_noise_row(tiny):
+    _, folder = tiny
+    backend = OnnxBackend(folder)
+    extra = encoder_inputs(backend, 10, 20, num_samples=4, temperature=None, seed=1, phones=np.ones(25, np.int64))
+    if backend.noise_dim:
+        assert extra["noise"].shape == (1, 20, backend.noise_dim) and not extra["noise"].any()
+    else:
+        assert "noise" not in extra
+    if backend.phone_input:
+        assert extra["phones"].tolist() == [[1] * 15 + [0] * 5]
+
+
+def test_models_refuse_text_for_streams(tiny):
+    from probtalk.runtime.loading import load_onnx_model
+
+    _, folder = tiny
+    with pytest.raises(OptionError, match="text"):
+        load_onnx_model(folder).stream(16000, text="Bob made a big map.")
+
+
+def test_text_with_the_onnx_model_runs_without_torch(tiny, tmp_path):
+    """`probtalk animate --model <onnx folder> --text ...`: alignment and the graphs, no torch; same takes as torch."""
+    from test_transcript import LINE
+
+    ckpt, folder = tiny
+    from probtalk.runtime.onnx_model import OnnxModel
+
+    if not OnnxModel(folder).backend.phone_input:
+        pytest.skip("this model takes no transcript")
+    from probtalk.corpus.tts import synthesize
+    from probtalk.corpus.voices import Voice
+
+    utt = synthesize(LINE, Voice("M001", "espeak", "en-us+m3"), "neutral", 0.0, np.random.default_rng(0))
+    clip = tmp_path / "line.wav"
+    sf.write(clip, utt.audio, 16000)
+    code = (
+        "import sys\n"
+        "from probtalk.cli.main import app\n"
+        f"argv = ['animate', {str(clip)!r}, '--model', {str(folder)!r}, '-o', {str(tmp_path / 'out')!r}, '-n', '2',\n"
+        f"        '--seed', '3', '--text', {LINE!r}]\n"
+        "try:\n"
+        "    app(argv)\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print('HEAVY:' + ','.join(sorted(m for m in ('torch', 'transformers', 'scipy') if m in sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "HEAVY:"
+    import probtalk
+    from probtalk import Animation
+
+    takes = [Animation.load(p) for p in sorted((tmp_path / "out").glob("*.npz"))]
+    assert len(takes) == 2 and all(t.meta["text_used"] for t in takes)
+    again = probtalk.load_model(ckpt, device="cpu").animate(clip, num_samples=2, seed=3, text=LINE)
+    for onnx_take, torch_take in zip(takes, again, strict=True):
+        assert torch_take.meta["text_used"] and torch_take.meta["text_agreement"] == onnx_take.meta["text_agreement"]
+        np.testing.assert_allclose(onnx_take.motion(), torch_take.motion(), atol=TOL)
+
+
+def test_one_clip_in_several_emotions_is_aligned_and_warned_about_once(tiny, caplog):
+    import logging
+
+    from probtalk.runtime.loading import load_onnx_model
+
+    _, folder = tiny
+    model = load_onnx_model(folder)
+    if model.backend.phone_input:
+        pytest.skip("checked with a model that takes no transcript (no alignment needed)")
+    wav = _speech(1.0)
+    with caplog.at_level(logging.WARNING):
+        metas = [model.animate(wav, 16000, emotion=e, text="Bob made a map.", deterministic=True)[0].meta
+                 for e in ("happy", "sad")]
+    assert all(m["text_used"] is False and m["text_ignored"] for m in metas)
+    assert len([r for r in caplog.records if "takes no transcript" in r.getMessage()]) == 1
