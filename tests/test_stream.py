@@ -84,11 +84,16 @@ def test_chunk_sizes_give_every_frame_once_and_join_seamlessly(backend, wav, std
 
 
 def test_chunking_does_not_change_the_result_much(backend, wav, std):
-    # Steps fall at different frames for different chunk sizes; the motion stays close.
-    # Measured 0.104 normaliser stds with the lip-sync default model (one code per frame; the old bound was 0.1).
+    # Steps fall at different frames for different chunk sizes; the motion stays close: chunking moves the
+    # result less than streaming itself moves it away from the offline take, and less than 0.15 normaliser
+    # stds. Measured with the lip-sync default model (one code per frame): 0.104 between the two chunkings,
+    # 0.14 from offline (the previous default model: 0.061 and 0.10; the old bound was 0.1).
     a = _run(_stream(backend, StreamOptions()), wav, 0.04)
     b = _run(_stream(backend, StreamOptions()), wav, 1.0)
-    assert np.abs((a - b) / std).mean() < 0.15
+    offline = _offline(backend, wav)[0]
+    apart = np.abs((a - b) / std).mean()
+    assert apart < 0.15
+    assert apart < max(np.abs((a - offline) / std).mean(), np.abs((b - offline) / std).mean()), apart
 
 
 def test_default_lookahead_within_300_ms_and_frames_ready_on_time(backend, wav):
