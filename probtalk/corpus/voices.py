@@ -148,20 +148,7 @@ def make_speakers(n: int, seed: int) -> list[Voice]:
     chosen = [chosen[i] for i in rng.permutation(len(chosen))]
     speakers = []
     for i, (engine, voice, gender) in enumerate(chosen):
-        speakers.append(
-            Voice(
-                speaker_id=f"{gender}{i + 1:03d}",
-                engine=engine,
-                voice=voice,
-                rate=round(float(rng.uniform(*RATE_RANGE)), 3),
-                pitch=round(float(rng.uniform(*PITCH_RANGE_ST)), 2),
-                pitch_range=round(float(rng.uniform(*PITCH_SPREAD_RANGE)), 3),
-                timbre={
-                    "formant_scale": round(float(rng.uniform(*FORMANT_SCALE_RANGE)), 3),
-                    "tilt": round(float(rng.uniform(*TILT_RANGE)), 3),
-                },
-            )
-        )
+        speakers.append(_drawn_voice(rng, f"{gender}{i + 1:03d}", engine, voice))
     return speakers
 
 
@@ -184,21 +171,24 @@ def make_engine_speakers(engine: str, n: int, seed: int, first_number: int) -> l
     out = []
     for i in range(n):
         name = names[i % len(names)]
-        out.append(
-            Voice(
-                speaker_id=f"{voices[name]}{first_number + i:03d}",
-                engine=engine,
-                voice=name,
-                rate=round(float(rng.uniform(*RATE_RANGE)), 3),
-                pitch=round(float(rng.uniform(*PITCH_RANGE_ST)), 2),
-                pitch_range=round(float(rng.uniform(*PITCH_SPREAD_RANGE)), 3),
-                timbre={
-                    "formant_scale": round(float(rng.uniform(*FORMANT_SCALE_RANGE)), 3),
-                    "tilt": round(float(rng.uniform(*TILT_RANGE)), 3),
-                },
-            )
-        )
+        out.append(_drawn_voice(rng, f"{voices[name]}{first_number + i:03d}", engine, name))
     return out
+
+
+def _drawn_voice(rng: np.random.Generator, speaker_id: str, engine: str, voice: str) -> Voice:
+    """A speaker of ``engine``'s ``voice`` with rate, pitch, pitch range and timbre drawn from ``rng``."""
+    return Voice(
+        speaker_id=speaker_id,
+        engine=engine,
+        voice=voice,
+        rate=round(float(rng.uniform(*RATE_RANGE)), 3),
+        pitch=round(float(rng.uniform(*PITCH_RANGE_ST)), 2),
+        pitch_range=round(float(rng.uniform(*PITCH_SPREAD_RANGE)), 3),
+        timbre={
+            "formant_scale": round(float(rng.uniform(*FORMANT_SCALE_RANGE)), 3),
+            "tilt": round(float(rng.uniform(*TILT_RANGE)), 3),
+        },
+    )
 
 
 @dataclass(frozen=True)
