@@ -118,7 +118,7 @@ class RuntimeModel:
         phones, text_meta = self.transcript_tokens(wav, opts.text)
         motions = sample_takes(
             self.backend, wav, style, num_samples=opts.num_samples,
-            temperature=None if opts.deterministic else float(opts.temperature), top_k=opts.top_k, seed=seed,
+            temperature=opts.sampling_temperature, top_k=opts.top_k, seed=seed,
             window_seconds=opts.window_seconds, overlap_seconds=opts.overlap_seconds, phones=phones,
         )
         meta = {**self.take_meta(opts, style, seed), **text_meta}
@@ -175,7 +175,7 @@ class RuntimeModel:
         }}
         return Stream(
             self.backend, style, num_samples=opts.num_samples,
-            temperature=None if opts.deterministic else float(opts.temperature), top_k=opts.top_k, seed=seed,
+            temperature=opts.sampling_temperature, top_k=opts.top_k, seed=seed,
             options=stream_options, meta=meta,
         )
 
@@ -189,9 +189,9 @@ class RuntimeModel:
             "intensity": style.intensity,
             "speaker": opts.speaker,
             "seed": seed,
-            "temperature": None if opts.deterministic else float(opts.temperature),
+            "temperature": opts.sampling_temperature,
             "top_k": opts.top_k,
-            "deterministic": opts.deterministic,
+            "deterministic": opts.sampling_temperature is None,
         }
 
 
