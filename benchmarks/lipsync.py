@@ -139,6 +139,16 @@ def _text_phones(sample: Any, root: Path, source: str, cache: dict[str, Any]) ->
     """Phones the model gets as its transcript input, or None when the transcript was rejected."""
     if source == "oracle":
         return sample.phones
+    if source == "recognised":  # no transcript: pocketsphinx's phone recogniser on the speech
+        key = f"{sample.keyid}#recognised"
+        if key not in cache:
+            from probtalk.corpus.align import align_phones
+
+            t = time.perf_counter()
+            phones = align_phones(sample.audio, None)
+            cache[key] = {"used": True, "seconds": time.perf_counter() - t, "agreement": None,
+                          "phones": [[p.start, p.end, p.phone] for p in phones]}
+        return cache[key]["phones"]
     if sample.keyid not in cache:
         from probtalk.transcript import align_transcript
 
@@ -311,7 +321,7 @@ def main() -> None:
     ap.add_argument("--takes", type=int, default=10)
     ap.add_argument("--temperatures", default="0.2,0.5,1.0")
     ap.add_argument("--text", choices=("on", "off"), default="on")
-    ap.add_argument("--text-source", choices=("aligned", "oracle"), default="aligned")
+    ap.add_argument("--text-source", choices=("aligned", "oracle", "recognised"), default="aligned")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--speed", action="store_true")
     ap.add_argument("--vq", default=None)
