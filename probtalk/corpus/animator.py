@@ -464,8 +464,8 @@ class ProceduralAnimator:
             last = centre
             if stochastic:
                 kind = GESTURES[int(rng.choice(len(GESTURES), p=GESTURE_ODDS))]
-                amp = style.brow_use * float(rng.uniform(0.7, 1.6)) * min(var, 1.5)
-                half = float(rng.uniform(0.18, 0.45))
+                amp = style.brow_use * float(rng.uniform(0.8, 1.8)) * min(var, 1.5)
+                half = float(rng.uniform(0.2, 0.5))
                 centre += float(rng.uniform(-0.12, 0.06))
             else:
                 kind, amp, half = GESTURES[0], style.brow_use, 0.22

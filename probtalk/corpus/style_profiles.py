@@ -146,6 +146,6 @@ def perform_style(style: SpeakerStyle, rng: np.random.Generator) -> SpeakerStyle
         expressiveness=float(np.clip(style.expressiveness * rng.uniform(0.65, 1.35), 0.5, 1.6)),
         emphasis_rate=float(np.clip(style.emphasis_rate + rng.uniform(-0.3, 0.3), 0.1, 0.95)),
         smile_rate=float(np.clip(style.smile_rate * rng.uniform(0.0, 2.5), 0.0, 0.3)),
-        brow_tone=float(np.clip(style.brow_tone + rng.uniform(-0.3, 0.35), -0.4, 0.5)),
+        brow_tone=float(np.clip(style.brow_tone + rng.uniform(-0.35, 0.4), -0.45, 0.55)),
         squint_tone=float(np.clip(style.squint_tone + rng.uniform(-0.05, 0.2), 0.0, 0.3)),
     )
