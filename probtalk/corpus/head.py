@@ -20,7 +20,6 @@ scales everything (0 gives an exactly still head).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
@@ -28,9 +27,6 @@ from scipy.ndimage import gaussian_filter1d
 from probtalk.corpus.style_profiles import DEFAULT_STYLE, SpeakerStyle
 from probtalk.errors import StyleError
 from probtalk.options import emotion_mix, intensity_value
-
-if TYPE_CHECKING:
-    from probtalk.corpus.animator import PhoneLike
 
 # Head energy per emotion at high intensity (1 = neutral); lower intensities are pulled towards 1.
 HEAD_ENERGY = {"neutral": 1.0, "happy": 1.3, "sad": 0.6, "surprised": 1.35, "fear": 0.9, "disgusted": 1.05,
