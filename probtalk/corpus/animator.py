@@ -13,10 +13,14 @@ parameters at the end through ``rig.semantic_expression`` / ``rig.semantic_jaw``
   range and the per-frame loudness of the audio.
 * **Emotion** is a facial-action-unit pattern (``EMOTION_PATTERNS``) scaled by
   intensity, with onset/offset dynamics; a dict of weights blends patterns.
-* **Style, blinks, brows, variation**: per-speaker habits
-  (:class:`~probtalk.corpus.style_profiles.SpeakerStyle`), Poisson blinks, brow
-  raises on stressed syllables and small seeded jitter and low-frequency
-  noise, so one sentence has many valid motions.
+* **Style, blinks, gestures, variation**: per-speaker habits
+  (:class:`~probtalk.corpus.style_profiles.SpeakerStyle`, varied per take by
+  ``perform_style``), Poisson blinks, upper-face gestures on stressed syllables
+  (each take its own accents and gestures), smile episodes, a resting brow and
+  cheek level, and small seeded jitter and low-frequency noise, so one sentence
+  has many valid motions.
+* **Head motion** (:meth:`ProceduralAnimator.head_motion`, :mod:`probtalk.corpus.head`):
+  FLAME neck rotation from the same phones and loudness, a separate output.
 """
 
 from __future__ import annotations

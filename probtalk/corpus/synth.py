@@ -22,9 +22,15 @@ The default recipe (``SynthConfig()``) mirrors 3DMEAD's design:
   one-to-many like real capture. Extra performances have keyids ending in
   ``-p2``, ``-p3``, ... and share the first performance's ``wav``.
 
-Each clip's random generator derives from (seed, keyid) only, so results do
-not depend on the number of workers or on resuming; a clip whose three files
-already exist is skipped.
+* Every clip also gets prosody-driven head motion, ``neck/<keyid>.npy``
+  float32 [1, T, 3] (FLAME neck axis-angle, radians; :mod:`probtalk.corpus.head`).
+
+Each clip's random generators derive from (seed, keyid, stream) only ("speech",
+"performance", "motion", "head"), so results do not depend on the number of
+workers or on resuming; a clip whose four files already exist is skipped. A clip
+whose wav and align exist but whose param or neck is missing is re-animated
+from them without speech synthesis (a motion-only rebuild); fresh clips are
+animated from their just-written files the same way, so both give equal motion.
 """
 
 from __future__ import annotations
