@@ -4,7 +4,9 @@ For each split (test, test_unseen_speakers, test_unseen_engine) and each model,
 with and without the transcript, it prints:
 
 * lips closed at p/b/m midpoints (gap < 2 mm): pooled over takes, and at how
-  many midpoints *every* take closes; lips open at open-vowel midpoints;
+  many midpoints *every* take closes; lips open at open-vowel midpoints (with text
+  also "text+seal": the takes after :mod:`probtalk.lipseal`, as ``animate(text=...)``
+  returns them);
 * LVE (first take), MEE (mean over takes), CE (closest take), in m^2;
 * diversity (the paper's: takes paired first half with second half, mean vertex
   L2; shape and pose zero) over the whole face, the lips and the upper face, at
@@ -50,6 +52,7 @@ from probtalk.eval.evaluate import motion_to_vertices
 from probtalk.eval.lipsync import CLOSED_GAP_M, OPEN_GAP_M, default_phone_classes, lip_gap
 from probtalk.flame import load_rig
 from probtalk.flame.layer import FlameLayer
+from probtalk.lipseal import LipSeal
 from probtalk.models.checkpoint import load_checkpoint
 from probtalk.models.phone_tokens import phone_tokens
 
@@ -164,6 +167,7 @@ def _text_phones(sample: Any, root: Path, source: str, cache: dict[str, Any]) ->
 def run_models(args: argparse.Namespace) -> dict[str, Any]:
     rig = load_rig()
     layer = FlameLayer(rig)
+    seal = LipSeal.from_rig(rig)
     regions = {"lips": np.asarray(rig.region("lips")), "upper": np.asarray(rig.region("upper_face"))}
     cache_path = Path(args.align_cache) if args.align_cache else None
     cache = json.loads(cache_path.read_text()) if cache_path and cache_path.is_file() else {}
@@ -209,6 +213,12 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                         sc = cells.setdefault((name, cond, t), Scores())
                         _score(sc, takes.numpy(), det[0].numpy(), sample.motion, sample.phones, layer, rig, regions,
                                full=True)
+                        if cond == "text":  # what animate(text=...) gives: the lips sealed on the aligned p/b/m
+                            tokens = None if ph is None else ph[0].numpy()
+                            sealed = np.stack([m if tokens is None else seal.apply(m, tokens)[0] for m in takes.numpy()])
+                            sealed_det = det[0].numpy() if tokens is None else seal.apply(det[0].numpy(), tokens)[0]
+                            _score(cells.setdefault((name, "text+seal", t), Scores()), sealed, sealed_det,
+                                   sample.motion, sample.phones, layer, rig, regions, full=True)
             print(f"[{split}] {n + 1}/{len(idx)} {sample.keyid}", file=sys.stderr, flush=True)
         if args.align_only:
             continue

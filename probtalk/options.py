@@ -337,6 +337,8 @@ class AnimateOptions:
         text: transcript of the speech: force-aligned phones become an extra model input
             (models trained with ``phone_input``); one that does not fit the audio is ignored
             with a warning. None: audio only. Streams take no transcript.
+        seal_lips: with a transcript, close the lips on every aligned p, b and m
+            (:mod:`probtalk.lipseal`); no effect without one.
 
     Example:
         >>> opts = AnimateOptions(emotion={"happy": 0.7, "surprised": 0.3}, seed=7)
@@ -355,6 +357,7 @@ class AnimateOptions:
     window_seconds: float = _opt(20.0, lambda v: check_finite("window_seconds", v, low=MIN_WINDOW_SECONDS))
     overlap_seconds: float = _opt(1.0, lambda v: check_finite("overlap_seconds", v, low=0.0))
     text: str | None = _opt(None, check_text)
+    seal_lips: bool = _opt(True, check_bool("seal_lips"))
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -224,6 +224,10 @@ def test_text_with_the_onnx_model_runs_without_torch(tiny, tmp_path):
     for onnx_take, torch_take in zip(takes, again, strict=True):
         assert torch_take.meta["text_used"] and torch_take.meta["text_agreement"] == onnx_take.meta["text_agreement"]
         np.testing.assert_allclose(onnx_take.motion(), torch_take.motion(), atol=TOL)
+        assert onnx_take.meta["seal_lips"] and onnx_take.meta["sealed_frames"] > 0  # the line's b and m sealed
+    (unsealed,) = probtalk.load_model(ckpt, device="cpu").animate(clip, seed=3, text=LINE, seal_lips=False)
+    assert unsealed.meta["sealed_frames"] == 0 and unsealed.meta["text_used"]
+    assert np.abs(unsealed.motion() - again[0].motion()).max() > 1e-4
 
 
 def test_one_clip_in_several_emotions_is_aligned_and_warned_about_once(tiny, caplog):

@@ -21,6 +21,7 @@ FLAGS = {
     "temperature": "--temperature",
     "seed": "--seed",
     "text": "--text",
+    "seal_lips": "--seal-lips/--no-seal-lips",
 }
 
 
@@ -70,6 +71,10 @@ def animate(
         None, "--text",
         help="Transcript of the speech (one audio file); in folder mode a <name>.txt beside each file is read.",
     ),
+    seal_lips: bool = typer.Option(
+        DEFAULTS.seal_lips, "--seal-lips/--no-seal-lips",
+        help="With a transcript, close the lips on every aligned p, b and m (default on).",
+    ),
     fps: float = typer.Option(None, "--fps", help="Export frame rate, resampled from 25 (e.g. 24, 29.97, 30, 60)."),
     with_audio: bool = typer.Option(False, "--with-audio", help="Copy the speech next to the exports as <stem>.wav."),
 ) -> None:
@@ -90,7 +95,7 @@ def animate(
         raise OutputError("-o/--out is empty; give an output folder (e.g. -o out)")
     options = AnimateOptions(
         intensity=intensity, speaker=speaker, num_samples=takes, temperature=temperature, seed=seed,
-        deterministic=deterministic,
+        deterministic=deterministic, seal_lips=seal_lips,
     )
     if engine not in ("model", "rules"):
         raise InputError(f"unknown engine {engine!r}; use --engine model or --engine rules")

@@ -15,7 +15,7 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from probtalk.runtime.backend import Backend, StyleInputs
 from probtalk.runtime.engine import frames_for, sample_takes
 from probtalk.runtime.stream import Stream, StreamOptions
 from probtalk.vocabulary import StyleNames
+
+if TYPE_CHECKING:
+    from probtalk.lipseal import LipSeal
 
 logger = logging.getLogger(__name__)
 
@@ -121,11 +124,23 @@ class RuntimeModel:
             temperature=opts.sampling_temperature, top_k=opts.top_k, seed=seed,
             window_seconds=opts.window_seconds, overlap_seconds=opts.overlap_seconds, phones=phones,
         )
-        meta = {**self.take_meta(opts, style, seed), **text_meta}
+        sealed = 0
+        if phones is not None and opts.seal_lips:
+            seal = self.lip_seal()
+            if seal is not None:
+                motions, counts = zip(*(seal.apply(m, phones) for m in motions), strict=True)
+                motions, sealed = list(motions), counts[0]
+        meta = {**self.take_meta(opts, style, seed), **text_meta, "seal_lips": opts.seal_lips, "sealed_frames": sealed}
         if isinstance(audio, str | os.PathLike):
             meta["audio"] = Path(audio).name
             meta["audio_sha256"] = audio_sha256(audio)
         return [Animation.from_motion(m, fps=self.fps, meta={**meta, "take": k}) for k, m in enumerate(motions)]
+
+    def lip_seal(self) -> LipSeal | None:
+        """The lip seal of the rig the model was trained on (the bundled head), or None for another rig."""
+        from probtalk.lipseal import lip_seal_for
+
+        return lip_seal_for(self.rig_id)
 
     def transcript_tokens(self, wav: np.ndarray, text: str | None) -> tuple[np.ndarray | None, dict[str, Any]]:
         """Per-frame phone tokens int64 [T] from a transcript (None: audio only) and what the meta records.

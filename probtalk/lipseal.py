@@ -1,0 +1,142 @@
+"""Seal the lips on a transcript's p, b and m: a constraint applied to each take after the model.
+
+With a transcript, forced alignment says where every bilabial is. The model
+takes those phones as input and closes the lips more often, but not on every
+one; this step makes sure (the corpus animator does the same, as JALI does):
+on each frame aligned to P, B or M the jaw is brought nearly shut and the
+rig's ``mouthClose`` shape is added until the lips meet, and the change fades
+in and out over two frames on each side, so timing and emotion elsewhere are
+the model's own.
+
+Numpy only: the lip vector (upper minus lower lip keypoint) is linear in the
+expression coefficients and linearised in the jaw rotation at rest, taken from
+the rig's arrays, so the torch and onnxruntime paths share it.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from probtalk.corpus.phones import PHONE_INDEX
+from probtalk.layout import JAW_JOINT, MOTION_DIM, MOTION_EXPRESSION_DIM, MOTION_JAW
+
+if TYPE_CHECKING:
+    from probtalk.flame.rig import Rig
+
+#: Phone tokens (see :mod:`probtalk.models.phone_tokens`: token = 1 + phone index) of P, B and M.
+BILABIAL_TOKENS = frozenset(1 + PHONE_INDEX[p] for p in ("P", "B", "M"))
+#: Largest jaw rotation (radians) left on a sealed frame: nearly shut, as in speech.
+JAW_AT_SEAL = 0.02
+#: Frames over which the change fades in before and out after a bilabial.
+RAMP_FRAMES = 2
+#: Largest weight of the closing shape.
+MAX_CLOSE = 1.0
+
+
+@dataclass(frozen=True)
+class LipSeal:
+    """The rig's lip geometry in motion-feature space.
+
+    Attributes:
+        lip_jacobian: float64 [53, 3] change of the upper-minus-lower lip vector (mm) per unit of each
+            motion feature (expression 0-49, jaw axis-angle), at rest.
+        close_direction: float64 [53] the motion features of the closing shape at weight 1.
+    """
+
+    lip_jacobian: np.ndarray
+    close_direction: np.ndarray
+
+    @classmethod
+    def from_rig(cls, rig: Rig, shape: str = "mouthClose") -> LipSeal:
+        """The seal of ``rig`` (it needs ``upper_lip``/``lower_lip`` keypoints and the named semantic shape).
+
+        Raises:
+            KeyError: the rig lacks the keypoints or the shape.
+        """
+        up, low = rig.keypoints["upper_lip"], rig.keypoints["lower_lip"]
+        k = rig.semantic_names.index(shape)
+        jac = np.zeros((MOTION_DIM, 3))
+        ex = np.asarray(rig.exprdirs, np.float64)
+        jac[:MOTION_EXPRESSION_DIM] = (ex[up, :, :MOTION_EXPRESSION_DIM] - ex[low, :, :MOTION_EXPRESSION_DIM]).T * 1000.0
+        # Jaw: d v / d theta_i = w_jaw(v) * (e_i x (v - j)) at rest, for each keypoint.
+        joint = np.asarray(rig.j_regressor, np.float64)[JAW_JOINT] @ np.asarray(rig.v_template, np.float64)
+        for sign, vid in ((1.0, up), (-1.0, low)):
+            arm = np.asarray(rig.v_template[vid], np.float64) - joint
+            w = float(rig.weights[vid, JAW_JOINT])
+            for i in range(3):
+                jac[MOTION_JAW.start + i] += sign * w * np.cross(np.eye(3)[i], arm) * 1000.0
+        close = np.zeros(MOTION_DIM)
+        close[:MOTION_EXPRESSION_DIM] = np.asarray(rig.semantic_expression[k], np.float64)[:MOTION_EXPRESSION_DIM]
+        close[MOTION_JAW] = np.asarray(rig.semantic_jaw[k], np.float64)
+        return cls(lip_jacobian=jac, close_direction=close)
+
+    def lip_vector(self, motion: np.ndarray) -> np.ndarray:
+        """Upper-minus-lower lip vector (mm) [T, 3] of raw motion [T, 53], linearised at rest."""
+        return np.asarray(motion, np.float64) @ self.lip_jacobian
+
+    def sealed_frame(self, frame: np.ndarray) -> np.ndarray:
+        """One raw motion frame [53] with the jaw nearly shut and the lips brought together."""
+        out = np.asarray(frame, np.float64).copy()
+        jaw = out[MOTION_JAW]
+        norm = float(np.linalg.norm(jaw))
+        if norm > JAW_AT_SEAL:
+            out[MOTION_JAW] = jaw * (JAW_AT_SEAL / norm)
+        gap = out @ self.lip_jacobian
+        step = self.close_direction @ self.lip_jacobian
+        weight = float(np.clip(-(gap @ step) / max(float(step @ step), 1e-12), 0.0, MAX_CLOSE))
+        return out + weight * self.close_direction
+
+    def apply(self, motion: np.ndarray, tokens: np.ndarray) -> tuple[np.ndarray, int]:
+        """Seal the lips on every frame whose phone token is P, B or M.
+
+        Args:
+            motion: raw motion float32 [T, 53] (one take).
+            tokens: per-frame phone tokens int64 [T'] (0 = unknown); frames past T' are left alone.
+
+        Returns:
+            (the sealed motion float32 [T, 53], the number of bilabial frames).
+        """
+        motion = np.asarray(motion, np.float32)
+        frames = motion.shape[0]
+        tokens = np.asarray(tokens)[:frames]
+        inside = np.zeros(frames, bool)
+        inside[: tokens.size] = np.isin(tokens, list(BILABIAL_TOKENS))
+        if not inside.any():
+            return motion, 0
+        delta = np.zeros(motion.shape, np.float64)
+        for t in np.flatnonzero(inside):
+            delta[t] = self.sealed_frame(motion[t]) - motion[t]
+        weight = inside.astype(np.float64)
+        ramp = delta.copy()
+        for d in range(1, RAMP_FRAMES + 1):
+            fade = 0.5 * (1.0 + np.cos(np.pi * d / (RAMP_FRAMES + 1)))  # raised cosine: 0.75, 0.25
+            for shift in (d, -d):  # the bilabial frame d frames away (after, then before)
+                src = np.arange(frames) + shift
+                ok = (src >= 0) & (src < frames)
+                take = np.zeros(frames, bool)
+                take[ok] = inside[src[ok]]
+                take &= ~inside & (fade > weight)
+                weight[take] = fade
+                ramp[take] = delta[src[take]]
+        out = motion + (weight[:, None] * ramp).astype(np.float32)
+        return out, int(inside.sum())
+
+
+@functools.lru_cache(maxsize=1)
+def bundled_lip_seal() -> tuple[str, LipSeal]:
+    """(rig id, seal) of the bundled head, the rig the embedded model is trained on."""
+    from probtalk.flame import load_rig
+
+    rig = load_rig()
+    return rig.rig_id(), LipSeal.from_rig(rig)
+
+
+def lip_seal_for(rig_id: str | None) -> LipSeal | None:
+    """The seal for a model trained on rig ``rig_id`` (None: unknown, taken as the bundled head);
+    None for any other rig (its lips are not known here)."""
+    bundled, seal = bundled_lip_seal()
+    return seal if rig_id in (None, bundled) else None

@@ -1,0 +1,81 @@
+"""The lip seal: on transcript bilabials the lips meet, elsewhere the take is the model's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from probtalk.flame import FlameLayer, load_rig
+from probtalk.layout import MOTION_DIM, MOTION_EXPRESSION, MOTION_JAW
+from probtalk.lipseal import BILABIAL_TOKENS, RAMP_FRAMES, LipSeal, lip_seal_for
+from probtalk.models.phone_tokens import phone_tokens
+
+
+@pytest.fixture(scope="module")
+def rig():
+    return load_rig()
+
+
+@pytest.fixture(scope="module")
+def seal(rig):
+    return LipSeal.from_rig(rig)
+
+
+def _gap_mm(rig, motion: np.ndarray) -> np.ndarray:
+    m = torch.as_tensor(motion, dtype=torch.float32)
+    with torch.no_grad():
+        v = FlameLayer(rig)(expression=m[:, MOTION_EXPRESSION], jaw_pose=m[:, MOTION_JAW]).numpy()
+    return np.linalg.norm(v[:, rig.keypoints["upper_lip"]] - v[:, rig.keypoints["lower_lip"]], axis=-1) * 1000
+
+
+def _open_mouth(rig, frames: int) -> np.ndarray:
+    """A talking mouth: jaw and the rig's mouth openers moving, lips apart most of the time."""
+    t = np.arange(frames) / 25.0
+    motion = np.zeros((frames, MOTION_DIM), np.float32)
+    motion[:, MOTION_JAW.start] = 0.12 + 0.08 * np.sin(2 * np.pi * 2.0 * t)
+    for name, amp in (("mouthLowerDownLeft", 0.4), ("mouthUpperUpRight", 0.3), ("mouthSmileLeft", 0.5)):
+        k = rig.semantic_names.index(name)
+        motion[:, MOTION_EXPRESSION] += amp * rig.semantic_expression[k, :50] * (0.6 + 0.4 * np.cos(2 * np.pi * t))[:, None]
+    return motion
+
+
+def test_lip_vector_matches_the_flame_layer(rig, seal):
+    motion = _open_mouth(rig, 40)
+    motion[:, MOTION_JAW] *= 0.2  # the map is linearised at rest: check it near closed
+    linear = np.linalg.norm(seal.lip_vector(motion), axis=1)
+    np.testing.assert_allclose(linear, _gap_mm(rig, motion), atol=0.2)
+
+
+def test_bilabial_frames_close_and_the_rest_is_untouched(rig, seal):
+    frames = 50
+    motion = _open_mouth(rig, frames)
+    phones = [(0.0, 0.4, "AA1"), (0.4, 0.52, "M"), (0.52, 1.2, "AE1"), (1.2, 1.28, "B"), (1.28, 2.0, "IY1")]
+    tokens = phone_tokens(phones, 25.0, frames)
+    bilabial = np.isin(tokens, list(BILABIAL_TOKENS))
+    assert _gap_mm(rig, motion)[bilabial].min() > 2.0  # open before
+    sealed, count = seal.apply(motion, tokens)
+    assert count == int(bilabial.sum()) >= 4
+    gap = _gap_mm(rig, sealed)
+    assert gap[bilabial].max() < 2.0  # the closure metric's threshold
+    near = np.zeros(frames, bool)
+    for t in np.flatnonzero(bilabial):
+        near[max(0, t - RAMP_FRAMES): t + RAMP_FRAMES + 1] = True
+    np.testing.assert_array_equal(sealed[~near], motion[~near])  # timing and emotion elsewhere stay
+    assert np.abs(sealed[near & ~bilabial] - motion[near & ~bilabial]).max() > 0  # faded in and out
+    # smooth: no frame-to-frame jump larger than the seal itself needs
+    assert np.abs(np.diff(gap)).max() < np.abs(np.diff(_gap_mm(rig, motion))).max() + 12.0
+
+
+def test_no_bilabials_or_no_tokens_leave_the_take_alone(rig, seal):
+    motion = _open_mouth(rig, 20)
+    tokens = phone_tokens([(0.0, 0.8, "AA1")], 25.0, 20)
+    same, count = seal.apply(motion, tokens)
+    assert count == 0 and np.array_equal(same, motion)
+    same, count = seal.apply(motion, np.zeros(5, np.int64))  # shorter than the take
+    assert count == 0 and np.array_equal(same, motion)
+
+
+def test_only_the_bundled_rig_is_sealed(rig):
+    assert lip_seal_for(rig.rig_id()) is not None and lip_seal_for(None) is not None
+    assert lip_seal_for("FLAME2020:0123456789ab") is None
