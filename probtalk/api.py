@@ -50,6 +50,7 @@ class Model(RuntimeModel):
         self.device = device
         self.names = info.vocabulary
         self.rig_id = info.rig_id
+        self.head_net = info.head
         prov = info.provenance
         fps = float(prov.get("fps") or prov.get("config", {}).get("fps") or DATASET_FPS)
         self.backend = TorchBackend(self.talker, fps, device)

@@ -23,6 +23,7 @@ from probtalk.animation import Animation
 from probtalk.audio import audio_sha256, load_audio
 from probtalk.errors import AudioError, OptionError, OptionTypeError
 from probtalk.layout import AUDIO_SAMPLE_RATE
+from probtalk.life import HeadNet, Life, LifeSettings, add_life
 from probtalk.options import AnimateOptions
 from probtalk.runtime.backend import Backend, StyleInputs
 from probtalk.runtime.engine import frames_for, sample_takes
@@ -33,12 +34,14 @@ logger = logging.getLogger(__name__)
 
 
 class RuntimeModel:
-    """Mixin: subclasses set ``backend``, ``names`` (a :class:`StyleNames`), ``name`` and ``rig_id``."""
+    """Mixin: subclasses set ``backend``, ``names`` (a :class:`StyleNames`), ``name``, ``rig_id``
+    and ``head_net`` (the learned head motion net, None when the model ships none)."""
 
     backend: Backend
     names: StyleNames
     name: str
     rig_id: str | None
+    head_net: HeadNet | None = None
 
     @property
     def fps(self) -> float:
@@ -114,7 +117,7 @@ class RuntimeModel:
         """Animate with validated options."""
         style = self.style_inputs(opts.emotion, opts.intensity, opts.speaker)
         wav = load_audio(audio, sample_rate)
-        seed = opts.seed if opts.seed is not None else secrets.randbits(31)
+        seed = _seed(opts)
         phones, text_meta = self.transcript_tokens(wav, opts.text)
         motions = sample_takes(
             self.backend, wav, style, num_samples=opts.num_samples,
@@ -125,7 +128,10 @@ class RuntimeModel:
         if isinstance(audio, str | os.PathLike):
             meta["audio"] = Path(audio).name
             meta["audio_sha256"] = audio_sha256(audio)
-        return [Animation.from_motion(m, fps=self.fps, meta={**meta, "take": k}) for k, m in enumerate(motions)]
+        return add_life(
+            motions, wav, fps=self.fps, seed=seed, settings=_settings(opts), emotion=meta["emotion"],
+            intensity=style.intensity, head=self.head_net, metas=[{**meta, "take": k} for k in range(len(motions))],
+        )
 
     def transcript_tokens(self, wav: np.ndarray, text: str | None) -> tuple[np.ndarray | None, dict[str, Any]]:
         """Per-frame phone tokens int64 [T] from a transcript (None: audio only) and what the meta records.
@@ -169,7 +175,7 @@ class RuntimeModel:
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | float | np.number) or sample_rate != AUDIO_SAMPLE_RATE:
             raise AudioError(f"streams take {AUDIO_SAMPLE_RATE} Hz audio, got sample_rate={sample_rate!r}; resample to 16 kHz first")
         style = self.style_inputs(opts.emotion, opts.intensity, opts.speaker)
-        seed = opts.seed if opts.seed is not None else secrets.randbits(31)
+        seed = _seed(opts)
         meta = {**self.take_meta(opts, style, seed), "stream": {
             "lookahead_seconds": stream_options.lookahead_seconds, "context_seconds": stream_options.context_seconds,
         }}
@@ -177,6 +183,7 @@ class RuntimeModel:
             self.backend, style, num_samples=opts.num_samples,
             temperature=None if opts.deterministic else float(opts.temperature), top_k=opts.top_k, seed=seed,
             options=stream_options, meta=meta,
+            life=Life(self.fps, seed, opts.num_samples, _settings(opts), meta["emotion"], style.intensity, self.head_net),
         )
 
     def take_meta(self, opts: AnimateOptions, style: StyleInputs, seed: int) -> dict[str, Any]:
@@ -192,8 +199,24 @@ class RuntimeModel:
             "temperature": None if opts.deterministic else float(opts.temperature),
             "top_k": opts.top_k,
             "deterministic": opts.deterministic,
+            "head_motion": opts.head_motion,
+            "blinks": opts.blinks,
+            "gaze": opts.gaze,
+            "head_net": self.head_net is not None and opts.head_motion > 0,
         }
 
+
+
+def _seed(opts: AnimateOptions) -> int:
+    """The take sampler's seed: the given one, 0 for deterministic takes (their blinks, gaze and head
+    drift repeat too), else a fresh one (recorded in meta)."""
+    if opts.seed is not None:
+        return opts.seed
+    return 0 if opts.deterministic else secrets.randbits(31)
+
+
+def _settings(opts: AnimateOptions) -> LifeSettings:
+    return LifeSettings(head_motion=opts.head_motion, blinks=opts.blinks, gaze=opts.gaze)
 
 
 def _options(options: AnimateOptions | None, overrides: dict[str, Any]) -> AnimateOptions:
