@@ -22,7 +22,7 @@ from probtalk.life.blinks import blink_expression
 from probtalk.life.head import HeadNet
 from probtalk.life.track import Life, LifeFrames, LifeSettings, apply_blink
 
-__all__ = ["HeadNet", "Life", "LifeFrames", "LifeSettings", "add_life", "blink_vector", "live_animation"]
+__all__ = ["HeadNet", "Life", "LifeFrames", "LifeSettings", "add_life", "blink_vector", "life_takes", "live_animation"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -42,8 +42,14 @@ def live_animation(motion: np.ndarray, frames: LifeFrames, fps: float, meta: dic
     return anim
 
 
+def life_takes(seed: int | None, num_takes: int) -> tuple[int, list[int]]:
+    """(seed, take indices) of the life stage: the takes' own, or seed 0 and take 0 for every
+    deterministic take (``seed`` None)."""
+    return (0, [0] * num_takes) if seed is None else (int(seed), list(range(num_takes)))
+
+
 def add_life(
-    motions: list[np.ndarray], wav: np.ndarray, *, fps: float, seed: int, settings: LifeSettings,
+    motions: list[np.ndarray], wav: np.ndarray, *, fps: float, seed: int | None, settings: LifeSettings,
     emotion: dict[str, float], intensity: float, head: HeadNet | None, metas: list[dict[str, Any]],
 ) -> list[Animation]:
     """Offline: the takes' raw motion [T, 53] (one clip) -> Animations with blinks, gaze and head motion.
@@ -52,7 +58,8 @@ def add_life(
         motions: raw motion per take, all of one length T.
         wav: the clip's 16 kHz speech [N].
         fps: motion frames per second.
-        seed: the take sampler's seed.
+        seed: the take sampler's seed; None for deterministic takes (all get the life of seed 0,
+            take 0: deterministic takes are one take, whatever the seed).
         settings: the controls.
         emotion: emotion mix ``{name: weight}``.
         intensity: 0..2.
@@ -60,6 +67,6 @@ def add_life(
         metas: each take's meta.
     """
     total = motions[0].shape[0]
-    life = Life(fps, seed, len(motions), settings, emotion, intensity, head)
+    life = Life(fps, *life_takes(seed, len(motions)), settings, emotion, intensity, head)
     frames = life.step(np.asarray(wav, np.float32), 0, total, total)
     return [live_animation(m, f, fps, meta) for m, f, meta in zip(motions, frames, metas, strict=True)]

@@ -11,6 +11,7 @@ chunk. Every process is causal except the head net, which looks
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,8 +57,9 @@ class Life:
 
     Args:
         fps: motion frames per second.
-        seed: the take sampler's seed (take k uses stream k of the counter-based rule).
-        num_takes: takes.
+        seed: the take sampler's seed.
+        takes: the takes' stream indices in the counter-based rule (usually 0..n-1; deterministic
+            takes all use 0, so they are one take).
         settings: the controls.
         emotion: the emotion mix ``{name: weight}`` (weights summing to 1).
         intensity: 0..2.
@@ -65,7 +67,7 @@ class Life:
     """
 
     def __init__(
-        self, fps: float, seed: int, num_takes: int, settings: LifeSettings,
+        self, fps: float, seed: int, takes: Sequence[int], settings: LifeSettings,
         emotion: dict[str, float], intensity: float, head: HeadNet | None,
     ) -> None:
         self.fps = float(fps)
@@ -74,9 +76,9 @@ class Life:
         self.prosody = ProsodyTracker(fps)
         self._style = style_channels(emotion, intensity)
         energy = emotion_energy(emotion, intensity)
-        self.blinks = [BlinkProcess(fps, seed, k) for k in range(num_takes)]
-        self.gazes = [GazeProcess(fps, seed, k) for k in range(num_takes)]
-        self.heads = [HeadMotion(fps, seed, k, settings.head_motion, energy) for k in range(num_takes)]
+        self.blinks = [BlinkProcess(fps, seed, k) for k in takes]
+        self.gazes = [GazeProcess(fps, seed, k) for k in takes]
+        self.heads = [HeadMotion(fps, seed, k, settings.head_motion, energy) for k in takes]
         self._features = np.zeros((0, NUM_PROSODY), np.float32)  # frames [_feat_start, _feat_start + len)
         self._feat_start = 0
         self.done = 0

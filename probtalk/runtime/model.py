@@ -23,7 +23,7 @@ from probtalk.animation import Animation
 from probtalk.audio import audio_sha256, load_audio
 from probtalk.errors import AudioError, OptionError, OptionTypeError
 from probtalk.layout import AUDIO_SAMPLE_RATE
-from probtalk.life import HeadNet, Life, LifeSettings, add_life
+from probtalk.life import HeadNet, Life, LifeSettings, add_life, life_takes
 from probtalk.options import AnimateOptions
 from probtalk.runtime.backend import Backend, StyleInputs
 from probtalk.runtime.engine import frames_for, sample_takes
@@ -117,7 +117,7 @@ class RuntimeModel:
         """Animate with validated options."""
         style = self.style_inputs(opts.emotion, opts.intensity, opts.speaker)
         wav = load_audio(audio, sample_rate)
-        seed = _seed(opts)
+        seed = opts.seed if opts.seed is not None else secrets.randbits(31)
         phones, text_meta = self.transcript_tokens(wav, opts.text)
         motions = sample_takes(
             self.backend, wav, style, num_samples=opts.num_samples,
@@ -129,7 +129,7 @@ class RuntimeModel:
             meta["audio"] = Path(audio).name
             meta["audio_sha256"] = audio_sha256(audio)
         return add_life(
-            motions, wav, fps=self.fps, seed=seed, settings=_settings(opts), emotion=meta["emotion"],
+            motions, wav, fps=self.fps, seed=None if opts.deterministic else seed, settings=_settings(opts), emotion=meta["emotion"],
             intensity=style.intensity, head=self.head_net, metas=[{**meta, "take": k} for k in range(len(motions))],
         )
 
@@ -175,7 +175,7 @@ class RuntimeModel:
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | float | np.number) or sample_rate != AUDIO_SAMPLE_RATE:
             raise AudioError(f"streams take {AUDIO_SAMPLE_RATE} Hz audio, got sample_rate={sample_rate!r}; resample to 16 kHz first")
         style = self.style_inputs(opts.emotion, opts.intensity, opts.speaker)
-        seed = _seed(opts)
+        seed = opts.seed if opts.seed is not None else secrets.randbits(31)
         meta = {**self.take_meta(opts, style, seed), "stream": {
             "lookahead_seconds": stream_options.lookahead_seconds, "context_seconds": stream_options.context_seconds,
         }}
@@ -183,7 +183,8 @@ class RuntimeModel:
             self.backend, style, num_samples=opts.num_samples,
             temperature=None if opts.deterministic else float(opts.temperature), top_k=opts.top_k, seed=seed,
             options=stream_options, meta=meta,
-            life=Life(self.fps, seed, opts.num_samples, _settings(opts), meta["emotion"], style.intensity, self.head_net),
+            life=Life(self.fps, *life_takes(None if opts.deterministic else seed, opts.num_samples), _settings(opts),
+                      meta["emotion"], style.intensity, self.head_net),
         )
 
     def take_meta(self, opts: AnimateOptions, style: StyleInputs, seed: int) -> dict[str, Any]:
@@ -205,14 +206,6 @@ class RuntimeModel:
             "head_net": self.head_net is not None and opts.head_motion > 0,
         }
 
-
-
-def _seed(opts: AnimateOptions) -> int:
-    """The take sampler's seed: the given one, 0 for deterministic takes (their blinks, gaze and head
-    drift repeat too), else a fresh one (recorded in meta)."""
-    if opts.seed is not None:
-        return opts.seed
-    return 0 if opts.deterministic else secrets.randbits(31)
 
 
 def _settings(opts: AnimateOptions) -> LifeSettings:
