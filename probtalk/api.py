@@ -77,6 +77,8 @@ class Model(RuntimeModel):
             f"  speakers ({len(info['speakers'])}): {', '.join(info['speakers'])}",
             f"  emotions: {', '.join(info['emotions'])}",
             f"  inputs: {', '.join(info['inputs'])}",
+            "  head motion: " + ("learned head net + seeded drift" if self.head_net is not None
+                                 else "seeded drift only (the checkpoint has no head net)"),
             f"  trained: {prov.get('steps', '?')} steps on {prov.get('data', '?')} ({prov.get('data_manifest_sha256', '?')[:12]})",
         ]
 

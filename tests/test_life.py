@@ -270,3 +270,26 @@ def test_checkpoint_carries_the_head_net(tmp_path, head_net):
     plain = load_model(tmp_path / "without.pt", device="cpu").animate(wav, 16000, seed=2)[0]
     assert learned.meta["head_net"] is True and plain.meta["head_net"] is False
     assert np.any(plain.neck_pose) and not np.allclose(learned.neck_pose, plain.neck_pose)
+
+
+def test_onnx_export_carries_the_head_net(tmp_path, head_net):
+    from test_onnx import _tiny
+
+    from probtalk.api import load_model
+    from probtalk.models.checkpoint import save_checkpoint
+    from probtalk.runtime.export import export_onnx
+    from probtalk.runtime.loading import load_onnx_model
+
+    save_checkpoint(tmp_path / "with.pt", _tiny(0), provenance={"fps": 25.0}, head=head_net)
+    folder = export_onnx(tmp_path / "with.pt", tmp_path / "onnx")
+    assert (folder / "head.npz").is_file()
+    wav = load_audio(HELLO)
+    fast = load_onnx_model(folder).animate(wav, 16000, seed=4, num_samples=2)
+    slow = load_model(tmp_path / "with.pt", device="cpu").animate(wav, 16000, seed=4, num_samples=2)
+    for a, b in zip(fast, slow, strict=True):
+        assert a.meta["head_net"] is True
+        np.testing.assert_allclose(a.neck_pose, b.neck_pose, atol=1e-5)
+        np.testing.assert_allclose(a.eye_pose, b.eye_pose, atol=1e-5)
+    save_checkpoint(tmp_path / "without.pt", _tiny(0), provenance={"fps": 25.0})
+    export_onnx(tmp_path / "without.pt", folder)  # re-export into the folder: the old head goes
+    assert not (folder / "head.npz").exists() and load_onnx_model(folder).head_net is None

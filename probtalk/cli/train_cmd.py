@@ -16,7 +16,7 @@ class Stage(str, enum.Enum):
     head = "head"
 
 
-HEAD_KEYS = {"steps": int, "batch_size": int, "lr": float, "seed": int, "max_clips": int}
+HEAD_KEYS = {"steps": int, "batch_size": int, "lr": float, "seed": int, "max_clips": int, "velocity_weight": float}
 
 
 @app.command()
@@ -35,7 +35,7 @@ def train(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
     """Train stage 1 (vq), stage 2 (predictor) or the head motion net (head: --set steps=, batch_size=, lr=,
-    seed=, max_clips=); torchrun --nproc-per-node N runs vq and predictor data-parallel."""
+    seed=, max_clips=, velocity_weight=); torchrun --nproc-per-node N runs vq and predictor data-parallel."""
     from probtalk.errors import InputError, OutputError
     from probtalk.train import load_train_config, train_predictor, train_vq
 
@@ -74,6 +74,6 @@ def _head_settings(items: list[str]) -> dict[str, int | float]:
             out[key] = HEAD_KEYS[key](value)
         except ValueError:
             raise InputError(f"--set {item!r}: {key} must be a {HEAD_KEYS[key].__name__}") from None
-        if out[key] <= 0 and key != "seed":
+        if out[key] < 0 or (out[key] == 0 and key not in ("seed", "velocity_weight")):
             raise InputError(f"--set {item!r}: {key} must be > 0")
     return out

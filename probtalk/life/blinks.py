@@ -79,8 +79,10 @@ class BlinkProcess:
         self.seed = int(seed)
         self.take = int(take)
         lo, hi = BASE_RATE_PER_MINUTE
-        self.base_rate = (lo + (hi - lo) * float(uniforms(seed, take, np.array([BLINK_POSITION - 1]))[0])) / 60.0
-        self.state = BlinkState()
+        u = uniforms(seed, take, np.array([BLINK_POSITION - 1, BLINK_POSITION - 2]))
+        self.base_rate = (lo + (hi - lo) * float(u[0])) / 60.0
+        # as if the last blink had been 0-4 s before the clip, so the first one is not forced at once
+        self.state = BlinkState(last_onset=-float(u[1]) * 4.0 * self.fps)
 
     def run(self, prosody: np.ndarray, first_frame: int) -> np.ndarray:
         """Closure float32 [n] for frames ``first_frame ...`` given their prosody [n, F]; advances ``state``."""

@@ -15,8 +15,8 @@ whole clip give the same values.
 :class:`HeadMotion` adds what the audio cannot predict, from the counter-based
 rule of :mod:`probtalk.runtime.sampling`: per-take gains per axis (0.7-1.3),
 a slow drift (knots every 1.2 s, smoothly interpolated; a standard deviation
-of 1.2 / 1.5 / 0.8 degrees for pitch / yaw / roll) and a faster wobble (knots
-every 0.4 s; 1.2 / 1.6 / 1.0 degrees) whose strength follows the voice (a
+of 1.5 / 2.0 / 1.2 degrees for pitch / yaw / roll) and a faster wobble (knots
+every 0.4 s; 1.8 / 2.1 / 1.4 degrees) whose strength follows the voice (a
 running envelope of the loudness, zero in pauses), both scaled by the
 emotion's energy; then it smooths the sum with a critically damped low-pass
 (2.5 Hz) and scales it by the ``head_motion`` control. Without a learned net
@@ -41,9 +41,9 @@ HEAD_VERSION = 1
 OUTPUT_SCALE = 0.1  # radians per unit of net output
 HEAD_POSITION = 2**61 + 2**59  # counter positions of the stochastic head part
 DRIFT_KNOT_SECONDS = 1.2
-DRIFT_DEGREES = (1.2, 1.5, 0.8)  # pitch, yaw, roll standard deviation of the drift
+DRIFT_DEGREES = (1.5, 2.0, 1.2)  # pitch, yaw, roll standard deviation of the drift
 WOBBLE_KNOT_SECONDS = 0.4
-WOBBLE_DEGREES = (1.2, 1.6, 1.0)  # pitch, yaw, roll standard deviation of the voice-driven wobble
+WOBBLE_DEGREES = (1.8, 2.1, 1.4)  # pitch, yaw, roll standard deviation of the voice-driven wobble
 ENVELOPE_SECONDS = 0.3  # time constant of the voice envelope that drives the wobble
 GAIN_RANGE = (0.7, 1.3)
 SMOOTH_HZ = 2.5

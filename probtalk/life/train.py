@@ -114,7 +114,7 @@ def _batch(clips: list[HeadClip]) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
     return x, y, mask
 
 
-def _loss(net: HeadConv, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+def _loss(net: HeadConv, batch: tuple[torch.Tensor, ...], velocity_weight: float = 10.0) -> torch.Tensor:
     x, y, mask = batch
     pred = net(x, mask)
     m = mask[..., None].float()
@@ -122,12 +122,12 @@ def _loss(net: HeadConv, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor])
     pose = ((pred - y) ** 2 * m).sum() / (m.sum() * 3) / scale
     mv = m[:, 1:] * m[:, :-1]
     vel = (((pred[:, 1:] - pred[:, :-1]) - (y[:, 1:] - y[:, :-1])) ** 2 * mv).sum() / (mv.sum() * 3) / scale
-    return pose + 10.0 * vel
+    return pose + velocity_weight * vel
 
 
 def train_head(
     data: str | os.PathLike[str], out: str | os.PathLike[str], *, steps: int = 1500, batch_size: int = 16,
-    lr: float = 3e-3, seed: int = 0, max_clips: int | None = None,
+    lr: float = 3e-3, seed: int = 0, max_clips: int | None = None, velocity_weight: float = 10.0,
 ) -> tuple[Path, dict[str, Any]]:
     """Train the head net and write ``out/head.npz`` and ``out/metrics.json``.
 
@@ -139,6 +139,7 @@ def train_head(
         lr: AdamW learning rate (cosine decay to 5 %).
         seed: seed of the initialisation and the batch order.
         max_clips: use at most this many training clips (a quick run).
+        velocity_weight: weight of the frame-to-frame change error against the angle error.
 
     Returns:
         the head file and the validation metrics (loss, correlation of angular speed, std in degrees).
@@ -164,7 +165,7 @@ def train_head(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * min(s / steps, 1.0))))
     for step in range(steps):
         pick = rng.choice(len(clips), min(batch_size, len(clips)), replace=False)
-        loss = _loss(net, _batch([clips[i] for i in pick]))
+        loss = _loss(net, _batch([clips[i] for i in pick]), velocity_weight)
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -174,7 +175,8 @@ def train_head(
             logger.info("step %d loss %.4f", step, loss.item())
     metrics = evaluate_head(net, val)
     metrics["train_seconds"] = round(time.time() - started, 1)
-    provenance = {"data": str(data), "steps": steps, "clips": len(clips), "metrics": metrics}
+    provenance = {"data": str(data), "steps": steps, "clips": len(clips), "velocity_weight": velocity_weight,
+                  "metrics": metrics}
     head = net.to_numpy(provenance)
     path = out / "head.npz"
     head.save(path)
