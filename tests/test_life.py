@@ -293,3 +293,16 @@ def test_onnx_export_carries_the_head_net(tmp_path, head_net):
     save_checkpoint(tmp_path / "without.pt", _tiny(0), provenance={"fps": 25.0})
     export_onnx(tmp_path / "without.pt", folder)  # re-export into the folder: the old head goes
     assert not (folder / "head.npz").exists() and load_onnx_model(folder).head_net is None
+
+
+def test_arkit_solve_closes_the_eyes_at_blink_peaks():
+    from exporters.arkit import solve_arkit
+    from probtalk.arkit import ARKIT_NAMES
+    from probtalk.runtime.loading import load_onnx_model
+
+    take = load_onnx_model().animate(HELLO, seed=1, emotion="happy")[0]
+    peaks = np.flatnonzero(_closure(take) > 0.999)
+    assert peaks.size > 0
+    curves = solve_arkit(take)
+    for name in ("eyeBlinkLeft", "eyeBlinkRight"):
+        assert curves.weights[peaks, ARKIT_NAMES.index(name)].min() >= 0.8
