@@ -12,7 +12,8 @@ with and without the transcript, it prints:
 * the takes' mean vertex speed relative to the ground truth's (1 = as lively).
 
 ``--speed`` adds the real-time factor of one take and of five takes of a 10 s
-clip on 2 threads, and the forced alignment's cost on its own.
+clip on 2 threads (torch; ``--onnx FOLDER`` also the onnxruntime fast path that
+``probtalk animate`` uses), and the forced alignment's cost on its own.
 ``--vq CKPT`` scores a stage-1 model's reconstruction of the ground truth instead
 (can the codebook represent a two-frame closure?).
 
@@ -25,7 +26,8 @@ Usage::
 With text, the transcript (``text`` in ``align/<keyid>.json``) is force-aligned
 with pocketsphinx exactly as ``model.animate(audio, text=...)`` does (fit check
 included: a rejected transcript means audio only); ``--text-source oracle`` uses the corpus' exact
-phone timings instead. ``--align-cache FILE`` keeps the alignments between runs.
+phone timings instead, ``--text-source recognised`` pocketsphinx's phone recogniser (no
+transcript) as the phone input. ``--align-cache FILE`` keeps the alignments between runs.
 """
 
 from __future__ import annotations
@@ -139,6 +141,16 @@ def _text_phones(sample: Any, root: Path, source: str, cache: dict[str, Any]) ->
     """Phones the model gets as its transcript input, or None when the transcript was rejected."""
     if source == "oracle":
         return sample.phones
+    if source == "recognised":  # no transcript: pocketsphinx's phone recogniser on the speech
+        key = f"{sample.keyid}#recognised"
+        if key not in cache:
+            from probtalk.corpus.align import align_phones
+
+            t = time.perf_counter()
+            phones = align_phones(sample.audio, None)
+            cache[key] = {"used": True, "seconds": time.perf_counter() - t, "agreement": None,
+                          "phones": [[p.start, p.end, p.phone] for p in phones]}
+        return cache[key]["phones"]
     if sample.keyid not in cache:
         from probtalk.transcript import align_transcript
 
@@ -262,6 +274,23 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
                 times.append(time.perf_counter() - t)
             out[f"{name}: RTF {n} take(s), 10 s, 2 threads"] = float(np.median(times)) / 10.0
         out[f"{name}: 5 takes / 1 take"] = out[f"{name}: RTF 5 take(s), 10 s, 2 threads"] / out[f"{name}: RTF 1 take(s), 10 s, 2 threads"]
+    if args.onnx:  # the product's fast path (onnxruntime, the engine shared with torch and streams)
+        from probtalk.runtime.backend import OnnxBackend, StyleInputs
+        from probtalk.runtime.engine import sample_takes
+
+        backend = OnnxBackend(args.onnx, threads=2)
+        neutral = StyleInputs(-1, (1.0,) + (0.0,) * (len(EMOTIONS) - 1), 1.0)
+        for n in (1, 5):
+            run = lambda n=n: sample_takes(backend, clip, neutral, num_samples=n, temperature=DEFAULT_TEMPERATURE,  # noqa: E731
+                                           top_k=None, seed=0, window_seconds=20.0, overlap_seconds=1.0)
+            run()
+            times = []
+            for _ in range(3):
+                t = time.perf_counter()
+                run()
+                times.append(time.perf_counter() - t)
+            out[f"onnx: RTF {n} take(s), 10 s, 2 threads"] = float(np.median(times)) / 10.0
+        out["onnx: 5 takes / 1 take"] = out["onnx: RTF 5 take(s), 10 s, 2 threads"] / out["onnx: RTF 1 take(s), 10 s, 2 threads"]
     from probtalk.transcript import align_transcript
 
     full = np.concatenate(audio)
@@ -311,9 +340,10 @@ def main() -> None:
     ap.add_argument("--takes", type=int, default=10)
     ap.add_argument("--temperatures", default="0.2,0.5,1.0")
     ap.add_argument("--text", choices=("on", "off"), default="on")
-    ap.add_argument("--text-source", choices=("aligned", "oracle"), default="aligned")
+    ap.add_argument("--text-source", choices=("aligned", "oracle", "recognised"), default="aligned")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--speed", action="store_true")
+    ap.add_argument("--onnx", default=None, help="with --speed: also time this exported folder (onnxruntime)")
     ap.add_argument("--vq", default=None)
     ap.add_argument("--json", default=None)
     ap.add_argument("--align-cache", default=None, help="JSON file keeping the forced alignments between runs")

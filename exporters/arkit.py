@@ -43,9 +43,10 @@ class ArkitCurves:
     Attributes:
         fps: frames per second.
         weights: float32 [T, 52] in [0, 1], columns in :data:`probtalk.arkit.ARKIT_NAMES` order.
-        head: float32 [T, 3] head yaw, pitch, roll (radians) from the neck pose (zeros if none).
-        left_eye: float32 [T, 3] left eye yaw, pitch, roll (radians).
-        right_eye: float32 [T, 3] right eye yaw, pitch, roll (radians).
+        head: float32 [T, 3] head yaw, pitch, roll (radians, :func:`live_link_angles`) from the
+            neck pose (zeros if none).
+        left_eye: float32 [T, 3] yaw, pitch, roll of the subject's left eye (FLAME ``eye_pose[:, :3]``).
+        right_eye: float32 [T, 3] yaw, pitch, roll of the subject's right eye (``eye_pose[:, 3:]``).
         residual: float32 [T] RMS vertex error of the fit per frame (metres, solve vertices only).
     """
 
@@ -105,13 +106,22 @@ def rig_targets(rig: Rig) -> Targets:
     return names, rig.semantic_offsets[keep]
 
 
-def _euler(rotvec: np.ndarray | None, frames: int) -> np.ndarray:
-    """Yaw (about +Y), pitch (about +X), roll (about +Z) radians [T, 3] from axis-angle [T, 3]."""
+def live_link_angles(rotvec: np.ndarray | None, frames: int) -> np.ndarray:
+    """Live Link Face yaw, pitch, roll (radians) float32 [T, 3] of axis-angle rotations [T, 3] (zeros if None).
+
+    The angles decompose the rotation, in the head frame (FLAME's and ARKit's face
+    frame: +x the subject's left, +y up, +z out of the face), as
+    ``R = Rx(pitch) @ Ry(-yaw) @ Rz(roll)``: pitch > 0 looks (nods) down, yaw > 0
+    turns toward the subject's right, roll > 0 tilts the top toward the subject's
+    right. This reproduces recorded Live Link Face files exactly (see
+    ``docs/guides/unreal.md``, "Head and eye rotations").
+    """
     if rotvec is None:
         return np.zeros((frames, 3), np.float32)
     from scipy.spatial.transform import Rotation
 
-    return Rotation.from_rotvec(np.asarray(rotvec, np.float64)).as_euler("YXZ").astype(np.float32)
+    x, y, z = Rotation.from_rotvec(np.asarray(rotvec, np.float64)).as_euler("XYZ").T
+    return (np.stack([-y, x, z], axis=1) + 0.0).astype(np.float32)  # + 0.0: no "-0.000000" in files
 
 
 def resolve_targets(rig: Rig, targets: str | os.PathLike[str] | Targets | None) -> Targets:
@@ -166,9 +176,9 @@ def solve_arkit(
     return ArkitCurves(
         fps=animation.fps,
         weights=weights,
-        head=_euler(animation.neck_pose, t),
-        left_eye=_euler(None if eyes is None else eyes[:, :3], t),
-        right_eye=_euler(None if eyes is None else eyes[:, 3:], t),
+        head=live_link_angles(animation.neck_pose, t),
+        left_eye=live_link_angles(None if eyes is None else eyes[:, :3], t),
+        right_eye=live_link_angles(None if eyes is None else eyes[:, 3:], t),
         residual=residual,
     )
 

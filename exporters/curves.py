@@ -30,6 +30,11 @@ if TYPE_CHECKING:
     from probtalk.flame.rig import Rig
 
 LIVE_LINK_BLENDSHAPE_COUNT = len(ARKIT_NAMES) + len(LIVE_LINK_FACE_ROTATIONS)  # 61
+#: How the ARKit JSON's rotations read (the Live Link Face convention of :func:`exporters.arkit.live_link_angles`).
+ROTATION_CONVENTION = (
+    "radians; R = Rx(pitch) Ry(-yaw) Rz(roll) in the head frame (x: subject's left, y: up, z: out of the face); "
+    "pitch > 0 down, yaw > 0 toward the subject's right, roll > 0 top toward the subject's right"
+)
 
 
 def live_link_timecode(frame: int, fps: float) -> str:
@@ -49,22 +54,45 @@ def live_link_timecode(frame: int, fps: float) -> str:
 
 
 def live_link_header() -> list[str]:
-    """The Live Link Face CSV header: Timecode, BlendShapeCount, 52 curves, 9 rotations."""
-    return ["Timecode", "BlendShapeCount", *LIVE_LINK_FACE_NAMES, *LIVE_LINK_FACE_ROTATIONS]
+    """The Live Link Face CSV header: Timecode, BlendshapeCount (the app's spelling), 52 curves, 9 rotations."""
+    return ["Timecode", "BlendshapeCount", *LIVE_LINK_FACE_NAMES, *LIVE_LINK_FACE_ROTATIONS]
+
+
+#: Column order of the 52 curves in a Live Link Face CSV, as indices into ARKIT_NAMES.
+LIVE_LINK_ORDER = [ARKIT_INDEX[n[0].lower() + n[1:]] for n in LIVE_LINK_FACE_NAMES]
+
+
+def live_link_rotations(head: np.ndarray, left_eye: np.ndarray, right_eye: np.ndarray) -> np.ndarray:
+    """The 9 rotation columns float32 [T, 9] of a Live Link Face CSV from per-eye yaw, pitch, roll [T, 3].
+
+    Recorded Live Link Face files pair the ``LeftEye*`` rotation columns with the
+    ``Eye*Right`` blendshape columns (and ``RightEye*`` with ``Eye*Left``): their
+    ``LeftEyePitch`` is ``EyeLookDownRight`` times a constant, frame after frame. So the
+    eye whose blinks and looks fill the ``Eye*Right`` columns (the subject's right eye)
+    fills ``LeftEye*``, as in the app's files. See ``docs/guides/unreal.md``.
+
+    Args:
+        head: [T, 3] head yaw, pitch, roll (radians).
+        left_eye: [T, 3] the subject's left eye (the ``Eye*Left`` curves' eye).
+        right_eye: [T, 3] the subject's right eye.
+    """
+    return np.concatenate([head, right_eye, left_eye], axis=1).astype(np.float32)
+
+
+def live_link_row(timecode: str, weights: np.ndarray, rotations: np.ndarray) -> list[str]:
+    """One Live Link Face CSV row: timecode, 61, the 52 curves (``weights`` in ARKIT_NAMES order), 9 rotations."""
+    return [timecode, str(LIVE_LINK_BLENDSHAPE_COUNT), *(f"{v:.6f}" for v in weights[LIVE_LINK_ORDER]),
+            *(f"{v:.6f}" for v in rotations)]
 
 
 def curves_to_live_link_csv(curves: ArkitCurves) -> str:
     """Live Link Face CSV text of ``curves`` (columns in the app's order, rotations in radians)."""
-    order = [ARKIT_INDEX[n[0].lower() + n[1:]] for n in LIVE_LINK_FACE_NAMES]
-    rot = np.concatenate([curves.head, curves.left_eye, curves.right_eye], axis=1)
+    rot = live_link_rotations(curves.head, curves.left_eye, curves.right_eye)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(live_link_header())
     for i in range(curves.num_frames):
-        row = [live_link_timecode(i, curves.fps), str(LIVE_LINK_BLENDSHAPE_COUNT)]
-        row += [f"{v:.6f}" for v in curves.weights[i, order]]
-        row += [f"{v:.6f}" for v in rot[i]]
-        writer.writerow(row)
+        writer.writerow(live_link_row(live_link_timecode(i, curves.fps), curves.weights[i], rot[i]))
     return buf.getvalue()
 
 
@@ -111,7 +139,11 @@ class LiveLinkWriter(CurvesWriter):
 
 @register
 class ArkitJsonWriter(CurvesWriter):
-    """``{"fps", "names", "frames": [[52 weights] per frame], "head", "left_eye", "right_eye"}``.
+    """``{"fps", "names", "frames": [[52 weights] per frame], "rotation_names", "head", "left_eye", "right_eye"}``.
+
+    ``head``, ``left_eye`` (the subject's left eye) and ``right_eye`` are [T, 3] yaw, pitch,
+    roll in radians, the Live Link Face convention (:func:`exporters.arkit.live_link_angles`,
+    spelled out in ``rotation_convention``).
 
     With ``audio_file`` (set by :func:`exporters.write_all` when it writes the speech) the
     document also holds ``"audio": {"file", "offset", "sample_rate"}``: the WAV beside it,
@@ -139,6 +171,7 @@ class ArkitJsonWriter(CurvesWriter):
             "names": list(ARKIT_NAMES),
             "frames": np.round(curves.weights.astype(np.float64), 6).tolist(),
             "rotation_names": ["yaw", "pitch", "roll"],
+            "rotation_convention": ROTATION_CONVENTION,
             "head": np.round(curves.head.astype(np.float64), 6).tolist(),
             "left_eye": np.round(curves.left_eye.astype(np.float64), 6).tolist(),
             "right_eye": np.round(curves.right_eye.astype(np.float64), 6).tolist(),

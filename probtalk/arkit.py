@@ -23,7 +23,7 @@ ARKIT_NAMES = (
 )
 ARKIT_INDEX = {name: i for i, name in enumerate(ARKIT_NAMES)}
 
-# Columns 3-54 of a Live Link Face CSV (after Timecode, BlendShapeCount), in the app's order.
+# Columns 3-54 of a Live Link Face CSV (after Timecode, BlendshapeCount), in the app's order.
 LIVE_LINK_FACE_NAMES = (
     "EyeBlinkLeft", "EyeLookDownLeft", "EyeLookInLeft", "EyeLookOutLeft", "EyeLookUpLeft",
     "EyeSquintLeft", "EyeWideLeft",

@@ -33,6 +33,8 @@ DEFAULT_EMOTION = "neutral"
 DEFAULT_INTENSITY = 1.0  # the number for "medium"; the CLI's default "medium" is the same value
 DEFAULT_TEMPERATURE = 0.2
 MAX_TAKES = 64
+#: The top of the temperature range: takes differ most there and stay on-model (docs/default_model.md).
+MAX_TEMPERATURE = 2.0
 MAX_SEED = 2**63 - 1  # seeds are stored as int64 in meta and fed to torch.Generator.manual_seed
 MIN_WINDOW_SECONDS = 1.0
 MAX_HEAD_MOTION = 2.0
@@ -93,8 +95,8 @@ def check_num_samples(value: Any) -> int:
 
 
 def check_temperature(value: Any) -> float:
-    """Sampling temperature: a finite number > 0."""
-    return check_finite("temperature", value, low=0.0, strict_low=True)
+    """Sampling temperature: a number in [0, 2]; 0 gives the deterministic take."""
+    return check_finite("temperature", value, low=0.0, high=MAX_TEMPERATURE)
 
 
 def check_top_k(value: Any) -> int | None:
@@ -326,7 +328,8 @@ class AnimateOptions:
         intensity: 0..2, or "low" | "medium" | "high" (stored as the number: 0, 1, 2).
         speaker: a training speaker id, or None for the average speaker.
         num_samples: number of takes (1..64), sampled in one batch.
-        temperature: code-sampling temperature (> 0); ignored when deterministic.
+        temperature: how much takes differ, 0..2: 0 is the deterministic take (as ``deterministic``),
+            the default 0.2 gives visibly different takes, 2 the most varied; ignored when deterministic.
         top_k: sample only among the k nearest codes (None: all).
         seed: seed of the take sampler (0..2**63-1); None draws one (recorded in meta).
         deterministic: argmax codes (the same take every time).
@@ -376,6 +379,11 @@ class AnimateOptions:
     def names(cls) -> tuple[str, ...]:
         """The option names, in declaration order."""
         return tuple(f.name for f in dataclasses.fields(cls))
+
+    @property
+    def sampling_temperature(self) -> float | None:
+        """The sampler's temperature: None (nearest codes, zero noise) for a deterministic take or temperature 0."""
+        return None if self.deterministic or self.temperature == 0 else float(self.temperature)
 
     def replace(self, **changes: Any) -> AnimateOptions:
         """A copy with some options changed (validated).

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from probtalk.animation import Animation
 from probtalk.audio import load_audio
 from probtalk.life import HeadNet, blink_vector
 from probtalk.runtime.backend import DEFAULT_ONNX_DIR
@@ -32,7 +33,7 @@ def speech(path: str | None, seconds: float) -> np.ndarray:
     return np.concatenate([hello, np.zeros(12000, np.float32), hello])[: int(seconds * 16000)]
 
 
-def plot(anims, wav: np.ndarray, out: Path, width: int = 1400, panel: int = 170) -> Path:
+def plot(anims: list[Animation], wav: np.ndarray, out: Path, width: int = 1400, panel: int = 170) -> Path:
     """Loudness + blinks, head angles and eye angles of each take over time, one colour per axis."""
     fps = anims[0].fps
     frames = anims[0].num_frames

@@ -66,6 +66,10 @@ def test_takes_are_batched_distinct_and_reproducible(tiny_ckpt, speech):
     det2 = model.animate(speech, deterministic=True, seed=99)
     np.testing.assert_array_equal(det1[0].motion(), det1[1].motion())
     np.testing.assert_array_equal(det1[0].motion(), det2[0].motion())
+    zero = model.animate(speech, temperature=0, num_samples=2, seed=5)  # the bottom of the range
+    for take in zero:
+        np.testing.assert_array_equal(take.motion(), det1[0].motion())
+    assert zero[0].meta["deterministic"] is True and zero[0].meta["temperature"] is None
     meta = takes[2].meta
     assert meta["take"] == 2 and meta["seed"] == 7 and meta["emotion"] == {"neutral": 1.0}
     assert meta["audio"] == "speech.wav" and len(meta["audio_sha256"]) == 64

@@ -147,6 +147,7 @@ CLI_CASES: list[tuple[str, Inputs, list[str], str]] = [
     ("temperature inf", A, ["--temperature", "inf"], "--temperature"),
     ("temperature nan", A, ["--temperature", "nan"], "--temperature"),
     ("temperature negative", A, ["--temperature", "-0.5"], "--temperature"),
+    ("temperature above the range", A, ["--temperature", "2.5"], "--temperature"),
     ("temperature not a number", A, ["--temperature", "warm"], "--temperature"),
     ("intensity inf", A, ["-i", "inf"], "intensity"),
     ("intensity nan", A, ["-i", "nan"], "intensity"),
@@ -595,7 +596,7 @@ def test_concurrent_runs_never_mix_a_take(tiny_ckpt, tmp_path):
     common = ["animate", speech, "--model", str(tiny_ckpt), "-o", str(out), "-f", "npz,json", "-n", "2"]
     procs = [
         _hooked(tmp_path, "race-a", ready_a, ready_b, [*common, "--seed", "1"]),
-        _hooked(tmp_path, "race-b", ready_b, ready_a, [*common, "--seed", "2", "--temperature", "5"]),
+        _hooked(tmp_path, "race-b", ready_b, ready_a, [*common, "--seed", "2", "--temperature", "2"]),
     ]
     for p in procs:
         _, err = p.communicate(timeout=600)

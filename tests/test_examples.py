@@ -42,7 +42,7 @@ def test_export_for_engine(tmp_path):
     run_example("export_for_engine.py", "--out", str(tmp_path))
     assert (tmp_path / "face.glb").read_bytes()[:4] == b"glTF"
     header = (tmp_path / "face_arkit.csv").read_text().splitlines()[0].split(",")
-    assert header[:3] == ["Timecode", "BlendShapeCount", "EyeBlinkLeft"]
+    assert header[:3] == ["Timecode", "BlendshapeCount", "EyeBlinkLeft"]
     assert (tmp_path / "face_arkit.json").stat().st_size > 0
 
 

@@ -25,7 +25,7 @@ from probtalk.errors import InputError, MissingExtraError, OutputError, Probtalk
 
 # The header of a CSV written by Epic's Live Link Face app (its documented/observed column order).
 LIVE_LINK_HEADER = (
-    "Timecode,BlendShapeCount,EyeBlinkLeft,EyeLookDownLeft,EyeLookInLeft,EyeLookOutLeft,EyeLookUpLeft,"
+    "Timecode,BlendshapeCount,EyeBlinkLeft,EyeLookDownLeft,EyeLookInLeft,EyeLookOutLeft,EyeLookUpLeft,"
     "EyeSquintLeft,EyeWideLeft,EyeBlinkRight,EyeLookDownRight,EyeLookInRight,EyeLookOutRight,EyeLookUpRight,"
     "EyeSquintRight,EyeWideRight,JawForward,JawRight,JawLeft,JawOpen,MouthClose,MouthFunnel,MouthPucker,"
     "MouthRight,MouthLeft,MouthSmileLeft,MouthSmileRight,MouthFrownLeft,MouthFrownRight,MouthDimpleLeft,"
@@ -391,7 +391,7 @@ def test_retarget_onto_obj_folder(tmp_path, rig):
 def test_live_link_csv_layout(tmp_path, rig):
     weights = _known_weights(30, seed=9)
     anim = _arkit_anim(rig, weights, fps=25.0)
-    anim.neck_pose = np.tile([0.0, 0.2, 0.0], (30, 1)).astype(np.float32)  # yaw about +Y
+    anim.neck_pose = np.tile([0.0, 0.2, 0.0], (30, 1)).astype(np.float32)  # turn toward the subject's left
     path = exporters.write(anim, tmp_path / "take.csv", rig)
     text = path.read_text()
     lines = text.splitlines()
@@ -405,7 +405,8 @@ def test_live_link_csv_layout(tmp_path, rig):
         col = header.index(name)
         want = weights[:, ARKIT_INDEX[name[0].lower() + name[1:]]]
         np.testing.assert_allclose([float(r[col]) for r in rows], want, atol=0.02)
-    np.testing.assert_allclose([float(r[header.index("HeadYaw")]) for r in rows], 0.2, atol=1e-5)
+    # Live Link Face: yaw > 0 turns toward the subject's right (docs/guides/unreal.md).
+    np.testing.assert_allclose([float(r[header.index("HeadYaw")]) for r in rows], -0.2, atol=1e-5)
     assert live_link_timecode(3600 * 30 + 61, 30.0) == "01:00:02:01.000"
     assert live_link_timecode(1, 29.97).startswith("00:00:00:01")
 

@@ -20,12 +20,14 @@ from probtalk.models.talker import Normalizer, Talker
 needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite not installed (apt-get install flite)")
 
 
-def tiny_talker(phone_input: bool = True, noise_dim: int = 4, hypotheses: int = 3, seed: int = 0) -> Talker:
+def tiny_talker(phone_input: bool = True, noise_dim: int = 4, hypotheses: int = 3, seed: int = 0,
+                noise_after: int = 0) -> Talker:
     torch.manual_seed(seed)
     enc = AudioEncoder.from_config(AudioEncoderConfig(hidden=32, layers=1, heads=2, intermediate=64, conv_dim=(16,) * 7))
-    pcfg = StylePredictorConfig(audio_dim=enc.out_dim, latent_dim=16, num_speakers=2, hidden=32, layers=1, heads=2,
-                                ff_dim=64, dropout=0.0, phone_input=phone_input, noise_dim=noise_dim,
-                                hypotheses=hypotheses, weight_phone=0.1, weight_lip=0.1)
+    pcfg = StylePredictorConfig(audio_dim=enc.out_dim, latent_dim=16, num_speakers=2, hidden=32,
+                                layers=noise_after + 1, heads=2, ff_dim=64, dropout=0.0, phone_input=phone_input,
+                                noise_dim=noise_dim, noise_after=noise_after, hypotheses=hypotheses,
+                                weight_phone=0.1, weight_lip=0.1)
     vq = MotionVQ(MotionVQConfig(hidden=32, layers=1, heads=2, ff_dim=64, latent_dim=16, num_codes=32, dropout=0.0))
     talker = Talker(enc, StylePredictor(pcfg), vq, Normalizer(), StyleVocabulary(("A", "B")))
     if talker.predictor.phone_in is not None:  # a trained model's embedding is not zero
@@ -142,3 +144,38 @@ def test_heldout_engine_split_is_disjoint(tmp_path):
     assert not set(held.speakers) & set(train.speakers)
     assert any(parse_keyid(k).performance == 2 for k in train.keyids)
     assert all(parse_keyid(k).performance == 1 for k in held.keyids)
+
+
+@pytest.mark.parametrize("noise_after", [0, 1, 2])
+def test_noise_rows_share_the_layers_before_the_noise(noise_after):
+    """R noise rows per clip equal the clip repeated R times; zero noise is the noise-free take."""
+    talker = tiny_talker(noise_after=noise_after, seed=3)
+    with torch.no_grad():  # a trained noise projection is not small
+        torch.nn.init.normal_(talker.predictor.noise_in.weight)
+    pred = talker.predictor
+    gen = torch.Generator().manual_seed(0)
+    features = torch.randn(2, 30, pred.config.audio_dim, generator=gen)
+    mask = torch.ones(2, 30, dtype=torch.bool)
+    mask[1, 22:] = False
+    style = talker.vocabulary.make("happy", intensity=1.0)
+    style = type(style)(style.speaker.expand(2), style.emotion.expand(2, -1), style.intensity.expand(2))
+    noise = torch.randn(6, 4, pred.config.noise_dim, generator=gen)
+    with torch.no_grad():
+        rows, rmask = pred(features, mask, style, None, noise)
+        rep = type(style)(style.speaker.repeat_interleave(3), style.emotion.repeat_interleave(3, 0),
+                          style.intensity.repeat_interleave(3))
+        each, emask = pred(features.repeat_interleave(3, 0), mask.repeat_interleave(3, 0), rep, None, noise)
+        plain, _ = pred(features, mask, style)
+        zero, _ = pred(features, mask, style, None, torch.zeros(2, 4, pred.config.noise_dim))
+    assert rows.shape == (6, 30, 16) and torch.equal(rmask, emask)
+    torch.testing.assert_close(rows, each, atol=1e-5, rtol=0)
+    torch.testing.assert_close(zero, plain, atol=1e-6, rtol=0)
+    assert (rows[0] - rows[1]).abs().max() > 1e-3  # the noise reaches the output
+    with pytest.raises(ValueError, match="multiple of the batch"):
+        pred(features, mask, style, None, noise[:5])
+
+
+def test_noise_after_must_leave_a_layer():
+    with pytest.raises(ValueError, match="noise_after"):
+        StylePredictor(StylePredictorConfig(audio_dim=8, latent_dim=4, hidden=8, layers=2, heads=2, ff_dim=8,
+                                            noise_dim=2, noise_after=2))

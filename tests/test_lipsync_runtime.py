@@ -24,14 +24,16 @@ STYLE = StyleInputs(1, (0.0, 0.7, 0.0, 0.3, 0.0, 0.0, 0.0, 0.0), 1.5)
 TOL = 1e-4
 
 
-@pytest.fixture(scope="module", params=[(True, 4), (False, 3), (True, 0)], ids=["phones+noise", "noise", "phones"])
+@pytest.fixture(scope="module", params=[(True, 4, 0), (False, 3, 0), (True, 0, 0), (True, 4, 1)],
+                ids=["phones+noise", "noise", "phones", "phones+late-noise"])
 def tiny(request, tmp_path_factory) -> tuple[Path, Path]:
     from test_lipsync import tiny_talker
 
-    phone_input, noise_dim = request.param
+    phone_input, noise_dim, noise_after = request.param
     folder = tmp_path_factory.mktemp("lipsync_onnx")
     path = folder / "tiny.pt"
-    save_checkpoint(path, tiny_talker(phone_input=phone_input, noise_dim=noise_dim), provenance={"fps": 25.0})
+    save_checkpoint(path, tiny_talker(phone_input=phone_input, noise_dim=noise_dim, noise_after=noise_after),
+                    provenance={"fps": 25.0})
     return path, export_onnx(path, folder / "onnx")
 
 

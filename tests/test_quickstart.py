@@ -51,7 +51,7 @@ def test_demo_runs_end_to_end(tmp_path, monkeypatch):
         assert takes[0].jaw_pose[:, 0].max() - takes[0].jaw_pose[:, 0].min() > 0.05
         assert (tmp_path / f"hello_{emotion}_take0.glb").read_bytes()[:4] == b"glTF"
         header = (tmp_path / f"hello_{emotion}_take0.csv").read_text().splitlines()[0]
-        assert header.startswith("Timecode,BlendShapeCount,EyeBlinkLeft")
+        assert header.startswith("Timecode,BlendshapeCount,EyeBlinkLeft")
         with av.open(str(tmp_path / f"hello_{emotion}_take1.mp4")) as video:
             streams = {s.type for s in video.streams}
             assert streams == {"video", "audio"}

@@ -276,7 +276,7 @@ def test_cli_stream_wav_file_csv_and_arkit(tmp_path, wav):
     first = json.loads(res.stdout.splitlines()[0])
     assert first["frame"] == 0 and "JawOpen" in first["blendshapes"]
     res = runner.invoke(app, ["stream", str(path), "--arkit"])
-    assert res.stdout.splitlines()[0].startswith("Timecode,BlendShapeCount,EyeBlinkLeft")
+    assert res.stdout.splitlines()[0].startswith("Timecode,BlendshapeCount,EyeBlinkLeft")
     sf.write(tmp_path / "cd.wav", wav[:44100], 44100)
     res = runner.invoke(app, ["stream", str(tmp_path / "cd.wav")])
     assert res.exit_code == 2 and "16 kHz" in res.output

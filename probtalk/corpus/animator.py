@@ -13,10 +13,14 @@ parameters at the end through ``rig.semantic_expression`` / ``rig.semantic_jaw``
   range and the per-frame loudness of the audio.
 * **Emotion** is a facial-action-unit pattern (``EMOTION_PATTERNS``) scaled by
   intensity, with onset/offset dynamics; a dict of weights blends patterns.
-* **Style, blinks, brows, variation**: per-speaker habits
-  (:class:`~probtalk.corpus.style_profiles.SpeakerStyle`), Poisson blinks, brow
-  raises on stressed syllables and small seeded jitter and low-frequency
-  noise, so one sentence has many valid motions.
+* **Style, blinks, gestures, variation**: per-speaker habits
+  (:class:`~probtalk.corpus.style_profiles.SpeakerStyle`, varied per take by
+  ``perform_style``), Poisson blinks, upper-face gestures on stressed syllables
+  (each take its own accents and gestures), smile episodes, a resting brow and
+  cheek level, and small seeded jitter and low-frequency noise, so one sentence
+  has many valid motions.
+* **Head motion** (:meth:`ProceduralAnimator.head_motion`, :mod:`probtalk.corpus.head`):
+  FLAME neck rotation from the same phones and loudness, a separate output.
 """
 
 from __future__ import annotations
@@ -232,6 +236,50 @@ class ProceduralAnimator:
         )
         return self.weights_to_params(weights, (style or DEFAULT_STYLE).shape())
 
+    def head_motion(
+        self,
+        phones: Sequence[PhoneLike],
+        duration: float,
+        *,
+        fps: float = 25.0,
+        emotion: str | Mapping[str, float] = "neutral",
+        intensity: float = 1.0,
+        style: SpeakerStyle | None = None,
+        loudness: np.ndarray | None = None,
+        rng: np.random.Generator | None = None,
+        variation: float = 1.0,
+    ) -> np.ndarray:
+        """Prosody-driven head motion (see :mod:`probtalk.corpus.head`).
+
+        Nods on primary-stressed syllables (deeper when loud), tilts and turns at phrase ends
+        and pauses, loudness-driven wobble and slow drift; more energy for angry, happy and
+        surprised, less for sad; scaled by ``style.head_motion`` (0 = exactly still).
+
+        Args:
+            phones, duration, fps, emotion, intensity, style, loudness: as for :meth:`animate`.
+            rng: random generator for the take's choices (which accents nod, tilt directions, drift);
+                ``None`` gives the deterministic prosodic part only (every accent nods, alternating tilts).
+            variation: scale of the stochastic part (0 = the deterministic part even with an ``rng``).
+
+        Returns:
+            float32 [T, 3] FLAME neck axis-angle in radians: x pitch (+ = chin down), y yaw, z roll.
+        """
+        from probtalk.corpus.head import head_motion
+
+        if not np.isfinite(duration) or duration <= 0:
+            raise StyleError(f"duration must be > 0 seconds, got {duration}")
+        if not np.isfinite(fps) or fps <= 0:
+            raise StyleError(f"fps must be > 0, got {fps}")
+        num_frames = max(int(round(duration * fps)), 1)
+        t = np.arange(num_frames, dtype=np.float64) / fps
+        segs = self._segments(phones, duration, None, 0.0)
+        loud = self._loudness_gain(loudness, num_frames)
+        accents = [(s[0], s[1]) for s in self._accents(segs, t, loud)]
+        return head_motion(
+            [s[:4] for s in segs], accents, duration, fps=fps, emotion=emotion, intensity=intensity, style=style,
+            loudness=loudness, rng=rng, variation=variation,
+        )
+
     def weights_to_params(self, weights: np.ndarray, shape: np.ndarray | None = None) -> np.ndarray:
         """Map semantic weights [T, K] to FLAME parameters [T, 403] (shape [300] broadcast if given)."""
         # einsum in float64 rather than BLAS: the sum order (hence every bit of the result)
@@ -278,10 +326,12 @@ class ProceduralAnimator:
         speech *= 1.0 + self._jaw_mask * (style.jaw_range * loud[:, None] - 1.0)
 
         closure = self._closure(segs, t)  # [T]
-        emo = self._emotion(mix, intensity, t, duration, rng, var)  # [T, K]
+        emo = self._emotion(mix, intensity, t, duration, rng, var) * style.expressiveness  # [T, K]
         emo += self._vector({"mouthSmile": style.smile_bias})[None, :]
         weights = speech + emo
+        weights += self._tone(style, t.size, fps, rng, var)
         weights += self._brows(segs, t, style, loud, rng, var)
+        weights += self._smiles(t, duration, style, rng, var)
         weights += self._lowfreq_noise(num_frames, fps, rng, var)
         weights = self._apply_asymmetry(weights, style.asymmetry)
         # Seal the lips on bilabials: openers fade out, mouth shapes go to the closure pose.
@@ -375,15 +425,16 @@ class ProceduralAnimator:
         if not np.any(pattern):
             return np.zeros((t.size, self.num_shapes), np.float32)
         onset_at, rise = 0.0, 0.35
-        if rng is not None and var > 0:
-            onset_at, rise = float(rng.uniform(0.0, 0.25 * var)), float(rng.uniform(0.25, 0.5))
+        if rng is not None and var > 0:  # each performance lets the emotion show at its own time
+            onset_at, rise = float(rng.uniform(0.0, 0.8 * var)), float(rng.uniform(0.2, 0.9))
         # starts at 35 % (the face already shows the emotion), builds up, eases off at the end
         up = np.clip((t - onset_at) / rise, 0.0, 1.0)
         envelope = 0.35 + 0.65 * (3 * up**2 - 2 * up**3)
         down = np.clip((duration - t) / 0.4, 0.0, 1.0)
         envelope *= 0.75 + 0.25 * down
         if rng is not None and var > 0:
-            envelope *= 1.0 + 0.08 * var * _smooth_noise(rng, t.size, 1.0 / max(t[1] - t[0], 1e-6) if t.size > 1 else 25.0)
+            fps = 1.0 / max(t[1] - t[0], 1e-6) if t.size > 1 else 25.0
+            envelope *= 1.0 + 0.15 * var * _smooth_noise(rng, t.size, fps, cutoff_hz=0.3)
         return (envelope[:, None] * intensity_gain(intensity) * pattern[None, :]).astype(np.float32)
 
     def _brows(
@@ -395,37 +446,85 @@ class ProceduralAnimator:
         rng: np.random.Generator | None,
         var: float,
     ) -> np.ndarray:
-        """Brow raises on stressed syllables (ARPAbet stress 1, else the loudest long vowels)."""
+        """Upper-face gestures on stressed syllables (ARPAbet stress 1, else the loudest long vowels).
+
+        Without an rng every accent (at most one per 0.8 s) gets a brow raise of ``style.brow_use``.
+        With one, each performance picks its own accents (``style.emphasis_rate`` of them) and, per
+        accent, its own gesture (raise, inner or outer raise, frown, widened eyes, squint), size,
+        length and timing, so takes of a line put their emphasis in different places.
+        """
         out = np.zeros((t.size, self.num_shapes), np.float32)
         if style.brow_use <= 0 or t.size == 0:
             return out
+        accents = self._accents(segs, t, loud)
+        stochastic = rng is not None and var > 0
+        last = -np.inf
+        for start, end, *_ in accents:
+            centre = 0.5 * (start + end)
+            if centre - last < 0.8:  # at most one gesture per 0.8 s
+                continue
+            if stochastic and rng.random() > style.emphasis_rate:
+                continue
+            last = centre
+            if stochastic:
+                kind = GESTURES[int(rng.choice(len(GESTURES), p=GESTURE_ODDS))]
+                amp = style.brow_use * float(rng.uniform(0.8, 1.8)) * min(var, 1.5)
+                half = float(rng.uniform(0.2, 0.5))
+                centre += float(rng.uniform(-0.12, 0.06))
+            else:
+                kind, amp, half = GESTURES[0], style.brow_use, 0.22
+            bump = np.clip(1.0 - np.abs(t - centre) / half, 0.0, None)
+            out += (amp * np.sin(0.5 * np.pi * bump) ** 2)[:, None] * self._vector(kind)[None, :]
+        return out
+
+    def _accents(
+        self, segs: list[tuple[float, float, str, int | None, float]], t: np.ndarray, loud: np.ndarray
+    ) -> list[tuple[float, float, str, int | None, float]]:
+        """Stressed vowels: ARPAbet stress 1, or without stress marks the loudest long vowels."""
         fps = 1.0 / (t[1] - t[0]) if t.size > 1 else 25.0
         vowels = [s for s in segs if VISEMES.get(s[2], DEFAULT_VISEME)[1] >= 1.6 and s[2] not in ("W", "F", "V")
                   and s[2] not in BILABIAL_CLOSURE and s[2] != "R"]
         if not vowels:
-            return out
+            return []
         if any(s[3] is not None for s in vowels):
-            accents = [s for s in vowels if s[3] == 1]
-        else:  # no stress marks: loud, long vowels carry the accents
-            score = []
-            for start, end, *_ in vowels:
-                k = min(max(int(round(0.5 * (start + end) * fps)), 0), t.size - 1)
-                score.append(float(loud[k]) * (end - start))
-            cut = np.quantile(score, 0.7)
-            accents = [s for s, sc in zip(vowels, score, strict=True) if sc >= cut]
-        brow = self._vector({"browInnerUp": 0.35, "browOuterUp": 0.3})
-        last = -np.inf
-        for start, end, *_ in accents:
-            centre = 0.5 * (start + end)
-            if centre - last < 0.8:  # at most one raise per 0.8 s
-                continue
-            if rng is not None and var > 0 and rng.random() > 0.75:
-                continue
-            last = centre
-            amp = style.brow_use * (float(rng.uniform(0.7, 1.2)) if rng is not None and var > 0 else 1.0)
-            bump = np.clip(1.0 - np.abs(t - centre) / 0.22, 0.0, None)
-            out += (amp * np.sin(0.5 * np.pi * bump) ** 2)[:, None] * brow[None, :]
-        return out
+            return [s for s in vowels if s[3] == 1]
+        score = []
+        for start, end, *_ in vowels:
+            k = min(max(int(round(0.5 * (start + end) * fps)), 0), t.size - 1)
+            score.append(float(loud[k]) * (end - start))
+        cut = np.quantile(score, 0.7)
+        return [s for s, sc in zip(vowels, score, strict=True) if sc >= cut]
+
+    def _tone(self, style: SpeakerStyle, num_frames: int, fps: float, rng: np.random.Generator | None,
+              var: float) -> np.ndarray:
+        """The performance's resting upper face: brow level (raised or knitted) and cheek raise, slowly breathing."""
+        tone = {"browInnerUp": max(style.brow_tone, 0.0), "browOuterUp": 0.8 * max(style.brow_tone, 0.0),
+                "browDown": max(-style.brow_tone, 0.0) * 1.5,
+                "cheekSquint": style.squint_tone, "eyeSquint": 0.8 * style.squint_tone}
+        vec = self._vector(tone)
+        level = np.ones(num_frames)
+        if rng is not None and var > 0:
+            level = np.clip(1.0 + 0.3 * var * _smooth_noise(rng, num_frames, fps, cutoff_hz=0.2), 0.0, None)
+        return (level[:, None] * vec[None, :]).astype(np.float32)
+
+    def _smiles(self, t: np.ndarray, duration: float, style: SpeakerStyle, rng: np.random.Generator | None,
+                var: float) -> np.ndarray:
+        """Smile episodes (Poisson, ``style.smile_rate`` per second), each with its own onset, hold and offset."""
+        out = np.zeros((t.size, self.num_shapes), np.float32)
+        if rng is None or var <= 0 or style.smile_rate <= 0:
+            return out
+        smile = self._vector({"mouthSmile": 1.0, "cheekSquint": 0.6, "eyeSquint": 0.15})
+        at = float(rng.exponential(1.0 / style.smile_rate)) - 1.0  # an episode may already be under way
+        curve = np.zeros(t.size)
+        while at < duration:
+            amp = float(rng.uniform(0.12, 0.35)) * min(var, 1.5)
+            rise, hold, fall = float(rng.uniform(0.2, 0.6)), float(rng.uniform(0.4, 2.5)), float(rng.uniform(0.3, 0.8))
+            up = np.clip((t - at) / rise, 0.0, 1.0)
+            down = np.clip((t - at - rise - hold) / fall, 0.0, 1.0)
+            env = (3 * up**2 - 2 * up**3) * (1.0 - (3 * down**2 - 2 * down**3))
+            curve = np.maximum(curve, amp * env)
+            at += rise + hold + fall + float(rng.exponential(1.0 / style.smile_rate))
+        return (curve[:, None] * smile[None, :]).astype(np.float32)
 
     def _lowfreq_noise(self, num_frames: int, fps: float, rng: np.random.Generator | None, var: float) -> np.ndarray:
         out = np.zeros((num_frames, self.num_shapes), np.float32)
@@ -469,6 +568,18 @@ class ProceduralAnimator:
             shape = np.where((t >= start) & (t <= start + length), np.sin(0.5 * np.pi * shape) ** 2, 0.0)
             curve = np.maximum(curve, shape)
         return (curve[:, None] * lids[None, :]).astype(np.float32)
+
+
+# Upper-face gestures a performance may put on a stressed syllable, and how often each is chosen.
+GESTURES: tuple[dict[str, float], ...] = (
+    {"browInnerUp": 0.35, "browOuterUp": 0.3},  # both raised (the deterministic default)
+    {"browInnerUp": 0.55},  # inner raise
+    {"browOuterUp": 0.5},  # outer raise
+    {"browDown": 0.5, "eyeSquint": 0.15},  # frown of concentration
+    {"eyeWide": 0.5, "browOuterUp": 0.2, "browInnerUp": 0.15},  # widened eyes
+    {"eyeSquint": 0.4, "cheekSquint": 0.35},  # squint / cheek raise
+)
+GESTURE_ODDS = np.array([0.35, 0.15, 0.12, 0.18, 0.1, 0.1])
 
 
 def _smooth_noise(rng: np.random.Generator, num_frames: int, fps: float, cutoff_hz: float = 0.6) -> np.ndarray:

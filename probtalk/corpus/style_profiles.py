@@ -35,6 +35,12 @@ class SpeakerStyle:
         blink_rate: mean blinks per second.
         anticipation_s: how early (s) the mouth moves towards each phone.
         identity: the first ``NUM_IDENTITY`` FLAME shape coefficients.
+        head_motion: gain on prosody-driven head motion (0 = a still head, 1 = average).
+        expressiveness: gain on the emotion pattern (1 = average).
+        emphasis_rate: share of stressed syllables that get an upper-face gesture (brow raise, frown, wide eyes).
+        smile_rate: smile episodes per second of speech, on top of the emotion's own smile.
+        brow_tone: resting brow level: > 0 raised, < 0 knitted (weight of browInnerUp/browOuterUp or browDown).
+        squint_tone: resting cheek raise / lid tightening (weight of cheekSquint and eyeSquint).
     """
 
     speaker_id: str = "default"
@@ -46,6 +52,12 @@ class SpeakerStyle:
     blink_rate: float = 0.3
     anticipation_s: float = 0.02
     identity: tuple[float, ...] = field(default_factory=lambda: (0.0,) * NUM_IDENTITY)
+    head_motion: float = 1.0
+    expressiveness: float = 1.0
+    emphasis_rate: float = 0.5
+    smile_rate: float = 0.05
+    brow_tone: float = 0.0
+    squint_tone: float = 0.0
 
     def shape(self) -> np.ndarray:
         """The identity as float32 [300] FLAME shape coefficients."""
@@ -94,25 +106,46 @@ def make_style(speaker_id: str, seed: int = 0) -> SpeakerStyle:
         blink_rate=float(rng.uniform(0.2, 0.5)),
         anticipation_s=float(rng.uniform(0.0, 0.04)),
         identity=tuple(float(x) for x in rng.normal(0.0, IDENTITY_STD, NUM_IDENTITY)),
+        **_habits(style_rng(speaker_id, seed + 7_919)),  # a separate stream: v2's draws above stay as they were
     )
 
 
-def perform_style(style: SpeakerStyle, rng: np.random.Generator) -> SpeakerStyle:
-    """Another performance by the same speaker: habits varied the way retakes vary.
+def _habits(rng: np.random.Generator) -> dict[str, float]:
+    """The speaker's upper-face and head habits (corpus v3)."""
+    return {
+        "head_motion": float(rng.uniform(0.6, 1.4)),
+        "expressiveness": float(rng.uniform(0.8, 1.2)),
+        "emphasis_rate": float(rng.uniform(0.3, 0.7)),
+        "smile_rate": float(rng.uniform(0.02, 0.12)),
+        "brow_tone": float(rng.uniform(-0.1, 0.15)),
+        "squint_tone": float(rng.uniform(0.0, 0.1)),
+    }
 
-    Articulation strength, jaw range, brow use, resting smile and anticipation move
-    around the speaker's own values, staying inside :func:`make_style`'s ranges so
-    every performance still meets the lip-sync criteria. Identity, asymmetry and
-    blink rate stay the speaker's.
+
+def perform_style(style: SpeakerStyle, rng: np.random.Generator) -> SpeakerStyle:
+    """One performance by the speaker: habits varied the way an actor's retakes vary.
+
+    The upper face varies most: how much the brows work and where they rest, smile
+    episodes, cheek raise, how strongly the emotion shows, head motion. Articulation
+    and jaw range vary modestly and stay inside ranges that keep the lips on the
+    phones (sealed on p/b/m, open on open vowels). Identity, asymmetry and blink
+    rate stay the speaker's. Every performance of a clip (the first included) is
+    drawn with this, so the speaker's own style is the centre of their takes.
     """
     return SpeakerStyle(
         speaker_id=style.speaker_id,
-        articulation=float(np.clip(style.articulation * rng.uniform(0.9, 1.12), 0.85, 1.2)),
+        articulation=float(np.clip(style.articulation * rng.uniform(0.88, 1.14), 0.82, 1.25)),
         asymmetry=style.asymmetry,
-        brow_use=float(np.clip(style.brow_use * rng.uniform(0.4, 1.7), 0.1, 1.8)),
-        jaw_range=float(np.clip(style.jaw_range * rng.uniform(0.94, 1.06), 0.88, 1.15)),
-        smile_bias=float(np.clip(style.smile_bias + rng.uniform(-0.06, 0.08), 0.0, 0.2)),
+        brow_use=float(np.clip(style.brow_use * rng.uniform(0.3, 2.0), 0.1, 2.2)),
+        jaw_range=float(np.clip(style.jaw_range * rng.uniform(0.9, 1.1), 0.85, 1.2)),
+        smile_bias=float(np.clip(style.smile_bias + rng.uniform(-0.08, 0.12), 0.0, 0.25)),
         blink_rate=style.blink_rate,
         anticipation_s=float(np.clip(style.anticipation_s + rng.uniform(-0.015, 0.015), 0.0, 0.04)),
         identity=style.identity,
+        head_motion=float(np.clip(style.head_motion * rng.uniform(0.7, 1.4), 0.3, 2.0)),
+        expressiveness=float(np.clip(style.expressiveness * rng.uniform(0.65, 1.35), 0.5, 1.6)),
+        emphasis_rate=float(np.clip(style.emphasis_rate + rng.uniform(-0.3, 0.3), 0.1, 0.95)),
+        smile_rate=float(np.clip(style.smile_rate * rng.uniform(0.0, 2.5), 0.0, 0.3)),
+        brow_tone=float(np.clip(style.brow_tone + rng.uniform(-0.35, 0.4), -0.45, 0.55)),
+        squint_tone=float(np.clip(style.squint_tone + rng.uniform(-0.05, 0.2), 0.0, 0.3)),
     )

@@ -22,9 +22,15 @@ The default recipe (``SynthConfig()``) mirrors 3DMEAD's design:
   one-to-many like real capture. Extra performances have keyids ending in
   ``-p2``, ``-p3``, ... and share the first performance's ``wav``.
 
-Each clip's random generator derives from (seed, keyid) only, so results do
-not depend on the number of workers or on resuming; a clip whose three files
-already exist is skipped.
+* Every clip also gets prosody-driven head motion, ``neck/<keyid>.npy``
+  float32 [1, T, 3] (FLAME neck axis-angle, radians; :mod:`probtalk.corpus.head`).
+
+Each clip's random generators derive from (seed, keyid, stream) only ("speech",
+"performance", "motion", "head"), so results do not depend on the number of
+workers or on resuming; a clip whose four files already exist is skipped. A clip
+whose wav and align exist but whose param or neck is missing is re-animated
+from them without speech synthesis (a motion-only rebuild); fresh clips are
+animated from their just-written files the same way, so both give equal motion.
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GENERATOR = "probtalk.corpus.synth"
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3  # 3: performances vary the upper face and timing; neck/ head motion; motion-only rebuild
 SPLIT_FRACTIONS = (0.8, 0.9)  # sentence-number cut points: train <= 80 %, val <= 90 %, test the rest
 
 
@@ -248,12 +254,19 @@ def _clip_paths(root: Path, keyid: str) -> dict[str, Path]:
         "wav": root / "wav" / f"{parse_keyid(keyid).utterance}.wav",  # performances share the speech
         "align": root / "align" / f"{keyid}.json",
         "param": root / "param" / f"{keyid}.npy",
+        "neck": root / "neck" / f"{keyid}.npy",
     }
 
 
 def clip_complete(root: Path, keyid: str) -> bool:
-    """True when the clip's wav, align and param files all exist (each is written atomically)."""
+    """True when the clip's wav, align, param and neck files all exist (each is written atomically)."""
     return all(p.is_file() for p in _clip_paths(root, keyid).values())
+
+
+def clip_speech_present(root: Path, keyid: str) -> bool:
+    """True when the clip's wav and align exist, so its motion can be made without speech synthesis."""
+    paths = _clip_paths(root, keyid)
+    return paths["wav"].is_file() and paths["align"].is_file()
 
 
 def _speak(job: ClipJob) -> Utterance:
@@ -263,73 +276,133 @@ def _speak(job: ClipJob) -> Utterance:
     return synthesize(job.text, job.voice, job.emotion, float(job.intensity), clip_rng(job.seed, utterance, "speech"))
 
 
-def _animate(job: ClipJob, utt: Utterance, animator: ProceduralAnimator) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    from probtalk.corpus.animator import loudness_envelope
-    from probtalk.corpus.style_profiles import make_style
-
-    audio = np.asarray(utt.audio, np.float32)
+def _record(job: ClipJob, utt: Utterance, audio: np.ndarray) -> dict[str, Any]:
     duration = audio.size / AUDIO_SAMPLE_RATE
-    frames = int(round(duration * job.fps))
-    style = make_style(job.voice.speaker_id, job.seed)
-    if job.performance > 1:
-        from probtalk.corpus.style_profiles import perform_style
-
-        style = perform_style(style, clip_rng(job.seed, job.keyid, "performance"))
-    params = animator.animate(
-        utt.phones, duration, fps=job.fps, emotion=job.emotion, intensity=float(job.intensity), style=style,
-        loudness=loudness_envelope(audio, job.fps, frames), rng=clip_rng(job.seed, job.keyid, "motion"),
-    )
-    record = {
+    return {
         "keyid": job.keyid,
         "text": utt.text,
         "phones": [[round(float(p.start), 5), round(float(p.end), 5), str(p.phone)] for p in utt.phones],
         "words": [_jsonable(w) for w in getattr(utt, "words", []) or []],
         "duration": duration,
-        "frames": frames,
+        "frames": int(round(duration * job.fps)),
         "fps": job.fps,
         "speaker": job.voice.speaker_id,
         "emotion": job.emotion,
         "intensity": job.intensity,
         "performance": job.performance,
     }
-    return audio, params[None].astype(np.float32), record
 
 
-def make_clip(job: ClipJob, animator: ProceduralAnimator | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def _pcm16(audio: np.ndarray) -> np.ndarray:
+    """The audio as it reads back from the 16-bit wav (so motion made now equals motion re-made from the file)."""
+    import io
+
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(np.asarray(audio, np.float32), -1.0, 1.0), AUDIO_SAMPLE_RATE, subtype="PCM_16", format="WAV")
+    buf.seek(0)
+    return sf.read(buf, dtype="float32", always_2d=False)[0]
+
+
+def animate_record(
+    job: ClipJob, audio: np.ndarray, record: dict[str, Any], animator: ProceduralAnimator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Motion of one clip from its speech (16 kHz audio) and align record (phones, emotion, intensity).
+
+    Expression motion uses the clip's ``motion`` stream, the take's habits its ``performance``
+    stream and head motion its ``head`` stream, so each is independent of the others.
+
+    Returns:
+        params float32 [1, T, 403], neck float32 [1, T, 3] (FLAME neck axis-angle, radians).
+    """
+    from probtalk.corpus.animator import loudness_envelope
+    from probtalk.corpus.phones import Phone
+    from probtalk.corpus.style_profiles import make_style, perform_style
+
+    audio = np.asarray(audio, np.float32)
+    duration = audio.size / AUDIO_SAMPLE_RATE
+    frames = int(round(duration * job.fps))
+    phones = [Phone(float(a), float(b), str(p)) for a, b, p in record["phones"]]
+    emotion, intensity = str(record.get("emotion", job.emotion)), float(record.get("intensity", job.intensity))
+    style = perform_style(make_style(job.voice.speaker_id, job.seed), clip_rng(job.seed, job.keyid, "performance"))
+    loud = loudness_envelope(audio, job.fps, frames)
+    params = animator.animate(
+        phones, duration, fps=job.fps, emotion=emotion, intensity=intensity, style=style,
+        loudness=loud, rng=clip_rng(job.seed, job.keyid, "motion"),
+    )
+    neck = animator.head_motion(
+        phones, duration, fps=job.fps, emotion=emotion, intensity=intensity, style=style,
+        loudness=loud, rng=clip_rng(job.seed, job.keyid, "head"),
+    )
+    return params[None].astype(np.float32), neck[None].astype(np.float32)
+
+
+def make_clip(
+    job: ClipJob, animator: ProceduralAnimator | None = None
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any], np.ndarray]:
     """Synthesise and animate one clip in this process.
 
     Returns:
-        audio float32 [N] at 16 kHz, params float32 [1, T, 403], align record (text, phones, words, ...).
+        audio float32 [N] at 16 kHz (as stored: 16-bit), params float32 [1, T, 403], align record
+        (text, phones, words, ...), neck float32 [1, T, 3].
     """
-    return _animate(job, _speak(job), animator or default_animator())
+    utt = _speak(job)
+    audio = _pcm16(utt.audio)
+    record = _record(job, utt, np.asarray(utt.audio, np.float32))
+    params, neck = animate_record(job, audio, json.loads(json.dumps(record)), animator or default_animator())
+    return audio, params, record, neck
 
 
-def _write_clip(root: Path, job: ClipJob, audio: np.ndarray, params: np.ndarray, record: dict[str, Any]) -> None:
-    """Write one clip (wav, align, then param last: its presence marks the clip complete)."""
+def _read_speech(root: Path, keyid: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """A clip's stored audio (float32, 16 kHz) and align record."""
+    import soundfile as sf
+
+    paths = _clip_paths(root, keyid)
+    audio, rate = sf.read(str(paths["wav"]), dtype="float32", always_2d=False)
+    if rate != AUDIO_SAMPLE_RATE or np.ndim(audio) != 1:
+        raise InputError(f"{paths['wav']} is not 16 kHz mono; a corpus's wav files come from synth")
+    return audio, json.loads(paths["align"].read_text(encoding="utf-8"))
+
+
+def _write_speech(root: Path, job: ClipJob, audio: np.ndarray, record: dict[str, Any]) -> None:
     import soundfile as sf
 
     paths = _clip_paths(root, job.keyid)
-    if job.performance == 1 or not paths["wav"].is_file():
+    if not paths["wav"].is_file():
         with atomic_path(paths["wav"]) as tmp:
             sf.write(str(tmp), np.clip(audio, -1.0, 1.0), AUDIO_SAMPLE_RATE, subtype="PCM_16", format="WAV")
     atomic_write_text(paths["align"], json.dumps(record, indent=1))
-    with atomic_path(paths["param"]) as tmp:
-        with open(tmp, "wb") as fh:
-            np.save(fh, params)
+
+
+def _write_motion(root: Path, keyid: str, params: np.ndarray, neck: np.ndarray) -> None:
+    """Write neck, then param last: their presence (with wav and align) marks the clip complete."""
+    paths = _clip_paths(root, keyid)
+    for key, value in (("neck", neck), ("param", params)):
+        with atomic_path(paths[key]) as tmp:
+            with open(tmp, "wb") as fh:
+                np.save(fh, value)
 
 
 def _speaker_task(args: tuple[str, ProceduralAnimator, list[ClipJob]]) -> int:
-    """Run in a worker process: generate and write the clips of one speaker that are not complete."""
+    """Run in a worker process: make the clips of one speaker that are not complete.
+
+    A clip whose wav and align exist is re-animated from them (no speech synthesis);
+    otherwise its speech is synthesised and written first. Either way the motion is
+    made from the stored files, so a motion-only rebuild equals a full generation.
+    """
     root, animator, jobs = args
+    base = Path(root)
     written = 0
-    utt, utt_key = None, None
     for job in jobs:
-        if clip_complete(Path(root), job.keyid):
+        if clip_complete(base, job.keyid):
             continue
-        key = parse_keyid(job.keyid).utterance  # performances of one utterance share its speech
-        if utt is None or key != utt_key:
-            utt, utt_key = _speak(job), key
-        _write_clip(Path(root), job, *_animate(job, utt, animator))
+        if not clip_speech_present(base, job.keyid):
+            utt = _speak(job)
+            raw = np.asarray(utt.audio, np.float32)
+            _write_speech(base, job, raw, _record(job, utt, raw))
+        audio, record = _read_speech(base, job.keyid)
+        _write_motion(base, job.keyid, *animate_record(job, audio, record, animator))
         written += 1
     return written
 
@@ -359,7 +432,7 @@ def synthesize_corpus(
     """
     config = config or SynthConfig()
     root = ensure_writable_dir(out)
-    for sub in ("param", "wav", "align", "splits"):
+    for sub in ("param", "neck", "wav", "align", "splits"):
         ensure_writable_dir(root / sub)
     started = time.perf_counter()
     animator = default_animator()
@@ -407,6 +480,12 @@ def _check_resumable(root: Path, config: SynthConfig, rig_id: str) -> None:
         return  # a broken manifest is rewritten at the end
     theirs = (old.get("rig"), old.get("seed"), old.get("generator_version"), old.get("fps"))
     ours = (rig_id, config.seed, GENERATOR_VERSION, config.fps)
+    if old.get("generator_version") != GENERATOR_VERSION:
+        raise InputError(
+            f"{root} was made by corpus generator version {old.get('generator_version')}, this is version "
+            f"{GENERATOR_VERSION}; to re-animate its speech, hard-link wav/ and align/ into a new folder "
+            f"(cp -al {root}/wav {root}/align NEW/) and run synth on NEW"
+        )
     if theirs != ours:
         raise InputError(
             f"{root} was generated with rig/seed/version/fps {theirs}, not {ours}; "

@@ -6,6 +6,7 @@
     root/param/<keyid>.npy          float32 [1, T, 403]
     root/wav/<keyid>.wav            speech (any rate; resampled to 16 kHz)
     root/align/<keyid>.json         optional phone segments
+    root/neck/<keyid>.npy           optional float32 [1, T, 3] FLAME neck axis-angle (radians), same T as param
     root/splits/{train,val,test}    one keyid per line (or use split_mode="sentence_ranges")
 
 keyid = ``<speaker>_<sentence:03d>_<emotion index>_<intensity index>``, optionally
@@ -108,6 +109,8 @@ class Sample:
         intensity: intensity index (0 low, 1 medium, 2 high).
         phones: (start_s, end_s, phone) segments when the corpus has alignments, else None.
         speaker_index: index of ``speaker`` in the dataset's speaker vocabulary (-1 if absent).
+        neck: float32 [T, 3] head rotation (FLAME neck axis-angle, radians) at the requested fps,
+            frame for frame with ``motion``; None when the corpus has no ``neck/<keyid>.npy`` (3DMEAD).
     """
 
     keyid: str
@@ -119,6 +122,7 @@ class Sample:
     intensity: int
     phones: list[tuple[float, float, str]] | None = None
     speaker_index: int = -1
+    neck: np.ndarray | None = None
 
 
 @dataclass
@@ -342,11 +346,16 @@ class MotionDataset:
         except AudioError as exc:
             raise DatasetError(f"clip {keyid}: {exc}") from None
         motion = resample_motion(params_to_motion(params), self.source_fps, self.fps)
+        neck = self._neck(keyid, params.shape[0])
+        if neck is not None:
+            neck = resample_motion(neck, self.source_fps, self.fps, motion.shape[0])
         motion, audio = self._reconcile(keyid, motion, audio)
         if self.max_seconds is not None:
             frames = max(int(round(self.max_seconds * self.fps)), 1)
             motion = motion[:frames]
             audio = audio[: int(round(motion.shape[0] * AUDIO_SAMPLE_RATE / self.fps))]
+        if neck is not None:
+            neck = np.ascontiguousarray(neck[: motion.shape[0]], dtype=np.float32)
         return Sample(
             keyid=keyid,
             audio=np.ascontiguousarray(audio, dtype=np.float32),
@@ -357,7 +366,26 @@ class MotionDataset:
             intensity=key.intensity,
             phones=self._phones(keyid, key),
             speaker_index=self._speaker_index.get(key.speaker, -1),
+            neck=neck,
         )
+
+    def _neck(self, keyid: str, frames: int) -> np.ndarray | None:
+        """The clip's neck rotation [T, 3] at the corpus's fps, None without ``neck/<keyid>.npy``."""
+        path = self.root / "neck" / f"{keyid}.npy"
+        if not path.is_file():
+            return None
+        try:
+            neck = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"{path} is unreadable ({type(exc).__name__}); regenerate the clip") from None
+        if neck.ndim == 3 and neck.shape[0] == 1:
+            neck = neck[0]
+        if neck.ndim != 2 or neck.shape != (frames, 3) or neck.dtype.kind != "f":
+            raise DatasetError(f"{path} has shape {list(neck.shape)} ({neck.dtype}); expected float [1, {frames}, 3] "
+                               "like its param file; regenerate the clip")
+        if not np.all(np.isfinite(neck)):
+            raise DatasetError(f"{path} holds NaN or infinite values; regenerate or drop the clip")
+        return neck.astype(np.float32)
 
     def _reconcile(self, keyid: str, motion: np.ndarray, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Make audio cover exactly the motion's frames (pad/trim); warn when they differ by > 1 frame."""

@@ -17,7 +17,9 @@ Two optional inputs (both off in older checkpoints, whose configs lack them):
   ``1 / noise_rate`` seconds, linearly interpolated to the frame rate and
   projected onto the features. Different noise gives a different valid
   performance (trained with a best-of-K loss); zero noise is the
-  deterministic take.
+  deterministic take. With ``noise_after = n`` the noise enters after the
+  first n transformer layers: those run once per clip, only the rest once
+  per take (several takes cost little more than one).
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class StylePredictorConfig:
         phone_dropout: probability, while training, of hiding a clip's phones (audio-only).
         noise_dim: width of the per-take noise input (0 = none: takes differ only in sampled codes).
         noise_rate: noise knots per second (interpolated to the frame rate).
+        noise_after: transformer layers run before the noise is added (0 = added to the input);
+            they run once per clip, the remaining layers once per noise row (take / hypothesis).
         hypotheses: best-of-K training: K noise draws per clip, the loss of the closest one counts.
         weight_phone: cross-entropy of a per-frame phone classifier on the audio features (training only).
         weight_lip: lip-contact term, mm of lip gap where the ground truth is closed (training only).
@@ -77,6 +81,7 @@ class StylePredictorConfig:
     phone_dropout: float = 0.5
     noise_dim: int = 0
     noise_rate: float = 2.0
+    noise_after: int = 0
     hypotheses: int = 1
     weight_phone: float = 0.0
     weight_lip: float = 0.0
@@ -88,6 +93,8 @@ class StylePredictor(nn.Module):
     def __init__(self, config: StylePredictorConfig) -> None:
         super().__init__()
         self.config = c = config
+        if not 0 <= c.noise_after < max(1, c.layers):
+            raise ValueError(f"noise_after must be in 0..{c.layers - 1} (the layers before the noise), got {c.noise_after}")
         self.audio_in = nn.Linear(c.audio_dim, c.hidden)
         self.style = StyleEmbedding(c.num_speakers, c.hidden)
         self.down = Downsample(c.hidden, c.quant_factor)
@@ -126,11 +133,13 @@ class StylePredictor(nn.Module):
             mask: [B, T] bool, True = valid frame.
             style: conditioning with batch B.
             phones: optional [B, T] int64 phone tokens (0 = unknown); ignored without ``phone_input``.
-            noise: optional [B, K, noise_dim] noise knots spread evenly over the T frames
+            noise: optional [B * R, K, noise_dim] noise knots spread evenly over the T frames
                 (None = zero noise, the deterministic take); ignored without ``noise_dim``.
+                R > 1 rows per clip (rows b*R ... b*R + R - 1 belong to clip b) give R takes of
+                each clip: the layers before the noise run once per clip.
 
         Returns:
-            latents: [B, T', D] (padding zero), latent mask [B, T'].
+            latents: [B * R, T', D] (padding zero), latent mask [B * R, T'].
         """
         if self.training and self.config.speaker_dropout > 0:
             drop = torch.rand(style.speaker.shape, device=style.speaker.device) < self.config.speaker_dropout
@@ -144,12 +153,31 @@ class StylePredictor(nn.Module):
                 keep = torch.rand(phones.shape[0], 1, device=phones.device) >= self.config.phone_dropout
                 phones = phones * keep
             x = x + self.phone_in(phones)
-        if self.noise_in is not None and noise is not None:
+        if self.noise_in is None:
+            noise = None
+        if noise is not None and noise.shape[0] % x.shape[0]:
+            raise ValueError(f"noise has {noise.shape[0]} rows, not a multiple of the batch {x.shape[0]}")
+        after = self.config.noise_after
+        if noise is not None and after == 0:  # at the input, before the downsampling
+            x, mask = _rows(noise.shape[0] // x.shape[0], x, mask)
             x = x + self.noise_in(interpolate_knots(noise, x.shape[1]))
         x = x * mask[..., None].to(x.dtype)
         x, lmask = self.down(x, mask)
-        x = self.transformer(x, lmask)
+        tr = self.transformer
+        x = tr.position(x)
+        pad = torch.zeros(lmask.shape, dtype=x.dtype, device=x.device).masked_fill(~lmask, float("-inf"))
+        for i, layer in enumerate(tr.stack.layers):
+            if i == after > 0 and noise is not None:  # the layers so far ran once per clip
+                x, lmask, pad = _rows(noise.shape[0] // x.shape[0], x, lmask, pad)
+                x = x + self.noise_in(interpolate_knots(noise, x.shape[1])) * lmask[..., None].to(x.dtype)
+            x = layer(x, src_key_padding_mask=pad)
+        x = tr.norm(x) * lmask[..., None].to(x.dtype)
         return self.out(x) * lmask[..., None].to(x.dtype), lmask
+
+
+def _rows(rows: int, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Each tensor's batch rows repeated ``rows`` times in place (b -> b, b, ..., b+1, ...)."""
+    return tensors if rows == 1 else tuple(t.repeat_interleave(rows, 0) for t in tensors)
 
 
 def interpolate_knots(knots: torch.Tensor, num_frames: int) -> torch.Tensor:

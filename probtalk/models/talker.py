@@ -188,15 +188,12 @@ class Talker(nn.Module):
         if noise_scale is None:
             noise_scale = 0.0 if temperature is None else min(1.0, float(temperature) / DEFAULT_TEMPERATURE)
         if self.uses_noise and noise_scale > 0:
-            # The audio encoder runs once per clip; the (small) predictor runs once per take,
-            # each take with its own noise.
+            # The audio encoder (and the predictor's layers before the noise) run once per clip,
+            # the rest once per take, each take with its own noise.
             n = b * num_samples
             noise = self.predictor.draw_noise(n, features.shape[1], fps, generator, features.device) * noise_scale
-            rep = (lambda t: t.repeat_interleave(num_samples, 0)) if num_samples > 1 else (lambda t: t)
-            style_n = Style(rep(style.speaker), rep(style.emotion), rep(style.intensity))
-            latents, lmask = self.predictor(rep(features), rep(mask), style_n,
-                                            None if phones is None else rep(phones), noise)
-            mask = rep(mask)
+            latents, lmask = self.predictor(features, mask, style, phones, noise)
+            mask = mask.repeat_interleave(num_samples, 0)
         else:
             # Without noise, audio encoder and predictor are deterministic given audio and style,
             # so they run once per clip; takes differ only in the sampled codes and their decoding.

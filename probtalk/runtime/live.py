@@ -157,22 +157,25 @@ class FrameLines:
         return out
 
     def _arkit_lines(self, anim: Animation, start: int) -> list[str]:
-        from exporters.arkit import motion_offsets
-        from exporters.curves import LIVE_LINK_BLENDSHAPE_COUNT, live_link_timecode
-        from probtalk.arkit import ARKIT_INDEX, LIVE_LINK_FACE_NAMES, LIVE_LINK_FACE_ROTATIONS
+        from exporters.arkit import live_link_angles, motion_offsets
+        from exporters.curves import LIVE_LINK_ORDER, live_link_rotations, live_link_row, live_link_timecode
+        from probtalk.arkit import LIVE_LINK_FACE_NAMES, LIVE_LINK_FACE_ROTATIONS
 
         weights, _ = self._solver.solve_active(motion_offsets(anim, self._rig, self._solver.active))
-        order = [ARKIT_INDEX[n[0].lower() + n[1:]] for n in LIVE_LINK_FACE_NAMES]
+        t, eyes = anim.num_frames, anim.eye_pose
+        rotations = live_link_rotations(live_link_angles(anim.neck_pose, t),
+                                        live_link_angles(None if eyes is None else eyes[:, :3], t),
+                                        live_link_angles(None if eyes is None else eyes[:, 3:], t))
         out = []
         for i, w in enumerate(weights):
             frame = start + i
             if self.fmt == "csv":
-                out.append(",".join([live_link_timecode(frame, anim.fps), str(LIVE_LINK_BLENDSHAPE_COUNT), *(f"{v:.6f}" for v in w[order]),
-                                     *("0.000000" for _ in LIVE_LINK_FACE_ROTATIONS)]))
+                out.append(",".join(live_link_row(live_link_timecode(frame, anim.fps), w, rotations[i])))
             else:
                 out.append(json.dumps({
                     "frame": frame, "time": round(frame / anim.fps, 4),
-                    "blendshapes": {name: round(float(w[j]), 6) for name, j in zip(LIVE_LINK_FACE_NAMES, order, strict=True)},
+                    "blendshapes": {name: round(float(w[j]), 6) for name, j in zip(LIVE_LINK_FACE_NAMES, LIVE_LINK_ORDER, strict=True)},
+                    "rotations": {name: round(float(v), 6) for name, v in zip(LIVE_LINK_FACE_ROTATIONS, rotations[i], strict=True)},
                 }))
         return out
 

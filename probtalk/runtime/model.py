@@ -121,15 +121,16 @@ class RuntimeModel:
         phones, text_meta = self.transcript_tokens(wav, opts.text)
         motions = sample_takes(
             self.backend, wav, style, num_samples=opts.num_samples,
-            temperature=None if opts.deterministic else float(opts.temperature), top_k=opts.top_k, seed=seed,
+            temperature=opts.sampling_temperature, top_k=opts.top_k, seed=seed,
             window_seconds=opts.window_seconds, overlap_seconds=opts.overlap_seconds, phones=phones,
         )
         meta = {**self.take_meta(opts, style, seed), **text_meta}
         if isinstance(audio, str | os.PathLike):
             meta["audio"] = Path(audio).name
             meta["audio_sha256"] = audio_sha256(audio)
+        life_seed = None if opts.sampling_temperature is None else seed  # deterministic takes: one life
         return add_life(
-            motions, wav, fps=self.fps, seed=None if opts.deterministic else seed, settings=_settings(opts), emotion=meta["emotion"],
+            motions, wav, fps=self.fps, seed=life_seed, settings=_settings(opts), emotion=meta["emotion"],
             intensity=style.intensity, head=self.head_net, metas=[{**meta, "take": k} for k in range(len(motions))],
         )
 
@@ -181,10 +182,10 @@ class RuntimeModel:
         }}
         return Stream(
             self.backend, style, num_samples=opts.num_samples,
-            temperature=None if opts.deterministic else float(opts.temperature), top_k=opts.top_k, seed=seed,
+            temperature=opts.sampling_temperature, top_k=opts.top_k, seed=seed,
             options=stream_options, meta=meta,
-            life=Life(self.fps, *life_takes(None if opts.deterministic else seed, opts.num_samples), _settings(opts),
-                      meta["emotion"], style.intensity, self.head_net),
+            life=Life(self.fps, *life_takes(None if opts.sampling_temperature is None else seed, opts.num_samples),
+                      _settings(opts), meta["emotion"], style.intensity, self.head_net),
         )
 
     def take_meta(self, opts: AnimateOptions, style: StyleInputs, seed: int) -> dict[str, Any]:
@@ -197,9 +198,9 @@ class RuntimeModel:
             "intensity": style.intensity,
             "speaker": opts.speaker,
             "seed": seed,
-            "temperature": None if opts.deterministic else float(opts.temperature),
+            "temperature": opts.sampling_temperature,
             "top_k": opts.top_k,
-            "deterministic": opts.deterministic,
+            "deterministic": opts.sampling_temperature is None,
             "head_motion": opts.head_motion,
             "blinks": opts.blinks,
             "gaze": opts.gaze,

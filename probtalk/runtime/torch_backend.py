@@ -20,6 +20,7 @@ from probtalk.layout import DATASET_FPS
 from probtalk.models.blocks import MaskedTransformer
 from probtalk.models.phone_tokens import NUM_PHONE_TOKENS
 from probtalk.models.style import Style
+from probtalk.models.style_predictor import interpolate_knots
 from probtalk.models.talker import Talker
 from probtalk.runtime.backend import StyleInputs, latent_count
 
@@ -42,10 +43,17 @@ def _attention(attn: nn.MultiheadAttention, x: torch.Tensor) -> torch.Tensor:
     return attn.out_proj(out)
 
 
-def _transformer(block: MaskedTransformer, x: torch.Tensor) -> torch.Tensor:
-    """A :class:`MaskedTransformer` (pre-norm, eval mode) over an unpadded sequence, layer by layer."""
+def _transformer(block: MaskedTransformer, x: torch.Tensor,
+                 noise_at: tuple[int, torch.Tensor] | None = None) -> torch.Tensor:
+    """A :class:`MaskedTransformer` (pre-norm, eval mode) over an unpadded sequence, layer by layer.
+
+    ``noise_at = (i, noise [R, T, D])`` adds the noise before layer i, the one row of x
+    broadcast to the R rows of the noise (the layers before run once).
+    """
     x = x + _positions(x, block.position.dim)[None].to(x.dtype)
-    for layer in block.stack.layers:
+    for i, layer in enumerate(block.stack.layers):
+        if noise_at is not None and i == noise_at[0]:
+            x = x + noise_at[1].to(x.dtype)
         x = x + _attention(layer.self_attn, layer.norm1(x))
         x = x + layer.linear2(layer.activation(layer.linear1(layer.norm2(x))))
     return block.norm(x)
@@ -116,9 +124,15 @@ class EncoderGraph(nn.Module):
         h = p.audio_in(features) + p.style(style)[:, None, :]
         if phones is not None:
             h = h + p.phone_in(phones.long().clamp(0, NUM_PHONE_TOKENS - 1))
-        if noise is not None:
+        after = p.config.noise_after
+        if noise is not None and after == 0:
             h = h + p.noise_in(noise.float())  # [R, T, H]: one row per take
-        h = _transformer(p.transformer, _downsample(p.down, h))
+        h = _downsample(p.down, h)
+        noise_at = None
+        if noise is not None and after > 0:  # the per-frame noise at the latent rate, as the predictor does
+            rows = noise.float() if p.config.quant_factor == 0 else interpolate_knots(noise.float(), h.shape[1])
+            noise_at = (after, p.noise_in(rows))
+        h = _transformer(p.transformer, h, noise_at)
         latents = p.out(h)
         distances = latents.pow(2).sum(-1, keepdim=True) - 2 * latents @ self.codebook.T + self.codebook.pow(2).sum(1)
         return latents, distances
@@ -174,18 +188,16 @@ class TorchBackend:
         lengths = torch.tensor([wav.shape[1]], device=self.device)
         frames = torch.tensor([int(num_frames)], device=self.device)
         noise = extra.get("noise") if self.noise_dim else None
-        rows = 1 if noise is None else int(noise.shape[0])
-        arrays = {k: torch.from_numpy(np.repeat(v, rows, axis=0)).to(self.device) for k, v in style.arrays().items()}
+        arrays = {k: torch.from_numpy(v).to(self.device) for k, v in style.arrays().items()}
         s = Style(arrays["speaker"], arrays["emotion"], arrays["intensity"])
-        # The audio is encoded once; the predictor runs once per noise row (Talker.predict_latents, batched).
+        # The audio is encoded once; the predictor's layers after its noise input run once per noise row.
         features, mask = t.audio_encoder(wav, lengths, frames, self.fps)
         phones = None
         if self.phone_input and extra.get("phones") is not None:
             phones = torch.from_numpy(np.ascontiguousarray(extra["phones"], dtype=np.int64)).to(self.device)
-            phones = phones.expand(rows, -1)
         knots = None if noise is None else torch.from_numpy(np.ascontiguousarray(noise, dtype=np.float32)).to(self.device)
         # Per-frame noise is the predictor's knots at one knot per frame (its interpolation is then the identity).
-        latents, _ = t.predictor(features.expand(rows, -1, -1), mask.expand(rows, -1), s, phones, knots)
+        latents, _ = t.predictor(features, mask, s, phones, knots)
         distances = t.vq.quantizer.distances(latents)
         return latents.float().cpu().numpy(), distances.float().cpu().numpy()
 

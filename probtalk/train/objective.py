@@ -148,8 +148,8 @@ class StageTwoObjective(nn.Module):
         if t.uses_noise:
             noise = t.predictor.draw_noise(b * k, features.shape[1], self.fps, None, features.device)
             noise.view(b, k, *noise.shape[1:])[:, 0] = 0.0  # hypothesis 0 is the deterministic take
-        style_k = Style(rep(style.speaker), rep(style.emotion), rep(style.intensity))
-        latents, lmask = t.predictor(rep(features), rep(fmask), style_k, None if phones is None else rep(phones), noise)
+        # One row per clip in, k rows (hypotheses) out: the layers before the noise run once per clip.
+        latents, lmask = t.predictor(features, fmask, style, phones, noise)
         mask_k, target_k = rep(mask), rep(target)
         per = {"latent": _per_clip_l1(latents, rep(gt_latents), lmask)}
         recon = t.vq.decode(t.vq.quantize(latents, lmask).quantized, mask_k)
