@@ -15,6 +15,7 @@ blink depends on (seed, take, audio) only, never on how a stream was chunked.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,9 +93,10 @@ class BlinkProcess:
         out = np.zeros(n, np.float32)
         s = self.state
         fps = self.fps
+        pauses, fast, u = (prosody[:, _PAUSE] > 0.5).tolist(), (prosody[:, _RATE] > FAST_RATE).tolist(), u.tolist()
         for i in range(n):
             f = first_frame + i
-            if prosody[i, _PAUSE] > 0.5:
+            if pauses[i]:
                 s.pause_run += 1
             else:
                 if s.pause_run > 2:
@@ -107,14 +109,14 @@ class BlinkProcess:
                 rate *= PAUSE_FACTOR
                 if s.pause_run <= PHRASE_END_SECONDS * fps and s.speech_run >= PHRASE_MIN_SPEECH_SECONDS * fps:
                     rate *= PHRASE_END_FACTOR
-            elif prosody[i, _RATE] > FAST_RATE:
+            elif fast[i]:
                 rate *= FAST_SPEECH_FACTOR
             start = since >= REFRACTORY_SECONDS * fps and (
-                u[i, 0] < 1.0 - np.exp(-rate / fps) or since >= MAX_GAP_SECONDS * fps
+                u[i][0] < 1.0 - math.exp(-rate / fps) or since >= MAX_GAP_SECONDS * fps
             )
             if start and not s.pending:
                 lo, hi = DURATION_SECONDS
-                s.pending = list(blink_shape(lo + (hi - lo) * u[i, 1], fps))
+                s.pending = blink_shape(lo + (hi - lo) * u[i][1], fps).tolist()
                 s.last_onset = f
             if s.pending:
                 out[i] = s.pending.pop(0)

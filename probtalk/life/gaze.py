@@ -18,6 +18,7 @@ FLAME eye joints: +x pitch looks down, +y yaw looks to the subject's left
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,32 +77,33 @@ class GazeProcess:
         u = uniforms(self.seed, self.take, pos).reshape(n, _DRAWS)
         out = np.zeros((n, 2), np.float32)
         s = self.state
+        pauses, u = (prosody[:, _PAUSE] > 0.5).tolist(), u.tolist()
         for i in range(n):
             f = first_frame + i
-            s.pause_run = s.pause_run + 1 if prosody[i, _PAUSE] > 0.5 else 0
+            s.pause_run = s.pause_run + 1 if pauses[i] else 0
             if s.next_event < 0:
-                s.next_event = f + self._interval(u[i, 0])
+                s.next_event = f + self._interval(u[i][0])
             if s.return_at >= 0 and f >= s.return_at:  # an aversion ends: back to eye contact
                 self._move(s, (0.0, 0.0))
                 s.return_at = -1
-                s.next_event = f + self._interval(u[i, 0])
+                s.next_event = f + self._interval(u[i][0])
             elif f >= s.next_event and s.return_at < 0:
-                if s.pause_run >= PAUSE_SECONDS * self.fps and u[i, 1] < AVERSION_PROBABILITY:
-                    deg = AVERSION_DEGREES[0] + (AVERSION_DEGREES[1] - AVERSION_DEGREES[0]) * u[i, 2]
-                    if u[i, 3] < 0.35:  # down
-                        target = (np.radians(deg) * 0.8, np.radians(2.0) * (2.0 * u[i, 4] - 1.0))
+                if s.pause_run >= PAUSE_SECONDS * self.fps and u[i][1] < AVERSION_PROBABILITY:
+                    deg = AVERSION_DEGREES[0] + (AVERSION_DEGREES[1] - AVERSION_DEGREES[0]) * u[i][2]
+                    if u[i][3] < 0.35:  # down
+                        target = (math.radians(deg) * 0.8, math.radians(2.0) * (2.0 * u[i][4] - 1.0))
                     else:  # sideways, a little down
-                        side = 1.0 if u[i, 4] < 0.5 else -1.0
-                        target = (np.radians(1.5) * u[i, 5], side * np.radians(deg))
+                        side = 1.0 if u[i][4] < 0.5 else -1.0
+                        target = (math.radians(1.5) * u[i][5], side * math.radians(deg))
                     lo, hi = AVERSION_SECONDS
-                    s.return_at = f + max(1, int(round((lo + (hi - lo) * u[i, 5]) * self.fps)))
+                    s.return_at = f + max(1, int(round((lo + (hi - lo) * u[i][5]) * self.fps)))
                 else:
-                    deg = SACCADE_DEGREES[0] + (SACCADE_DEGREES[1] - SACCADE_DEGREES[0]) * u[i, 2]
-                    angle = 2.0 * np.pi * u[i, 3]
+                    deg = SACCADE_DEGREES[0] + (SACCADE_DEGREES[1] - SACCADE_DEGREES[0]) * u[i][2]
+                    angle = 2.0 * math.pi * u[i][3]
                     # vertical fixational moves are smaller than horizontal ones
-                    target = (0.6 * np.radians(deg) * np.sin(angle), np.radians(deg) * np.cos(angle))
+                    target = (0.6 * math.radians(deg) * math.sin(angle), math.radians(deg) * math.cos(angle))
                 self._move(s, target)
-                s.next_event = f + self._interval(u[i, 0])
+                s.next_event = f + self._interval(u[i][0])
             if s.path:
                 s.current = s.path.pop(0)
             out[i] = s.current
@@ -111,9 +113,9 @@ class GazeProcess:
     def _move(s: GazeState, target: tuple[float, float]) -> None:
         """Plan the saccade to ``target``: one frame, or two (eased) for moves over 4 degrees."""
         p0, y0 = s.current
-        dist = float(np.hypot(target[0] - p0, target[1] - y0))
+        dist = float(math.hypot(target[0] - p0, target[1] - y0))
         s.target = (float(target[0]), float(target[1]))
-        if dist > np.radians(4.0):
+        if dist > math.radians(4.0):
             s.path = [(p0 + 0.7 * (target[0] - p0), y0 + 0.7 * (target[1] - y0)), s.target]
         else:
             s.path = [s.target]

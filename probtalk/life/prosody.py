@@ -36,6 +36,7 @@ SILENCE_DB = -55.0  # below this a frame is a pause whatever the speech level
 PAUSE_BELOW_LEVEL_DB = 25.0
 INITIAL_LEVEL_DB = -26.0  # a typical speech level for a normalised recording
 INITIAL_LOG2_F0 = float(np.log2(150.0))
+BLOCK = 1500  # frames analysed at once (about 30 MB of spectra)
 LEVEL_SECONDS = 3.0  # time constant of the running speech level
 RATE_SECONDS = 1.0  # time constant of the running speech rate
 
@@ -106,22 +107,27 @@ class ProsodyTracker:
 
         The caller gives frames in order, each once (``first_frame`` is the first frame not yet given).
         """
-        db, voiced, log_f0 = raw_features(frame_windows(audio, audio_start, first_frame, num_frames, self.hop))
-        out = np.zeros((num_frames, NUM_PROSODY), np.float32)
+        # in blocks, so an hour of audio never holds more than a block's windows and spectra at once
+        parts = [raw_features(frame_windows(audio, audio_start, first_frame + a, min(BLOCK, num_frames - a), self.hop))
+                 for a in range(0, num_frames, BLOCK)]
+        db, voiced, log_f0 = (np.concatenate([p[i] for p in parts]) if parts else np.zeros(0) for i in range(3))
+        rows = []
         s = self.state
-        for i in range(num_frames):
-            if db[i] > s.level_db - 15.0:  # a speech frame: follow the level
-                s.level_db += self._level_rate * (db[i] - s.level_db)
-            loud = (db[i] - s.level_db) / 10.0
-            rise = float(np.clip(loud - s.previous, -3.0, 3.0)) if i or first_frame else 0.0
+        # plain Python floats in the loop: numpy scalar calls would cost more than the analysis itself
+        for i, (level, is_voiced, f0) in enumerate(zip(db.tolist(), voiced.tolist(), log_f0.tolist(), strict=True)):
+            if level > s.level_db - 15.0:  # a speech frame: follow the level
+                s.level_db += self._level_rate * (level - s.level_db)
+            loud = (level - s.level_db) / 10.0
+            rise = min(max(loud - s.previous, -3.0), 3.0) if i or first_frame else 0.0
             s.previous = loud
             pitch = 0.0
-            if voiced[i]:
-                s.log2_f0 += 4.0 * self._level_rate * (log_f0[i] - s.log2_f0)
-                pitch = float(np.clip((log_f0[i] - s.log2_f0) / 0.5, -3.0, 3.0))
+            if is_voiced:
+                s.log2_f0 += 4.0 * self._level_rate * (f0 - s.log2_f0)
+                pitch = min(max((f0 - s.log2_f0) / 0.5, -3.0), 3.0)
             s.rate += self._rate_rate * (max(rise, 0.0) - s.rate)
-            pause = float(db[i] < s.level_db - PAUSE_BELOW_LEVEL_DB or db[i] < SILENCE_DB)
-            out[i] = (max(loud, -4.0), rise, voiced[i], pitch, pause, s.rate * 4.0)
+            pause = float(level < s.level_db - PAUSE_BELOW_LEVEL_DB or level < SILENCE_DB)
+            rows.append((max(loud, -4.0), rise, is_voiced, pitch, pause, s.rate * 4.0))
+        out = np.array(rows, np.float32).reshape(num_frames, NUM_PROSODY)
         return out
 
 
