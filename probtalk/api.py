@@ -50,6 +50,7 @@ class Model(RuntimeModel):
         self.device = device
         self.names = info.vocabulary
         self.rig_id = info.rig_id
+        self.head_net = info.head
         prov = info.provenance
         fps = float(prov.get("fps") or prov.get("config", {}).get("fps") or DATASET_FPS)
         self.backend = TorchBackend(self.talker, fps, device)
@@ -76,6 +77,8 @@ class Model(RuntimeModel):
             f"  speakers ({len(info['speakers'])}): {', '.join(info['speakers'])}",
             f"  emotions: {', '.join(info['emotions'])}",
             f"  inputs: {', '.join(info['inputs'])}",
+            "  head motion: " + ("learned head net + seeded drift" if self.head_net is not None
+                                 else "seeded drift only (the checkpoint has no head net)"),
             f"  trained: {prov.get('steps', '?')} steps on {prov.get('data', '?')} ({prov.get('data_manifest_sha256', '?')[:12]})",
         ]
 

@@ -37,6 +37,7 @@ MAX_TAKES = 64
 MAX_TEMPERATURE = 2.0
 MAX_SEED = 2**63 - 1  # seeds are stored as int64 in meta and fed to torch.Generator.manual_seed
 MIN_WINDOW_SECONDS = 1.0
+MAX_HEAD_MOTION = 2.0
 
 
 # ------------------------------------------------------------------ scalars
@@ -339,6 +340,10 @@ class AnimateOptions:
             with a warning. None: audio only. Streams take no transcript.
         seal_lips: with a transcript, close the lips on every aligned p, b and m
             (:mod:`probtalk.lipseal`); no effect without one.
+        head_motion: scale of the head motion, 0..2 (1 = as learned; 0 = the neck stays exactly still).
+        blinks: add seeded blinks (10-25 a minute, following pauses and phrase ends).
+        gaze: move the eyes (fixations, small saccades, aversion in pauses, counter-rotating the head);
+            False leaves them still.
 
     Example:
         >>> opts = AnimateOptions(emotion={"happy": 0.7, "surprised": 0.3}, seed=7)
@@ -358,6 +363,9 @@ class AnimateOptions:
     overlap_seconds: float = _opt(1.0, lambda v: check_finite("overlap_seconds", v, low=0.0))
     text: str | None = _opt(None, check_text)
     seal_lips: bool = _opt(True, check_bool("seal_lips"))
+    head_motion: float = _opt(1.0, lambda v: check_finite("head_motion", v, low=0.0, high=MAX_HEAD_MOTION))
+    blinks: bool = _opt(True, check_bool("blinks"))
+    gaze: bool = _opt(True, check_bool("gaze"))
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -20,6 +20,7 @@ FLAGS = {
     "num_samples": "-n/--takes",
     "temperature": "--temperature",
     "seed": "--seed",
+    "head_motion": "--head-motion",
     "text": "--text",
     "seal_lips": "--seal-lips/--no-seal-lips",
 }
@@ -77,6 +78,11 @@ def animate(
     ),
     fps: float = typer.Option(None, "--fps", help="Export frame rate, resampled from 25 (e.g. 24, 29.97, 30, 60)."),
     with_audio: bool = typer.Option(False, "--with-audio", help="Copy the speech next to the exports as <stem>.wav."),
+    head_motion: float = typer.Option(
+        DEFAULTS.head_motion, "--head-motion", help="Head motion scale, 0-2 (0: the head stays exactly still)."
+    ),
+    blinks: bool = typer.Option(DEFAULTS.blinks, "--blinks/--no-blinks", help="Add seeded blinks."),
+    gaze: bool = typer.Option(DEFAULTS.gaze, "--gaze/--no-gaze", help="Move the eyes (saccades, aversion, eye contact)."),
 ) -> None:
     """Animate speech: one file per input, emotion, take and format.
 
@@ -95,7 +101,7 @@ def animate(
         raise OutputError("-o/--out is empty; give an output folder (e.g. -o out)")
     options = AnimateOptions(
         intensity=intensity, speaker=speaker, num_samples=takes, temperature=temperature, seed=seed,
-        deterministic=deterministic, seal_lips=seal_lips,
+        deterministic=deterministic, seal_lips=seal_lips, head_motion=head_motion, blinks=blinks, gaze=gaze,
     )
     if engine not in ("model", "rules"):
         raise InputError(f"unknown engine {engine!r}; use --engine model or --engine rules")

@@ -16,6 +16,7 @@ FLAGS = {
     "speaker": "--speaker",
     "temperature": "--temperature",
     "seed": "--seed",
+    "head_motion": "--head-motion",
     "lookahead_seconds": "--lookahead",
     "context_seconds": "--context",
 }
@@ -41,6 +42,11 @@ def stream(
     idle: float = typer.Option(1.0, "--idle", help="With --follow: seconds without new bytes that end the stream."),
     model: str = typer.Option(None, "--model", help="Checkpoint .pt or ONNX export folder (default: the embedded model)."),
     threads: int = typer.Option(2, "--threads", help="CPU threads for inference."),
+    head_motion: float = typer.Option(
+        DEFAULTS.head_motion, "--head-motion", help="Head motion scale, 0-2 (0: the head stays exactly still)."
+    ),
+    blinks: bool = typer.Option(DEFAULTS.blinks, "--blinks/--no-blinks", help="Add seeded blinks."),
+    gaze: bool = typer.Option(DEFAULTS.gaze, "--gaze/--no-gaze", help="Move the eyes (saccades, aversion, eye contact)."),
 ) -> None:
     """Animate live speech: one line per frame on standard output, each as soon as it is ready."""
     from pathlib import Path
@@ -57,7 +63,8 @@ def stream(
     the_model = load_fast_model(model, threads=threads)
     live = the_model.stream(
         16000, AnimateOptions(emotion=emotions[0], intensity=intensity, speaker=speaker, temperature=temperature,
-                              seed=seed, deterministic=deterministic),
+                              seed=seed, deterministic=deterministic, head_motion=head_motion, blinks=blinks,
+                              gaze=gaze),
         stream_options=StreamOptions(lookahead_seconds=lookahead, context_seconds=context),
     )
     lines = FrameLines(line_format, arkit=arkit, rig=rig)

@@ -36,7 +36,7 @@ from probtalk.models.style_predictor import StylePredictor, StylePredictorConfig
 from probtalk.models.talker import Normalizer, Talker
 
 FORMAT_TAG = "probtalk-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: an optional "head" part (the life stage's head motion net, plain arrays)
 KIND_VQ = "motion_vq"
 KIND_TALKER = "talker"
 _VQ_ENCODER_PREFIXES = ("vq.enc_in.", "vq.enc_down.", "vq.encoder.", "vq.enc_out.")
@@ -58,6 +58,8 @@ class CheckpointInfo:
         provenance: data manifest hash, steps, metrics, command line, ...
         path: the file it was read from.
         complete: False when weights were left out (``inference_only``) and the model can only sample.
+        head: the learned head motion net (:class:`probtalk.life.HeadNet`), None when the checkpoint
+            has none (format 1, or shipped without ``--head``): takes then get the stochastic head only.
     """
 
     kind: str
@@ -69,6 +71,7 @@ class CheckpointInfo:
     provenance: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     complete: bool = True
+    head: Any = None
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -99,6 +102,7 @@ def save_checkpoint(
     provenance: dict[str, Any] | None = None,
     half: bool = False,
     inference_only: bool = False,
+    head: Any = None,
 ) -> Path:
     """Write ``model`` to one file atomically and return its path.
 
@@ -111,6 +115,8 @@ def save_checkpoint(
         provenance: JSON-able facts about training (manifest hash, steps, metrics, command).
         half: store float tensors as float16 (half the size; restored to float32 on load).
         inference_only: Talker only: leave out the stage-1 encoder and frozen pretrained HuBERT weights.
+        head: Talker only: a :class:`probtalk.life.HeadNet` stored as the optional ``head`` part
+            (its arrays as float32 tensors, its config and provenance as JSON text).
     """
     if isinstance(model, Talker):
         kind = KIND_TALKER
@@ -152,6 +158,15 @@ def save_checkpoint(
         "provenance_json": json.dumps(provenance or {}, default=str),
         "inference_only": bool(inference_only),
     }
+    if head is not None:
+        if kind != KIND_TALKER:
+            raise TypeError("only a talker checkpoint carries a head net")
+        arrays = head.to_arrays()
+        payload["head"] = {
+            "config_json": str(arrays["config_json"]), "provenance_json": str(arrays["provenance_json"]),
+            "version": int(arrays["version"]),
+            "weights": {k: torch.from_numpy(v.copy()) for k, v in arrays.items() if v.dtype == "float32"},
+        }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
     return Path(path)
@@ -256,8 +271,23 @@ def load_checkpoint(
         provenance=provenance,
         path=p,
         complete=not data.get("inference_only", False),
+        head=_head_net(data.get("head"), p),
     )
     return model.to(map_location), info
+
+
+def _head_net(part: Any, path: Path) -> Any:
+    """The optional head part as a :class:`probtalk.life.HeadNet` (None when absent)."""
+    if part is None:
+        return None
+    from probtalk.life.head import HEAD_FORMAT, HeadNet
+
+    if not isinstance(part, dict) or not isinstance(part.get("weights"), dict):
+        raise CheckpointError(f"checkpoint {path} has an unreadable head part; re-ship it")
+    arrays = {k: v.float().numpy() for k, v in part["weights"].items() if isinstance(v, torch.Tensor)}
+    arrays.update(format=HEAD_FORMAT, version=part.get("version", 1), config_json=part.get("config_json", ""),
+                  provenance_json=part.get("provenance_json", "{}"))
+    return HeadNet.from_arrays(arrays, f"the head part of checkpoint {path}")
 
 
 def _hubert_left_out(config: AudioEncoderConfig, data: dict[str, Any]) -> bool:

@@ -125,7 +125,8 @@ class FrameLines:
             from exporters.curves import live_link_header
 
             return [",".join(live_link_header())]
-        cols = ["frame", "time"] + [f"expression{i}" for i in range(MOTION_EXPRESSION_DIM)] + ["jaw0", "jaw1", "jaw2"]
+        cols = (["frame", "time"] + [f"expression{i}" for i in range(MOTION_EXPRESSION_DIM)] + ["jaw0", "jaw1", "jaw2"]
+                + ["neck0", "neck1", "neck2"] + [f"eye{i}" for i in range(6)])
         return [",".join(cols)]
 
     def lines(self, anim: Animation) -> list[str]:
@@ -138,16 +139,20 @@ class FrameLines:
             out += self._arkit_lines(anim, start)
             return out
         motion = anim.motion()
+        neck = anim.neck_pose if anim.neck_pose is not None else np.zeros((anim.num_frames, 3), np.float32)
+        eyes = anim.eye_pose if anim.eye_pose is not None else np.zeros((anim.num_frames, 6), np.float32)
         for i, row in enumerate(motion):
             frame = start + i
             t = frame / anim.fps
             if self.fmt == "csv":
-                out.append(f"{frame},{t:.4f}," + ",".join(f"{v:.6f}" for v in row))
+                out.append(f"{frame},{t:.4f}," + ",".join(f"{v:.6f}" for v in (*row, *neck[i], *eyes[i])))
             else:
                 out.append(json.dumps({
                     "frame": frame, "time": round(t, 4),
                     "expression": [round(float(v), 6) for v in row[MOTION_EXPRESSION]],
                     "jaw_pose": [round(float(v), 6) for v in row[MOTION_JAW]],
+                    "neck_pose": [round(float(v), 6) for v in neck[i]],
+                    "eye_pose": [round(float(v), 6) for v in eyes[i]],
                 }))
         return out
 

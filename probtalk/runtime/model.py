@@ -23,6 +23,7 @@ from probtalk.animation import Animation
 from probtalk.audio import audio_sha256, load_audio
 from probtalk.errors import AudioError, OptionError, OptionTypeError
 from probtalk.layout import AUDIO_SAMPLE_RATE
+from probtalk.life import HeadNet, Life, LifeSettings, add_life, life_takes
 from probtalk.options import AnimateOptions
 from probtalk.runtime.backend import Backend, StyleInputs
 from probtalk.runtime.engine import frames_for, sample_takes
@@ -36,12 +37,14 @@ logger = logging.getLogger(__name__)
 
 
 class RuntimeModel:
-    """Mixin: subclasses set ``backend``, ``names`` (a :class:`StyleNames`), ``name`` and ``rig_id``."""
+    """Mixin: subclasses set ``backend``, ``names`` (a :class:`StyleNames`), ``name``, ``rig_id``
+    and ``head_net`` (the learned head motion net, None when the model ships none)."""
 
     backend: Backend
     names: StyleNames
     name: str
     rig_id: str | None
+    head_net: HeadNet | None = None
 
     @property
     def fps(self) -> float:
@@ -134,7 +137,11 @@ class RuntimeModel:
         if isinstance(audio, str | os.PathLike):
             meta["audio"] = Path(audio).name
             meta["audio_sha256"] = audio_sha256(audio)
-        return [Animation.from_motion(m, fps=self.fps, meta={**meta, "take": k}) for k, m in enumerate(motions)]
+        life_seed = None if opts.sampling_temperature is None else seed  # deterministic takes: one life
+        return add_life(
+            motions, wav, fps=self.fps, seed=life_seed, settings=_settings(opts), emotion=meta["emotion"],
+            intensity=style.intensity, head=self.head_net, metas=[{**meta, "take": k} for k in range(len(motions))],
+        )
 
     def lip_seal(self) -> LipSeal | None:
         """The lip seal of the rig the model was trained on (the bundled head), or None for another rig."""
@@ -192,6 +199,8 @@ class RuntimeModel:
             self.backend, style, num_samples=opts.num_samples,
             temperature=opts.sampling_temperature, top_k=opts.top_k, seed=seed,
             options=stream_options, meta=meta,
+            life=Life(self.fps, *life_takes(None if opts.sampling_temperature is None else seed, opts.num_samples),
+                      _settings(opts), meta["emotion"], style.intensity, self.head_net),
         )
 
     def take_meta(self, opts: AnimateOptions, style: StyleInputs, seed: int) -> dict[str, Any]:
@@ -207,8 +216,16 @@ class RuntimeModel:
             "temperature": opts.sampling_temperature,
             "top_k": opts.top_k,
             "deterministic": opts.sampling_temperature is None,
+            "head_motion": opts.head_motion,
+            "blinks": opts.blinks,
+            "gaze": opts.gaze,
+            "head_net": self.head_net is not None and opts.head_motion > 0,
         }
 
+
+
+def _settings(opts: AnimateOptions) -> LifeSettings:
+    return LifeSettings(head_motion=opts.head_motion, blinks=opts.blinks, gaze=opts.gaze)
 
 
 def _options(options: AnimateOptions | None, overrides: dict[str, Any]) -> AnimateOptions:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from probtalk.errors import CheckpointError
+from probtalk.life.head import HeadNet
 from probtalk.runtime.backend import DEFAULT_ONNX_DIR, META_FILE, OnnxBackend
 from probtalk.runtime.model import RuntimeModel
 from probtalk.vocabulary import StyleNames
@@ -38,6 +39,7 @@ class OnnxModel(RuntimeModel):
         self.name = name or Path(folder).name
         self.rig_id = meta.get("rig")
         self.folder = Path(folder)
+        self.head_net = HeadNet.load(self.folder / meta["head"]) if meta.get("head") else None
 
     def info(self) -> dict[str, Any]:
         """Speakers, emotions, rig and where the graphs came from."""

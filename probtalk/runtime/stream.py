@@ -25,6 +25,7 @@ import numpy as np
 from probtalk.animation import Animation
 from probtalk.errors import AudioError
 from probtalk.layout import AUDIO_SAMPLE_RATE, MOTION_DIM
+from probtalk.life import Life, LifeFrames, live_animation
 from probtalk.options import check_finite
 from probtalk.runtime.backend import Backend, StyleInputs, latent_count
 from probtalk.runtime.engine import encoder_inputs, frames_for, sample_codes
@@ -78,6 +79,7 @@ class Stream:
         seed: int,
         options: StreamOptions,
         meta: dict[str, Any],
+        life: Life | None = None,
     ) -> None:
         self.backend = backend
         self.style = style
@@ -90,7 +92,10 @@ class Stream:
         self.fps = backend.fps
         self._spf = AUDIO_SAMPLE_RATE / self.fps
         self._fpc = backend.frames_per_code
-        self._lookahead = int(math.ceil(options.lookahead_seconds * self.fps - 1e-9))
+        # The life stage (blinks, gaze, head motion) runs on each step's frames; its head net looks a
+        # few frames ahead, so the stream's look-ahead is at least that.
+        self.life = life
+        self._lookahead = max(int(math.ceil(options.lookahead_seconds * self.fps - 1e-9)), life.lookahead if life else 0)
         self._context = int(math.ceil(options.context_seconds * self.fps - 1e-9))
         self._max_step = max(1, int(round(options.max_step_seconds * self.fps)))
         self._audio = np.zeros(0, dtype=np.float32)  # samples [audio_start, received)
@@ -157,15 +162,25 @@ class Stream:
             total = None
             ready = available - self._lookahead
         parts: list[np.ndarray] = []
+        lives: list[list[LifeFrames]] = []
         start = self._emitted
         while ready > self._emitted:
             stop = min(ready, self._emitted + self._max_step)
+            if self.life is not None:
+                lives.append(self.life.step(self._audio, self._audio_start, stop, total))
             parts.append(self._step(stop, available, total))
         motion = np.concatenate(parts, axis=1) if parts else np.zeros((self.num_samples, 0, MOTION_DIM), dtype=np.float32)
-        return [
-            Animation.from_motion(motion[k], fps=self.fps, meta={**self.meta, "take": k, "start_frame": start})
-            for k in range(self.num_samples)
-        ]
+        out = []
+        for k in range(self.num_samples):
+            meta = {**self.meta, "take": k, "start_frame": start}
+            if self.life is None:
+                out.append(Animation.from_motion(motion[k], fps=self.fps, meta=meta))
+                continue
+            frames = LifeFrames(*(np.concatenate([getattr(step[k], a) for step in lives] or [empty])
+                                  for a, empty in (("blink", np.zeros(0, np.float32)), ("neck", np.zeros((0, 3), np.float32)),
+                                                   ("eyes", np.zeros((0, 6), np.float32)))))
+            out.append(live_animation(motion[k], frames, self.fps, meta))
+        return out
 
     def _step(self, stop: int, available: int, total: int | None) -> np.ndarray:
         """Send frames [emitted, stop): encode the window around them, commit their codes, decode."""
@@ -207,8 +222,9 @@ class Stream:
         return motion
 
     def _trim(self) -> None:
-        """Forget audio and codes older than the next window's left context."""
-        w0 = max(0, self._emitted - self._context) // self._fpc * self._fpc
+        """Forget audio and codes older than the next window's left context (at least one frame: the
+        life stage's prosody window reaches 64 ms back)."""
+        w0 = max(0, self._emitted - max(self._context, 1)) // self._fpc * self._fpc
         s0 = int(round(w0 * self._spf))
         if s0 > self._audio_start:
             self._audio = self._audio[s0 - self._audio_start :].copy()
