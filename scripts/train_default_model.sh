@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
 # Reproduce the embedded default model (probtalk/assets/default_model.pt) on CPU.
-# Every step is deterministic for its seed; see docs/default_model.md for the figures.
+# Every step is deterministic for its seed; see docs/default_model.md for the figures and for
+# the exact history of the shipped weights (they were trained in resumed pieces across corpus
+# versions; this script runs the same recipe in one pass).
 # Stage 2 warm-starts from the previous default model (init_from = "default" in the recipe):
 # run it before replacing probtalk/assets/default_model.pt, or point init_from at a copy.
-# All three long steps resume where they stopped when run again.
+# The long steps resume where they stopped when run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PT=.venv/bin/probtalk
 RUNS=${RUNS:-runs/default}
-DATA=${DATA:-datasets/synth2}
+DATA=${DATA:-datasets/synth3}
 
-# 1. the corpus: 24 training/validation/test voices (2 held out), 5 flite voices held out as an unseen
-#    engine, 3 performances per training utterance (~3.3 h of speech, 8346 motion clips)
+# 1. the corpus (generator version 3): 24 training/validation/test voices (2 held out), 5 flite voices
+#    held out as an unseen engine, 3 performances per training utterance that differ like retakes,
+#    prosody-driven head motion (neck/), ~3.3 h of speech, 8346 motion clips
 $PT data synth --out "$DATA" --seed 0
 # 2. stage 1: motion VQ-VAE, one code per frame, lip-contact term
 $PT train vq --data "$DATA" --out "$RUNS/vq" --config probtalk/assets/recipes/default_vq.toml --resume
 # 3. stage 2: audio encoder + style predictor (transcript phones, per-take noise, best-of-3) against the frozen VQ
 $PT train predictor --data "$DATA" --out "$RUNS/predictor" --vq "$RUNS/vq/best.pt" \
     --config probtalk/assets/recipes/default_predictor.toml --resume
-# 4. ship it: fp16, inference-only weights
-.venv/bin/python scripts/ship_model.py "$RUNS/predictor/best.pt" probtalk/assets/default_model.pt
+# 4. the life stage's head-motion net (prosody + style -> neck), minutes on CPU
+$PT train head --data "$DATA" --out "$RUNS/head" --set steps=2000 --set max_clips=3000
+# 5. ship it: fp16, inference-only weights with the head net; then the ONNX copy the fast path loads
+.venv/bin/python scripts/ship_model.py "$RUNS/predictor/best.pt" probtalk/assets/default_model.pt \
+    --head "$RUNS/head/head.npz"
+.venv/bin/python scripts/export_onnx.py
