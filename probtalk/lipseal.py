@@ -3,9 +3,10 @@
 With a transcript, forced alignment says where every bilabial is. The model
 takes those phones as input and closes the lips more often, but not on every
 one; this step makes sure (the corpus animator does the same, as JALI does):
-on each frame aligned to P, B or M the jaw is brought nearly shut and the
-rig's ``mouthClose`` shape is added until the lips meet, and the change fades
-in and out over two frames on each side, so timing and emotion elsewhere are
+on each frame aligned to P, B or M, and one frame on either side (alignment
+is off by a frame now and then), the jaw is brought nearly shut and the rig's
+``mouthClose`` shape is added until the lips meet, and the change fades in and
+out over two more frames on each side, so timing and emotion elsewhere are
 the model's own.
 
 Numpy only: the lip vector (upper minus lower lip keypoint) is linear in the
@@ -31,7 +32,10 @@ if TYPE_CHECKING:
 BILABIAL_TOKENS = frozenset(1 + PHONE_INDEX[p] for p in ("P", "B", "M"))
 #: Largest jaw rotation (radians) left on a sealed frame: nearly shut, as in speech.
 JAW_AT_SEAL = 0.02
-#: Frames over which the change fades in before and out after a bilabial.
+#: Frames sealed fully on each side of an aligned bilabial: forced alignment is off by a frame now
+#: and then, and a lip closure lasts about three frames at 25 fps.
+HOLD_FRAMES = 1
+#: Frames over which the change fades in before and out after the sealed frames.
 RAMP_FRAMES = 2
 #: Largest weight of the closing shape.
 MAX_CLOSE = 1.0
@@ -98,15 +102,20 @@ class LipSeal:
             tokens: per-frame phone tokens int64 [T'] (0 = unknown); frames past T' are left alone.
 
         Returns:
-            (the sealed motion float32 [T, 53], the number of bilabial frames).
+            (the sealed motion float32 [T, 53], the number of frames sealed fully: each bilabial
+            frame and ``HOLD_FRAMES`` on either side).
         """
         motion = np.asarray(motion, np.float32)
         frames = motion.shape[0]
         tokens = np.asarray(tokens)[:frames]
-        inside = np.zeros(frames, bool)
-        inside[: tokens.size] = np.isin(tokens, list(BILABIAL_TOKENS))
-        if not inside.any():
+        bilabial = np.zeros(frames, bool)
+        bilabial[: tokens.size] = np.isin(tokens, list(BILABIAL_TOKENS))
+        if not bilabial.any():
             return motion, 0
+        inside = bilabial.copy()
+        for d in range(1, HOLD_FRAMES + 1):
+            inside[d:] |= bilabial[:-d]
+            inside[:-d] |= bilabial[d:]
         delta = np.zeros(motion.shape, np.float64)
         for t in np.flatnonzero(inside):
             delta[t] = self.sealed_frame(motion[t]) - motion[t]

@@ -8,7 +8,7 @@ import torch
 
 from probtalk.flame import FlameLayer, load_rig
 from probtalk.layout import MOTION_DIM, MOTION_EXPRESSION, MOTION_JAW
-from probtalk.lipseal import BILABIAL_TOKENS, RAMP_FRAMES, LipSeal, lip_seal_for
+from probtalk.lipseal import BILABIAL_TOKENS, HOLD_FRAMES, RAMP_FRAMES, LipSeal, lip_seal_for
 from probtalk.models.phone_tokens import phone_tokens
 
 
@@ -55,14 +55,17 @@ def test_bilabial_frames_close_and_the_rest_is_untouched(rig, seal):
     bilabial = np.isin(tokens, list(BILABIAL_TOKENS))
     assert _gap_mm(rig, motion)[bilabial].min() > 2.0  # open before
     sealed, count = seal.apply(motion, tokens)
-    assert count == int(bilabial.sum()) >= 4
+    held = np.zeros(frames, bool)
+    for t in np.flatnonzero(bilabial):
+        held[max(0, t - HOLD_FRAMES): t + HOLD_FRAMES + 1] = True
+    assert count == int(held.sum()) >= int(bilabial.sum()) + 2 >= 6
     gap = _gap_mm(rig, sealed)
-    assert gap[bilabial].max() < 2.0  # the closure metric's threshold
+    assert gap[held].max() < 2.0  # the closure metric's threshold, a frame either side too
     near = np.zeros(frames, bool)
     for t in np.flatnonzero(bilabial):
-        near[max(0, t - RAMP_FRAMES): t + RAMP_FRAMES + 1] = True
+        near[max(0, t - HOLD_FRAMES - RAMP_FRAMES): t + HOLD_FRAMES + RAMP_FRAMES + 1] = True
     np.testing.assert_array_equal(sealed[~near], motion[~near])  # timing and emotion elsewhere stay
-    assert np.abs(sealed[near & ~bilabial] - motion[near & ~bilabial]).max() > 0  # faded in and out
+    assert np.abs(sealed[near & ~held] - motion[near & ~held]).max() > 0  # faded in and out
     # smooth: no frame-to-frame jump larger than the seal itself needs
     assert np.abs(np.diff(gap)).max() < np.abs(np.diff(_gap_mm(rig, motion))).max() + 12.0
 
