@@ -33,8 +33,9 @@ DEFAULT_EMOTION = "neutral"
 DEFAULT_INTENSITY = 1.0  # the number for "medium"; the CLI's default "medium" is the same value
 DEFAULT_TEMPERATURE = 0.2
 MAX_TAKES = 64
-#: The top of the temperature range: takes differ most there and stay on-model (docs/default_model.md).
-MAX_TEMPERATURE = 2.0
+#: The top of the temperature range: above it the lips stop closing and the motion gets too fast
+#: (measured in docs/default_model_metrics.md).
+MAX_TEMPERATURE = 1.0
 MAX_SEED = 2**63 - 1  # seeds are stored as int64 in meta and fed to torch.Generator.manual_seed
 MIN_WINDOW_SECONDS = 1.0
 MAX_HEAD_MOTION = 2.0
@@ -95,7 +96,7 @@ def check_num_samples(value: Any) -> int:
 
 
 def check_temperature(value: Any) -> float:
-    """Sampling temperature: a number in [0, 2]; 0 gives the deterministic take."""
+    """Sampling temperature: a number in [0, 1]; 0 gives the deterministic take."""
     return check_finite("temperature", value, low=0.0, high=MAX_TEMPERATURE)
 
 
@@ -328,8 +329,8 @@ class AnimateOptions:
         intensity: 0..2, or "low" | "medium" | "high" (stored as the number: 0, 1, 2).
         speaker: a training speaker id, or None for the average speaker.
         num_samples: number of takes (1..64), sampled in one batch.
-        temperature: how much takes differ, 0..2: 0 is the deterministic take (as ``deterministic``),
-            the default 0.2 gives visibly different takes, 2 the most varied; ignored when deterministic.
+        temperature: how much takes differ, 0..1: 0 is the deterministic take (as ``deterministic``),
+            the default 0.2 gives visibly different takes, 1 the most varied; ignored when deterministic.
         top_k: sample only among the k nearest codes (None: all).
         seed: seed of the take sampler (0..2**63-1); None draws one (recorded in meta).
         deterministic: argmax codes (the same take every time).

@@ -142,7 +142,7 @@ CLI_BAD = [
     ("bad blend weight", lambda d: [str(_tone_file(d, "a.wav", 1.0))], ["-e", "happy:x"], "blend"),
     ("unknown speaker", lambda d: [str(_tone_file(d, "a.wav", 1.0))], ["--speaker", "W02"], "W002"),
     ("intensity out of range", lambda d: [str(_tone_file(d, "a.wav", 1.0))], ["-i", "7"], "out of range"),
-    ("temperature above 2", lambda d: [str(_tone_file(d, "a.wav", 1.0))], ["--temperature", "2.5"], "temperature"),
+    ("temperature above 1", lambda d: [str(_tone_file(d, "a.wav", 1.0))], ["--temperature", "2.5"], "temperature"),
     ("unknown format", lambda d: [str(_tone_file(d, "a.wav", 1.0))], ["--format", "obj"], "unknown output format"),
     ("unknown engine", lambda d: [str(_tone_file(d, "a.wav", 1.0))], ["--engine", "magic"], "unknown engine"),
     ("empty folder", lambda d: [str(d / "emptydir")], [], "no audio files"),

@@ -60,7 +60,7 @@ def animate(
     intensity: str = typer.Option("medium", "-i", "--intensity", help="low | medium (= 1) | high, or a number in [0, 2]."),
     speaker: str = typer.Option(None, "--speaker", help="A training speaker id (default: the average speaker)."),
     takes: int = typer.Option(DEFAULTS.num_samples, "-n", "--takes", help="Takes per file and emotion (1-64)."),
-    temperature: float = typer.Option(DEFAULTS.temperature, "--temperature", help="How much takes differ, 0-2: 0 = the deterministic take, 0.2 default, 2 = most varied."),
+    temperature: float = typer.Option(DEFAULTS.temperature, "--temperature", help="How much takes differ, 0-1: 0 = the deterministic take, 0.2 default, 1 = most varied."),
     seed: int = typer.Option(None, "--seed", help="Seed for reproducible takes (0 to 2^63-1)."),
     deterministic: bool = typer.Option(DEFAULTS.deterministic, "--deterministic", help="Argmax codes: the same take every time."),
     formats: str = typer.Option("npz", "--format", "-f", help="Comma-separated: npz, glb, fbx, csv, json, mp4."),

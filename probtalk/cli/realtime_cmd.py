@@ -32,7 +32,7 @@ def stream(
     emotion: str = typer.Option("neutral", "-e", "--emotion", help="An emotion, or a blend happy:0.7+surprised:0.3."),
     intensity: str = typer.Option("medium", "-i", "--intensity", help="low | medium (= 1) | high, or a number in [0, 2]."),
     speaker: str = typer.Option(None, "--speaker", help="A training speaker id (default: the average speaker)."),
-    temperature: float = typer.Option(DEFAULTS.temperature, "--temperature", help="How much takes differ, 0-2: 0 = the deterministic take, 0.2 default, 2 = most varied."),
+    temperature: float = typer.Option(DEFAULTS.temperature, "--temperature", help="How much takes differ, 0-1: 0 = the deterministic take, 0.2 default, 1 = most varied."),
     seed: int = typer.Option(None, "--seed", help="Seed for a reproducible take."),
     deterministic: bool = typer.Option(False, "--deterministic", help="Argmax codes: the same take every time."),
     lookahead: float = typer.Option(0.24, "--lookahead", help="Seconds of audio needed after a frame (latency)."),
