@@ -3,8 +3,8 @@
 With a transcript, forced alignment says where every bilabial is. The model
 takes those phones as input and closes the lips more often, but not on every
 one; this step makes sure (the corpus animator does the same, as JALI does):
-on each frame aligned to P, B or M, and one frame on either side (alignment
-is off by a frame now and then), the jaw is brought nearly shut and the rig's
+on each frame aligned to P, B or M, and the frame after (the frame shown at
+the phone's end), the jaw is brought nearly shut and the rig's
 ``mouthClose`` shape is added until the lips meet, and the change fades in and
 out over two more frames on each side, so timing and emotion elsewhere are
 the model's own.
@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 BILABIAL_TOKENS = frozenset(1 + PHONE_INDEX[p] for p in ("P", "B", "M"))
 #: Largest jaw rotation (radians) left on a sealed frame: nearly shut, as in speech.
 JAW_AT_SEAL = 0.02
-#: Frames sealed fully on each side of an aligned bilabial: forced alignment is off by a frame now
-#: and then, and a lip closure lasts about three frames at 25 fps.
+#: Frames sealed fully after an aligned bilabial's frames. Phone tokens label frame i with the phone at
+#: its centre, (i + 0.5) / fps, but a take's frame k is shown at k / fps (glTF keys, video frames), so
+#: the frame shown at a bilabial's end can carry the next token: hold the seal one frame longer.
 HOLD_FRAMES = 1
 #: Frames over which the change fades in before and out after the sealed frames.
 RAMP_FRAMES = 2
@@ -103,7 +104,7 @@ class LipSeal:
 
         Returns:
             (the sealed motion float32 [T, 53], the number of frames sealed fully: each bilabial
-            frame and ``HOLD_FRAMES`` on either side).
+            frame and ``HOLD_FRAMES`` after it).
         """
         motion = np.asarray(motion, np.float32)
         frames = motion.shape[0]
@@ -115,7 +116,6 @@ class LipSeal:
         inside = bilabial.copy()
         for d in range(1, HOLD_FRAMES + 1):
             inside[d:] |= bilabial[:-d]
-            inside[:-d] |= bilabial[d:]
         delta = np.zeros(motion.shape, np.float64)
         for t in np.flatnonzero(inside):
             delta[t] = self.sealed_frame(motion[t]) - motion[t]
