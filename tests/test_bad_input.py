@@ -553,8 +553,11 @@ def _hooked(tmp_path: Path, mode: str, ready: Path, other: Path, args: list[str]
     script = tmp_path / "hooked_cli.py"
     script.write_text(HOOKED_CLI)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # A suite run in the background inherits an ignored SIGINT (shells ignore it for background
+    # jobs), and Python then installs no Ctrl-C handler: start the CLI as a foreground run would.
     return subprocess.Popen([sys.executable, str(script), mode, str(ready), str(other), *args], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 300.0) -> None:
