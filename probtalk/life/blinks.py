@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from probtalk.life.prosody import PROSODY_NAMES
+from probtalk.life.seeded import SeededProcess
 from probtalk.runtime.sampling import uniforms
 
 BLINK_POSITION = 2**61  # counter positions of the blink process (codes sit far below, noise at 2**62)
@@ -66,19 +67,11 @@ class BlinkState:
     pending: list[float] = field(default_factory=list)  # closure of the frames after the last committed one
 
 
-class BlinkProcess:
-    """Blink closure [T] in [0, 1] frame by frame (see the module docstring).
-
-    Args:
-        fps: motion frames per second.
-        seed: the take sampler's seed.
-        take: take index.
-    """
+class BlinkProcess(SeededProcess):
+    """Blink closure [T] in [0, 1] frame by frame (see the module docstring; args of :class:`SeededProcess`)."""
 
     def __init__(self, fps: float, seed: int, take: int) -> None:
-        self.fps = float(fps)
-        self.seed = int(seed)
-        self.take = int(take)
+        super().__init__(fps, seed, take)
         lo, hi = BASE_RATE_PER_MINUTE
         u = uniforms(seed, take, np.array([BLINK_POSITION - 1, BLINK_POSITION - 2]))
         self.base_rate = (lo + (hi - lo) * float(u[0])) / 60.0
@@ -88,8 +81,7 @@ class BlinkProcess:
     def run(self, prosody: np.ndarray, first_frame: int) -> np.ndarray:
         """Closure float32 [n] for frames ``first_frame ...`` given their prosody [n, F]; advances ``state``."""
         n = prosody.shape[0]
-        frames = first_frame + np.arange(n, dtype=np.int64)
-        u = uniforms(self.seed, self.take, BLINK_POSITION + 2 * np.repeat(frames, 2) + np.tile([0, 1], n)).reshape(n, 2)
+        u = self.frame_draws(BLINK_POSITION, first_frame, n, 2)
         out = np.zeros(n, np.float32)
         s = self.state
         fps = self.fps

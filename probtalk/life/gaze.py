@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from probtalk.life.prosody import PROSODY_NAMES
-from probtalk.runtime.sampling import uniforms
+from probtalk.life.seeded import SeededProcess
 
 GAZE_POSITION = 2**61 + 2**58  # counter positions of the gaze process
 SACCADE_INTERVAL_SECONDS = (0.5, 2.5)
@@ -50,19 +50,11 @@ class GazeState:
     path: list[tuple[float, float]] = field(default_factory=list)  # the rest of a two-frame saccade
 
 
-class GazeProcess:
-    """Gaze (pitch, yaw) per frame (see the module docstring).
-
-    Args:
-        fps: motion frames per second.
-        seed: the take sampler's seed.
-        take: take index.
-    """
+class GazeProcess(SeededProcess):
+    """Gaze (pitch, yaw) per frame (see the module docstring; args of :class:`SeededProcess`)."""
 
     def __init__(self, fps: float, seed: int, take: int) -> None:
-        self.fps = float(fps)
-        self.seed = int(seed)
-        self.take = int(take)
+        super().__init__(fps, seed, take)
         self.state = GazeState()
 
     def _interval(self, u: float) -> int:
@@ -72,9 +64,7 @@ class GazeProcess:
     def run(self, prosody: np.ndarray, first_frame: int) -> np.ndarray:
         """Gaze float32 [n, 2] (pitch, yaw; radians) for frames ``first_frame ...``; advances ``state``."""
         n = prosody.shape[0]
-        frames = first_frame + np.arange(n, dtype=np.int64)
-        pos = GAZE_POSITION + _DRAWS * np.repeat(frames, _DRAWS) + np.tile(np.arange(_DRAWS), n)
-        u = uniforms(self.seed, self.take, pos).reshape(n, _DRAWS)
+        u = self.frame_draws(GAZE_POSITION, first_frame, n, _DRAWS)
         out = np.zeros((n, 2), np.float32)
         s = self.state
         pauses, u = (prosody[:, _PAUSE] > 0.5).tolist(), u.tolist()
