@@ -73,6 +73,19 @@ class MaskedTransformer(nn.Module):
         x = self.stack(x, src_key_padding_mask=~mask)
         return self.norm(x) * mask[..., None].to(x.dtype)
 
+    def run(self, x: torch.Tensor, mask: torch.Tensor, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """Layers ``start .. stop - 1`` only (the position added before layer 0, the norm after the last),
+        so a caller can change the sequence between two parts; ``run(x, m, 0, k)`` then ``run(y, m, k)``
+        is :meth:`forward` when nothing changes in between."""
+        layers = self.stack.layers
+        stop = len(layers) if stop is None else stop
+        if start == 0:
+            x = self.position(x)
+        pad = torch.zeros(mask.shape, dtype=x.dtype, device=x.device).masked_fill(~mask, float("-inf"))
+        for layer in layers[start:stop]:
+            x = layer(x, src_key_padding_mask=pad)
+        return self.norm(x) * mask[..., None].to(x.dtype) if stop == len(layers) else x
+
 
 class Downsample(nn.Module):
     """Strided 1-D convolutions halving the time axis ``levels`` times: [B, T, D] -> [B, ceil(T/2**L), D]."""

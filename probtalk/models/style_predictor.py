@@ -163,15 +163,13 @@ class StylePredictor(nn.Module):
             x = x + self.noise_in(interpolate_knots(noise, x.shape[1]))
         x = x * mask[..., None].to(x.dtype)
         x, lmask = self.down(x, mask)
-        tr = self.transformer
-        x = tr.position(x)
-        pad = torch.zeros(lmask.shape, dtype=x.dtype, device=x.device).masked_fill(~lmask, float("-inf"))
-        for i, layer in enumerate(tr.stack.layers):
-            if i == after > 0 and noise is not None:  # the layers so far ran once per clip
-                x, lmask, pad = _rows(noise.shape[0] // x.shape[0], x, lmask, pad)
-                x = x + self.noise_in(interpolate_knots(noise, x.shape[1])) * lmask[..., None].to(x.dtype)
-            x = layer(x, src_key_padding_mask=pad)
-        x = tr.norm(x) * lmask[..., None].to(x.dtype)
+        if noise is not None and after > 0:  # the first layers once per clip, the rest once per noise row
+            x = self.transformer.run(x, lmask, 0, after)
+            x, lmask = _rows(noise.shape[0] // x.shape[0], x, lmask)
+            x = x + self.noise_in(interpolate_knots(noise, x.shape[1])) * lmask[..., None].to(x.dtype)
+            x = self.transformer.run(x, lmask, after)
+        else:
+            x = self.transformer.run(x, lmask)
         return self.out(x) * lmask[..., None].to(x.dtype), lmask
 
 
