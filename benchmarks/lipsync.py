@@ -16,6 +16,10 @@ with and without the transcript, it prints:
 ``--speed`` adds the real-time factor of one take and of five takes of a 10 s
 clip on 2 threads (torch; ``--onnx FOLDER`` also the onnxruntime fast path that
 ``probtalk animate`` uses), and the forced alignment's cost on its own.
+``--pitch SEMITONES`` and ``--room`` move the test speech off the corpus' voices
+(pitch and formants shifted at the same duration; a 0.3 s reverb tail and noise at
+20 dB SNR, seeded per clip), a proxy for the voices and rooms of real recordings;
+the transcript is then aligned on the moved speech.
 ``--vq CKPT`` scores a stage-1 model's reconstruction of the ground truth instead
 (can the codebook represent a two-frame closure?).
 
@@ -35,6 +39,7 @@ transcript) as the phone input. ``--align-cache FILE`` keeps the alignments betw
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -140,12 +145,14 @@ def _style(talker: Any, sample: Any) -> Any:
     return talker.vocabulary.make(EMOTIONS[int(sample.emotion)], float(sample.intensity), speaker)
 
 
-def _text_phones(sample: Any, root: Path, source: str, cache: dict[str, Any]) -> list[Any] | None:
-    """Phones the model gets as its transcript input, or None when the transcript was rejected."""
+def _text_phones(sample: Any, root: Path, source: str, cache: dict[str, Any], tag: str = "") -> list[Any] | None:
+    """Phones the model gets as its transcript input, or None when the transcript was rejected.
+
+    ``tag`` names a perturbation of the speech (its alignments are cached apart)."""
     if source == "oracle":
         return sample.phones
     if source == "recognised":  # no transcript: pocketsphinx's phone recogniser on the speech
-        key = f"{sample.keyid}#recognised"
+        key = f"{sample.keyid}{tag}#recognised"
         if key not in cache:
             from probtalk.corpus.align import align_phones
 
@@ -154,14 +161,29 @@ def _text_phones(sample: Any, root: Path, source: str, cache: dict[str, Any]) ->
             cache[key] = {"used": True, "seconds": time.perf_counter() - t, "agreement": None,
                           "phones": [[p.start, p.end, p.phone] for p in phones]}
         return cache[key]["phones"]
-    if sample.keyid not in cache:
+    key = sample.keyid + tag
+    if key not in cache:
         from probtalk.transcript import align_transcript
 
         text = json.loads((root / "align" / f"{sample.keyid}.json").read_text())["text"]
         r = align_transcript(sample.audio, text)
-        cache[sample.keyid] = {"used": r.used, "seconds": r.seconds, "agreement": r.agreement,
+        cache[key] = {"used": r.used, "seconds": r.seconds, "agreement": r.agreement,
                                "phones": [[p.start, p.end, p.phone] for p in r.phones] if r.used and r.phones else None}
-    return cache[sample.keyid]["phones"]
+    return cache[key]["phones"]
+
+
+def _perturb(audio: np.ndarray, pitch: float, room: bool, seed: int) -> np.ndarray:
+    """The clip's speech moved off the corpus' voices (see ``--pitch`` / ``--room``)."""
+    from probtalk.train.augment import _reverb, pitch_shift
+
+    x = torch.from_numpy(np.asarray(audio, np.float32))
+    if pitch:
+        x = pitch_shift(x, pitch)
+    if room:
+        gen = torch.Generator().manual_seed(seed)
+        x = _reverb(x, 0.3, gen)
+        x = x + torch.randn(x.shape, generator=gen) * float(x.pow(2).mean().sqrt()) * 10 ** (-20 / 20)
+    return x.numpy().astype(np.float32)
 
 
 def run_models(args: argparse.Namespace) -> dict[str, Any]:
@@ -186,17 +208,21 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
         idx = np.linspace(0, len(data) - 1, min(args.limit, len(data))).astype(int)
         cells: dict[tuple[str, str, float], Scores] = {}
         rejected = 0
+        tag = f"#pitch{args.pitch:g}{'+room' if args.room else ''}" if args.pitch or args.room else ""
         for n, i in enumerate(idx):
             sample = data[int(i)]
+            if tag:
+                sample = dataclasses.replace(sample, audio=_perturb(sample.audio, args.pitch, args.room, int(i)))
             if args.align_only:
-                _text_phones(sample, Path(args.data), "aligned", cache)
+                _text_phones(sample, Path(args.data), "aligned", cache, tag)
                 if cache_path:
                     cache_path.write_text(json.dumps(cache))
                 continue
             audio = torch.from_numpy(sample.audio)[None]
             lengths = torch.tensor([audio.shape[1]])
             frames = torch.tensor([len(sample.motion)])
-            text_phones = _text_phones(sample, Path(args.data), args.text_source, cache) if args.text != "off" else None
+            text_phones = (_text_phones(sample, Path(args.data), args.text_source, cache, tag)
+                           if args.text != "off" else None)
             rejected += args.text != "off" and text_phones is None
             for name, talker in models.items():
                 style = _style(talker, sample)
@@ -354,6 +380,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--speed", action="store_true")
     ap.add_argument("--onnx", default=None, help="with --speed: also time this exported folder (onnxruntime)")
+    ap.add_argument("--pitch", type=float, default=0.0, help="shift the test speech by this many semitones")
+    ap.add_argument("--room", action="store_true", help="add a reverb tail and noise (20 dB SNR) to the test speech")
     ap.add_argument("--vq", default=None)
     ap.add_argument("--json", default=None)
     ap.add_argument("--align-cache", default=None, help="JSON file keeping the forced alignments between runs")

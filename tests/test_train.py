@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import math
 import os
 import socket
 from pathlib import Path
@@ -120,6 +122,36 @@ def test_augment_keeps_audio_and_motion_aligned(corpus):
     assert torch.isfinite(aug.audio).all()
 
 
+def test_pitch_shift_moves_pitch_and_keeps_duration():
+    from probtalk.train.augment import pitch_shift
+
+    t = torch.arange(AUDIO_SAMPLE_RATE) / AUDIO_SAMPLE_RATE
+    tone = (torch.sin(2 * math.pi * 200 * t) + 0.5 * torch.sin(2 * math.pi * 600 * t)) * (t > 0.1)
+    for semitones in (-4.0, 3.0):
+        shifted = pitch_shift(tone, semitones)
+        assert shifted.shape == tone.shape and torch.isfinite(shifted).all()
+        spectrum = torch.fft.rfft(shifted).abs()
+        peak_hz = float(spectrum.argmax()) * AUDIO_SAMPLE_RATE / len(shifted)
+        assert peak_hz == pytest.approx(200 * 2 ** (semitones / 12), abs=2.0)
+        assert float(shifted[4000:].std()) == pytest.approx(float(tone[4000:].std()), rel=0.2)  # loudness kept
+    assert torch.equal(pitch_shift(tone, 0.0), tone)
+
+
+def test_augment_pitch_keeps_motion_and_lengths(corpus):
+    from probtalk.data.dataset import MotionDataset, collate
+    from probtalk.train.augment import augment_batch
+
+    batch = collate([MotionDataset(corpus, "train")[i] for i in range(3)])
+    aug = augment_batch(batch, dataclasses.replace(AugmentConfig.off(), pitch_prob=1.0, pitch_semitones=(-3.0, 3.0)),
+                        DATASET_FPS, torch.Generator().manual_seed(0))
+    assert torch.equal(aug.audio_lengths, batch.audio_lengths) and torch.equal(aug.motion, batch.motion)
+    assert not torch.allclose(aug.audio, batch.audio)
+    cfg = load_train_config(None, ["augment.pitch_semitones=[-4, 4]"])
+    assert cfg.augment.pitch_semitones == (-4.0, 4.0)  # signed: a range of shifts around zero
+    with pytest.raises(InputError, match=">= 0"):
+        load_train_config(None, ["augment.speed_range=[-1, 1]"])
+
+
 def test_train_vq_lowers_loss_and_resumes(corpus, tmp_path):
     from probtalk.models.checkpoint import load_checkpoint
     from probtalk.train import train_vq
@@ -184,6 +216,32 @@ def test_train_predictor_reports_lve(corpus, tmp_path):
 
     _, info = load_checkpoint(tmp_path / "pred" / "last.pt")
     assert info.rig_id == rig.rig_id() and info.provenance["metrics"]["lve"] == pytest.approx(metrics["lve"])
+
+
+def test_init_from_continues_a_run_or_warm_starts_a_new_vq(corpus, tmp_path):
+    from probtalk.train import train_predictor, train_vq
+    from probtalk.train.stages import _init_from, build_talker
+
+    phones = ("predictor.phone_input=true", "predictor.noise_dim=4")
+    train_vq(corpus, tmp_path / "vq", tiny("steps=2"), progress=False)
+    source, _ = train_predictor(corpus, tmp_path / "pred", tmp_path / "vq" / "last.pt", tiny("steps=3", *phones),
+                                progress=False)
+    speakers = tuple(source.vocabulary.speakers)
+    # Same stage-1 model: a continued run starts exactly where the source stopped, phone input and output included.
+    again = build_talker(tmp_path / "vq" / "last.pt", tiny(*phones), speakers)
+    _init_from(again, str(tmp_path / "pred" / "last.pt"))
+    theirs = source.predictor.state_dict()
+    for k, v in again.predictor.state_dict().items():
+        assert torch.allclose(v, theirs[k].float()), k
+    assert float(again.predictor.phone_in.weight.detach().abs().sum()) > 0
+    # Another stage-1 model: its latent space differs, so the output layer starts fresh.
+    train_vq(corpus, tmp_path / "vq2", tiny("steps=2", "seed=5"), progress=False)
+    other = build_talker(tmp_path / "vq2" / "last.pt", tiny(*phones), speakers)
+    fresh = {k: v.clone() for k, v in other.predictor.state_dict().items()}
+    _init_from(other, str(tmp_path / "pred" / "last.pt"))
+    own = other.predictor.state_dict()
+    assert all(torch.equal(own[k], fresh[k]) for k in own if k.startswith("out."))
+    assert any(not torch.equal(own[k], fresh[k]) for k in own if not k.startswith("out."))
 
 
 def _free_port() -> int:

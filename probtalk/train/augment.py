@@ -79,6 +79,38 @@ def _resample_1d(x: torch.Tensor, n_out: int) -> torch.Tensor:
     return out[0].T.reshape(n_out, *x.shape[1:])
 
 
+def _time_stretch(x: torch.Tensor, rate: float, n_fft: int = 512, hop: int = 128) -> torch.Tensor:
+    """Phase-vocoder time stretch of a 1-D signal: ``rate`` > 1 is faster (shorter), pitch kept."""
+    window = torch.hann_window(n_fft, dtype=x.dtype)
+    n = x.shape[0]
+    if n < n_fft:
+        x = torch.nn.functional.pad(x, (0, n_fft - n))
+    spec = torch.stft(x, n_fft, hop, window=window, return_complex=True)  # [F, N]
+    bins, frames = spec.shape
+    if frames < 2:
+        return _resample_1d(x[:n, None], max(1, int(round(n / rate))))[:, 0]
+    pos = torch.arange(0.0, frames - 1, rate, dtype=x.dtype)
+    i0 = pos.floor().long()
+    frac = (pos - i0)[None]
+    mag = (1 - frac) * spec[:, i0].abs() + frac * spec[:, i0 + 1].abs()
+    expected = 2 * math.pi * hop * torch.arange(bins, dtype=x.dtype)[:, None] / n_fft
+    delta = spec[:, i0 + 1].angle() - spec[:, i0].angle() - expected
+    delta = delta - 2 * math.pi * torch.round(delta / (2 * math.pi))
+    advance = torch.cat([torch.zeros(bins, 1, dtype=x.dtype), (expected + delta)[:, :-1]], 1)
+    phase = spec[:, :1].angle() + advance.cumsum(1)
+    out = torch.istft(torch.polar(mag, phase), n_fft, hop, window=window, length=max(1, int(round(n / rate))))
+    return out
+
+
+def pitch_shift(x: torch.Tensor, semitones: float) -> torch.Tensor:
+    """Shift pitch and formants of 1-D speech by ``semitones`` at the same duration (stretch, then resample)."""
+    factor = 2.0 ** (semitones / 12.0)
+    if abs(factor - 1.0) < 1e-6 or x.shape[0] < 2:
+        return x
+    stretched = _time_stretch(x, 1.0 / factor)
+    return _resample_1d(stretched[:, None], x.shape[0])[:, 0]
+
+
 def _eq(x: torch.Tensor, max_db: float, gen: torch.Generator) -> torch.Tensor:
     spec = torch.fft.rfft(x)
     f = torch.linspace(0, 1, spec.shape[0])
@@ -101,7 +133,7 @@ def _reverb(x: torch.Tensor, seconds: float, gen: torch.Generator) -> torch.Tens
 
 
 def augment_batch(batch: Batch, config: AugmentConfig, fps: float, gen: torch.Generator) -> Batch:
-    """Randomly perturb each clip's speech (speed, noise, EQ, reverb, gain); the motion follows speed changes."""
+    """Randomly perturb each clip's speech (speed, pitch, EQ, reverb, noise, gain); the motion follows speed changes."""
     audio, motion, phones = [], [], []
     has_phones = getattr(batch, "phones", None) is not None
     for i in range(len(batch.lengths)):
@@ -115,6 +147,8 @@ def augment_batch(batch: Batch, config: AugmentConfig, fps: float, gen: torch.Ge
             if p is not None:  # nearest frame: phone tokens are labels, not values
                 src = ((torch.arange(len(m)) + 0.5) * speed - 0.5).round().long().clamp(0, len(p) - 1)
                 p = p[src]
+        if config.pitch_prob > 0 and float(torch.rand((), generator=gen)) < config.pitch_prob:
+            a = pitch_shift(a, _uniform(*config.pitch_semitones, gen))
         if config.eq_prob > 0 and float(torch.rand((), generator=gen)) < config.eq_prob:
             a = _eq(a, config.eq_db, gen)
         if config.reverb_prob > 0 and float(torch.rand((), generator=gen)) < config.reverb_prob:

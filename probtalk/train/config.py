@@ -43,6 +43,10 @@ class AugmentConfig:
         reverb_prob: convolve with a synthetic exponentially decaying impulse response.
         reverb_seconds: (min, max) RT60-like decay time.
         gain_db: random overall gain in +-dB (always applied when > 0).
+        pitch_prob: shift pitch and formants together by a number of semitones drawn from
+            ``pitch_semitones`` at the same duration (a phase-vocoder stretch, then resampling),
+            so voice height varies independently of speaking rate; the motion is untouched.
+        pitch_semitones: (min, max) shift in semitones.
     """
 
     speed_prob: float = 0.3
@@ -54,11 +58,13 @@ class AugmentConfig:
     reverb_prob: float = 0.2
     reverb_seconds: tuple[float, float] = (0.1, 0.5)
     gain_db: float = 6.0
+    pitch_prob: float = 0.0
+    pitch_semitones: tuple[float, float] = (-4.0, 4.0)
 
     @classmethod
     def off(cls) -> AugmentConfig:
         """No augmentation at all."""
-        return cls(speed_prob=0.0, noise_prob=0.0, eq_prob=0.0, reverb_prob=0.0, gain_db=0.0)
+        return cls(speed_prob=0.0, noise_prob=0.0, eq_prob=0.0, reverb_prob=0.0, gain_db=0.0, pitch_prob=0.0)
 
 
 @dataclass(frozen=True)
@@ -150,9 +156,11 @@ def _coerce(cls: type, name: str, value: Any, where: str) -> Any:
     return value
 
 
-#: Keys that must be > 0 (every other number must be >= 0); keys ending in "_prob" lie in [0, 1].
+#: Keys that must be > 0 (every other number must be >= 0, except the signed ones); keys ending in "_prob" lie in [0, 1].
 _POSITIVE = {"steps", "batch_size", "lr", "fps", "log_every", "hidden", "layers", "heads", "ff_dim",
              "latent_dim", "num_codes", "intermediate"}
+#: Keys whose numbers may be negative (a range of shifts around zero).
+_SIGNED = {"pitch_semitones"}
 _DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -164,7 +172,7 @@ def _check_range(name: str, value: Any, where: str) -> None:
             continue
         if isinstance(v, float) and not math.isfinite(v):
             raise InputError(f"config key '{where}' must be a finite number, got {v}")
-        if v < 0 or (name in _POSITIVE and v == 0):
+        if (v < 0 and name not in _SIGNED) or (name in _POSITIVE and v == 0):
             raise InputError(f"config key '{where}' must be {'> 0' if name in _POSITIVE else '>= 0'}, got {v}")
         if (name.endswith("_prob") or name in ("dropout", "min_lr_ratio")) and v > 1:
             raise InputError(f"config key '{where}' must be between 0 and 1, got {v}")

@@ -53,15 +53,21 @@ def _init_from(talker: Talker, source: str) -> int:
     if not isinstance(other, Talker):
         raise CheckpointError(f"init_from={source}: {path} is not a stage-2 (talker) checkpoint")
     copied = 0
+    # The predictor's output layer maps into the stage-1 latent space: it carries over only
+    # when the source was trained against the same motion VQ (a continued run).
+    ours, src = talker.vq.state_dict(), other.vq.state_dict()
+    same_vq = ours.keys() == src.keys() and all(
+        ours[k].shape == src[k].shape and torch.allclose(ours[k].float(), src[k].float(), rtol=1e-3, atol=1e-3) for k in ours)
     for name in ("audio_encoder", "predictor"):
         own = getattr(talker, name).state_dict()
         theirs = {k: v.float() for k, v in getattr(other, name).state_dict().items()
-                  if k in own and v.shape == own[k].shape and not k.startswith("out.")}
+                  if k in own and v.shape == own[k].shape and (same_vq or not k.startswith("out."))}
         getattr(talker, name).load_state_dict(theirs, strict=False)
         log.info("%s: %d of %d tensors initialised from %s", name, len(theirs), len(own), path)
         copied += len(theirs)
-    if talker.predictor.phone_in is not None:
-        nn.init.zeros_(talker.predictor.phone_in.weight)  # starts as the audio-only model
+    phone_in = talker.predictor.phone_in
+    if phone_in is not None and getattr(other.predictor, "phone_in", None) is None:
+        nn.init.zeros_(phone_in.weight)  # a source without phone input: start as the audio-only model
     return copied
 
 
