@@ -89,7 +89,8 @@ def _time_stretch(x: torch.Tensor, rate: float, n_fft: int = 512, hop: int = 128
     bins, frames = spec.shape
     if frames < 2:
         return _resample_1d(x[:n, None], max(1, int(round(n / rate))))[:, 0]
-    pos = torch.arange(0.0, frames - 1, rate, dtype=x.dtype)
+    spec = torch.cat([spec, spec[:, -1:], spec[:, -1:]], 1)  # two frames to spare: istft gets its full length
+    pos = torch.arange(0.0, frames + 1, rate, dtype=x.dtype)
     i0 = pos.floor().long()
     frac = (pos - i0)[None]
     mag = (1 - frac) * spec[:, i0].abs() + frac * spec[:, i0 + 1].abs()
