@@ -21,9 +21,13 @@ $PT train vq --data "$DATA" --out "$RUNS/vq" --config probtalk/assets/recipes/de
 # 3. stage 2: audio encoder + style predictor (transcript phones, per-take noise, best-of-3) against the frozen VQ
 $PT train predictor --data "$DATA" --out "$RUNS/predictor" --vq "$RUNS/vq/best.pt" \
     --config probtalk/assets/recipes/default_predictor.toml --resume
+# 3b. stage 2b: continue from stage 2 with the encoder's CNN unfrozen and pitch shifts at constant
+#     duration (voice height apart from speaking rate)
+$PT train predictor --data "$DATA" --out "$RUNS/predictor_refine" --vq "$RUNS/vq/best.pt" \
+    --config probtalk/assets/recipes/default_predictor_refine.toml --set init_from="$RUNS/predictor/best.pt" --resume
 # 4. the life stage's head-motion net (prosody + style -> neck), minutes on CPU
 $PT train head --data "$DATA" --out "$RUNS/head" --set steps=2000 --set max_clips=3000
 # 5. ship it: fp16, inference-only weights with the head net; then the ONNX copy the fast path loads
-.venv/bin/python scripts/ship_model.py "$RUNS/predictor/best.pt" probtalk/assets/default_model.pt \
+.venv/bin/python scripts/ship_model.py "$RUNS/predictor_refine/best.pt" probtalk/assets/default_model.pt \
     --head "$RUNS/head/head.npz"
 .venv/bin/python scripts/export_onnx.py
