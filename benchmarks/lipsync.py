@@ -174,14 +174,14 @@ def _text_phones(sample: Any, root: Path, source: str, cache: dict[str, Any], ta
 
 def _perturb(audio: np.ndarray, pitch: float, room: bool, seed: int) -> np.ndarray:
     """The clip's speech moved off the corpus' voices (see ``--pitch`` / ``--room``)."""
-    from probtalk.train.augment import _reverb, pitch_shift
+    from probtalk.train.augment import pitch_shift, reverb
 
     x = torch.from_numpy(np.asarray(audio, np.float32))
     if pitch:
         x = pitch_shift(x, pitch)
     if room:
         gen = torch.Generator().manual_seed(seed)
-        x = _reverb(x, 0.3, gen)
+        x = reverb(x, 0.3, gen)
         x = x + torch.randn(x.shape, generator=gen) * float(x.pow(2).mean().sqrt()) * 10 ** (-20 / 20)
     return x.numpy().astype(np.float32)
 

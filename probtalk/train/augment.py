@@ -122,7 +122,8 @@ def _eq(x: torch.Tensor, max_db: float, gen: torch.Generator) -> torch.Tensor:
     return torch.fft.irfft(spec * gain, n=x.shape[0])
 
 
-def _reverb(x: torch.Tensor, seconds: float, gen: torch.Generator) -> torch.Tensor:
+def reverb(x: torch.Tensor, seconds: float, gen: torch.Generator) -> torch.Tensor:
+    """1-D speech through a synthetic room: a noise impulse response decaying 60 dB in ``seconds``, level kept."""
     n_ir = max(2, int(seconds * AUDIO_SAMPLE_RATE))
     t = torch.arange(n_ir) / AUDIO_SAMPLE_RATE
     ir = torch.randn(n_ir, generator=gen) * torch.exp(-6.9 * t / seconds)  # -60 dB at `seconds`
@@ -153,7 +154,7 @@ def augment_batch(batch: Batch, config: AugmentConfig, fps: float, gen: torch.Ge
         if config.eq_prob > 0 and float(torch.rand((), generator=gen)) < config.eq_prob:
             a = _eq(a, config.eq_db, gen)
         if config.reverb_prob > 0 and float(torch.rand((), generator=gen)) < config.reverb_prob:
-            a = _reverb(a, _uniform(*config.reverb_seconds, gen), gen)
+            a = reverb(a, _uniform(*config.reverb_seconds, gen), gen)
         if config.noise_prob > 0 and float(torch.rand((), generator=gen)) < config.noise_prob:
             snr = _uniform(*config.snr_db, gen)
             power = a.pow(2).mean().clamp_min(1e-10)
