@@ -168,21 +168,20 @@ def _text_phones(sample: Any, root: Path, source: str, cache: dict[str, Any], ta
         text = json.loads((root / "align" / f"{sample.keyid}.json").read_text())["text"]
         r = align_transcript(sample.audio, text)
         cache[key] = {"used": r.used, "seconds": r.seconds, "agreement": r.agreement,
-                               "phones": [[p.start, p.end, p.phone] for p in r.phones] if r.used and r.phones else None}
+                      "phones": [[p.start, p.end, p.phone] for p in r.phones] if r.used and r.phones else None}
     return cache[key]["phones"]
 
 
 def _perturb(audio: np.ndarray, pitch: float, room: bool, seed: int) -> np.ndarray:
     """The clip's speech moved off the corpus' voices (see ``--pitch`` / ``--room``)."""
-    from probtalk.train.augment import pitch_shift, reverb
+    from probtalk.train.augment import add_noise, pitch_shift, reverb
 
     x = torch.from_numpy(np.asarray(audio, np.float32))
     if pitch:
         x = pitch_shift(x, pitch)
     if room:
         gen = torch.Generator().manual_seed(seed)
-        x = reverb(x, 0.3, gen)
-        x = x + torch.randn(x.shape, generator=gen) * float(x.pow(2).mean().sqrt()) * 10 ** (-20 / 20)
+        x = add_noise(reverb(x, 0.3, gen), 20.0, gen)
     return x.numpy().astype(np.float32)
 
 

@@ -99,8 +99,7 @@ def _time_stretch(x: torch.Tensor, rate: float, n_fft: int = 512, hop: int = 128
     delta = delta - 2 * math.pi * torch.round(delta / (2 * math.pi))
     advance = torch.cat([torch.zeros(bins, 1, dtype=x.dtype), (expected + delta)[:, :-1]], 1)
     phase = spec[:, :1].angle() + advance.cumsum(1)
-    out = torch.istft(torch.polar(mag, phase), n_fft, hop, window=window, length=max(1, int(round(n / rate))))
-    return out
+    return torch.istft(torch.polar(mag, phase), n_fft, hop, window=window, length=max(1, int(round(n / rate))))
 
 
 def pitch_shift(x: torch.Tensor, semitones: float) -> torch.Tensor:
@@ -134,6 +133,12 @@ def reverb(x: torch.Tensor, seconds: float, gen: torch.Generator) -> torch.Tenso
     return y * (x.norm() / y.norm().clamp_min(1e-8))
 
 
+def add_noise(x: torch.Tensor, snr_db: float, gen: torch.Generator) -> torch.Tensor:
+    """1-D speech plus white noise at ``snr_db`` below its mean power."""
+    power = x.pow(2).mean().clamp_min(1e-10)
+    return x + torch.randn(x.shape, generator=gen) * math.sqrt(float(power) / 10 ** (snr_db / 10))
+
+
 def augment_batch(batch: Batch, config: AugmentConfig, fps: float, gen: torch.Generator) -> Batch:
     """Randomly perturb each clip's speech (speed, pitch, EQ, reverb, noise, gain); the motion follows speed changes."""
     audio, motion, phones = [], [], []
@@ -156,9 +161,7 @@ def augment_batch(batch: Batch, config: AugmentConfig, fps: float, gen: torch.Ge
         if config.reverb_prob > 0 and float(torch.rand((), generator=gen)) < config.reverb_prob:
             a = reverb(a, _uniform(*config.reverb_seconds, gen), gen)
         if config.noise_prob > 0 and float(torch.rand((), generator=gen)) < config.noise_prob:
-            snr = _uniform(*config.snr_db, gen)
-            power = a.pow(2).mean().clamp_min(1e-10)
-            a = a + torch.randn(a.shape, generator=gen) * math.sqrt(float(power) / 10 ** (snr / 10))
+            a = add_noise(a, _uniform(*config.snr_db, gen), gen)
         if config.gain_db > 0:
             a = a * 10 ** (_uniform(-config.gain_db, config.gain_db, gen) / 20)
         audio.append(a)
