@@ -216,6 +216,15 @@ def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any] | None:
         raise DatasetError(f"{path} is not valid JSON ({exc}); regenerate the corpus or delete the manifest") from None
 
 
+def _load_clip_array(path: Path) -> np.ndarray:
+    """A clip's ``.npy`` (no pickles), its leading batch axis of 1 dropped; DatasetError when unreadable."""
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"{path} is unreadable ({type(exc).__name__}); regenerate the clip") from None
+    return arr[0] if arr.ndim == 3 and arr.shape[0] == 1 else arr
+
+
 class MotionDataset:
     """A ``torch.utils.data.Dataset`` of (speech, motion, style) clips.
 
@@ -329,12 +338,7 @@ class MotionDataset:
             raise DatasetError(f"{param_path} is missing; the split lists {keyid} but it has no motion file")
         if not wav_path.is_file():
             raise DatasetError(f"{wav_path} is missing; every param/<keyid>.npy needs wav/<keyid>.wav")
-        try:
-            params = np.load(param_path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise DatasetError(f"{param_path} is unreadable ({type(exc).__name__}); regenerate the clip") from None
-        if params.ndim == 3 and params.shape[0] == 1:
-            params = params[0]
+        params = _load_clip_array(param_path)
         if params.ndim != 2 or params.shape[1] != PARAM_DIM or params.shape[0] == 0:
             raise DatasetError(f"{param_path} has shape {list(params.shape)}; expected [1, T, {PARAM_DIM}]")
         if params.dtype.kind not in "iuf":
@@ -374,12 +378,7 @@ class MotionDataset:
         path = self.root / "neck" / f"{keyid}.npy"
         if not path.is_file():
             return None
-        try:
-            neck = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise DatasetError(f"{path} is unreadable ({type(exc).__name__}); regenerate the clip") from None
-        if neck.ndim == 3 and neck.shape[0] == 1:
-            neck = neck[0]
+        neck = _load_clip_array(path)
         if neck.ndim != 2 or neck.shape != (frames, 3) or neck.dtype.kind != "f":
             raise DatasetError(f"{path} has shape {list(neck.shape)} ({neck.dtype}); expected float [1, {frames}, 3] "
                                "like its param file; regenerate the clip")
