@@ -158,7 +158,7 @@ def _text_phones(sample: Any, root: Path, source: str, cache: dict[str, Any], ta
 
             t = time.perf_counter()
             phones = align_phones(sample.audio, None)
-            cache[key] = {"used": True, "seconds": time.perf_counter() - t, "agreement": None,
+            cache[key] = {"used": True, "seconds": time.perf_counter() - t, "fit": None,
                           "phones": [[p.start, p.end, p.phone] for p in phones]}
         return cache[key]["phones"]
     key = sample.keyid + tag
@@ -167,7 +167,7 @@ def _text_phones(sample: Any, root: Path, source: str, cache: dict[str, Any], ta
 
         text = json.loads((root / "align" / f"{sample.keyid}.json").read_text())["text"]
         r = align_transcript(sample.audio, text)
-        cache[key] = {"used": r.used, "seconds": r.seconds, "agreement": r.agreement,
+        cache[key] = {"used": r.used, "seconds": r.seconds, "fit": r.fit, "uncovered": r.uncovered,
                       "phones": [[p.start, p.end, p.phone] for p in r.phones] if r.used and r.phones else None}
     return cache[key]["phones"]
 

@@ -222,7 +222,7 @@ def test_text_with_the_onnx_model_runs_without_torch(tiny, tmp_path):
     assert len(takes) == 2 and all(t.meta["text_used"] for t in takes)
     again = probtalk.load_model(ckpt, device="cpu").animate(clip, num_samples=2, seed=3, text=LINE)
     for onnx_take, torch_take in zip(takes, again, strict=True):
-        assert torch_take.meta["text_used"] and torch_take.meta["text_agreement"] == onnx_take.meta["text_agreement"]
+        assert torch_take.meta["text_used"] and torch_take.meta["text_fit"] == onnx_take.meta["text_fit"]
         np.testing.assert_allclose(onnx_take.motion(), torch_take.motion(), atol=TOL)
         assert onnx_take.meta["seal_lips"] and onnx_take.meta["sealed_frames"] > 0  # the line's b and m sealed
     (unsealed,) = probtalk.load_model(ckpt, device="cpu").animate(clip, seed=3, text=LINE, seal_lips=False)

@@ -40,15 +40,54 @@ def tiny_ckpt(tmp_path_factory):
 
 
 def test_fit_check_accepts_the_line_and_rejects_another(speech):
-    from probtalk.transcript import align_transcript
+    from probtalk.transcript import MAX_UNCOVERED, MIN_FIT, align_transcript
 
     _, audio = speech
     good = align_transcript(audio, LINE)
-    bad = align_transcript(audio, OTHER)
-    assert good.used and good.phones and good.agreement >= 0.45
-    assert not bad.used and bad.reason
+    assert good.used and good.phones and good.fit >= MIN_FIT and good.uncovered <= MAX_UNCOVERED
+    for wrong in (OTHER, " ".join(LINE.split()[::-1])):
+        bad = align_transcript(audio, wrong)
+        assert not bad.used and bad.reason
+    half = align_transcript(audio, " ".join(LINE.split()[:4]))
+    assert not half.used and "unaligned" in half.reason
     with pytest.raises(InputError, match="no words"):
         align_transcript(audio, "  ")
+
+
+def test_fit_check_keeps_the_line_in_a_room_and_a_lower_voice(speech):
+    """The previous phone-class check refused both (agreement 0.40 and 0.07 < 0.45): the free
+    recogniser's phone labels degrade with the speech, the acoustic fit much less."""
+    import torch
+
+    from probtalk.train.augment import add_noise, pitch_shift, reverb
+    from probtalk.transcript import align_transcript
+
+    _, audio = speech
+    gen = torch.Generator().manual_seed(0)
+    room = add_noise(reverb(torch.from_numpy(audio), 0.3, gen), 20.0, gen).numpy()
+    lower = pitch_shift(torch.from_numpy(audio), -3.0).numpy()
+    for moved in (room, lower):
+        assert align_transcript(moved, LINE).used
+        assert not align_transcript(moved, OTHER).used
+
+
+def test_acoustic_fit_compares_alignment_with_recognition_window_by_window():
+    from probtalk.corpus.align import Segment
+    from probtalk.transcript import FIT_WINDOW_FRAMES, acoustic_fit
+
+    recognised = [Segment("SIL", 0, 49, 0.0)] + [Segment("AA", 50 + 10 * k, 59 + 10 * k, -5.0) for k in range(30)]
+    words = [Segment("<sil>", 0, 49, 0.0), Segment("words", 50, 349, -150.0, phones=12)]
+    assert acoustic_fit(words, recognised, 350) == (0.0, 0.0)  # as good as free recognition, everywhere
+    # Three times worse over the last second: the windows there (a third of them) score down to -1 nat per frame.
+    bad = [Segment("<sil>", 0, 49, 0.0), Segment("words", 50, 249, -100.0, 8), Segment("words", 250, 349, -150.0, 4)]
+    fit, uncovered = acoustic_fit(bad, recognised, 350)
+    assert -1.0 <= fit < -0.5 and uncovered == 0.0 and FIT_WINDOW_FRAMES == 50
+    # Half the speech left to silence: uncovered.
+    half = [Segment("<sil>", 0, 49, 0.0), Segment("words", 50, 199, -75.0, 6), Segment("<sil>", 200, 349, -150.0)]
+    assert acoustic_fit(half, recognised, 350)[1] == 0.5
+    # Or to a two-phone word stretched over it: 50 frames covered, the other 250 not.
+    stretched = [Segment("<sil>", 0, 49, 0.0), Segment("a", 50, 349, -150.0, phones=2)]
+    assert acoustic_fit(stretched, recognised, 350)[1] == pytest.approx(250 / 300)
 
 
 def test_alignment_does_not_depend_on_what_was_aligned_before(speech):

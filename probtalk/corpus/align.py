@@ -7,7 +7,9 @@
 * Without text, an all-phone decoder with the bundled phonetic language model
   (``en-us-phone.lm.bin``) recognises the phones.
 
-Times are at pocketsphinx's 100 frames per second. :func:`compare_alignments`
+Times are at pocketsphinx's 100 frames per second. :func:`align_scored` also gives the
+decoder's segments with their acoustic log-likelihoods (the transcript fit check compares
+forced alignment with free recognition on them). :func:`compare_alignments`
 scores two phone sequences against each other (used to cross-check the
 synthesisers' own timings).
 """
@@ -15,8 +17,10 @@ synthesisers' own timings).
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,6 +48,32 @@ PHONE_BEAM = 1e-20
 PHONE_PBEAM = 1e-20
 
 _DECODERS: dict[tuple[int, str], Decoder] = {}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One segment of a decoder's best path.
+
+    Attributes:
+        label: a word or filler (``<sil>``, ``<s>``) of a forced alignment, a phone (``SIL``,
+            ``+SPN+``, ...) of phone recognition, as pocketsphinx names them.
+        first: first frame (100 per second).
+        last: last frame, inclusive.
+        log_score: acoustic log-likelihood of the segment (natural log; pocketsphinx's
+            scores are relative to each frame's best senone, so 0 is the best possible).
+        phones: phones in the segment (a word's pronunciation; 1 for a recognised phone).
+    """
+
+    label: str
+    first: int
+    last: int
+    log_score: float
+    phones: int = 1
+
+    @property
+    def is_filler(self) -> bool:
+        """Silence or noise rather than a word or phone."""
+        return self.label.startswith(("<", "[", "+")) or self.label == "SIL"
 
 
 def _decoder(kind: str) -> Decoder:
@@ -108,14 +138,21 @@ def letter_to_sound(word: str) -> list[str]:
 
 
 def align_phones(audio: np.ndarray, text: str | None = None) -> list[Phone]:
-    """Phone timings of 16 kHz speech.
+    """Phone timings of 16 kHz speech (see :func:`align_scored`, whose phones these are)."""
+    return align_scored(audio, text)[0]
+
+
+def align_scored(audio: np.ndarray, text: str | None = None) -> tuple[list[Phone], list[Segment]]:
+    """Phone timings of 16 kHz speech, and the decoder segments they came from.
 
     Args:
         audio: float32 [N] mono at 16 kHz.
         text: the words spoken (forced alignment) or None (phone recognition).
 
     Returns:
-        ARPAbet phones tiling ``[0, N / 16000]`` with ``SIL`` for silence.
+        ARPAbet phones tiling ``[0, N / 16000]`` with ``SIL`` for silence, and the best
+        path's segments with their acoustic scores: the words (and fillers) of the forced
+        alignment, or the recognised phones.
 
     Raises:
         AudioError: the audio is empty, silent, too short or not finite, or
@@ -128,54 +165,69 @@ def align_phones(audio: np.ndarray, text: str | None = None) -> list[Phone]:
     validate_audio(audio, "audio to align")
     duration = audio.shape[0] / AUDIO_SAMPLE_RATE
     if text is None:
-        raw = _recognise_phones(_pcm16(audio, ALIGN_DITHER))
+        raw, segments = _recognise_phones(_pcm16(audio, ALIGN_DITHER))
     else:
         words = words_of(text)
         if not words:
             raise InputError(f"text {text!r} has no words to align; pass the sentence spoken, or None")
-        raw = _force_align(audio, words)
+        raw, segments = _force_align(audio, words)
     if not any(p.phone != SIL for p in raw):
         raise AudioError("no speech could be aligned; check that the audio is 16 kHz speech matching the text")
-    return normalize_phones(raw, duration)
+    return normalize_phones(raw, duration), segments
 
 
-def _recognise_phones(pcm: bytes) -> list[Phone]:
+def _segments(d: Decoder, words: bool = False) -> list[Segment]:
+    """The decoder's latest best path, scores as natural logs (the bindings give probabilities).
+
+    With ``words``, each word segment carries its pronunciation's phone count."""
+    out = []
+    for s in d.seg() or ():
+        phones = 1
+        if words and not s.word.startswith(("<", "[")):
+            phones = max(1, len((d.lookup_word(s.word) or "x").split()))
+        out.append(Segment(s.word, s.start_frame, s.end_frame, math.log(max(s.ascore, 1e-300)), phones))
+    return out
+
+
+def _recognise_phones(pcm: bytes) -> tuple[list[Phone], list[Segment]]:
     d = _decoder("phones")
     d.start_utt()
     d.process_raw(pcm, full_utt=True)
     d.end_utt()
-    return [
-        Phone(s.start_frame / FRAME_RATE, (s.end_frame + 1) / FRAME_RATE, sphinx_to_arpabet(s.word)) for s in d.seg()
-    ]
+    segments = _segments(d)
+    return [Phone(s.first / FRAME_RATE, (s.last + 1) / FRAME_RATE, sphinx_to_arpabet(s.label)) for s in segments], segments
 
 
-def _force_align(audio: np.ndarray, words: list[str]) -> list[Phone]:
+def _force_align(audio: np.ndarray, words: list[str]) -> tuple[list[Phone], list[Segment]]:
     # With unusual voices the search sometimes ends off the grammar, or the phone pass fails;
     # then the next of ALIGN_ATTEMPTS is tried and the result covering most words wins. When
     # only a word pass works, each word's dictionary phones share its time evenly (a warning).
     best: list[Phone] = []
     best_n, fallback, fallback_n = 0, [], 0
+    best_segments: list[Segment] = []
+    fallback_segments: list[Segment] = []
     for kind, dither in ALIGN_ATTEMPTS:
         d = _decoder(kind)
         pcm = _pcm16(audio, dither)
         segs = _word_pass(d, pcm, words)
         if len(segs) <= best_n:
             continue
+        segments = _segments(d, words=True)  # the word pass's path, before the phone pass replaces it
         phones = _phone_pass(d, pcm)
         if phones:
-            best, best_n = phones, len(segs)
+            best, best_n, best_segments = phones, len(segs), segments
         elif len(segs) > fallback_n:
-            fallback, fallback_n = _split_words(d, segs), len(segs)
+            fallback, fallback_n, fallback_segments = _split_words(d, segs), len(segs), segments
         if best_n == len(words):
             break
     if not best and fallback:
         log.warning("phone-level alignment failed; phones split evenly within the aligned words")
-        best, best_n = fallback, fallback_n
+        best, best_n, best_segments = fallback, fallback_n, fallback_segments
     if not best:
         raise AudioError("the speech could not be aligned to the text; check that the text matches the audio")
     if best_n < len(words):
         log.warning("aligned %d of %d words (the rest are read as silence)", best_n, len(words))
-    return best
+    return best, best_segments
 
 
 def _word_pass(d: Decoder, pcm: bytes, words: list[str]) -> list[tuple[str, int, int]]:

@@ -182,7 +182,7 @@ class RuntimeModel:
             logger.warning("transcript ignored: %s; animating from the audio alone", fit.reason)
             return None, {"text_used": False, "text_ignored": fit.reason}
         tokens = phone_tokens(fit.phones or [], self.fps, frames_for(wav.size, self.fps))
-        return tokens, {"text_used": True, "text_agreement": round(fit.agreement, 3)}
+        return tokens, {"text_used": True, "text_fit": round(fit.fit, 3), "text_uncovered": round(fit.uncovered, 3)}
 
     def run_stream(self, sample_rate: int, opts: AnimateOptions, stream_options: StreamOptions) -> Stream:
         """A new :class:`Stream` with validated options."""
