@@ -23,7 +23,6 @@ alone and says so in one warning line.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,8 +35,6 @@ from probtalk.errors import AudioError, InputError
 
 if TYPE_CHECKING:  # align imports nothing heavy, but keep this module's import light
     from probtalk.corpus.align import Segment
-
-log = logging.getLogger(__name__)
 
 # The fit check's thresholds, set with benchmarks/transcript_fit.py on 12 clips per test split, each
 # clean and moved five ways (pitch -5..+5 semitones, reverb and noise), against wrong transcripts

@@ -16,11 +16,11 @@ synthesisers' own timings).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -50,7 +50,7 @@ PHONE_PBEAM = 1e-20
 _DECODERS: dict[tuple[int, str], Decoder] = {}
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Segment:
     """One segment of a decoder's best path.
 
@@ -180,12 +180,10 @@ def _segments(d: Decoder, words: bool = False) -> list[Segment]:
     """The decoder's latest best path, scores as natural logs (the bindings give probabilities).
 
     With ``words``, each word segment carries its pronunciation's phone count."""
-    out = []
-    for s in d.seg() or ():
-        phones = 1
-        if words and not s.word.startswith(("<", "[")):
-            phones = max(1, len((d.lookup_word(s.word) or "x").split()))
-        out.append(Segment(s.word, s.start_frame, s.end_frame, math.log(max(s.ascore, 1e-300)), phones))
+    out = [Segment(s.word, s.start_frame, s.end_frame, math.log(max(s.ascore, 1e-300))) for s in d.seg() or ()]
+    if words:
+        out = [seg if seg.is_filler else dataclasses.replace(seg, phones=len((d.lookup_word(seg.label) or "x").split()))
+               for seg in out]
     return out
 
 
