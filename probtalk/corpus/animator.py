@@ -321,8 +321,9 @@ class ProceduralAnimator:
         loud = self._loudness_gain(loudness, num_frames)
         articulation = style.articulation * sum(w * EMOTION_ARTICULATION.get(e, 1.0) for e, w in mix.items())
 
+        accents = self._emphases(segs, t, style, loud, rng, var)
         speech = self._coarticulate(segs, t, style)  # [T, K]
-        speech *= articulation
+        speech *= articulation * self._energy(accents, t, rng, var)[:, None]
         speech *= 1.0 + self._jaw_mask * (style.jaw_range * loud[:, None] - 1.0)
 
         closure = self._closure(segs, t)  # [T]
@@ -330,7 +331,7 @@ class ProceduralAnimator:
         emo += self._vector({"mouthSmile": style.smile_bias})[None, :]
         weights = speech + emo
         weights += self._tone(style, t.size, fps, rng, var)
-        weights += self._brows(segs, t, style, loud, rng, var)
+        weights += self._brows(accents, t, style, rng, var)
         weights += self._smiles(t, duration, style, rng, var)
         weights += self._lowfreq_noise(num_frames, fps, rng, var)
         weights = self._apply_asymmetry(weights, style.asymmetry)
@@ -437,7 +438,7 @@ class ProceduralAnimator:
             envelope *= 1.0 + 0.15 * var * _smooth_noise(rng, t.size, fps, cutoff_hz=0.3)
         return (envelope[:, None] * intensity_gain(intensity) * pattern[None, :]).astype(np.float32)
 
-    def _brows(
+    def _emphases(
         self,
         segs: list[tuple[float, float, str, int | None, float]],
         t: np.ndarray,
@@ -445,27 +446,68 @@ class ProceduralAnimator:
         loud: np.ndarray,
         rng: np.random.Generator | None,
         var: float,
-    ) -> np.ndarray:
-        """Upper-face gestures on stressed syllables (ARPAbet stress 1, else the loudest long vowels).
+    ) -> list[float]:
+        """Centres (s) of the syllables this performance emphasises, at most one per 0.8 s.
 
-        Without an rng every accent (at most one per 0.8 s) gets a brow raise of ``style.brow_use``.
-        With one, each performance picks its own accents (``style.emphasis_rate`` of them) and, per
-        accent, its own gesture (raise, inner or outer raise, frown, widened eyes, squint), size,
-        length and timing, so takes of a line put their emphasis in different places.
+        Without an rng every accent (ARPAbet stress 1, else the loudest long vowels) is
+        emphasised. With one, each performance picks its own (``style.emphasis_rate`` of them),
+        so takes of a line put their emphasis in different places: the brows gesture there
+        (:meth:`_brows`) and the mouth articulates wider (:meth:`_energy`).
         """
-        out = np.zeros((t.size, self.num_shapes), np.float32)
-        if style.brow_use <= 0 or t.size == 0:
-            return out
-        accents = self._accents(segs, t, loud)
+        if t.size == 0:
+            return []
         stochastic = rng is not None and var > 0
+        chosen: list[float] = []
         last = -np.inf
-        for start, end, *_ in accents:
+        for start, end, *_ in self._accents(segs, t, loud):
             centre = 0.5 * (start + end)
-            if centre - last < 0.8:  # at most one gesture per 0.8 s
+            if centre - last < 0.8:
                 continue
             if stochastic and rng.random() > style.emphasis_rate:
                 continue
             last = centre
+            chosen.append(centre)
+        return chosen
+
+    def _energy(self, accents: list[float], t: np.ndarray, rng: np.random.Generator | None, var: float) -> np.ndarray:
+        """Articulation gain per frame [T]: 1 without an rng.
+
+        With one, the performance's energy drifts slowly (+-10 % at variation 1) and each
+        emphasised syllable is articulated 10-35 % wider over about half a second, so the
+        mouth of one take works harder where another's is relaxed. Closures stay sealed
+        (the seal is applied after) and the gain stays within 0.8-1.5.
+        """
+        gain = np.ones(t.size)
+        if rng is None or var <= 0 or t.size == 0:
+            return gain.astype(np.float32)
+        fps = 1.0 / max(t[1] - t[0], 1e-6) if t.size > 1 else 25.0
+        gain += EMPHASIS_DRIFT * var * _smooth_noise(rng, t.size, fps, cutoff_hz=0.25)
+        for centre in accents:
+            half = float(rng.uniform(0.2, 0.35))
+            boost = float(rng.uniform(*EMPHASIS_BOOST)) * min(var, 1.5)
+            bump = np.clip(1.0 - np.abs(t - centre) / half, 0.0, None)
+            gain += boost * np.sin(0.5 * np.pi * bump) ** 2
+        return np.clip(gain, 0.8, 1.5).astype(np.float32)
+
+    def _brows(
+        self,
+        accents: list[float],
+        t: np.ndarray,
+        style: SpeakerStyle,
+        rng: np.random.Generator | None,
+        var: float,
+    ) -> np.ndarray:
+        """Upper-face gestures on the emphasised syllables (:meth:`_emphases`).
+
+        Without an rng each gets a brow raise of ``style.brow_use``. With one, each gets its
+        own gesture (raise, inner or outer raise, frown, widened eyes, squint), size, length
+        and timing.
+        """
+        out = np.zeros((t.size, self.num_shapes), np.float32)
+        if style.brow_use <= 0 or t.size == 0:
+            return out
+        stochastic = rng is not None and var > 0
+        for centre in accents:
             if stochastic:
                 kind = GESTURES[int(rng.choice(len(GESTURES), p=GESTURE_ODDS))]
                 amp = style.brow_use * float(rng.uniform(0.8, 1.8)) * min(var, 1.5)
@@ -580,6 +622,8 @@ GESTURES: tuple[dict[str, float], ...] = (
     {"eyeSquint": 0.4, "cheekSquint": 0.35},  # squint / cheek raise
 )
 GESTURE_ODDS = np.array([0.35, 0.15, 0.12, 0.18, 0.1, 0.1])
+EMPHASIS_DRIFT = 0.10  # std of a performance's slow articulation drift at variation 1
+EMPHASIS_BOOST = (0.10, 0.35)  # extra articulation on an emphasised syllable at variation 1
 
 
 def _smooth_noise(rng: np.random.Generator, num_frames: int, fps: float, cutoff_hz: float = 0.6) -> np.ndarray:

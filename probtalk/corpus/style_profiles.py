@@ -134,10 +134,10 @@ def perform_style(style: SpeakerStyle, rng: np.random.Generator) -> SpeakerStyle
     """
     return SpeakerStyle(
         speaker_id=style.speaker_id,
-        articulation=float(np.clip(style.articulation * rng.uniform(0.88, 1.14), 0.82, 1.25)),
+        articulation=float(np.clip(style.articulation * rng.uniform(0.85, 1.25), 0.8, 1.35)),
         asymmetry=style.asymmetry,
         brow_use=float(np.clip(style.brow_use * rng.uniform(0.3, 2.0), 0.1, 2.2)),
-        jaw_range=float(np.clip(style.jaw_range * rng.uniform(0.9, 1.1), 0.85, 1.2)),
+        jaw_range=float(np.clip(style.jaw_range * rng.uniform(0.85, 1.2), 0.8, 1.3)),
         smile_bias=float(np.clip(style.smile_bias + rng.uniform(-0.08, 0.12), 0.0, 0.25)),
         blink_rate=style.blink_rate,
         anticipation_s=float(np.clip(style.anticipation_s + rng.uniform(-0.015, 0.015), 0.0, 0.04)),
