@@ -10,10 +10,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PT=.venv/bin/probtalk
 RUNS=${RUNS:-runs/default}
-DATA=${DATA:-datasets/synth3}
+DATA=${DATA:-datasets/synth4}
 
-# 1. the corpus (generator version 3): 24 training/validation/test voices (2 held out), 5 flite voices
-#    held out as an unseen engine, 3 performances per training utterance that differ like retakes,
+# 1. the corpus (generator version 4): 24 training/validation/test voices (2 held out), 5 flite voices
+#    held out as an unseen engine, 3 performances per training utterance that differ like retakes
+#    (upper face, emphasis, energy and articulation),
 #    prosody-driven head motion (neck/), ~3.3 h of speech, 8346 motion clips
 $PT data synth --out "$DATA" --seed 0
 # 2. stage 1: motion VQ-VAE, one code per frame, lip-contact term
@@ -25,9 +26,16 @@ $PT train predictor --data "$DATA" --out "$RUNS/predictor" --vq "$RUNS/vq/best.p
 #     duration (voice height apart from speaking rate)
 $PT train predictor --data "$DATA" --out "$RUNS/predictor_refine" --vq "$RUNS/vq/best.pt" \
     --config probtalk/assets/recipes/default_predictor_refine.toml --set init_from="$RUNS/predictor/best.pt" --resume
+# 3c. stage 2c: heavier augmentation (pitch +-5 semitones, reverb, noise at 10-40 dB) for voices and rooms
+#     unlike the corpus's
+$PT train predictor --data "$DATA" --out "$RUNS/predictor_robust" --vq "$RUNS/vq/best.pt" \
+    --config probtalk/assets/recipes/default_predictor_robust.toml --set init_from="$RUNS/predictor_refine/best.pt" --resume
+# 3d. stage 2d: 1500 steps more at a lower learning rate, so the per-take noise learns the retakes' mouth variation
+$PT train predictor --data "$DATA" --out "$RUNS/predictor_retakes" --vq "$RUNS/vq/best.pt" \
+    --config probtalk/assets/recipes/default_predictor_retakes.toml --set init_from="$RUNS/predictor_robust/best.pt" --resume
 # 4. the life stage's head-motion net (prosody + style -> neck), minutes on CPU
 $PT train head --data "$DATA" --out "$RUNS/head" --set steps=2000 --set max_clips=3000
 # 5. ship it: fp16, inference-only weights with the head net; then the ONNX copy the fast path loads
-.venv/bin/python scripts/ship_model.py "$RUNS/predictor_refine/best.pt" probtalk/assets/default_model.pt \
+.venv/bin/python scripts/ship_model.py "$RUNS/predictor_retakes/best.pt" probtalk/assets/default_model.pt \
     --head "$RUNS/head/head.npz"
 .venv/bin/python scripts/export_onnx.py
