@@ -33,9 +33,12 @@ $PT train predictor --data "$DATA" --out "$RUNS/predictor_robust" --vq "$RUNS/vq
 # 3d. stage 2d: 1500 steps more at a lower learning rate, so the per-take noise learns the retakes' mouth variation
 $PT train predictor --data "$DATA" --out "$RUNS/predictor_retakes" --vq "$RUNS/vq/best.pt" \
     --config probtalk/assets/recipes/default_predictor_retakes.toml --set init_from="$RUNS/predictor_robust/best.pt" --resume
+# 3e. stage 2e: best-of-4 hypotheses instead of 3, so the takes spread wider around the truth
+$PT train predictor --data "$DATA" --out "$RUNS/predictor_spread" --vq "$RUNS/vq/best.pt" \
+    --config probtalk/assets/recipes/default_predictor_spread.toml --set init_from="$RUNS/predictor_retakes/best.pt" --resume
 # 4. the life stage's head-motion net (prosody + style -> neck), minutes on CPU
 $PT train head --data "$DATA" --out "$RUNS/head" --set steps=2000 --set max_clips=3000
 # 5. ship it: fp16, inference-only weights with the head net; then the ONNX copy the fast path loads
-.venv/bin/python scripts/ship_model.py "$RUNS/predictor_retakes/best.pt" probtalk/assets/default_model.pt \
+.venv/bin/python scripts/ship_model.py "$RUNS/predictor_spread/best.pt" probtalk/assets/default_model.pt \
     --head "$RUNS/head/head.npz"
 .venv/bin/python scripts/export_onnx.py

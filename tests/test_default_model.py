@@ -12,13 +12,15 @@ import probtalk
 from probtalk.corpus.animator import ProceduralAnimator
 from probtalk.corpus.phones import Phone
 from probtalk.emotions import EMOTIONS
+from probtalk.eval.evaluate import motion_to_vertices
 from probtalk.flame import FlameLayer, load_rig
 from probtalk.layout import MOTION_EXPRESSION_DIM, PARAM_EXPRESSION
 
 SAMPLE = Path(probtalk.__file__).parent / "assets" / "hello.wav"
-# Four takes of SAMPLE at the default temperature measured 0.096 mm apart (paired mean vertex distance)
-# with the lip-sync default model (the previous model: 0.057 mm); 0.06 mm is the floor.
-MIN_DIVERSITY_M = 0.00006
+# Four takes of SAMPLE at the default temperature, face only (expression and jaw, no blinks, head or
+# eyes: the paper's definition), measured 0.070 mm apart (paired mean vertex distance) with the stage-2e
+# default (stage 2d: 0.062 mm, stage 2b: 0.059 mm); 0.064 mm is the floor.
+MIN_DIVERSITY_M = 0.000064
 
 
 @pytest.fixture(scope="module")
@@ -189,10 +191,10 @@ def test_transcript_closes_the_lips_at_least_as_often(model, rig, bilabial_speec
 
 
 def test_takes_differ_by_a_stated_amount(model, rig):
-    """Four takes at the default temperature: mean vertex distance between paired takes (the paper's diversity)."""
-    takes = model.animate(SAMPLE, num_samples=4, seed=0)
+    """Four takes at the default temperature: mean vertex distance between paired takes (the paper's diversity:
+    the model's face, without the life stage's blinks, head and eyes, which would dominate it)."""
+    takes = model.animate(SAMPLE, num_samples=4, seed=0, blinks=False)
     layer = FlameLayer(rig)
-    with torch.no_grad():
-        verts = np.stack([layer.from_animation(a).numpy() for a in takes])
+    verts = np.stack([motion_to_vertices(layer, a.motion()) for a in takes])
     diversity = float(np.linalg.norm(verts[:2] - verts[2:], axis=-1).mean())
     assert diversity > MIN_DIVERSITY_M
