@@ -6,7 +6,8 @@ with and without the transcript, it prints:
 * lips closed at p/b/m midpoints (gap < 2 mm): pooled over takes, and at how
   many midpoints *every* take closes; lips open at open-vowel midpoints (with text
   also "text+seal": the takes after :mod:`probtalk.lipseal`, as ``animate(text=...)``
-  returns them);
+  returns them; for a model with a bilabial detector also "audio+seal": the
+  audio-only takes sealed where the detector hears p/b/m, as ``animate()`` returns them);
 * LVE (first take), MEE (mean over takes), CE (closest take), in m^2;
 * diversity (the paper's: takes paired first half with second half, mean vertex
   L2; shape and pose zero) over the whole face, the lips and the upper face, at
@@ -15,7 +16,8 @@ with and without the transcript, it prints:
 
 ``--speed`` adds the real-time factor of one take and of five takes of a 10 s
 clip on 2 threads (torch; ``--onnx FOLDER`` also the onnxruntime fast path that
-``probtalk animate`` uses), and the forced alignment's cost on its own.
+``probtalk animate`` uses), the bilabial detector's and the lip seal's cost on
+their own, and the forced alignment's.
 ``--pitch SEMITONES`` and ``--room`` move the test speech off the corpus' voices
 (pitch and formants shifted at the same duration; a 0.3 s reverb tail and noise at
 20 dB SNR, seeded per clip), a proxy for the voices and rooms of real recordings;
@@ -50,11 +52,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from probtalk.bilabial import BilabialNet
 from probtalk.data.dataset import MotionDataset
 from probtalk.emotions import EMOTIONS
 from probtalk.eval import metrics as M
 from probtalk.eval.evaluate import motion_to_vertices
-from probtalk.eval.lipsync import CLOSED_GAP_M, OPEN_GAP_M, default_phone_classes, lip_gap
+from probtalk.eval.lipsync import CLOSED_GAP_M, OPEN_GAP_M, lip_gap, phone_midpoints
 from probtalk.flame import load_rig
 from probtalk.flame.layer import FlameLayer
 from probtalk.lipseal import LipSeal
@@ -94,27 +97,13 @@ class Scores:
         }
 
 
-def _midpoints(phones: list[Any], fps: float, frames: int) -> tuple[list[int], list[int]]:
-    bil, opn = default_phone_classes()
-    closed, opened = [], []
-    for s, e, p in phones:
-        k = int(round(0.5 * (float(s) + float(e)) * fps))
-        name = str(p).lower().rstrip("012")
-        if 0 <= k < frames:
-            if name in bil:
-                closed.append(k)
-            elif name in opn:
-                opened.append(k)
-    return closed, opened
-
-
 def _score(sc: Scores, takes: np.ndarray, det: np.ndarray | None, gt_motion: np.ndarray, phones: list[Any],
            layer: FlameLayer, rig: Any, regions: dict[str, np.ndarray], full: bool) -> None:
     frames = min(len(gt_motion), takes.shape[1])
     gt = motion_to_vertices(layer, gt_motion[:frames])
     preds = np.stack([motion_to_vertices(layer, m[:frames]) for m in takes])
     gaps = np.stack([lip_gap(p, rig) for p in preds])  # [N, T]
-    closed, opened = _midpoints(phones or [], 25.0, frames)
+    closed, opened = phone_midpoints(phones or [], 25.0, frames)
     det_gap = lip_gap(motion_to_vertices(layer, det[:frames]), rig) if det is not None else None
     for k in closed:
         sc.closed += int((gaps[:, k] < CLOSED_GAP_M).sum())  # pooled over takes (divided by takes later)
@@ -192,10 +181,12 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
     regions = {"lips": np.asarray(rig.region("lips")), "upper": np.asarray(rig.region("upper_face"))}
     cache_path = Path(args.align_cache) if args.align_cache else None
     cache = json.loads(cache_path.read_text()) if cache_path and cache_path.is_file() else {}
-    models = {}
+    models, detectors = {}, {}
     for spec in args.model:
         name, _, path = spec.partition("=")
-        models[name] = load_checkpoint(path)[0].eval()
+        talker, info = load_checkpoint(path)
+        models[name] = talker.eval()
+        detectors[name] = BilabialNet.load(args.bilabial) if args.bilabial else info.bilabial
     temps = [float(t) for t in args.temperatures.split(",")]
     results: dict[str, Any] = {}
     for split in args.split:
@@ -226,6 +217,8 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
             for name, talker in models.items():
                 style = _style(talker, sample)
                 conds = ["audio"] + (["text"] if args.text != "off" and talker.uses_phones else [])
+                heard = (detectors[name].frames(sample.audio, 25.0, len(sample.motion))
+                         if detectors[name] is not None else None)
                 for cond in conds:
                     ph = None
                     if cond == "text" and text_phones is not None:
@@ -238,6 +231,11 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                         sc = cells.setdefault((name, cond, t), Scores())
                         _score(sc, takes.numpy(), det[0].numpy(), sample.motion, sample.phones, layer, rig, regions,
                                full=True)
+                        if cond == "audio" and heard is not None:  # what animate() gives: sealed where heard
+                            sealed = np.stack([seal.seal_frames(m, heard)[0] for m in takes.numpy()])
+                            _score(cells.setdefault((name, "audio+seal", t), Scores()), sealed,
+                                   seal.seal_frames(det[0].numpy(), heard)[0], sample.motion, sample.phones, layer, rig,
+                                   regions, full=True)
                         if cond == "text":  # what animate(text=...) gives: the lips sealed on the aligned p/b/m
                             tokens = None if ph is None else ph[0].numpy()
                             sealed = np.stack([m if tokens is None else seal.apply(m, tokens)[0] for m in takes.numpy()])
@@ -297,8 +295,19 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
     lengths = torch.tensor([a.shape[1]])
     for spec in args.model:
         name, _, path = spec.partition("=")
-        talker = load_checkpoint(path)[0].eval()
+        talker, info = load_checkpoint(path)
+        talker.eval()
         style = talker.vocabulary.make("neutral", 1.0, None)
+        detector = BilabialNet.load(args.bilabial) if args.bilabial else info.bilabial
+        if detector is not None:  # what animate() adds without a transcript: hear the p/b/m, seal one take there
+            seal = LipSeal.from_rig(load_rig())
+            take = talker.sample(a, lengths, style, temperature=DEFAULT_TEMPERATURE)[0][0].numpy()
+            times = []
+            for _ in range(3):
+                t = time.perf_counter()
+                seal.seal_frames(take, detector.frames(clip, 25.0, take.shape[0]))
+                times.append(time.perf_counter() - t)
+            out[f"{name}: bilabial detector + seal of 1 take RTF"] = float(np.median(times)) / 10.0
         for n in (1, 5):
             talker.sample(a, lengths, style, num_samples=n, temperature=DEFAULT_TEMPERATURE)  # warm-up
             times = []
@@ -382,6 +391,9 @@ def main() -> None:
     ap.add_argument("--pitch", type=float, default=0.0, help="shift the test speech by this many semitones")
     ap.add_argument("--room", action="store_true", help="add a reverb tail and noise (20 dB SNR) to the test speech")
     ap.add_argument("--vq", default=None)
+    ap.add_argument("--bilabial", default=None,
+                    help="score audio-only takes sealed where this detector (.npz) hears p/b/m, for every model "
+                         "(default: each checkpoint's own detector, if it has one)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--align-cache", default=None, help="JSON file keeping the forced alignments between runs")
     ap.add_argument("--align-only", action="store_true", help="only fill --align-cache (no models run)")

@@ -51,6 +51,7 @@ class Model(RuntimeModel):
         self.names = info.vocabulary
         self.rig_id = info.rig_id
         self.head_net = info.head
+        self.bilabial_net = info.bilabial
         prov = info.provenance
         fps = float(prov.get("fps") or prov.get("config", {}).get("fps") or DATASET_FPS)
         self.backend = TorchBackend(self.talker, fps, device)
@@ -79,6 +80,9 @@ class Model(RuntimeModel):
             f"  inputs: {', '.join(info['inputs'])}",
             "  head motion: " + ("learned head net + seeded drift" if self.head_net is not None
                                  else "seeded drift only (the checkpoint has no head net)"),
+            "  lip seal without a transcript: " + (
+                f"bilabial detector (threshold {self.bilabial_net.threshold:g})" if self.bilabial_net is not None
+                else "none (the checkpoint has no bilabial detector)"),
             f"  trained: {prov.get('steps', '?')} steps on {prov.get('data', '?')} ({prov.get('data_manifest_sha256', '?')[:12]})",
         ]
 

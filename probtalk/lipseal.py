@@ -1,4 +1,4 @@
-"""Seal the lips on a transcript's p, b and m: a constraint applied to each take after the model.
+"""Seal the lips on p, b and m: a constraint applied to each take after the model.
 
 With a transcript, forced alignment says where every bilabial is. The model
 takes those phones as input and closes the lips more often, but not on every
@@ -6,8 +6,9 @@ one; this step makes sure (the corpus animator does the same, as JALI does):
 on each frame aligned to P, B or M, and the frame after (the frame shown at
 the phone's end), the jaw is brought nearly shut and the rig's
 ``mouthClose`` shape is added until the lips meet, and the change fades in and
-out over two more frames on each side, so timing and emotion elsewhere are
-the model's own.
+out over one more frame on each side, so timing and emotion elsewhere are
+the model's own. Without a transcript the frames come from the bilabial
+detector (:mod:`probtalk.bilabial`) instead of the alignment.
 
 Numpy only: the lip vector (upper minus lower lip keypoint) is linear in the
 expression coefficients and linearised in the jaw rotation at rest, taken from
@@ -36,8 +37,10 @@ JAW_AT_SEAL = 0.02
 #: its centre, (i + 0.5) / fps, but a take's frame k is shown at k / fps (glTF keys, video frames), so
 #: the frame shown at a bilabial's end can carry the next token: hold the seal one frame longer.
 HOLD_FRAMES = 1
-#: Frames over which the change fades in before and out after the sealed frames.
-RAMP_FRAMES = 2
+#: Frames over which the change fades in before and out after the sealed frames. One: a second frame
+#: of fade closed the lips partly on the vowel beside a bilabial (lips open at 2-4 % fewer open-vowel
+#: midpoints on the benchmark's splits, the same closures).
+RAMP_FRAMES = 1
 #: Largest weight of the closing shape.
 MAX_CLOSE = 1.0
 
@@ -106,11 +109,24 @@ class LipSeal:
             (the sealed motion float32 [T, 53], the number of frames sealed fully: each bilabial
             frame and ``HOLD_FRAMES`` after it).
         """
+        tokens = np.asarray(tokens)[: np.asarray(motion).shape[0]]
+        return self.seal_frames(motion, np.isin(tokens, list(BILABIAL_TOKENS)))
+
+    def seal_frames(self, motion: np.ndarray, bilabial: np.ndarray) -> tuple[np.ndarray, int]:
+        """Seal the lips on the marked frames (aligned or heard bilabials), as :meth:`apply`.
+
+        Args:
+            motion: raw motion float32 [T, 53] (one take).
+            bilabial: bool [T'] frames inside a p, b or m; frames past T' are left alone.
+
+        Returns:
+            (the sealed motion float32 [T, 53], the number of frames sealed fully).
+        """
         motion = np.asarray(motion, np.float32)
         frames = motion.shape[0]
-        tokens = np.asarray(tokens)[:frames]
+        marked = np.asarray(bilabial, bool)[:frames]
         bilabial = np.zeros(frames, bool)
-        bilabial[: tokens.size] = np.isin(tokens, list(BILABIAL_TOKENS))
+        bilabial[: marked.size] = marked
         if not bilabial.any():
             return motion, 0
         inside = bilabial.copy()
@@ -122,7 +138,7 @@ class LipSeal:
         weight = inside.astype(np.float64)
         ramp = delta.copy()
         for d in range(1, RAMP_FRAMES + 1):
-            fade = 0.5 * (1.0 + np.cos(np.pi * d / (RAMP_FRAMES + 1)))  # raised cosine: 0.75, 0.25
+            fade = 0.5 * (1.0 + np.cos(np.pi * d / (RAMP_FRAMES + 1)))  # raised cosine (0.5 for one frame)
             for shift in (d, -d):  # the bilabial frame d frames away (after, then before)
                 src = np.arange(frames) + shift
                 ok = (src >= 0) & (src < frames)

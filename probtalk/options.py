@@ -339,8 +339,10 @@ class AnimateOptions:
         text: transcript of the speech: force-aligned phones become an extra model input
             (models trained with ``phone_input``); one that does not fit the audio is ignored
             with a warning. None: audio only. Streams take no transcript.
-        seal_lips: with a transcript, close the lips on every aligned p, b and m
-            (:mod:`probtalk.lipseal`); no effect without one.
+        seal_lips: close the lips on every p, b and m in every take (:mod:`probtalk.lipseal`): where
+            the transcript's alignment puts them, or without a transcript where the model's bilabial
+            detector hears them (:mod:`probtalk.bilabial`; models that ship none leave audio-only
+            takes alone). Meta ``sealed_from`` says which ("transcript", "audio" or None).
         head_motion: scale of the head motion, 0..2 (1 = as learned; 0 = the neck stays exactly still).
         blinks: add seeded blinks (10-25 a minute, following pauses and phrase ends).
         gaze: move the eyes (fixations, small saccades, aversion in pauses, counter-rotating the head);

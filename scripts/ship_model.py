@@ -1,15 +1,17 @@
 """Turn a trained stage-2 checkpoint into the small file shipped inside the package.
 
     python scripts/ship_model.py runs/default/predictor/best.pt probtalk/assets/default_model.pt \
-        --head runs/head/head.npz
-    python scripts/export_onnx.py      # then refresh the ONNX copy (it carries head.npz too)
+        --head runs/head/head.npz --bilabial runs/bilabial/bilabial.npz
+    python scripts/export_onnx.py      # then refresh the ONNX copy (it carries head.npz and bilabial.npz too)
 
 Stores float16 weights for inference only (no stage-1 encoder), keeps the
 training provenance, and records the recipe that produced it. ``--head``
 adds the life stage's head motion net (``probtalk train head``) as the
 checkpoint's optional ``head`` part; without it the shipped model keeps the
 head net its checkpoint already carries (if any), and a model with none gives
-takes the stochastic head motion only.
+takes the stochastic head motion only. ``--bilabial`` adds the lip seal's p/b/m
+detector (``probtalk train bilabial``) as the optional ``bilabial`` part the
+same way; a model with none seals the lips only where a transcript is given.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import json
 from pathlib import Path
 
+from probtalk.bilabial import BilabialNet
 from probtalk.life.head import HeadNet
 from probtalk.models.checkpoint import load_checkpoint, save_checkpoint
 
@@ -28,6 +31,7 @@ def main() -> None:
     parser.add_argument("out")
     parser.add_argument("--metrics", default=None, help="JSON file of evaluation metrics to record")
     parser.add_argument("--head", default=None, help="head motion net (.npz from 'probtalk train head') to ship with it")
+    parser.add_argument("--bilabial", default=None, help="bilabial detector (.npz from 'probtalk train bilabial')")
     args = parser.parse_args()
     talker, info = load_checkpoint(args.checkpoint)
     provenance = dict(info.provenance)
@@ -35,8 +39,10 @@ def main() -> None:
     if args.metrics:
         provenance["evaluation"] = json.loads(Path(args.metrics).read_text())
     head = HeadNet.load(args.head) if args.head else info.head
+    bilabial = BilabialNet.load(args.bilabial) if args.bilabial else info.bilabial
     path = save_checkpoint(
-        args.out, talker, rig_id=info.rig_id, provenance=provenance, half=True, inference_only=True, head=head
+        args.out, talker, rig_id=info.rig_id, provenance=provenance, half=True, inference_only=True, head=head,
+        bilabial=bilabial,
     )
     print(f"{path}: {path.stat().st_size / 1e6:.1f} MB")
 

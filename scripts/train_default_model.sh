@@ -38,7 +38,10 @@ $PT train predictor --data "$DATA" --out "$RUNS/predictor_spread" --vq "$RUNS/vq
     --config probtalk/assets/recipes/default_predictor_spread.toml --set init_from="$RUNS/predictor_retakes/best.pt" --resume
 # 4. the life stage's head-motion net (prosody + style -> neck), minutes on CPU
 $PT train head --data "$DATA" --out "$RUNS/head" --set steps=2000 --set max_clips=3000
-# 5. ship it: fp16, inference-only weights with the head net; then the ONNX copy the fast path loads
+# 4b. the lip seal's bilabial detector (log-mel -> p/b/m frames, for audio without a transcript), minutes on CPU
+$PT train bilabial --data "$DATA" --out "$RUNS/bilabial"
+# 5. ship it: fp16, inference-only weights with the head net and the detector; then the ONNX copy the
+#    fast path loads
 .venv/bin/python scripts/ship_model.py "$RUNS/predictor_spread/best.pt" probtalk/assets/default_model.pt \
-    --head "$RUNS/head/head.npz"
+    --head "$RUNS/head/head.npz" --bilabial "$RUNS/bilabial/bilabial.npz"
 .venv/bin/python scripts/export_onnx.py

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -160,8 +161,8 @@ def test_intensity_scales_the_emotion_continuously(model, rig, emotion):
 BILABIAL_LINE = "Bob may buy a map and a plum pie for mom."
 
 
-@pytest.fixture(scope="module")
-def bilabial_speech():
+@functools.lru_cache(maxsize=1)
+def speak_bilabial_line() -> tuple[np.ndarray, list[tuple[float, float, str]]]:
     """espeak-ng speaking BILABIAL_LINE (a voice the model never heard), with its exact phone timings."""
     from probtalk.corpus.tts import synthesize
     from probtalk.corpus.voices import Voice
@@ -169,6 +170,11 @@ def bilabial_speech():
     utt = synthesize(BILABIAL_LINE, Voice("M900", "espeak", "en-gb-scotland+m7"), "neutral", 0.0,
                      np.random.default_rng(3))
     return utt.audio, [(p.start, p.end, p.phone) for p in utt.phones]
+
+
+@pytest.fixture(scope="module")
+def bilabial_speech():
+    return speak_bilabial_line()
 
 
 def _closure(model, rig, anim, phones) -> float:

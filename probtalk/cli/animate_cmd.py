@@ -74,7 +74,8 @@ def animate(
     ),
     seal_lips: bool = typer.Option(
         DEFAULTS.seal_lips, "--seal-lips/--no-seal-lips",
-        help="With a transcript, close the lips on every aligned p, b and m (default on).",
+        help="Close the lips on every p, b and m: aligned from the transcript, or heard by the model's "
+        "bilabial detector without one (default on).",
     ),
     fps: float = typer.Option(None, "--fps", help="Export frame rate, resampled from 25 (e.g. 24, 29.97, 30, 60)."),
     with_audio: bool = typer.Option(False, "--with-audio", help="Copy the speech next to the exports as <stem>.wav."),

@@ -1,4 +1,5 @@
-"""``probtalk train vq|predictor|head``: thin shell over :mod:`probtalk.train` and :mod:`probtalk.life.train`."""
+"""``probtalk train vq|predictor|head|bilabial``: thin shell over :mod:`probtalk.train`, :mod:`probtalk.life.train`
+and :mod:`probtalk.train.bilabial`."""
 
 from __future__ import annotations
 
@@ -14,16 +15,20 @@ class Stage(str, enum.Enum):
     vq = "vq"
     predictor = "predictor"
     head = "head"
+    bilabial = "bilabial"
 
 
 HEAD_KEYS = {"steps": int, "batch_size": int, "lr": float, "seed": int, "max_clips": int, "velocity_weight": float}
+BILABIAL_KEYS = {"steps": int, "batch_size": int, "lr": float, "seed": int, "max_clips": int, "variants": int,
+                 "dropout": float, "positive_weight": float, "threshold": float}
 
 
 @app.command()
 @run_cli
 def train(
     stage: Stage = typer.Argument(
-        ..., help="vq (stage 1: motion VQ-VAE), predictor (stage 2: audio -> latents) or head (head motion net)."
+        ..., help="vq (stage 1: motion VQ-VAE), predictor (stage 2: audio -> latents), head (head motion net) "
+        "or bilabial (the lip seal's p/b/m detector)."
     ),
     data: str = typer.Option(..., "--data", help="Corpus folder in the dataset layout, e.g. datasets/synth."),
     out: str = typer.Option(..., "--out", help="Run folder for last.pt, best.pt, train_state.pt, metrics.csv."),
@@ -34,19 +39,25 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/train_state.pt."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
 ) -> None:
-    """Train stage 1 (vq), stage 2 (predictor) or the head motion net (head: --set steps=, batch_size=, lr=,
-    seed=, max_clips=, velocity_weight=); torchrun --nproc-per-node N runs vq and predictor data-parallel."""
+    """Train stage 1 (vq), stage 2 (predictor), the head motion net (head: --set steps=, batch_size=, lr=,
+    seed=, max_clips=, velocity_weight=) or the bilabial detector (bilabial: --set steps=, batch_size=, lr=,
+    seed=, max_clips=, variants=, dropout=, positive_weight=, threshold=); torchrun --nproc-per-node N runs
+    vq and predictor data-parallel."""
     from probtalk.errors import InputError, OutputError
     from probtalk.train import load_train_config, train_predictor, train_vq
 
     for flag, value in (("--out", out), ("--data", data)):
         if not value.strip():
             raise OutputError(f"{flag} is empty; give a folder (e.g. --data datasets/synth --out runs/vq)")
-    if stage is Stage.head:
-        from probtalk.life.train import train_head
-
-        path, head_metrics = train_head(data, out, **_head_settings(set_))
-        typer.echo(f"done: {path}  " + "  ".join(f"{k} {v}" for k, v in head_metrics.items()))
+    if stage in (Stage.head, Stage.bilabial):
+        if stage is Stage.head:
+            from probtalk.life.train import train_head as train_net
+        else:
+            from probtalk.train.bilabial import train_bilabial as train_net
+        keys = HEAD_KEYS if stage is Stage.head else BILABIAL_KEYS
+        path, net_metrics = train_net(data, out, **_net_settings(stage.value, keys, set_))
+        shown = {k: v for k, v in net_metrics.items() if not isinstance(v, dict)}
+        typer.echo(f"done: {path}  " + "  ".join(f"{k} {v}" for k, v in shown.items()))
         return
     cfg = load_train_config(config, set_)
     if stage is Stage.vq:
@@ -60,20 +71,21 @@ def train(
         typer.echo(f"done: {out}/last.pt  {shown}")
 
 
-def _head_settings(items: list[str]) -> dict[str, int | float]:
-    """``--set key=value`` pairs for ``train head`` (keys of :data:`HEAD_KEYS`)."""
+def _net_settings(stage: str, keys: dict[str, type], items: list[str]) -> dict[str, int | float]:
+    """``--set key=value`` pairs for ``train head`` or ``train bilabial`` (keys of :data:`HEAD_KEYS`,
+    :data:`BILABIAL_KEYS`)."""
     from probtalk.errors import InputError
 
     out: dict[str, int | float] = {}
     for item in items:
         key, sep, value = item.partition("=")
         key = key.strip()
-        if not sep or key not in HEAD_KEYS:
-            raise InputError(f"--set {item!r}: train head takes {', '.join(f'{k}=' for k in HEAD_KEYS)}")
+        if not sep or key not in keys:
+            raise InputError(f"--set {item!r}: train {stage} takes {', '.join(f'{k}=' for k in keys)}")
         try:
-            out[key] = HEAD_KEYS[key](value)
+            out[key] = keys[key](value)
         except ValueError:
-            raise InputError(f"--set {item!r}: {key} must be a {HEAD_KEYS[key].__name__}") from None
-        if out[key] < 0 or (out[key] == 0 and key not in ("seed", "velocity_weight")):
+            raise InputError(f"--set {item!r}: {key} must be a {keys[key].__name__}") from None
+        if out[key] < 0 or (out[key] == 0 and key not in ("seed", "velocity_weight", "dropout")):
             raise InputError(f"--set {item!r}: {key} must be > 0")
     return out

@@ -99,6 +99,38 @@ def lip_gap(vertices: ArrayLike, rig: Rig) -> np.ndarray:
     return np.linalg.norm(v[:, rig.keypoints["upper_lip"]] - v[:, rig.keypoints["lower_lip"]], axis=-1)
 
 
+def phone_midpoints(
+    phones: Iterable[PhoneSegment], fps: float, frames: int, *,
+    bilabial: Iterable[str] | None = None, open_vowels: Iterable[str] | None = None,
+) -> tuple[list[int], list[int]]:
+    """The frames at the midpoints of the bilabials and of the open vowels (those before ``frames``).
+
+    Args:
+        phones: ``(start_s, end_s, phone)`` segments.
+        fps: frame rate.
+        frames: frames in the clip; midpoints past the last are skipped.
+        bilabial: phones where the lips must close (default: probtalk.corpus.phones.BILABIAL).
+        open_vowels: phones where the lips must open (default: probtalk.corpus.phones.OPEN_VOWELS).
+    """
+    if bilabial is None or open_vowels is None:
+        default_b, default_o = default_phone_classes()
+        bilabial = default_b if bilabial is None else bilabial
+        open_vowels = default_o if open_vowels is None else open_vowels
+    closed_set = {_normalise(p) for p in bilabial}
+    open_set = {_normalise(p) for p in open_vowels}
+    closed: list[int] = []
+    opened: list[int] = []
+    for seg in phones:
+        start, end, phone = float(seg[0]), float(seg[1]), _normalise(seg[2])
+        frame = int(round(0.5 * (start + end) * fps))
+        if 0 <= frame < frames:
+            if phone in closed_set:
+                closed.append(frame)
+            elif phone in open_set:
+                opened.append(frame)
+    return closed, opened
+
+
 def lipsync_counts(
     gap: ArrayLike,
     fps: float,
@@ -124,22 +156,8 @@ def lipsync_counts(
         The hit and total counts; midpoints past the last frame are skipped.
     """
     g = as_numpy(gap).ravel()
-    if bilabial is None or open_vowels is None:
-        default_b, default_o = default_phone_classes()
-        bilabial = default_b if bilabial is None else bilabial
-        open_vowels = default_o if open_vowels is None else open_vowels
-    closed_set = {_normalise(p) for p in bilabial}
-    open_set = {_normalise(p) for p in open_vowels}
-    counts = LipSyncCounts()
-    for seg in phones:
-        start, end, phone = float(seg[0]), float(seg[1]), _normalise(seg[2])
-        frame = int(round(0.5 * (start + end) * fps))
-        if frame < 0 or frame >= g.size:
-            continue
-        if phone in closed_set:
-            counts.closed_total += 1
-            counts.closed_hits += int(g[frame] < closed_gap)
-        elif phone in open_set:
-            counts.open_total += 1
-            counts.open_hits += int(g[frame] > open_gap)
-    return counts
+    closed, opened = phone_midpoints(phones, fps, g.size, bilabial=bilabial, open_vowels=open_vowels)
+    return LipSyncCounts(
+        closed_hits=sum(int(g[k] < closed_gap) for k in closed), closed_total=len(closed),
+        open_hits=sum(int(g[k] > open_gap) for k in opened), open_total=len(opened),
+    )

@@ -25,14 +25,12 @@ emotion's energy; then it smooths the sum with a critically damped low-pass
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from probtalk.emotions import EMOTIONS
-from probtalk.errors import CheckpointError
+from probtalk.framenet import FrameNet, FrameNetConfig
 from probtalk.life.prosody import NUM_PROSODY, PROSODY_NAMES
 from probtalk.runtime.sampling import uniforms
 
@@ -57,36 +55,20 @@ _PAUSE = PROSODY_NAMES.index("pause")
 
 
 @dataclass(frozen=True)
-class HeadNetConfig:
-    """Shape of the head net.
+class HeadNetConfig(FrameNetConfig):
+    """Shape of the head net (a :class:`FrameNetConfig` with its defaults).
 
     Attributes:
         inputs: channels per frame (prosody + 8 emotion weights + intensity).
         hidden: channels of the hidden layers.
         layers: (kernel, dilation, lookahead) of each hidden conv; a 1x1 conv to 3 channels follows.
+        outputs: neck axis-angle channels.
     """
 
     inputs: int = NUM_PROSODY + NUM_STYLE
     hidden: int = 32
     layers: tuple[tuple[int, int, int], ...] = ((3, 1, 1), (3, 2, 2), (3, 4, 3))
-
-    @property
-    def lookahead(self) -> int:
-        """Frames after a frame that its output depends on."""
-        return sum(la for _, _, la in self.layers)
-
-    @property
-    def context(self) -> int:
-        """Frames before a frame that its output depends on."""
-        return sum((k - 1) * d - la for k, d, la in self.layers)
-
-    def to_json(self) -> str:
-        return json.dumps({"inputs": self.inputs, "hidden": self.hidden, "layers": [list(x) for x in self.layers]})
-
-    @classmethod
-    def from_json(cls, text: str) -> HeadNetConfig:
-        data = json.loads(text)
-        return cls(int(data["inputs"]), int(data["hidden"]), tuple(tuple(int(v) for v in x) for x in data["layers"]))
+    outputs: int = 3
 
 
 def style_channels(emotion: dict[str, float], intensity: float) -> np.ndarray:
@@ -98,28 +80,14 @@ def style_channels(emotion: dict[str, float], intensity: float) -> np.ndarray:
     return out
 
 
-@dataclass
-class HeadNet:
-    """The learned head net in numpy: ``weights`` holds ``w{i}`` [out, in, k] and ``b{i}`` [out] per conv."""
+class HeadNet(FrameNet):
+    """The learned head net in numpy (a :class:`~probtalk.framenet.FrameNet` whose outputs are radians / 10)."""
 
-    config: HeadNetConfig
-    weights: dict[str, np.ndarray]
-    provenance: dict = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        n = len(self.config.layers) + 1
-        shapes = {}
-        cin = self.config.inputs
-        for i, (k, _, _) in enumerate(self.config.layers):
-            shapes[f"w{i}"], shapes[f"b{i}"] = (self.config.hidden, cin, k), (self.config.hidden,)
-            cin = self.config.hidden
-        shapes[f"w{n - 1}"], shapes[f"b{n - 1}"] = (3, cin, 1), (3,)
-        for key, shape in shapes.items():
-            value = self.weights.get(key)
-            if value is None or tuple(value.shape) != shape:
-                got = None if value is None else list(value.shape)
-                raise CheckpointError(f"head net weight {key} is {got}, expected {list(shape)}; re-train or re-ship the head")
-        self.weights = {k: np.asarray(self.weights[k], np.float32) for k in shapes}
+    FORMAT = HEAD_FORMAT
+    VERSION = HEAD_VERSION
+    WHAT = "head net"
+    REMEDY = "train one with 'probtalk train head'"
+    OUTPUTS = 3
 
     def forward(self, x: np.ndarray, first: int, total: int | None) -> np.ndarray:
         """Neck axis-angle float32 [n, 3] (radians) for frames [first + context, first + len(x) - lookahead).
@@ -129,78 +97,7 @@ class HeadNet:
             first: absolute frame of ``x[0]`` (may be negative).
             total: frames in the clip, or None while unknown (no frame of ``x`` is past the end then).
         """
-        h = np.asarray(x, np.float32)
-        pos = first + np.arange(h.shape[0])
-        for i, (k, d, la) in enumerate(self.config.layers):
-            left = (k - 1) * d - la
-            n = h.shape[0] - (k - 1) * d
-            w, b = self.weights[f"w{i}"], self.weights[f"b{i}"]
-            y = np.broadcast_to(b, (n, b.size)).copy()
-            for j in range(k):
-                y += h[j * d : j * d + n] @ w[:, :, j].T
-            pos = pos[left : left + n]
-            h = np.tanh(y)
-            inside = (pos >= 0) & (pos < (total if total is not None else np.iinfo(np.int64).max))
-            h[~inside] = 0.0
-        last = len(self.config.layers)
-        out = h @ self.weights[f"w{last}"][:, :, 0].T + self.weights[f"b{last}"]
-        return (out * OUTPUT_SCALE).astype(np.float32)
-
-    def run(self, x: np.ndarray) -> np.ndarray:
-        """The whole clip: inputs [T, C] -> neck [T, 3] (zero padding at both ends)."""
-        c, la = self.config.context, self.config.lookahead
-        padded = np.concatenate([np.zeros((c, x.shape[1]), np.float32), x, np.zeros((la, x.shape[1]), np.float32)])
-        return self.forward(padded, -c, x.shape[0])
-
-    # ----------------------------------------------------------- files
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        """Plain arrays (no objects): the format tag, the config and provenance as JSON text, the weights."""
-        return {
-            "format": np.array(HEAD_FORMAT), "version": np.array(HEAD_VERSION),
-            "config_json": np.array(self.config.to_json()), "provenance_json": np.array(json.dumps(self.provenance)),
-            **{k: v.astype(np.float32) for k, v in self.weights.items()},
-        }
-
-    @classmethod
-    def from_arrays(cls, arrays: dict[str, np.ndarray], where: str = "head net") -> HeadNet:
-        """Rebuild from :meth:`to_arrays` output (numpy arrays or tensors converted by the caller).
-
-        Raises:
-            CheckpointError: not a head net, a newer version, or weights that do not fit.
-        """
-        try:
-            if str(np.asarray(arrays["format"])) != HEAD_FORMAT:
-                raise KeyError("format")
-            version = int(np.asarray(arrays["version"]))
-            config = HeadNetConfig.from_json(str(np.asarray(arrays["config_json"])))
-            provenance = json.loads(str(np.asarray(arrays.get("provenance_json", "{}"))))
-        except (KeyError, ValueError, TypeError, json.JSONDecodeError):
-            raise CheckpointError(f"{where} is not a probtalk head net; train one with 'probtalk train head'") from None
-        if version > HEAD_VERSION:
-            raise CheckpointError(f"{where} has head format version {version}; this probtalk reads <= {HEAD_VERSION}, upgrade")
-        weights = {k: np.asarray(v, np.float32) for k, v in arrays.items() if k[0] in "wb" and k[1:].isdigit()}
-        return cls(config, weights, provenance)
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write an ``.npz`` (atomic)."""
-        from probtalk.io import atomic_path
-
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **self.to_arrays())
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> HeadNet:
-        """Read an ``.npz`` written by :meth:`save` (no pickles).
-
-        Raises:
-            CheckpointError: missing, unreadable or not a head net.
-        """
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except (OSError, ValueError, EOFError) as exc:
-            raise CheckpointError(f"head net {path} is unreadable ({type(exc).__name__}); re-train it") from None
-        return cls.from_arrays(arrays, str(path))
+        return (self.raw(x, first, total) * OUTPUT_SCALE).astype(np.float32)
 
 
 def _normals(seed: int, take: int, positions: np.ndarray) -> np.ndarray:

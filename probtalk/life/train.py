@@ -22,45 +22,27 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from probtalk.emotions import EMOTIONS
-from probtalk.errors import DatasetError, OutputError
+from probtalk.errors import DatasetError
 from probtalk.life.head import OUTPUT_SCALE, HeadNet, HeadNetConfig, style_channels
 from probtalk.life.prosody import prosody_features
+from probtalk.train.frameconv import FrameConv, start_run
 
 logger = logging.getLogger(__name__)
 
 
-class HeadConv(nn.Module):
+class HeadConv(FrameConv):
     """The torch twin of :class:`probtalk.life.HeadNet` (same layers, padding and masking)."""
-
-    def __init__(self, config: HeadNetConfig) -> None:
-        super().__init__()
-        self.config = config
-        cin = config.inputs
-        self.convs = nn.ModuleList()
-        for k, d, _ in config.layers:
-            self.convs.append(nn.Conv1d(cin, config.hidden, k, dilation=d))
-            cin = config.hidden
-        self.out = nn.Conv1d(cin, 3, 1)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Inputs [B, T, C] and valid frames bool [B, T] -> neck [B, T, 3] in radians (zeros on padding)."""
-        m = mask[:, None, :].to(x.dtype)
-        h = x.transpose(1, 2) * m
-        for conv, (k, d, la) in zip(self.convs, self.config.layers, strict=True):
-            h = torch.tanh(conv(F.pad(h, ((k - 1) * d - la, la)))) * m
-        return (self.out(h) * m).transpose(1, 2) * OUTPUT_SCALE
+        return self.raw(x, mask) * OUTPUT_SCALE
 
-    def to_numpy(self, provenance: dict[str, Any] | None = None) -> HeadNet:
+    def to_numpy(self, provenance: dict[str, Any] | None = None) -> HeadNet:  # type: ignore[override]
         """The numpy net with these weights."""
-        weights = {}
-        for i, conv in enumerate([*self.convs, self.out]):
-            weights[f"w{i}"] = conv.weight.detach().cpu().numpy().astype(np.float32)
-            weights[f"b{i}"] = conv.bias.detach().cpu().numpy().astype(np.float32)
-        return HeadNet(self.config, weights, dict(provenance or {}))
+        return super().to_numpy(HeadNet, provenance)
 
 
 @dataclass
@@ -144,13 +126,7 @@ def train_head(
     Returns:
         the head file and the validation metrics (loss, correlation of angular speed, std in degrees).
     """
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create {out} ({exc.strerror}); choose another --out") from None
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
+    out, rng = start_run(out, seed)
     started = time.time()
     clips = load_clips(data, "train")
     if max_clips is not None and len(clips) > max_clips:

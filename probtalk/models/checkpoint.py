@@ -36,7 +36,7 @@ from probtalk.models.style_predictor import StylePredictor, StylePredictorConfig
 from probtalk.models.talker import Normalizer, Talker
 
 FORMAT_TAG = "probtalk-checkpoint"
-FORMAT_VERSION = 2  # 2: an optional "head" part (the life stage's head motion net, plain arrays)
+FORMAT_VERSION = 3  # 2: an optional "head" part (the life stage's head motion net, plain arrays); 3: "bilabial"
 KIND_VQ = "motion_vq"
 KIND_TALKER = "talker"
 _VQ_ENCODER_PREFIXES = ("vq.enc_in.", "vq.enc_down.", "vq.encoder.", "vq.enc_out.")
@@ -60,6 +60,9 @@ class CheckpointInfo:
         complete: False when weights were left out (``inference_only``) and the model can only sample.
         head: the learned head motion net (:class:`probtalk.life.HeadNet`), None when the checkpoint
             has none (format 1, or shipped without ``--head``): takes then get the stochastic head only.
+        bilabial: the lip seal's bilabial detector (:class:`probtalk.bilabial.BilabialNet`), None when the
+            checkpoint has none (before format 3, or shipped without ``--bilabial``): audio-only takes are
+            then not sealed.
     """
 
     kind: str
@@ -72,6 +75,7 @@ class CheckpointInfo:
     path: Path | None = None
     complete: bool = True
     head: Any = None
+    bilabial: Any = None
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -103,6 +107,7 @@ def save_checkpoint(
     half: bool = False,
     inference_only: bool = False,
     head: Any = None,
+    bilabial: Any = None,
 ) -> Path:
     """Write ``model`` to one file atomically and return its path.
 
@@ -117,6 +122,8 @@ def save_checkpoint(
         inference_only: Talker only: leave out the stage-1 encoder and frozen pretrained HuBERT weights.
         head: Talker only: a :class:`probtalk.life.HeadNet` stored as the optional ``head`` part
             (its arrays as float32 tensors, its config and provenance as JSON text).
+        bilabial: Talker only: a :class:`probtalk.bilabial.BilabialNet` stored as the optional
+            ``bilabial`` part, the same way.
     """
     if isinstance(model, Talker):
         kind = KIND_TALKER
@@ -158,11 +165,13 @@ def save_checkpoint(
         "provenance_json": json.dumps(provenance or {}, default=str),
         "inference_only": bool(inference_only),
     }
-    if head is not None:
+    for name, net in (("head", head), ("bilabial", bilabial)):
+        if net is None:
+            continue
         if kind != KIND_TALKER:
-            raise TypeError("only a talker checkpoint carries a head net")
-        arrays = head.to_arrays()
-        payload["head"] = {
+            raise TypeError(f"only a talker checkpoint carries a {net.WHAT}")
+        arrays = net.to_arrays()
+        payload[name] = {
             "config_json": str(arrays["config_json"]), "provenance_json": str(arrays["provenance_json"]),
             "version": int(arrays["version"]),
             "weights": {k: torch.from_numpy(v.copy()) for k, v in arrays.items() if v.dtype == "float32"},
@@ -271,23 +280,28 @@ def load_checkpoint(
         provenance=provenance,
         path=p,
         complete=not data.get("inference_only", False),
-        head=_head_net(data.get("head"), p),
+        head=_net_part(data.get("head"), p, "head"),
+        bilabial=_net_part(data.get("bilabial"), p, "bilabial"),
     )
     return model.to(map_location), info
 
 
-def _head_net(part: Any, path: Path) -> Any:
-    """The optional head part as a :class:`probtalk.life.HeadNet` (None when absent)."""
+def _net_part(part: Any, path: Path, name: str) -> Any:
+    """The optional ``head`` (:class:`probtalk.life.HeadNet`) or ``bilabial``
+    (:class:`probtalk.bilabial.BilabialNet`) part; None when absent."""
     if part is None:
         return None
-    from probtalk.life.head import HEAD_FORMAT, HeadNet
+    if name == "head":
+        from probtalk.life.head import HeadNet as kind
+    else:
+        from probtalk.bilabial import BilabialNet as kind
 
     if not isinstance(part, dict) or not isinstance(part.get("weights"), dict):
-        raise CheckpointError(f"checkpoint {path} has an unreadable head part; re-ship it")
+        raise CheckpointError(f"checkpoint {path} has an unreadable {name} part; re-ship it")
     arrays = {k: v.float().numpy() for k, v in part["weights"].items() if isinstance(v, torch.Tensor)}
-    arrays.update(format=HEAD_FORMAT, version=part.get("version", 1), config_json=part.get("config_json", ""),
+    arrays.update(format=kind.FORMAT, version=part.get("version", 1), config_json=part.get("config_json", ""),
                   provenance_json=part.get("provenance_json", "{}"))
-    return HeadNet.from_arrays(arrays, f"the head part of checkpoint {path}")
+    return kind.from_arrays(arrays, f"the {name} part of checkpoint {path}")
 
 
 def _hubert_left_out(config: AudioEncoderConfig, data: dict[str, Any]) -> bool:

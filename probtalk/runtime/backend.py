@@ -27,6 +27,7 @@ from probtalk.errors import CheckpointError
 ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
 HEAD_FILE = "head.npz"  # the life stage's head motion net (optional; numpy arrays, see probtalk.life.head)
+BILABIAL_FILE = "bilabial.npz"  # the lip seal's p/b/m detector (optional; numpy arrays, see probtalk.bilabial)
 META_FILE = "probtalk_onnx.json"
 ONNX_FORMAT = "probtalk-onnx"
 ONNX_FORMAT_VERSION = 2  # 2: optional encoder inputs "phones" and "noise" (exports without them say 1)

@@ -36,6 +36,7 @@ from probtalk.errors import CheckpointError, MissingExtraError
 from probtalk.io import atomic_path
 from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS, MOTION_DIM, MOTION_EXPRESSION, MOTION_JAW
 from probtalk.runtime.backend import (
+    BILABIAL_FILE,
     DECODER_FILE,
     ENCODER_FILE,
     HEAD_FILE,
@@ -109,11 +110,13 @@ def export_onnx(checkpoint: str | os.PathLike[str], folder: str | os.PathLike[st
             with atomic_path(folder / name) as out:
                 onnx.save(model, str(out))
     meta = describe(talker, info, fps, file_sha256(checkpoint), encoder.input_names)
-    if info.head is not None:  # the life stage's head net runs in numpy beside the graphs
-        info.head.save(folder / HEAD_FILE)
-        meta["head"] = HEAD_FILE
-    elif (folder / HEAD_FILE).is_file():
-        (folder / HEAD_FILE).unlink()  # a head of an earlier export does not belong to this model
+    # The head net and the bilabial detector run in numpy beside the graphs.
+    for key, net, name in (("head", info.head, HEAD_FILE), ("bilabial", info.bilabial, BILABIAL_FILE)):
+        if net is not None:
+            net.save(folder / name)
+            meta[key] = name
+        elif (folder / name).is_file():
+            (folder / name).unlink()  # a net of an earlier export does not belong to this model
     with atomic_path(folder / META_FILE) as out:
         Path(out).write_text(json.dumps(meta, indent=1) + "\n")
     logger.info("exported %s to %s", checkpoint, folder)

@@ -31,20 +31,23 @@ from probtalk.runtime.stream import Stream, StreamOptions
 from probtalk.vocabulary import StyleNames
 
 if TYPE_CHECKING:
+    from probtalk.bilabial import BilabialNet
     from probtalk.lipseal import LipSeal
 
 logger = logging.getLogger(__name__)
 
 
 class RuntimeModel:
-    """Mixin: subclasses set ``backend``, ``names`` (a :class:`StyleNames`), ``name``, ``rig_id``
-    and ``head_net`` (the learned head motion net, None when the model ships none)."""
+    """Mixin: subclasses set ``backend``, ``names`` (a :class:`StyleNames`), ``name``, ``rig_id``,
+    ``head_net`` (the learned head motion net, None when the model ships none) and ``bilabial_net``
+    (the lip seal's p/b/m detector for audio without a transcript, None when the model ships none)."""
 
     backend: Backend
     names: StyleNames
     name: str
     rig_id: str | None
     head_net: HeadNet | None = None
+    bilabial_net: BilabialNet | None = None
 
     @property
     def fps(self) -> float:
@@ -127,13 +130,9 @@ class RuntimeModel:
             temperature=opts.sampling_temperature, top_k=opts.top_k, seed=seed,
             window_seconds=opts.window_seconds, overlap_seconds=opts.overlap_seconds, phones=phones,
         )
-        sealed = 0
-        if phones is not None and opts.seal_lips:
-            seal = self.lip_seal()
-            if seal is not None:
-                motions, counts = zip(*(seal.apply(m, phones) for m in motions), strict=True)
-                motions, sealed = list(motions), counts[0]
-        meta = {**self.take_meta(opts, style, seed), **text_meta, "seal_lips": opts.seal_lips, "sealed_frames": sealed}
+        motions, sealed, sealed_from = self.seal(motions, wav, phones, opts.seal_lips)
+        meta = {**self.take_meta(opts, style, seed), **text_meta, "seal_lips": opts.seal_lips, "sealed_frames": sealed,
+                "sealed_from": sealed_from}
         if isinstance(audio, str | os.PathLike):
             meta["audio"] = Path(audio).name
             meta["audio_sha256"] = audio_sha256(audio)
@@ -142,6 +141,29 @@ class RuntimeModel:
             motions, wav, fps=self.fps, seed=life_seed, settings=_settings(opts), emotion=meta["emotion"],
             intensity=style.intensity, head=self.head_net, metas=[{**meta, "take": k} for k in range(len(motions))],
         )
+
+    def seal(self, motions: list[np.ndarray], wav: np.ndarray, phones: np.ndarray | None,
+             enabled: bool) -> tuple[list[np.ndarray], int, str | None]:
+        """Close the lips on every p, b and m of each take (see :mod:`probtalk.lipseal`).
+
+        The frames come from the transcript's alignment when there is one (``phones``), else from
+        the model's bilabial detector (:mod:`probtalk.bilabial`); a model without a detector, or
+        trained on another rig, leaves audio-only takes as they are.
+
+        Returns:
+            (the takes, frames sealed fully in each, "transcript" / "audio" / None for what said where).
+        """
+        seal = self.lip_seal() if enabled and motions else None
+        if seal is None:
+            return motions, 0, None
+        if phones is not None:
+            source, marked = "transcript", None
+        elif self.bilabial_net is not None:
+            source, marked = "audio", self.bilabial_net.frames(wav, self.fps, motions[0].shape[0])
+        else:
+            return motions, 0, None
+        sealed = [seal.apply(m, phones) if marked is None else seal.seal_frames(m, marked) for m in motions]
+        return [m for m, _ in sealed], sealed[0][1], source
 
     def lip_seal(self) -> LipSeal | None:
         """The lip seal of the rig the model was trained on (the bundled head), or None for another rig."""

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from probtalk.bilabial import BilabialNet
 from probtalk.errors import CheckpointError
 from probtalk.life.head import HeadNet
 from probtalk.runtime.backend import DEFAULT_ONNX_DIR, META_FILE, OnnxBackend
@@ -40,6 +41,7 @@ class OnnxModel(RuntimeModel):
         self.rig_id = meta.get("rig")
         self.folder = Path(folder)
         self.head_net = HeadNet.load(self.folder / meta["head"]) if meta.get("head") else None
+        self.bilabial_net = BilabialNet.load(self.folder / meta["bilabial"]) if meta.get("bilabial") else None
 
     def info(self) -> dict[str, Any]:
         """Speakers, emotions, rig and where the graphs came from."""

@@ -139,6 +139,32 @@ def add_noise(x: torch.Tensor, snr_db: float, gen: torch.Generator) -> torch.Ten
     return x + torch.randn(x.shape, generator=gen) * math.sqrt(float(power) / 10 ** (snr_db / 10))
 
 
+def perturb_speech(a: torch.Tensor, config: AugmentConfig, gen: torch.Generator) -> tuple[torch.Tensor, float]:
+    """One clip's speech [N] randomly perturbed (speed, pitch, EQ, reverb, noise, gain) and the speed factor
+    applied (1.0 when none; the caller warps the clip's motion and labels to follow, see :func:`speed_source`)."""
+    speed = 1.0
+    if config.speed_prob > 0 and float(torch.rand((), generator=gen)) < config.speed_prob:
+        speed = _uniform(*config.speed_range, gen)
+        a = _resample_1d(a[:, None], max(1, int(round(len(a) / speed))))[:, 0]
+    if config.pitch_prob > 0 and float(torch.rand((), generator=gen)) < config.pitch_prob:
+        a = pitch_shift(a, _uniform(*config.pitch_semitones, gen))
+    if config.eq_prob > 0 and float(torch.rand((), generator=gen)) < config.eq_prob:
+        a = _eq(a, config.eq_db, gen)
+    if config.reverb_prob > 0 and float(torch.rand((), generator=gen)) < config.reverb_prob:
+        a = reverb(a, _uniform(*config.reverb_seconds, gen), gen)
+    if config.noise_prob > 0 and float(torch.rand((), generator=gen)) < config.noise_prob:
+        a = add_noise(a, _uniform(*config.snr_db, gen), gen)
+    if config.gain_db > 0:
+        a = a * 10 ** (_uniform(-config.gain_db, config.gain_db, gen) / 20)
+    return a, speed
+
+
+def speed_source(frames: int, speed: float) -> tuple[int, torch.Tensor]:
+    """Frames after a speed change and, for each, the nearest source frame [n] (labels are not interpolated)."""
+    n = max(1, int(round(frames / speed)))
+    return n, ((torch.arange(n) + 0.5) * speed - 0.5).round().long().clamp(0, frames - 1)
+
+
 def augment_batch(batch: Batch, config: AugmentConfig, fps: float, gen: torch.Generator) -> Batch:
     """Randomly perturb each clip's speech (speed, pitch, EQ, reverb, noise, gain); the motion follows speed changes."""
     audio, motion, phones = [], [], []
@@ -147,23 +173,12 @@ def augment_batch(batch: Batch, config: AugmentConfig, fps: float, gen: torch.Ge
         a = batch.audio[i, : int(batch.audio_lengths[i])].float()
         m = batch.motion[i, : int(batch.lengths[i])]
         p = batch.phones[i, : int(batch.lengths[i])] if has_phones else None
-        if config.speed_prob > 0 and float(torch.rand((), generator=gen)) < config.speed_prob:
-            speed = _uniform(*config.speed_range, gen)
-            a = _resample_1d(a[:, None], max(1, int(round(len(a) / speed))))[:, 0]
-            m = _resample_1d(m, max(1, int(round(len(m) / speed))))
+        a, speed = perturb_speech(a, config, gen)
+        if speed != 1.0:
+            n, src = speed_source(len(m), speed)
+            m = _resample_1d(m, n)
             if p is not None:  # nearest frame: phone tokens are labels, not values
-                src = ((torch.arange(len(m)) + 0.5) * speed - 0.5).round().long().clamp(0, len(p) - 1)
                 p = p[src]
-        if config.pitch_prob > 0 and float(torch.rand((), generator=gen)) < config.pitch_prob:
-            a = pitch_shift(a, _uniform(*config.pitch_semitones, gen))
-        if config.eq_prob > 0 and float(torch.rand((), generator=gen)) < config.eq_prob:
-            a = _eq(a, config.eq_db, gen)
-        if config.reverb_prob > 0 and float(torch.rand((), generator=gen)) < config.reverb_prob:
-            a = reverb(a, _uniform(*config.reverb_seconds, gen), gen)
-        if config.noise_prob > 0 and float(torch.rand((), generator=gen)) < config.noise_prob:
-            a = add_noise(a, _uniform(*config.snr_db, gen), gen)
-        if config.gain_db > 0:
-            a = a * 10 ** (_uniform(-config.gain_db, config.gain_db, gen) / 20)
         audio.append(a)
         motion.append(m)
         if p is not None:

@@ -1,0 +1,108 @@
+"""Hear p, b and m in speech: the detector whose frames the lip seal closes when there is no transcript.
+
+With a transcript, forced alignment says where every bilabial is
+(:mod:`probtalk.transcript`). Without one, the motion model alone closes the
+lips on only part of them; this small learned net listens for the closures
+themselves (the silence and burst of p and b, the nasal murmur of m) and
+:mod:`probtalk.lipseal` closes the lips on the frames it marks, in every take.
+
+Numpy only, so the torch and onnxruntime paths share it:
+
+* the front end (:func:`log_mel`) is 40 log-mel bands of four 25 ms windows per
+  motion frame (160 channels at 25 fps), after scaling the clip to unit RMS
+  and taking away each band's mean over the clip (a microphone's or room's
+  colouring is a constant offset per band, so it cancels);
+* the net (:class:`BilabialNet`) is a :class:`~probtalk.framenet.FrameNet`
+  of three convs that sees 6 frames (0.24 s) each side, with one sigmoid
+  output: the probability that the frame lies inside a p, b or m;
+* frames above the net's threshold (stored with it when it was trained,
+  :mod:`probtalk.train.bilabial`; 0.5 for the default model's) are sealed.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from probtalk.framenet import FrameNet, FrameNetConfig
+from probtalk.layout import AUDIO_SAMPLE_RATE
+
+BILABIAL_FORMAT = "probtalk-bilabial"
+BILABIAL_VERSION = 1
+SUBFRAMES = 4  # analysis windows per motion frame
+MELS = 40
+WINDOW = 400  # samples (25 ms at 16 kHz)
+N_FFT = 512
+MEL_RANGE_HZ = (60.0, 7600.0)
+FEATURE_SCALE = 0.25  # log-mel units to net inputs (a band's deviation from its clip mean is a few units)
+DEFAULT_THRESHOLD = 0.5  # for nets whose provenance names none
+DEFAULT_CONFIG = FrameNetConfig(inputs=SUBFRAMES * MELS, hidden=128, layers=((5, 1, 2),) * 3, outputs=1)
+
+
+def _mel(hz: np.ndarray) -> np.ndarray:
+    return 2595.0 * np.log10(1.0 + hz / 700.0)
+
+
+@functools.lru_cache(maxsize=1)
+def mel_filterbank() -> np.ndarray:
+    """Triangular mel filters float64 [MELS, N_FFT // 2 + 1] over :data:`MEL_RANGE_HZ`."""
+    lo, hi = _mel(np.array(MEL_RANGE_HZ))
+    edges = 700.0 * (10.0 ** (np.linspace(lo, hi, MELS + 2) / 2595.0) - 1.0)
+    bins = np.fft.rfftfreq(N_FFT, 1.0 / AUDIO_SAMPLE_RATE)
+    bank = np.zeros((MELS, bins.size))
+    for i in range(MELS):
+        left, centre, right = edges[i : i + 3]
+        bank[i] = np.clip(np.minimum((bins - left) / (centre - left), (right - bins) / (right - centre)), 0.0, None)
+    return bank
+
+
+def log_mel(wav: np.ndarray, fps: float, num_frames: int) -> np.ndarray:
+    """The detector's input float32 [num_frames, SUBFRAMES * MELS] for 16 kHz speech [N].
+
+    Frame t holds the log-mel bands of :data:`SUBFRAMES` Hann windows centred
+    evenly inside [t / fps, (t + 1) / fps), each band less its mean over the
+    clip, times :data:`FEATURE_SCALE`. Windows past the audio see zeros.
+    """
+    x = np.asarray(wav, np.float64).ravel()
+    rms = float(np.sqrt(np.mean(x**2))) if x.size else 0.0
+    x = x / max(rms, 1e-5)
+    offsets = (np.arange(SUBFRAMES) + 0.5) / SUBFRAMES
+    centres = np.round((np.arange(num_frames)[:, None] + offsets[None]) / fps * AUDIO_SAMPLE_RATE).astype(np.int64)
+    index = centres.reshape(-1, 1) + np.arange(WINDOW)[None] - WINDOW // 2 + WINDOW
+    padded = np.concatenate([np.zeros(WINDOW), x, np.zeros(WINDOW)])
+    frames = np.where(index < padded.size, padded[np.clip(index, 0, padded.size - 1)], 0.0) * np.hanning(WINDOW)
+    power = np.abs(np.fft.rfft(frames, N_FFT)) ** 2
+    bands = np.log(power @ mel_filterbank().T + 1e-4)  # [num_frames * SUBFRAMES, MELS]
+    if bands.shape[0]:
+        bands -= bands.mean(0, keepdims=True)
+    return (bands.reshape(num_frames, SUBFRAMES * MELS) * FEATURE_SCALE).astype(np.float32)
+
+
+class BilabialNet(FrameNet):
+    """The bilabial detector in numpy: per frame, the probability of being inside a p, b or m."""
+
+    FORMAT = BILABIAL_FORMAT
+    VERSION = BILABIAL_VERSION
+    WHAT = "bilabial detector"
+    REMEDY = "train one with 'probtalk train bilabial'"
+    OUTPUTS = 1
+
+    def forward(self, x: np.ndarray, first: int, total: int | None) -> np.ndarray:
+        """Probabilities float32 [n, 1] (see :meth:`FrameNet.raw`)."""
+        return (1.0 / (1.0 + np.exp(-self.raw(x, first, total).astype(np.float64)))).astype(np.float32)
+
+    @property
+    def threshold(self) -> float:
+        """The probability above which a frame counts as bilabial (stored with the net)."""
+        return float(self.provenance.get("threshold", DEFAULT_THRESHOLD))
+
+    def probabilities(self, wav: np.ndarray, fps: float, num_frames: int) -> np.ndarray:
+        """float32 [num_frames]: each frame's probability of lying inside a p, b or m."""
+        if num_frames <= 0:
+            return np.zeros(0, np.float32)
+        return self.run(log_mel(wav, fps, num_frames))[:, 0]
+
+    def frames(self, wav: np.ndarray, fps: float, num_frames: int) -> np.ndarray:
+        """bool [num_frames]: the frames to seal (probability above :attr:`threshold`)."""
+        return self.probabilities(wav, fps, num_frames) > self.threshold
