@@ -35,6 +35,7 @@ MELS = 40
 WINDOW = 400  # samples (25 ms at 16 kHz)
 N_FFT = 512
 MEL_RANGE_HZ = (60.0, 7600.0)
+CHUNK_WINDOWS = 4096  # analysis windows transformed at once
 FEATURE_SCALE = 0.25  # log-mel units to net inputs (a band's deviation from its clip mean is a few units)
 DEFAULT_THRESHOLD = 0.5  # for nets whose provenance names none
 DEFAULT_CONFIG = FrameNetConfig(inputs=SUBFRAMES * MELS, hidden=128, layers=((5, 1, 2),) * 3, outputs=1)
@@ -69,11 +70,14 @@ def log_mel(wav: np.ndarray, fps: float, num_frames: int) -> np.ndarray:
     x = x / max(rms, 1e-5)
     offsets = (np.arange(SUBFRAMES) + 0.5) / SUBFRAMES
     centres = np.round((np.arange(num_frames)[:, None] + offsets[None]) / fps * AUDIO_SAMPLE_RATE).astype(np.int64)
-    index = centres.reshape(-1, 1) + np.arange(WINDOW)[None] - WINDOW // 2 + WINDOW
+    centres = centres.ravel() + WINDOW  # in the padded signal
     padded = np.concatenate([np.zeros(WINDOW), x, np.zeros(WINDOW)])
-    frames = np.where(index < padded.size, padded[np.clip(index, 0, padded.size - 1)], 0.0) * np.hanning(WINDOW)
-    power = np.abs(np.fft.rfft(frames, N_FFT)) ** 2
-    bands = np.log(power @ mel_filterbank().T + 1e-4)  # [num_frames * SUBFRAMES, MELS]
+    window, bank = np.hanning(WINDOW), mel_filterbank().T
+    bands = np.empty((centres.size, MELS))
+    for start in range(0, centres.size, CHUNK_WINDOWS):  # in pieces: an hour of speech stays a few MB at a time
+        index = centres[start : start + CHUNK_WINDOWS, None] + np.arange(WINDOW)[None] - WINDOW // 2
+        frames = np.where(index < padded.size, padded[np.clip(index, 0, padded.size - 1)], 0.0) * window
+        bands[start : start + CHUNK_WINDOWS] = np.log(np.abs(np.fft.rfft(frames, N_FFT)) ** 2 @ bank + 1e-4)
     if bands.shape[0]:
         bands -= bands.mean(0, keepdims=True)
     return (bands.reshape(num_frames, SUBFRAMES * MELS) * FEATURE_SCALE).astype(np.float32)

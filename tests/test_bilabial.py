@@ -66,6 +66,15 @@ def test_log_mel_shape_gain_and_colouring():
     assert log_mel(wav[:0], 25.0, 3).shape == (3, DEFAULT_CONFIG.inputs)  # no audio: zeros, not an error
 
 
+def test_log_mel_in_pieces_is_the_whole(monkeypatch):
+    import probtalk.bilabial as bilabial
+
+    wav = np.random.default_rng(1).standard_normal(16000 * 3).astype(np.float32)
+    whole = log_mel(wav, 25.0, 75)
+    monkeypatch.setattr(bilabial, "CHUNK_WINDOWS", 7)  # long audio is transformed piece by piece
+    np.testing.assert_array_equal(log_mel(wav, 25.0, 75), whole)
+
+
 # ------------------------------------------------------------------ the net
 def test_numpy_net_matches_torch_and_a_stream_window_matches_the_clip():
     conv, net = _small_net()
