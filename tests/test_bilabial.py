@@ -224,3 +224,63 @@ def test_cli_refuses_unknown_settings(tmp_path):
     r = subprocess.run([sys.executable, "-m", "probtalk", "train", "bilabial", "--data", "x", "--out",
                         str(tmp_path / "o"), "--set", "velocity_weight=2"], capture_output=True, text=True)
     assert r.returncode == 2 and "train bilabial takes" in r.stderr and "Traceback" not in r.stderr
+
+
+def _speech_folder(root, bilabial_speech) -> None:
+    """Two recordings with transcripts (one the bilabial line, one a slowed copy) and one whose
+    transcript belongs to other speech; a file without a transcript is ignored."""
+    import soundfile as sf
+
+    from test_default_model import BILABIAL_LINE
+
+    audio, _ = bilabial_speech
+    root.mkdir()
+    sf.write(root / "a.wav", audio, 16000)
+    sf.write(root / "b.wav", np.interp(np.arange(0, audio.size, 0.9), np.arange(audio.size), audio), 16000)
+    sf.write(root / "wrong.wav", audio, 16000)
+    sf.write(root / "untranscribed.wav", audio, 16000)
+    for name in ("a", "b"):
+        (root / f"{name}.txt").write_text(BILABIAL_LINE + "\n")
+    (root / "wrong.txt").write_text("Seven yellow ducks are swimming across the quiet green lake today.\n")
+
+
+def test_recordings_with_transcripts_are_aligned_and_a_misfit_is_left_out(tmp_path, bilabial_speech):
+    from probtalk.train.bilabial import aligned_speech, hear_speech
+
+    _speech_folder(tmp_path / "speech", bilabial_speech)
+    cache: dict = {}
+    found = aligned_speech(tmp_path / "speech", cache)
+    assert sorted(p.name for p, _ in found) == ["a.wav", "b.wav"]
+    assert cache["wrong.wav"] is None and "untranscribed.wav" not in cache
+    phones = dict(found)[tmp_path / "speech" / "a.wav"]
+    assert sum(p == "M" or p == "B" or p == "P" for _, _, p in phones) >= 8
+    heard = hear_speech(found, 2, seed=0)
+    assert len(heard) == 4 and all(h.bilabial.any() and h.inputs.shape[1] == DEFAULT_CONFIG.inputs for h in heard)
+
+
+def test_training_draws_on_recordings_and_records_them(tmp_path, tiny_corpus, bilabial_speech):
+    import json
+
+    from probtalk.train.bilabial import train_bilabial
+
+    _speech_folder(tmp_path / "speech", bilabial_speech)
+    path, _ = train_bilabial(tiny_corpus, tmp_path / "run", steps=3, batch_size=4, variants=1, max_clips=2,
+                             speech=[tmp_path / "speech"])
+    net = BilabialNet.load(path)
+    assert net.provenance["speech_hearings"] == 2 and net.provenance["speech"] == [str(tmp_path / "speech")]
+    cached = json.loads((tmp_path / "run" / "speech_alignments.json").read_text())[str(tmp_path / "speech")]
+    assert cached["a.wav"] and cached["wrong.wav"] is None
+
+
+def test_cli_refuses_speech_for_other_stages_and_a_missing_folder(tmp_path, tiny_corpus):
+    import subprocess
+    import sys
+
+    base = [sys.executable, "-m", "probtalk", "train"]
+    r = subprocess.run(base + ["head", "--data", str(tiny_corpus), "--out", str(tmp_path / "o"), "--speech", "x"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "--speech is for 'probtalk train bilabial'" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run(base + ["bilabial", "--data", str(tiny_corpus), "--out", str(tmp_path / "o"), "--speech",
+                               str(tmp_path / "nope"), "--set", "steps=1", "--set", "max_clips=1"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "does not exist" in r.stderr and "Traceback" not in r.stderr

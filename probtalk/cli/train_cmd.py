@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import os
+from typing import Any
 
 import typer
 
@@ -20,7 +21,7 @@ class Stage(str, enum.Enum):
 
 HEAD_KEYS = {"steps": int, "batch_size": int, "lr": float, "seed": int, "max_clips": int, "velocity_weight": float}
 BILABIAL_KEYS = {"steps": int, "batch_size": int, "lr": float, "seed": int, "max_clips": int, "variants": int,
-                 "dropout": float, "positive_weight": float, "threshold": float}
+                 "dropout": float, "positive_weight": float, "threshold": float, "speech_share": float}
 
 
 @app.command()
@@ -38,10 +39,12 @@ def train(
     hubert: str = typer.Option(None, "--hubert", help="Local pretrained HuBERT folder (default: small HuBERT from scratch)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/train_state.pt."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    speech: list[str] = typer.Option([], "--speech", help="bilabial only: a folder of recordings with a <name>.txt "
+                                     "transcript beside each, force-aligned and added to the corpus (repeatable)."),
 ) -> None:
     """Train stage 1 (vq), stage 2 (predictor), the head motion net (head: --set steps=, batch_size=, lr=,
     seed=, max_clips=, velocity_weight=) or the bilabial detector (bilabial: --set steps=, batch_size=, lr=,
-    seed=, max_clips=, variants=, dropout=, positive_weight=, threshold=); torchrun --nproc-per-node N runs
+    seed=, max_clips=, variants=, dropout=, positive_weight=, threshold=, speech_share=; --speech); torchrun --nproc-per-node N runs
     vq and predictor data-parallel."""
     from probtalk.errors import InputError, OutputError
     from probtalk.train import load_train_config, train_predictor, train_vq
@@ -49,13 +52,18 @@ def train(
     for flag, value in (("--out", out), ("--data", data)):
         if not value.strip():
             raise OutputError(f"{flag} is empty; give a folder (e.g. --data datasets/synth --out runs/vq)")
+    if speech and stage is not Stage.bilabial:
+        raise InputError(f"--speech is for 'probtalk train bilabial', not {stage.value}; leave it out")
     if stage in (Stage.head, Stage.bilabial):
         if stage is Stage.head:
             from probtalk.life.train import train_head as train_net
         else:
             from probtalk.train.bilabial import train_bilabial as train_net
         keys = HEAD_KEYS if stage is Stage.head else BILABIAL_KEYS
-        path, net_metrics = train_net(data, out, **_net_settings(stage.value, keys, set_))
+        settings: dict[str, Any] = dict(_net_settings(stage.value, keys, set_))
+        if speech:
+            settings["speech"] = speech
+        path, net_metrics = train_net(data, out, **settings)
         shown = {k: v for k, v in net_metrics.items() if not isinstance(v, dict)}
         typer.echo(f"done: {path}  " + "  ".join(f"{k} {v}" for k, v in shown.items()))
         return

@@ -14,6 +14,15 @@ corpus's phone timing puts it inside a P, B or M. The features are computed
 once; training draws 4 s crops of them (binary cross-entropy, bilabial frames
 weighted ``positive_weight`` times, dropout on each conv's input).
 
+``speech`` adds folders of recordings with a transcript beside each
+(``<name>.txt``, as ``probtalk animate`` folder mode reads them; e.g. a neural
+voice's, written by ``scripts/piper_speech_set.py``): each is force-aligned to
+its transcript with pocketsphinx, and its phones are the targets. A clip whose
+transcript fails the fit check, or whose phones could only be split evenly
+within the words, is left out. Its hearings are drawn as often as all of the
+corpus's together (``speech_share``), so a few hundred natural recordings are
+not drowned by the corpus.
+
 The decision threshold (default 0.5) is stored in the net's provenance and
 :meth:`~probtalk.bilabial.BilabialNet.frames` uses it. ``metrics.json`` holds,
 for a range of thresholds, the share of the ``val`` split's bilabial midpoints
@@ -94,28 +103,104 @@ def hear_split(root: str | os.PathLike[str], split: str, variants: int, seed: in
         sample = data[i]
         if not sample.phones:
             raise DatasetError(f"{root} has no phone timings for {sample.keyid}; the detector needs align/<keyid>.json")
-        frames = len(sample.motion)
-        tokens = torch.from_numpy(phone_tokens(sample.phones, fps, frames))
-        for v in range(variants):
-            audio, speed = torch.from_numpy(sample.audio).float(), 1.0
-            labels = tokens
-            if v > 0:
-                audio, speed = perturb_speech(audio, DETECTOR_AUGMENT, gen)
-                if speed != 1.0:
-                    labels = tokens[speed_source(frames, speed)[1]]
-            n = len(labels)
-            closed, opened = phone_midpoints([(s / speed, e / speed, p) for s, e, p in sample.phones], fps, n)
-            out.append(HeardClip(log_mel(audio.numpy(), fps, n), np.isin(labels.numpy(), bil), closed, opened))
+        out += _hearings(sample.audio, sample.phones, len(sample.motion), variants, gen, fps, bil)
     return out
 
 
-def _crops(clips: list[HeardClip], rng: np.random.Generator, batch: int) -> tuple[torch.Tensor, ...]:
+class _EvenSplit(logging.Handler):
+    """Notes the aligner's warning that phones were split evenly within the words (no phone pass)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen = self.seen or "split evenly" in record.getMessage()
+
+
+def aligned_speech(folder: str | os.PathLike[str], cache: dict[str, Any] | None = None) -> list[tuple[Path, list[Any]]]:
+    """(audio file, phones) for each recording in ``folder`` whose ``.txt`` transcript aligns phone by phone.
+
+    Args:
+        folder: audio files, each with its transcript in ``<name>.txt`` beside it.
+        cache: alignments by file name, filled as it goes (kept between runs by the caller).
+
+    Raises:
+        DatasetError: the folder holds no audio file with a transcript.
+    """
+    from probtalk.audio import load_audio
+    from probtalk.cli.animate_cmd import AUDIO_SUFFIXES
+    from probtalk.transcript import align_transcript
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"speech folder {folder} does not exist; give a folder of audio files with a .txt beside each")
+    cache = {} if cache is None else cache
+    out = []
+    pairs = [(p, p.with_suffix(".txt")) for p in sorted(folder.iterdir()) if p.suffix.lower() in AUDIO_SUFFIXES]
+    pairs = [(p, t) for p, t in pairs if t.is_file()]
+    if not pairs:
+        raise DatasetError(f"{folder} holds no audio file with its transcript (<name>.txt) beside it")
+    align_log = logging.getLogger("probtalk.corpus.align")
+    for path, txt in pairs:
+        if path.name not in cache:
+            handler = _EvenSplit()
+            align_log.addHandler(handler)
+            try:
+                r = align_transcript(load_audio(path), txt.read_text(encoding="utf-8"))
+            finally:
+                align_log.removeHandler(handler)
+            good = r.used and bool(r.phones) and not handler.seen
+            cache[path.name] = [[p.start, p.end, p.phone] for p in r.phones] if good else None
+        if cache[path.name]:
+            out.append((path, [tuple(p) for p in cache[path.name]]))
+    logger.info("%s: %d of %d recordings aligned phone by phone", folder, len(out), len(pairs))
+    return out
+
+
+def hear_speech(recordings: list[tuple[Path, list[Any]]], variants: int, seed: int, fps: float = 25.0) -> list[HeardClip]:
+    """Each aligned recording heard ``variants`` times (the first as recorded), like :func:`hear_split`."""
+    from probtalk.audio import load_audio
+
+    gen = torch.Generator().manual_seed(seed)
+    bil = list(BILABIAL_TOKENS)
+    out = []
+    for path, phones in recordings:
+        wav = load_audio(path)
+        frames = max(1, int(round(wav.size * fps / 16000)))
+        out += _hearings(wav, phones, frames, variants, gen, fps, bil)
+    return out
+
+
+def _hearings(wav: np.ndarray, phones: list[Any], frames: int, variants: int, gen: torch.Generator, fps: float,
+              bil: list[int]) -> list[HeardClip]:
+    tokens = torch.from_numpy(phone_tokens(phones, fps, frames))
+    out = []
+    for v in range(variants):
+        audio, speed = torch.from_numpy(wav).float(), 1.0
+        labels = tokens
+        if v > 0:
+            audio, speed = perturb_speech(audio, DETECTOR_AUGMENT, gen)
+            if speed != 1.0:
+                labels = tokens[speed_source(frames, speed)[1]]
+        n = len(labels)
+        closed, opened = phone_midpoints([(s / speed, e / speed, p) for s, e, p in phones], fps, n)
+        out.append(HeardClip(log_mel(audio.numpy(), fps, n), np.isin(labels.numpy(), bil), closed, opened))
+    return out
+
+
+def _crops(clips: list[HeardClip], rng: np.random.Generator, batch: int,
+           extra: list[HeardClip] | None = None, extra_share: float = 0.0) -> tuple[torch.Tensor, ...]:
     c = clips[0].inputs.shape[1]
     x = torch.zeros(batch, CROP_FRAMES, c)
     y = torch.zeros(batch, CROP_FRAMES)
     mask = torch.zeros(batch, CROP_FRAMES, dtype=torch.bool)
-    for b, i in enumerate(rng.integers(0, len(clips), batch)):
-        clip = clips[int(i)]
+    if extra:
+        picks = [(extra if rng.random() < extra_share else clips) for _ in range(batch)]
+        chosen = [pool[int(rng.integers(0, len(pool)))] for pool in picks]
+    else:
+        chosen = [clips[int(i)] for i in rng.integers(0, len(clips), batch)]
+    for b, clip in enumerate(chosen):
         n = clip.inputs.shape[0]
         start = int(rng.integers(0, max(0, n - CROP_FRAMES) + 1))
         m = min(CROP_FRAMES, n - start)
@@ -144,6 +229,7 @@ def train_bilabial(
     data: str | os.PathLike[str], out: str | os.PathLike[str], *, steps: int = 3000, batch_size: int = 32,
     lr: float = 2e-3, variants: int = 4, dropout: float = 0.2, positive_weight: float = 2.0,
     threshold: float = 0.5, seed: int = 0, max_clips: int | None = None,
+    speech: list[str | os.PathLike[str]] | None = None, speech_share: float = 0.5,
 ) -> tuple[Path, dict[str, Any]]:
     """Train the detector and write ``out/bilabial.npz`` and ``out/metrics.json``.
 
@@ -159,6 +245,9 @@ def train_bilabial(
         threshold: probability above which a frame is sealed (stored with the net).
         seed: seed of the initialisation, augmentation and crops.
         max_clips: use at most this many utterances per split (a quick run).
+        speech: folders of recordings with a ``.txt`` transcript beside each, added to the corpus
+            (see the module docstring); their alignments are kept in ``out/speech_alignments.json``.
+        speech_share: share of the training crops drawn from ``speech`` (when given).
 
     Returns:
         the detector file and the validation metrics.
@@ -172,13 +261,24 @@ def train_bilabial(
         val = hear_split(data, "val", 2, seed + 1, max_clips=max_clips)
     except DatasetError:
         val = clips[: max(1, len(clips) // 10)]
-    logger.info("bilabial detector: %d hearings, %d for validation (%.0f s)", len(clips), len(val), time.time() - started)
+    heard_speech: list[HeardClip] = []
+    if speech:
+        if not 0.0 < float(speech_share) < 1.0:
+            raise InputError(f"speech_share {speech_share} must lie strictly between 0 and 1 (e.g. 0.5)")
+        cache_path = out / "speech_alignments.json"
+        cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+        for n, folder in enumerate(speech):
+            found = aligned_speech(folder, cache.setdefault(str(folder), {}))
+            cache_path.write_text(json.dumps(cache))
+            heard_speech += hear_speech(found, variants, seed + 100 + n)
+    logger.info("bilabial detector: %d hearings + %d of recordings, %d for validation (%.0f s)", len(clips),
+                len(heard_speech), len(val), time.time() - started)
     conv = FrameConv(DEFAULT_CONFIG, dropout=dropout)
     opt = torch.optim.AdamW(conv.parameters(), lr=lr, weight_decay=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=max(steps, 2))
     weight = torch.tensor(positive_weight)
     for step in range(steps):
-        x, y, mask = _crops(clips, rng, batch_size)
+        x, y, mask = _crops(clips, rng, batch_size, heard_speech, speech_share)
         logits = conv.raw(x, mask)[..., 0]
         loss = nn.functional.binary_cross_entropy_with_logits(logits[mask], y[mask], pos_weight=weight)
         opt.zero_grad()
@@ -194,7 +294,8 @@ def train_bilabial(
     metrics = {"threshold": threshold, "val_bilabials_found": round(rates[threshold][0], 4),
                "val_open_vowels_marked": round(rates[threshold][1], 4), "train_seconds": round(time.time() - started, 1),
                "per_threshold": {str(t): [round(a, 4), round(b, 4)] for t, (a, b) in rates.items()}}
-    net.provenance = {"data": str(data), "steps": steps, "hearings": len(clips), "variants": variants,
+    net.provenance = {"data": str(data), "speech": [str(f) for f in speech or []], "speech_hearings": len(heard_speech),
+                      "steps": steps, "hearings": len(clips), "variants": variants,
                       "threshold": threshold, "metrics": {k: v for k, v in metrics.items() if k != "per_threshold"}}
     path = out / "bilabial.npz"
     net.save(path)

@@ -1,0 +1,238 @@
+"""Lip sync on speech without motion capture: a folder of recordings, each with its transcript.
+
+This is how lip sync is measured on real recordings (and on voices outside the
+corpus, e.g. the Piper set of scripts/piper_speech_set.py): there is no ground
+truth motion, only the words. Each speech file with a ``.txt`` beside it is
+force-aligned to its transcript with pocketsphinx (the fit check of
+``animate(text=...)`` included; a rejected transcript drops the clip and is
+counted), and the takes of each model are scored at the aligned phones:
+
+* lips closed at p/b/m midpoints (gap < 2 mm), per take and in every take;
+* lips open at open-vowel midpoints (gap > 6 mm), per take;
+* for a model with a bilabial detector, its recall (p/b/m midpoints with a
+  heard frame within one frame) and its false alarms (open-vowel midpoints heard).
+
+Columns: "model" is the takes as the model makes them (``seal_lips=False``),
+"audio" what ``animate(audio)`` returns (sealed where the detector hears p/b/m),
+"text" what ``animate(audio, text=...)`` returns (``--text on``; the same
+alignment then drives both the seal and the score, so it is an upper bound).
+Takes are neutral, average speaker, without head motion, blinks or gaze.
+``--pitch`` / ``--room`` move the speech (as in benchmarks/lipsync.py) before
+alignment.
+
+Usage::
+
+    python benchmarks/lipsync_speech.py --folder datasets/speech_joe --model new=probtalk/assets/default_model.pt
+    python benchmarks/lipsync_speech.py --folder my_recordings --takes 3 --json out/speech.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import probtalk
+from probtalk.audio import load_audio
+from probtalk.eval.evaluate import motion_to_vertices
+from probtalk.eval.lipsync import CLOSED_GAP_M, OPEN_GAP_M, lip_gap, phone_midpoints
+from probtalk.flame import load_rig
+from probtalk.flame.layer import FlameLayer
+from probtalk.layout import AUDIO_SAMPLE_RATE
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a")
+
+
+def speech_files(folder: Path) -> list[tuple[Path, str]]:
+    """(audio, transcript) for every audio file in ``folder`` with a non-empty ``.txt`` beside it."""
+    pairs = []
+    for path in sorted(folder.iterdir()):
+        txt = path.with_suffix(".txt")
+        if path.suffix.lower() in AUDIO_SUFFIXES and txt.is_file():
+            text = txt.read_text(encoding="utf-8").strip()
+            if text:
+                pairs.append((path, text))
+    return pairs
+
+
+def perturb(audio: np.ndarray, pitch: float, room: bool, seed: int) -> np.ndarray:
+    """Speech moved off its voice: pitch and formants shifted; a 0.3 s reverb tail and 20 dB SNR noise."""
+    from probtalk.train.augment import add_noise, pitch_shift, reverb
+
+    x = torch.from_numpy(np.asarray(audio, np.float32))
+    if pitch:
+        x = pitch_shift(x, pitch)
+    if room:
+        gen = torch.Generator().manual_seed(seed)
+        x = add_noise(reverb(x, 0.3, gen), 20.0, gen)
+    return x.numpy().astype(np.float32)
+
+
+class Tally:
+    """Counts for one (model, column) cell."""
+
+    def __init__(self) -> None:
+        self.closed = self.closed_all = self.closed_total = 0
+        self.opened = self.opened_total = 0
+        self.takes = 0
+
+    def add(self, gaps: np.ndarray, closed: list[int], opened: list[int]) -> None:
+        for k in closed:
+            shut = gaps[:, k] < CLOSED_GAP_M
+            self.closed += int(shut.sum())
+            self.closed_all += int(shut.all())
+            self.closed_total += 1
+        for k in opened:
+            self.opened += int((gaps[:, k] > OPEN_GAP_M).sum())
+            self.opened_total += gaps.shape[0]
+        self.takes = gaps.shape[0]
+
+    def row(self) -> dict[str, float]:
+        def rate(a: float, b: float) -> float:
+            return a / b if b else math.nan
+
+        return {"closure_take": rate(self.closed, self.closed_total * max(1, self.takes)),
+                "closure_every_take": rate(self.closed_all, self.closed_total),
+                "opening_take": rate(self.opened, self.opened_total), "bilabials": self.closed_total}
+
+
+def gaps_of(takes: list[Any], layer: FlameLayer, rig: Any, frames: int) -> np.ndarray:
+    """Lip gap [takes, frames] of animations (expression and jaw only; shape, neck and eyes zero)."""
+    rows = []
+    for a in takes:
+        motion = np.concatenate([a.expression[:frames, :50], a.jaw_pose[:frames]], axis=1)
+        rows.append(lip_gap(motion_to_vertices(layer, motion), rig))
+    return np.stack(rows)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"error: --folder {folder} is not a folder; give one holding speech files with a .txt beside each",
+              file=sys.stderr)
+        raise SystemExit(2)
+    pairs = speech_files(folder)[: args.limit or None]
+    if not pairs:
+        print(f"error: {folder} holds no speech file with a transcript (.txt) beside it", file=sys.stderr)
+        raise SystemExit(2)
+    rig = load_rig()
+    layer = FlameLayer(rig)
+    models = {}
+    for spec in args.model:
+        name, _, path = spec.partition("=")
+        models[name] = probtalk.load_model(path or name, device="cpu")
+    cache_path = Path(args.align_cache) if args.align_cache else None
+    cache = json.loads(cache_path.read_text()) if cache_path and cache_path.is_file() else {}
+    tag = f"#pitch{args.pitch:g}{'+room' if args.room else ''}" if args.pitch or args.room else ""
+    cells: dict[tuple[str, str], Tally] = {}
+    heard: dict[str, list[int]] = {}
+    rejected, seconds = [], []
+    common = {"num_samples": args.takes, "temperature": args.temperature, "head_motion": 0.0, "blinks": False,
+              "gaze": False}
+    for n, (path, text) in enumerate(pairs):
+        audio = load_audio(path)
+        if tag:
+            audio = perturb(audio, args.pitch, args.room, n)
+        key = path.name + tag
+        if key not in cache:
+            from probtalk.transcript import align_transcript
+
+            r = align_transcript(audio, text)
+            cache[key] = {"used": r.used, "seconds": r.seconds, "reason": r.reason,
+                          "phones": [[p.start, p.end, p.phone] for p in r.phones] if r.used and r.phones else None}
+        entry = cache[key]
+        seconds.append(entry["seconds"])
+        if not entry["used"]:
+            rejected.append(path.name)
+            print(f"{n + 1}/{len(pairs)} {path.name}: transcript rejected ({entry['reason']})", file=sys.stderr)
+            continue
+        phones = [tuple(p) for p in entry["phones"]]
+        for name, model in models.items():
+            frames = max(1, int(round(audio.size * model.fps / AUDIO_SAMPLE_RATE)))
+            closed, opened = phone_midpoints(phones, model.fps, frames)
+            runs = {"model": {"seal_lips": False}, "audio": {}}
+            if args.text == "on":
+                runs["text"] = {"text": text}
+            for column, extra in runs.items():
+                takes = model.animate(audio, AUDIO_SAMPLE_RATE, seed=args.seed + n, **common, **extra)
+                cells.setdefault((name, column), Tally()).add(gaps_of(takes, layer, rig, frames), closed, opened)
+            net = model.bilabial_net
+            if net is not None:
+                on = net.frames(audio, model.fps, frames)
+                near = np.convolve(on.astype(float), np.ones(3), mode="same") > 0
+                h = heard.setdefault(name, [0, 0, 0, 0])
+                h[0] += int(sum(near[k] for k in closed))
+                h[1] += len(closed)
+                h[2] += int(sum(on[k] for k in opened))
+                h[3] += len(opened)
+        print(f"{n + 1}/{len(pairs)} {path.name}", file=sys.stderr, flush=True)
+    if cache_path:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        cache_path.write_text(json.dumps(cache))
+    return {
+        "folder": str(folder), "clips": len(pairs), "rejected": rejected, "takes": args.takes,
+        "temperature": args.temperature, "perturbation": tag.lstrip("#") or None,
+        "alignment_seconds_per_clip": float(np.mean(seconds)) if seconds else math.nan,
+        "cells": {f"{m}|{c}": t.row() for (m, c), t in cells.items()},
+        "detector": {m: {"recall": h[0] / max(1, h[1]), "false_alarms": h[2] / max(1, h[3])} for m, h in heard.items()},
+    }
+
+
+def report(res: dict[str, Any]) -> None:
+    def pct(x: float) -> str:
+        return "–" if math.isnan(x) else f"{100 * x:.0f}%"
+
+    print(f"\n{res['folder']}{' (' + res['perturbation'] + ')' if res['perturbation'] else ''}: "
+          f"{res['clips'] - len(res['rejected'])} of {res['clips']} clips scored "
+          f"({len(res['rejected'])} transcripts rejected), {res['takes']} takes at T = {res['temperature']:g}")
+    models = sorted({k.split("|")[0] for k in res["cells"]})
+    columns = [c for c in ("model", "audio", "text") if any(f"{m}|{c}" in res["cells"] for m in models)]
+    head = [f"{m}: {c}" for m in models for c in columns if f"{m}|{c}" in res["cells"]]
+    rows = [("p/b/m closed, per take", "closure_take"), ("p/b/m closed in every take", "closure_every_take"),
+            ("open vowels open, per take", "opening_take")]
+    print("| | " + " | ".join(head) + " |")
+    print("|---" * (len(head) + 1) + "|")
+    for label, key in rows:
+        vals = [pct(res["cells"][f"{m}|{c}"][key]) for m in models for c in columns if f"{m}|{c}" in res["cells"]]
+        print(f"| {label} | " + " | ".join(vals) + " |")
+    bil = next(iter(res["cells"].values()))["bilabials"] if res["cells"] else 0
+    print(f"p/b/m midpoints scored: {bil}")
+    for m, d in res["detector"].items():
+        print(f"detector of {m}: hears {pct(d['recall'])} of p/b/m, marks {pct(d['false_alarms'])} of open vowels")
+    print(f"forced alignment: {res['alignment_seconds_per_clip']:.2f} s per clip")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--folder", required=True, help="speech files, each with its transcript in a .txt beside it")
+    ap.add_argument("--model", action="append", default=None, help="name=checkpoint (repeatable; default: the embedded model)")
+    ap.add_argument("--takes", type=int, default=3)
+    ap.add_argument("--temperature", type=float, default=0.2)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--limit", type=int, default=0, help="first N clips only (0: all)")
+    ap.add_argument("--text", choices=("on", "off"), default="on")
+    ap.add_argument("--pitch", type=float, default=0.0, help="shift the speech by this many semitones")
+    ap.add_argument("--room", action="store_true", help="add a reverb tail and noise (20 dB SNR)")
+    ap.add_argument("--align-cache", default=None, help="JSON file keeping the forced alignments between runs")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    args.model = args.model or ["default=default"]
+    torch.set_num_threads(2)
+    t = time.perf_counter()
+    res = run(args)
+    report(res)
+    print(f"({time.perf_counter() - t:.0f} s)")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
