@@ -5,7 +5,8 @@ corpus, e.g. the Piper set of scripts/piper_speech_set.py): there is no ground
 truth motion, only the words. Each speech file with a ``.txt`` beside it is
 force-aligned to its transcript with pocketsphinx (the fit check of
 ``animate(text=...)`` included; a rejected transcript drops the clip and is
-counted), and the takes of each model are scored at the aligned phones:
+counted, and so does a clip whose phones could only be split evenly within the
+words: too coarse to score at phone midpoints), and the takes of each model are scored at the aligned phones:
 
 * lips closed at p/b/m midpoints (gap < 2 mm), per take and in every take;
 * lips open at open-vowel midpoints (gap > 6 mm), per take;
@@ -133,7 +134,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     tag = f"#pitch{args.pitch:g}{'+room' if args.room else ''}" if args.pitch or args.room else ""
     cells: dict[tuple[str, str], Tally] = {}
     heard: dict[str, list[int]] = {}
-    rejected, seconds = [], []
+    rejected, coarse, seconds = [], [], []
     common = {"num_samples": args.takes, "temperature": args.temperature, "head_motion": 0.0, "blinks": False,
               "gaze": False}
     for n, (path, text) in enumerate(pairs):
@@ -145,13 +146,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             from probtalk.transcript import align_transcript
 
             r = align_transcript(audio, text)
-            cache[key] = {"used": r.used, "seconds": r.seconds, "reason": r.reason,
+            cache[key] = {"used": r.used, "seconds": r.seconds, "reason": r.reason, "phone_level": r.phone_level,
                           "phones": [[p.start, p.end, p.phone] for p in r.phones] if r.used and r.phones else None}
         entry = cache[key]
         seconds.append(entry["seconds"])
         if not entry["used"]:
             rejected.append(path.name)
             print(f"{n + 1}/{len(pairs)} {path.name}: transcript rejected ({entry['reason']})", file=sys.stderr)
+            continue
+        if not entry.get("phone_level", True):
+            coarse.append(path.name)
             continue
         phones = [tuple(p) for p in entry["phones"]]
         for name, model in models.items():
@@ -177,7 +181,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         cache_path.write_text(json.dumps(cache))
     return {
-        "folder": str(folder), "clips": len(pairs), "rejected": rejected, "takes": args.takes,
+        "folder": str(folder), "clips": len(pairs), "rejected": rejected, "coarse": coarse, "takes": args.takes,
         "temperature": args.temperature, "perturbation": tag.lstrip("#") or None,
         "alignment_seconds_per_clip": float(np.mean(seconds)) if seconds else math.nan,
         "cells": {f"{m}|{c}": t.row() for (m, c), t in cells.items()},
@@ -190,8 +194,9 @@ def report(res: dict[str, Any]) -> None:
         return "–" if math.isnan(x) else f"{100 * x:.0f}%"
 
     print(f"\n{res['folder']}{' (' + res['perturbation'] + ')' if res['perturbation'] else ''}: "
-          f"{res['clips'] - len(res['rejected'])} of {res['clips']} clips scored "
-          f"({len(res['rejected'])} transcripts rejected), {res['takes']} takes at T = {res['temperature']:g}")
+          f"{res['clips'] - len(res['rejected']) - len(res['coarse'])} of {res['clips']} clips scored "
+          f"({len(res['rejected'])} transcripts rejected, {len(res['coarse'])} aligned only word by word), "
+          f"{res['takes']} takes at T = {res['temperature']:g}")
     models = sorted({k.split("|")[0] for k in res["cells"]})
     columns = [c for c in ("model", "audio", "text") if any(f"{m}|{c}" in res["cells"] for m in models)]
     head = [f"{m}: {c}" for m in models for c in columns if f"{m}|{c}" in res["cells"]]

@@ -15,8 +15,12 @@ Numpy only, so the torch and onnxruntime paths share it:
 * the net (:class:`BilabialNet`) is a :class:`~probtalk.framenet.FrameNet`
   of three convs that sees 6 frames (0.24 s) each side, with one sigmoid
   output: the probability that the frame lies inside a p, b or m;
-* frames above the net's threshold (stored with it when it was trained,
-  :mod:`probtalk.train.bilabial`; 0.5 for the default model's) are sealed.
+* the frames to seal (:func:`shown_frames`) are the frames as shown: the
+  net's frame i is the phone at its centre time, (i + 0.5) / fps, as the
+  phone tokens it learnt from, but a take's frame k is shown at k / fps,
+  half-way between centres k - 1 and k; so frame k is sealed where the mean of
+  those two probabilities is above the net's threshold (stored with it when it
+  was trained, :mod:`probtalk.train.bilabial`; 0.4 for the default model's).
 """
 
 from __future__ import annotations
@@ -108,5 +112,33 @@ class BilabialNet(FrameNet):
         return self.run(log_mel(wav, fps, num_frames))[:, 0]
 
     def frames(self, wav: np.ndarray, fps: float, num_frames: int) -> np.ndarray:
-        """bool [num_frames]: the frames to seal (probability above :attr:`threshold`)."""
-        return self.probabilities(wav, fps, num_frames) > self.threshold
+        """bool [num_frames]: the frames to seal, as shown (see :func:`shown_frames`)."""
+        return shown_frames(self.probabilities(wav, fps, num_frames), self.threshold)
+
+
+def shown_frames(p: np.ndarray, threshold: float) -> np.ndarray:
+    """The shown frames inside a p, b or m, from the net's per-frame probabilities.
+
+    Shown frame k (time k / fps) lies half-way between the centres of the net's frames k - 1 and k,
+    so it is marked where their mean probability is above ``threshold``. A stretch of centres above
+    the threshold whose means stay below it (a bilabial shorter than a frame) still marks one frame:
+    of its own frames and the one after, the one with the highest mean.
+
+    Args:
+        p: float [T] probabilities of the frames' centres.
+        threshold: the probability above which a frame counts as bilabial.
+
+    Returns:
+        bool [T].
+    """
+    p = np.asarray(p, np.float64)
+    if p.size == 0:
+        return np.zeros(0, bool)
+    shown = 0.5 * (p + np.concatenate([p[:1], p[:-1]]))
+    marked = shown > threshold
+    edges = np.diff(np.concatenate([[0], (p > threshold).astype(np.int8), [0]]))
+    for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        hi = min(stop + 1, p.size)
+        if not marked[start:hi].any():
+            marked[start + int(np.argmax(shown[start:hi]))] = True
+    return marked

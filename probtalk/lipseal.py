@@ -35,7 +35,8 @@ BILABIAL_TOKENS = frozenset(1 + PHONE_INDEX[p] for p in ("P", "B", "M"))
 JAW_AT_SEAL = 0.02
 #: Frames sealed fully after an aligned bilabial's frames. Phone tokens label frame i with the phone at
 #: its centre, (i + 0.5) / fps, but a take's frame k is shown at k / fps (glTF keys, video frames), so
-#: the frame shown at a bilabial's end can carry the next token: hold the seal one frame longer.
+#: the frame shown at a bilabial's end can carry the next token: hold the seal one frame longer
+#: (:meth:`LipSeal.apply`; the detector's marks are already shown frames, see probtalk.bilabial).
 HOLD_FRAMES = 1
 #: Frames over which the change fades in before and out after the sealed frames. One: a second frame
 #: of fade closed the lips partly on the vowel beside a bilabial (lips open at 2-4 % fewer open-vowel
@@ -110,14 +111,19 @@ class LipSeal:
             frame and ``HOLD_FRAMES`` after it).
         """
         tokens = np.asarray(tokens)[: np.asarray(motion).shape[0]]
-        return self.seal_frames(motion, np.isin(tokens, list(BILABIAL_TOKENS)))
+        bilabial = np.isin(tokens, list(BILABIAL_TOKENS))
+        shown = bilabial.copy()
+        for d in range(1, HOLD_FRAMES + 1):
+            shown[d:] |= bilabial[:-d]
+        return self.seal_frames(motion, shown)
 
     def seal_frames(self, motion: np.ndarray, bilabial: np.ndarray) -> tuple[np.ndarray, int]:
-        """Seal the lips on the marked frames (aligned or heard bilabials), as :meth:`apply`.
+        """Seal the lips on the marked frames (as shown: the detector's marks, or :meth:`apply`'s), fading
+        in and out over ``RAMP_FRAMES`` on each side.
 
         Args:
             motion: raw motion float32 [T, 53] (one take).
-            bilabial: bool [T'] frames inside a p, b or m; frames past T' are left alone.
+            bilabial: bool [T'] shown frames inside a p, b or m; frames past T' are left alone.
 
         Returns:
             (the sealed motion float32 [T, 53], the number of frames sealed fully).
@@ -125,13 +131,10 @@ class LipSeal:
         motion = np.asarray(motion, np.float32)
         frames = motion.shape[0]
         marked = np.asarray(bilabial, bool)[:frames]
-        bilabial = np.zeros(frames, bool)
-        bilabial[: marked.size] = marked
-        if not bilabial.any():
+        inside = np.zeros(frames, bool)
+        inside[: marked.size] = marked
+        if not inside.any():
             return motion, 0
-        inside = bilabial.copy()
-        for d in range(1, HOLD_FRAMES + 1):
-            inside[d:] |= bilabial[:-d]
         delta = np.zeros(motion.shape, np.float64)
         for t in np.flatnonzero(inside):
             delta[t] = self.sealed_frame(motion[t]) - motion[t]

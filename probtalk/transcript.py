@@ -62,6 +62,8 @@ class TranscriptAlignment:
         reason: why the transcript was not used ("" when it was).
         seconds: wall time of the alignment and the fit check.
         words: words in the transcript.
+        phone_level: False when only the words could be aligned and each word's phones share its
+            time evenly (usable as model input; too coarse to score or train on phone timing).
     """
 
     used: bool
@@ -71,6 +73,7 @@ class TranscriptAlignment:
     reason: str = ""
     seconds: float = 0.0
     words: int = 0
+    phone_level: bool = True
 
 
 def _frame_scores(segments: Sequence[Segment], frames: int) -> tuple[np.ndarray, np.ndarray]:
@@ -128,7 +131,7 @@ def align_transcript(audio: np.ndarray, text: str) -> TranscriptAlignment:
     Raises:
         InputError: ``text`` is empty or has no words (a usage error, not a mismatch).
     """
-    from probtalk.corpus.align import FRAME_RATE, align_scored
+    from probtalk.corpus.align import FRAME_RATE, align_detailed, align_scored
     from probtalk.corpus.text import words_of
 
     if not text or not text.strip() or not words_of(text):
@@ -138,7 +141,7 @@ def align_transcript(audio: np.ndarray, text: str) -> TranscriptAlignment:
     audio = np.asarray(audio, np.float32)
     duration = audio.shape[0] / 16000.0
     try:
-        aligned, aligned_segments = align_scored(audio, text)
+        aligned, aligned_segments, phone_level = align_detailed(audio, text)
         _, recognised_segments = align_scored(audio, None)
     except (AudioError, InputError) as exc:
         return TranscriptAlignment(False, None, reason=f"alignment failed ({exc})",
@@ -150,4 +153,5 @@ def align_transcript(audio: np.ndarray, text: str) -> TranscriptAlignment:
         reason = f"the transcript leaves {uncovered:.0%} of the speech unaligned (more than {MAX_UNCOVERED:.0%}; words missing?)"
     else:
         reason = ""
-    return TranscriptAlignment(not reason, aligned, fit, uncovered, reason, time.perf_counter() - start, words)
+    return TranscriptAlignment(not reason, aligned, fit, uncovered, reason, time.perf_counter() - start, words,
+                               phone_level)

@@ -159,21 +159,33 @@ def align_scored(audio: np.ndarray, text: str | None = None) -> tuple[list[Phone
             nothing could be aligned.
         InputError: the text has no words.
     """
+    phones, segments, _ = align_detailed(audio, text)
+    return phones, segments
+
+
+def align_detailed(audio: np.ndarray, text: str | None = None) -> tuple[list[Phone], list[Segment], bool]:
+    """:func:`align_scored`, and whether every phone was placed by the phone pass.
+
+    The third value is False when only the word pass worked and each word's phones share its time
+    evenly (a forced alignment's fallback, with a warning); phone recognition (``text=None``) is
+    always True.
+    """
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim != 1:
         raise AudioError(f"expected mono audio [N] at 16 kHz, got shape {list(audio.shape)}")
     validate_audio(audio, "audio to align")
     duration = audio.shape[0] / AUDIO_SAMPLE_RATE
+    phone_level = True
     if text is None:
         raw, segments = _recognise_phones(_pcm16(audio, ALIGN_DITHER))
     else:
         words = words_of(text)
         if not words:
             raise InputError(f"text {text!r} has no words to align; pass the sentence spoken, or None")
-        raw, segments = _force_align(audio, words)
+        raw, segments, phone_level = _force_align(audio, words)
     if not any(p.phone != SIL for p in raw):
         raise AudioError("no speech could be aligned; check that the audio is 16 kHz speech matching the text")
-    return normalize_phones(raw, duration), segments
+    return normalize_phones(raw, duration), segments, phone_level
 
 
 def _segments(d: Decoder, words: bool = False) -> list[Segment]:
@@ -196,7 +208,7 @@ def _recognise_phones(pcm: bytes) -> tuple[list[Phone], list[Segment]]:
     return [Phone(s.first / FRAME_RATE, (s.last + 1) / FRAME_RATE, sphinx_to_arpabet(s.label)) for s in segments], segments
 
 
-def _force_align(audio: np.ndarray, words: list[str]) -> tuple[list[Phone], list[Segment]]:
+def _force_align(audio: np.ndarray, words: list[str]) -> tuple[list[Phone], list[Segment], bool]:
     # With unusual voices the search sometimes ends off the grammar, or the phone pass fails;
     # then the next of ALIGN_ATTEMPTS is tried and the result covering most words wins. When
     # only a word pass works, each word's dictionary phones share its time evenly (a warning).
@@ -218,6 +230,7 @@ def _force_align(audio: np.ndarray, words: list[str]) -> tuple[list[Phone], list
             fallback, fallback_n, fallback_segments = _split_words(d, segs), len(segs), segments
         if best_n == len(words):
             break
+    phone_level = bool(best)
     if not best and fallback:
         log.warning("phone-level alignment failed; phones split evenly within the aligned words")
         best, best_n, best_segments = fallback, fallback_n, fallback_segments
@@ -225,7 +238,7 @@ def _force_align(audio: np.ndarray, words: list[str]) -> tuple[list[Phone], list
         raise AudioError("the speech could not be aligned to the text; check that the text matches the audio")
     if best_n < len(words):
         log.warning("aligned %d of %d words (the rest are read as silence)", best_n, len(words))
-    return best, best_segments
+    return best, best_segments, phone_level
 
 
 def _word_pass(d: Decoder, pcm: bytes, words: list[str]) -> list[tuple[str, int, int]]:

@@ -214,13 +214,16 @@ class RuntimeModel:
             raise AudioError(f"streams take {AUDIO_SAMPLE_RATE} Hz audio, got sample_rate={sample_rate!r}; resample to 16 kHz first")
         style = self.style_inputs(opts.emotion, opts.intensity, opts.speaker)
         seed = opts.seed if opts.seed is not None else secrets.randbits(31)
-        meta = {**self.take_meta(opts, style, seed), "stream": {
-            "lookahead_seconds": stream_options.lookahead_seconds, "context_seconds": stream_options.context_seconds,
-        }}
+        seal = self.lip_seal() if opts.seal_lips else None
+        sealer = (seal, self.bilabial_net) if seal is not None and self.bilabial_net is not None else None
+        meta = {**self.take_meta(opts, style, seed), "seal_lips": opts.seal_lips,
+                "sealed_from": "audio" if sealer else None, "stream": {
+                    "lookahead_seconds": stream_options.lookahead_seconds, "context_seconds": stream_options.context_seconds,
+                }}
         return Stream(
             self.backend, style, num_samples=opts.num_samples,
             temperature=opts.sampling_temperature, top_k=opts.top_k, seed=seed,
-            options=stream_options, meta=meta,
+            options=stream_options, meta=meta, sealer=sealer,
             life=Life(self.fps, *life_takes(None if opts.sampling_temperature is None else seed, opts.num_samples),
                       _settings(opts), meta["emotion"], style.intensity, self.head_net),
         )

@@ -9,6 +9,15 @@ rule makes a code depend on (seed, take, position) only, and a take's noise
 follow the offline ones. Only ``context + lookahead`` seconds of audio and
 codes are kept, so memory stays flat for any length of input.
 
+Lip seal: with ``seal_lips`` (the default) and a model that ships a bilabial
+detector, each step runs the detector on its window's audio and seals the new
+frames where it hears p, b or m, as ``animate()`` does offline
+(:mod:`probtalk.lipseal`). The detector normalises over the window it is given
+(left context plus look-ahead) where offline it normalises over the clip, so
+a few frames near the threshold can differ. It looks
+:attr:`~probtalk.framenet.FrameNetConfig.lookahead` frames ahead and the seal's fade one
+more, so a sealing stream's look-ahead is at least that (7 frames, 0.28 s at 25 fps).
+
 Latency: a frame is sent as soon as the audio ``lookahead`` beyond its end
 has arrived (the algorithmic latency), plus the compute time of one step.
 """
@@ -18,7 +27,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,9 +35,14 @@ from probtalk.animation import Animation
 from probtalk.errors import AudioError
 from probtalk.layout import AUDIO_SAMPLE_RATE, MOTION_DIM
 from probtalk.life import Life, LifeFrames, live_animation
+from probtalk.lipseal import HOLD_FRAMES, RAMP_FRAMES
 from probtalk.options import check_finite
 from probtalk.runtime.backend import Backend, StyleInputs, latent_count
 from probtalk.runtime.engine import encoder_inputs, frames_for, sample_codes
+
+if TYPE_CHECKING:
+    from probtalk.bilabial import BilabialNet
+    from probtalk.lipseal import LipSeal
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +94,7 @@ class Stream:
         options: StreamOptions,
         meta: dict[str, Any],
         life: Life | None = None,
+        sealer: tuple[LipSeal, BilabialNet] | None = None,
     ) -> None:
         self.backend = backend
         self.style = style
@@ -96,6 +111,11 @@ class Stream:
         # few frames ahead, so the stream's look-ahead is at least that.
         self.life = life
         self._lookahead = max(int(math.ceil(options.lookahead_seconds * self.fps - 1e-9)), life.lookahead if life else 0)
+        # The lip seal (the rig's seal, the detector) and the look-ahead its marks need: a new frame's
+        # fade reads the mark RAMP_FRAMES after it, and that mark the detector's look-ahead after that.
+        self._sealer = sealer
+        if sealer is not None:
+            self._lookahead = max(self._lookahead, RAMP_FRAMES + sealer[1].config.lookahead)
         self._context = int(math.ceil(options.context_seconds * self.fps - 1e-9))
         self._max_step = max(1, int(round(options.max_step_seconds * self.fps)))
         self._audio = np.zeros(0, dtype=np.float32)  # samples [audio_start, received)
@@ -216,10 +236,30 @@ class Stream:
             offset = self._last - decoded[:, self._emitted - 1 - w0]
             fade = np.exp(-np.arange(1, motion.shape[1] + 1, dtype=np.float32) / JOIN_FRAMES)
             motion = motion + offset[:, None, :] * fade[None, :, None]
-        self._last = motion[:, -1].copy()
+        self._last = motion[:, -1].copy()  # before the seal: the next window's join follows the model
+        if self._sealer is not None:
+            motion = self._seal(motion, decoded, audio, w0, w1, stop)
         self._emitted = stop
         self._trim()
         return motion
+
+    def _seal(self, motion: np.ndarray, decoded: np.ndarray, audio: np.ndarray, w0: int, w1: int, stop: int) -> np.ndarray:
+        """The new frames [emitted, stop) sealed where the detector hears p/b/m in the window [w0, w1).
+
+        The seal of a frame depends on the marks up to HOLD_FRAMES + RAMP_FRAMES before it and RAMP_FRAMES
+        after it (and, on a fade frame, on its sealed neighbour's motion): the segment sealed reaches that
+        far on both sides, with the window's own decoding of the frames around the new ones."""
+        seal, net = self._sealer  # type: ignore[misc]
+        marks = net.frames(audio, self.fps, w1 - w0)
+        a = max(w0, self._emitted - HOLD_FRAMES - RAMP_FRAMES)
+        b = min(w1, stop + RAMP_FRAMES)
+        lo, hi = self._emitted - a, stop - a
+        out = np.empty_like(motion)
+        for k in range(motion.shape[0]):
+            segment = decoded[k, a - w0 : b - w0].copy()
+            segment[lo:hi] = motion[k]
+            out[k] = seal.seal_frames(segment, marks[a - w0 : b - w0])[0][lo:hi]
+        return out
 
     def _trim(self) -> None:
         """Forget audio and codes older than the next window's left context (at least one frame: the

@@ -107,17 +107,6 @@ def hear_split(root: str | os.PathLike[str], split: str, variants: int, seed: in
     return out
 
 
-class _EvenSplit(logging.Handler):
-    """Notes the aligner's warning that phones were split evenly within the words (no phone pass)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.seen = False
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.seen = self.seen or "split evenly" in record.getMessage()
-
-
 def aligned_speech(folder: str | os.PathLike[str], cache: dict[str, Any] | None = None) -> list[tuple[Path, list[Any]]]:
     """(audio file, phones) for each recording in ``folder`` whose ``.txt`` transcript aligns phone by phone.
 
@@ -141,16 +130,10 @@ def aligned_speech(folder: str | os.PathLike[str], cache: dict[str, Any] | None 
     pairs = [(p, t) for p, t in pairs if t.is_file()]
     if not pairs:
         raise DatasetError(f"{folder} holds no audio file with its transcript (<name>.txt) beside it")
-    align_log = logging.getLogger("probtalk.corpus.align")
     for path, txt in pairs:
         if path.name not in cache:
-            handler = _EvenSplit()
-            align_log.addHandler(handler)
-            try:
-                r = align_transcript(load_audio(path), txt.read_text(encoding="utf-8"))
-            finally:
-                align_log.removeHandler(handler)
-            good = r.used and bool(r.phones) and not handler.seen
+            r = align_transcript(load_audio(path), txt.read_text(encoding="utf-8"))
+            good = r.used and bool(r.phones) and r.phone_level
             cache[path.name] = [[p.start, p.end, p.phone] for p in r.phones] if good else None
         if cache[path.name]:
             out.append((path, [tuple(p) for p in cache[path.name]]))
