@@ -60,7 +60,7 @@ from probtalk.eval.evaluate import motion_to_vertices
 from probtalk.eval.lipsync import CLOSED_GAP_M, OPEN_GAP_M, lip_gap, phone_midpoints
 from probtalk.flame import load_rig
 from probtalk.flame.layer import FlameLayer
-from probtalk.lipseal import LipSeal
+from probtalk.lipseal import LipSeal, shown_bilabials
 from probtalk.models.checkpoint import load_checkpoint
 from probtalk.models.phone_tokens import phone_tokens
 
@@ -237,9 +237,11 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                                    seal.seal_frames(det[0].numpy(), heard)[0], sample.motion, sample.phones, layer, rig,
                                    regions, full=True)
                         if cond == "text":  # what animate(text=...) gives: the lips sealed on the aligned p/b/m
-                            tokens = None if ph is None else ph[0].numpy()
-                            sealed = np.stack([m if tokens is None else seal.apply(m, tokens)[0] for m in takes.numpy()])
-                            sealed_det = det[0].numpy() if tokens is None else seal.apply(det[0].numpy(), tokens)[0]
+                            shown = (None if ph is None else
+                                     shown_bilabials(text_phones or [], 25.0, len(sample.motion)))
+                            sealed = np.stack([m if shown is None else seal.seal_frames(m, shown)[0]
+                                               for m in takes.numpy()])
+                            sealed_det = det[0].numpy() if shown is None else seal.seal_frames(det[0].numpy(), shown)[0]
                             _score(cells.setdefault((name, "text+seal", t), Scores()), sealed, sealed_det,
                                    sample.motion, sample.phones, layer, rig, regions, full=True)
             print(f"[{split}] {n + 1}/{len(idx)} {sample.keyid}", file=sys.stderr, flush=True)

@@ -3,12 +3,14 @@
 With a transcript, forced alignment says where every bilabial is. The model
 takes those phones as input and closes the lips more often, but not on every
 one; this step makes sure (the corpus animator does the same, as JALI does):
-on each frame aligned to P, B or M, and the frame after (the frame shown at
-the phone's end), the jaw is brought nearly shut and the rig's
+on each frame shown (at k / fps) inside an aligned P, B or M
+(:func:`shown_bilabials`), the jaw is brought nearly shut and the rig's
 ``mouthClose`` shape is added until the lips meet, and the change fades in and
 out over one more frame on each side, so timing and emotion elsewhere are
 the model's own. Without a transcript the frames come from the bilabial
-detector (:mod:`probtalk.bilabial`) instead of the alignment.
+detector (:mod:`probtalk.bilabial`) instead of the alignment. (:meth:`LipSeal.apply`
+seals from per-frame phone tokens alone: each bilabial token's frame and the one
+after, since a token only says which phone is at the frame's centre.)
 
 Numpy only: the lip vector (upper minus lower lip keypoint) is linear in the
 expression coefficients and linearised in the jaw rotation at rest, taken from
@@ -18,8 +20,9 @@ the rig's arrays, so the torch and onnxruntime paths share it.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,8 +32,9 @@ from probtalk.layout import JAW_JOINT, MOTION_DIM, MOTION_EXPRESSION_DIM, MOTION
 if TYPE_CHECKING:
     from probtalk.flame.rig import Rig
 
+BILABIAL_PHONES = ("P", "B", "M")
 #: Phone tokens (see :mod:`probtalk.models.phone_tokens`: token = 1 + phone index) of P, B and M.
-BILABIAL_TOKENS = frozenset(1 + PHONE_INDEX[p] for p in ("P", "B", "M"))
+BILABIAL_TOKENS = frozenset(1 + PHONE_INDEX[p] for p in BILABIAL_PHONES)
 #: Largest jaw rotation (radians) left on a sealed frame: nearly shut, as in speech.
 JAW_AT_SEAL = 0.02
 #: Frames sealed fully after an aligned bilabial's frames. Phone tokens label frame i with the phone at
@@ -152,6 +156,33 @@ class LipSeal:
                 ramp[take] = delta[src[take]]
         out = motion + (weight[:, None] * ramp).astype(np.float32)
         return out, int(inside.sum())
+
+
+def shown_bilabials(phones: Iterable[Any], fps: float, num_frames: int) -> np.ndarray:
+    """bool [num_frames]: the frames, as shown (frame k at k / fps), inside an aligned p, b or m.
+
+    A bilabial shorter than a frame that holds no shown frame marks the frame nearest its midpoint
+    (the one lip sync is scored at). The transcript path seals these (see :meth:`LipSeal.seal_frames`).
+
+    Args:
+        phones: ``(start_s, end_s, phone)`` segments (ARPAbet; stress digits ignored) or :class:`Phone`.
+        fps: frame rate.
+        num_frames: frames of the take.
+    """
+    marked = np.zeros(max(0, int(num_frames)), bool)
+    times = np.arange(marked.size) / float(fps)
+    for seg in phones:
+        start, end, label = (seg.start, seg.end, seg.phone) if hasattr(seg, "phone") else seg
+        if str(label).upper().rstrip("012") not in BILABIAL_PHONES:
+            continue
+        inside = (times >= float(start)) & (times < float(end))
+        if inside.any():
+            marked |= inside
+        else:
+            k = int(round(0.5 * (float(start) + float(end)) * fps))
+            if 0 <= k < marked.size:
+                marked[k] = True
+    return marked
 
 
 @functools.lru_cache(maxsize=1)

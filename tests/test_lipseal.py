@@ -82,3 +82,13 @@ def test_no_bilabials_or_no_tokens_leave_the_take_alone(rig, seal):
 def test_only_the_bundled_rig_is_sealed(rig):
     assert lip_seal_for(rig.rig_id()) is not None and lip_seal_for(None) is not None
     assert lip_seal_for("FLAME2020:0123456789ab") is None
+
+
+def test_transcript_seals_the_frames_shown_inside_each_bilabial():
+    from probtalk.lipseal import shown_bilabials
+
+    # frames at 0, 40, 80, ... ms: M [0.10, 0.20) holds the frames at 120 and 160 ms; B [0.33, 0.35)
+    # holds none, so the frame nearest its midpoint (0.34 s -> frame 8 at 320 ms) stands for it.
+    phones = [(0.0, 0.1, "AA1"), (0.1, 0.2, "M"), (0.2, 0.33, "AE1"), (0.33, 0.35, "B"), (0.35, 0.6, "IY0")]
+    np.testing.assert_array_equal(np.flatnonzero(shown_bilabials(phones, 25.0, 15)), [3, 4, 8])
+    assert not shown_bilabials(phones[:1], 25.0, 15).any() and shown_bilabials(phones, 25.0, 0).size == 0

@@ -124,13 +124,13 @@ class RuntimeModel:
         style = self.style_inputs(opts.emotion, opts.intensity, opts.speaker)
         wav = load_audio(audio, sample_rate)
         seed = opts.seed if opts.seed is not None else secrets.randbits(31)
-        phones, text_meta = self.transcript_tokens(wav, opts.text)
+        phones, shown, text_meta = self.transcript(wav, opts.text)
         motions = sample_takes(
             self.backend, wav, style, num_samples=opts.num_samples,
             temperature=opts.sampling_temperature, top_k=opts.top_k, seed=seed,
             window_seconds=opts.window_seconds, overlap_seconds=opts.overlap_seconds, phones=phones,
         )
-        motions, sealed, sealed_from = self.seal(motions, wav, phones, opts.seal_lips)
+        motions, sealed, sealed_from = self.seal(motions, wav, shown, opts.seal_lips)
         meta = {**self.take_meta(opts, style, seed), **text_meta, "seal_lips": opts.seal_lips, "sealed_frames": sealed,
                 "sealed_from": sealed_from}
         if isinstance(audio, str | os.PathLike):
@@ -142,13 +142,14 @@ class RuntimeModel:
             intensity=style.intensity, head=self.head_net, metas=[{**meta, "take": k} for k in range(len(motions))],
         )
 
-    def seal(self, motions: list[np.ndarray], wav: np.ndarray, phones: np.ndarray | None,
+    def seal(self, motions: list[np.ndarray], wav: np.ndarray, aligned: np.ndarray | None,
              enabled: bool) -> tuple[list[np.ndarray], int, str | None]:
         """Close the lips on every p, b and m of each take (see :mod:`probtalk.lipseal`).
 
-        The frames come from the transcript's alignment when there is one (``phones``), else from
-        the model's bilabial detector (:mod:`probtalk.bilabial`); a model without a detector, or
-        trained on another rig, leaves audio-only takes as they are.
+        The frames come from the transcript's alignment when there is one (``aligned``: bool [T], the
+        shown frames inside an aligned p, b or m), else from the model's bilabial detector
+        (:mod:`probtalk.bilabial`); a model without a detector, or trained on another rig, leaves
+        audio-only takes as they are.
 
         Returns:
             (the takes, frames sealed fully in each, "transcript" / "audio" / None for what said where).
@@ -156,13 +157,13 @@ class RuntimeModel:
         seal = self.lip_seal() if enabled and motions else None
         if seal is None:
             return motions, 0, None
-        if phones is not None:
-            source, marked = "transcript", None
+        if aligned is not None:
+            source, marked = "transcript", aligned
         elif self.bilabial_net is not None:
             source, marked = "audio", self.bilabial_net.frames(wav, self.fps, motions[0].shape[0])
         else:
             return motions, 0, None
-        sealed = [seal.apply(m, phones) if marked is None else seal.seal_frames(m, marked) for m in motions]
+        sealed = [seal.seal_frames(m, marked) for m in motions]
         return [m for m, _ in sealed], sealed[0][1], source
 
     def lip_seal(self) -> LipSeal | None:
@@ -172,7 +173,15 @@ class RuntimeModel:
         return lip_seal_for(self.rig_id)
 
     def transcript_tokens(self, wav: np.ndarray, text: str | None) -> tuple[np.ndarray | None, dict[str, Any]]:
-        """Per-frame phone tokens int64 [T] from a transcript (None: audio only) and what the meta records.
+        """Per-frame phone tokens int64 [T] from a transcript (None: audio only) and what the meta records
+        (see :meth:`transcript`)."""
+        tokens, _, meta = self.transcript(wav, text)
+        return tokens, meta
+
+    def transcript(self, wav: np.ndarray, text: str | None) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]:
+        """From a transcript: per-frame phone tokens int64 [T] (the model input), the shown frames inside an
+        aligned p, b or m bool [T] (the lip seal's, :func:`probtalk.lipseal.shown_bilabials`), and what
+        the meta records; (None, None, meta) for audio only.
 
         A model without a phone input, or a transcript that does not fit the speech (see
         :func:`probtalk.transcript.align_transcript`), gives None and one warning line.
@@ -183,7 +192,7 @@ class RuntimeModel:
             InputError: the transcript has no words.
         """
         if text is None:
-            return None, {"text_used": False}
+            return None, None, {"text_used": False}
         key = (text, wav.size, hashlib.sha1(np.ascontiguousarray(wav).tobytes()).hexdigest())
         cached = getattr(self, "_last_transcript", None)
         if cached is not None and cached[0] == key:
@@ -192,19 +201,22 @@ class RuntimeModel:
         self._last_transcript = (key, result)
         return result
 
-    def _align(self, wav: np.ndarray, text: str) -> tuple[np.ndarray | None, dict[str, Any]]:
+    def _align(self, wav: np.ndarray, text: str) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]:
         if not self.backend.phone_input:
             logger.warning("model %s takes no transcript; animating from the audio alone", self.name)
-            return None, {"text_used": False, "text_ignored": "the model takes no transcript"}
+            return None, None, {"text_used": False, "text_ignored": "the model takes no transcript"}
+        from probtalk.lipseal import shown_bilabials
         from probtalk.models.phone_tokens import phone_tokens
         from probtalk.transcript import align_transcript
 
         fit = align_transcript(wav, text)
         if not fit.used:
             logger.warning("transcript ignored: %s; animating from the audio alone", fit.reason)
-            return None, {"text_used": False, "text_ignored": fit.reason}
-        tokens = phone_tokens(fit.phones or [], self.fps, frames_for(wav.size, self.fps))
-        return tokens, {"text_used": True, "text_fit": round(fit.fit, 3), "text_uncovered": round(fit.uncovered, 3)}
+            return None, None, {"text_used": False, "text_ignored": fit.reason}
+        frames = frames_for(wav.size, self.fps)
+        tokens = phone_tokens(fit.phones or [], self.fps, frames)
+        return tokens, shown_bilabials(fit.phones or [], self.fps, frames), {
+            "text_used": True, "text_fit": round(fit.fit, 3), "text_uncovered": round(fit.uncovered, 3)}
 
     def run_stream(self, sample_rate: int, opts: AnimateOptions, stream_options: StreamOptions) -> Stream:
         """A new :class:`Stream` with validated options."""
