@@ -63,6 +63,7 @@ from probtalk.flame.layer import FlameLayer
 from probtalk.lipseal import LipSeal, shown_bilabials
 from probtalk.models.checkpoint import load_checkpoint
 from probtalk.models.phone_tokens import phone_tokens
+from probtalk.train.augment import moved_voice
 
 SPLITS = ("test", "test_unseen_speakers", "test_unseen_engine")
 DEFAULT_TEMPERATURE = 0.2
@@ -161,19 +162,6 @@ def _text_phones(sample: Any, root: Path, source: str, cache: dict[str, Any], ta
     return cache[key]["phones"]
 
 
-def _perturb(audio: np.ndarray, pitch: float, room: bool, seed: int) -> np.ndarray:
-    """The clip's speech moved off the corpus' voices (see ``--pitch`` / ``--room``)."""
-    from probtalk.train.augment import add_noise, pitch_shift, reverb
-
-    x = torch.from_numpy(np.asarray(audio, np.float32))
-    if pitch:
-        x = pitch_shift(x, pitch)
-    if room:
-        gen = torch.Generator().manual_seed(seed)
-        x = add_noise(reverb(x, 0.3, gen), 20.0, gen)
-    return x.numpy().astype(np.float32)
-
-
 def run_models(args: argparse.Namespace) -> dict[str, Any]:
     rig = load_rig()
     layer = FlameLayer(rig)
@@ -202,7 +190,7 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
         for n, i in enumerate(idx):
             sample = data[int(i)]
             if tag:
-                sample = dataclasses.replace(sample, audio=_perturb(sample.audio, args.pitch, args.room, int(i)))
+                sample = dataclasses.replace(sample, audio=moved_voice(sample.audio, args.pitch, args.room, int(i)))
             if args.align_only:
                 _text_phones(sample, Path(args.data), "aligned", cache, tag)
                 if cache_path:

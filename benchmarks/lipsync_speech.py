@@ -47,6 +47,7 @@ from probtalk.eval.lipsync import CLOSED_GAP_M, OPEN_GAP_M, lip_gap, phone_midpo
 from probtalk.flame import load_rig
 from probtalk.flame.layer import FlameLayer
 from probtalk.layout import AUDIO_SAMPLE_RATE
+from probtalk.train.augment import moved_voice
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a")
 
@@ -61,19 +62,6 @@ def speech_files(folder: Path) -> list[tuple[Path, str]]:
             if text:
                 pairs.append((path, text))
     return pairs
-
-
-def perturb(audio: np.ndarray, pitch: float, room: bool, seed: int) -> np.ndarray:
-    """Speech moved off its voice: pitch and formants shifted; a 0.3 s reverb tail and 20 dB SNR noise."""
-    from probtalk.train.augment import add_noise, pitch_shift, reverb
-
-    x = torch.from_numpy(np.asarray(audio, np.float32))
-    if pitch:
-        x = pitch_shift(x, pitch)
-    if room:
-        gen = torch.Generator().manual_seed(seed)
-        x = add_noise(reverb(x, 0.3, gen), 20.0, gen)
-    return x.numpy().astype(np.float32)
 
 
 class Tally:
@@ -140,7 +128,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for n, (path, text) in enumerate(pairs):
         audio = load_audio(path)
         if tag:
-            audio = perturb(audio, args.pitch, args.room, n)
+            audio = moved_voice(audio, args.pitch, args.room, n)
         key = path.name + tag
         if key not in cache:
             from probtalk.transcript import align_transcript

@@ -11,6 +11,7 @@ import dataclasses
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
 from probtalk.layout import AUDIO_SAMPLE_RATE
@@ -157,6 +158,19 @@ def perturb_speech(a: torch.Tensor, config: AugmentConfig, gen: torch.Generator)
     if config.gain_db > 0:
         a = a * 10 ** (_uniform(-config.gain_db, config.gain_db, gen) / 20)
     return a, speed
+
+
+def moved_voice(audio: np.ndarray, pitch: float, room: bool, seed: int) -> np.ndarray:
+    """Speech moved off its voice, the benchmarks' proxy for real recordings: pitch and formants shifted by
+    ``pitch`` semitones at the same duration; with ``room``, a 0.3 s reverb tail and noise at 20 dB SNR
+    (seeded). float32 [N] in, float32 [N] out."""
+    x = torch.from_numpy(np.asarray(audio, np.float32))
+    if pitch:
+        x = pitch_shift(x, pitch)
+    if room:
+        gen = torch.Generator().manual_seed(int(seed))
+        x = add_noise(reverb(x, 0.3, gen), 20.0, gen)
+    return x.numpy().astype(np.float32)
 
 
 def speed_source(frames: int, speed: float) -> tuple[int, torch.Tensor]:
