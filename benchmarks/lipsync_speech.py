@@ -42,14 +42,13 @@ import torch
 
 import probtalk
 from probtalk.audio import load_audio
+from probtalk.cli.animate_cmd import AUDIO_SUFFIXES
 from probtalk.eval.evaluate import motion_to_vertices
 from probtalk.eval.lipsync import CLOSED_GAP_M, OPEN_GAP_M, lip_gap, phone_midpoints
 from probtalk.flame import load_rig
 from probtalk.flame.layer import FlameLayer
 from probtalk.layout import AUDIO_SAMPLE_RATE
 from probtalk.train.augment import moved_voice
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a")
 
 
 def speech_files(folder: Path) -> list[tuple[Path, str]]:

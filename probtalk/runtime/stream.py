@@ -35,7 +35,7 @@ from probtalk.animation import Animation
 from probtalk.errors import AudioError
 from probtalk.layout import AUDIO_SAMPLE_RATE, MOTION_DIM
 from probtalk.life import Life, LifeFrames, live_animation
-from probtalk.lipseal import HOLD_FRAMES, RAMP_FRAMES
+from probtalk.lipseal import RAMP_FRAMES
 from probtalk.options import check_finite
 from probtalk.runtime.backend import Backend, StyleInputs, latent_count
 from probtalk.runtime.engine import encoder_inputs, frames_for, sample_codes
@@ -246,12 +246,12 @@ class Stream:
     def _seal(self, motion: np.ndarray, decoded: np.ndarray, audio: np.ndarray, w0: int, w1: int, stop: int) -> np.ndarray:
         """The new frames [emitted, stop) sealed where the detector hears p/b/m in the window [w0, w1).
 
-        The seal of a frame depends on the marks up to HOLD_FRAMES + RAMP_FRAMES before it and RAMP_FRAMES
-        after it (and, on a fade frame, on its sealed neighbour's motion): the segment sealed reaches that
-        far on both sides, with the window's own decoding of the frames around the new ones."""
+        The seal of a frame depends on the marks up to RAMP_FRAMES either side of it (and, on a fade frame,
+        on its sealed neighbour's motion): the segment sealed reaches that far on both sides, with the
+        window's own decoding of the frames around the new ones."""
         seal, net = self._sealer  # type: ignore[misc]
         marks = net.frames(audio, self.fps, w1 - w0)
-        a = max(w0, self._emitted - HOLD_FRAMES - RAMP_FRAMES)
+        a = max(w0, self._emitted - RAMP_FRAMES)
         b = min(w1, stop + RAMP_FRAMES)
         lo, hi = self._emitted - a, stop - a
         out = np.empty_like(motion)
