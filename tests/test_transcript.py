@@ -151,3 +151,28 @@ def test_mismatched_tokens_are_cut_per_window(tiny_ckpt):
     cut = [encoder_inputs(backend, start, 6, num_samples=1, temperature=None, seed=0, phones=phones)["phones"]
            for start in (0, 4, 8)]
     assert [c.tolist() for c in cut] == [[[1, 2, 3, 4, 5, 6]], [[5, 6, 7, 8, 9, 10]], [[9, 10, 0, 0, 0, 0]]]
+
+
+def test_a_failed_phone_pass_is_retried_and_an_even_split_is_flagged(speech, monkeypatch):
+    """The phone pass fails on some voices; later attempts (other dithers) are tried, and only when all
+    fail are the phones split evenly within the words, flagged ``phone_level=False``."""
+    import probtalk.corpus.align as align
+    from probtalk.transcript import align_transcript
+
+    real = align._phone_pass
+    calls = []
+
+    def failing_first(n):
+        def phone_pass(d, pcm):
+            calls.append(1)
+            return [] if len(calls) <= n else real(d, pcm)
+        return phone_pass
+
+    _, audio = speech
+    monkeypatch.setattr(align, "_phone_pass", failing_first(3))  # the first three attempts fail
+    r = align_transcript(audio, LINE)
+    assert r.phone_level and len(calls) == 4 and any(p.phone == "M" for p in r.phones)
+    calls.clear()
+    monkeypatch.setattr(align, "_phone_pass", failing_first(len(align.ALIGN_ATTEMPTS)))
+    r = align_transcript(audio, LINE)
+    assert r.used and not r.phone_level and len(calls) == len(align.ALIGN_ATTEMPTS) and r.phones
