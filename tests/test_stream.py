@@ -205,6 +205,8 @@ def test_model_stream_api_matches_engine(wav):
     takes = [stream.feed(wav[:24000]), stream.flush()]
     assert [t.meta["take"] for t in takes[0]] == [0, 1]
     assert takes[0][0].meta["emotion"] == {"happy": 1.0} and takes[0][0].meta["seed"] == 4
+    assert takes[0][0].meta["sealed_from"] == "audio"  # the ONNX model's streams are lip-sealed too
+    assert model.stream(16000, seal_lips=False).lookahead_seconds == pytest.approx(0.24)
     with pytest.raises(ProbtalkError):
         model.stream(44100)
     with pytest.raises(ProbtalkError):
