@@ -172,12 +172,6 @@ class RuntimeModel:
 
         return lip_seal_for(self.rig_id)
 
-    def transcript_tokens(self, wav: np.ndarray, text: str | None) -> tuple[np.ndarray | None, dict[str, Any]]:
-        """Per-frame phone tokens int64 [T] from a transcript (None: audio only) and what the meta records
-        (see :meth:`transcript`)."""
-        tokens, _, meta = self.transcript(wav, text)
-        return tokens, meta
-
     def transcript(self, wav: np.ndarray, text: str | None) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]:
         """From a transcript: per-frame phone tokens int64 [T] (the model input), the shown frames inside an
         aligned p, b or m bool [T] (the lip seal's, :func:`probtalk.lipseal.shown_bilabials`), and what
