@@ -1,5 +1,5 @@
-"""Corpus v3/v4: takes that differ like retakes (upper face; v4 also the mouth), prosody-driven head
-motion, neck/ files, motion-only rebuild."""
+"""Corpus v3/v4/v5: takes that differ like retakes (upper face; v4 also the mouth; v5 wider, and the
+lips shut or parted in pauses), prosody-driven head motion, neck/ files, motion-only rebuild."""
 
 from __future__ import annotations
 
@@ -143,11 +143,30 @@ def test_perform_style_varies_the_upper_face_habits():
         values = [getattr(s, name) for s in takes]
         assert np.ptp(values) > 0.1, name
     assert all(s.identity == base.identity and s.asymmetry == base.asymmetry for s in takes)
-    assert all(0.8 <= s.articulation <= 1.35 and 0.8 <= s.jaw_range <= 1.3 for s in takes)
+    assert all(0.75 <= s.articulation <= 1.4 and 0.75 <= s.jaw_range <= 1.4 for s in takes)
+    # v5: each take articulates and opens the jaw by its own factor, and rests with the lips shut or parted
+    assert np.ptp([s.articulation for s in takes]) > 0.3 and np.ptp([s.jaw_range for s in takes]) > 0.3
+    rest = [s.rest_open for s in takes]
+    assert min(rest) == 0.0 and max(rest) > 0.08 and all(0.0 <= r <= 0.14 for r in rest)
+
+
+def test_takes_rest_with_the_lips_shut_or_parted_in_pauses(animator):
+    """v5: the pause pose is the take's own; speech and the p/b/m seals around it are unchanged."""
+    phones = [Phone(0.0, 0.8, "SIL"), Phone(0.8, 0.9, "M"), Phone(0.9, 1.1, "AA1"), Phone(1.1, 1.2, "P"),
+              Phone(1.2, 2.2, "SIL"), Phone(2.2, 2.3, "B"), Phone(2.3, 2.5, "AA1"), Phone(2.5, 3.4, "SIL")]
+    base = make_style("M001", 0)
+    jaw = animator.names.index("jawOpen")
+    shut, parted = (base.__class__(**{**base.__dict__, "rest_open": r}) for r in (0.0, 0.12))
+    a, b = (animator.semantic_weights(phones, 3.4, style=s)[:, jaw] for s in (shut, parted))
+    pause = slice(int(1.55 * 25), int(1.85 * 25))  # the middle of the pause between the words
+    assert a[pause].max() < 0.02 and b[pause].min() > 0.06  # shut against parted
+    for label in ("M", "P", "B"):
+        k = [int(0.5 * (p.start + p.end) * 25) for p in phones if p.phone == label][0]
+        assert a[k] < 0.05 and b[k] < 0.05, label  # sealed either way
 
 
 def test_performances_differ_in_the_mouth_and_keep_the_seals(animator):
-    """v4: takes articulate with their own energy and emphasis; p/b/m stay sealed in every take."""
+    """v4/v5: takes articulate with their own energy and emphasis; p/b/m stay sealed in every take."""
     phones, loud, _ = speech_60s()
     duration = 12.0
     phones = [p for p in phones if p.end <= duration]
@@ -162,8 +181,9 @@ def test_performances_differ_in_the_mouth_and_keep_the_seals(animator):
     vowels, bilabials = (np.array([int(0.5 * (p.start + p.end) * 25) for p in phones if p.phone == label])
                          for label in ("AA1", "M"))
     spread = np.mean([np.abs(takes[i][vowels] - takes[j][vowels]).mean() for i in range(4) for j in range(i + 1, 4)])
-    # relative to the jaw's own opening at stressed vowels: v3's takes differed by 13-17 %, v4's by 28 %
-    assert spread >= 0.22 * np.mean([t[vowels].mean() for t in takes]), spread
+    # relative to the jaw's own opening at stressed vowels: v3's takes differed by 13-17 %, v4's by 28 %,
+    # v5's by 35 %
+    assert spread >= 0.32 * np.mean([t[vowels].mean() for t in takes]), spread
     assert max(float(t[bilabials].max()) for t in takes) < 0.05  # the seal wins over any emphasis
 
 
@@ -177,7 +197,7 @@ def test_neck_files_are_written_and_loaded(corpus):
         assert neck.dtype == np.float32 and neck.shape == (1, params.shape[1], 3)
         assert np.abs(neck).max() > np.radians(0.5)
     manifest = json.loads((corpus / "manifest.json").read_text())
-    assert manifest["generator_version"] == GENERATOR_VERSION == 4
+    assert manifest["generator_version"] == GENERATOR_VERSION == 5
     data = MotionDataset(corpus, "train")
     sample = data[0]
     assert sample.neck is not None and sample.neck.shape == (sample.motion.shape[0], 3)

@@ -382,10 +382,17 @@ class ProceduralAnimator:
             after = np.clip(t - mid - half, 0.0, None)
             tau_before = tau + style.anticipation_s
             dom[i] = alpha * np.exp(-((before / tau_before) ** 2) - (after / tau) ** 2)
-            targets[i] = vec * (gain if base != "SIL" else 1.0)
+            targets[i] = vec * gain if base != "SIL" else vec + self._rest_vector(style)
         rest = 1e-3  # a faint pull to the rest pose far from any phone
         blended = np.einsum("pt,pk->tk", dom, targets) / (dom.sum(axis=0)[:, None] + rest)  # no BLAS: bit-stable
         return blended.astype(np.float32)
+
+    def _rest_vector(self, style: SpeakerStyle) -> np.ndarray:
+        """The pause pose of this performance: lips shut, or parted by ``style.rest_open`` of jaw opening."""
+        out = np.zeros(self.num_shapes)
+        if style.rest_open > 0 and "jawOpen" in self.index:
+            out[self.index["jawOpen"]] = min(style.rest_open * self.jaw_scale, 1.0)
+        return out
 
     def _closure(self, segs: list[tuple[float, float, str, int | None, float]], t: np.ndarray) -> np.ndarray:
         """Lip-seal amount in [0, 1] per frame: 1 through every /p b m/, raised-cosine ramps around it."""
@@ -472,7 +479,7 @@ class ProceduralAnimator:
     def _energy(self, accents: list[float], t: np.ndarray, rng: np.random.Generator | None, var: float) -> np.ndarray:
         """Articulation gain per frame [T]: 1 without an rng.
 
-        With one, the performance's energy drifts slowly (+-10 % at variation 1) and each
+        With one, the performance's energy drifts slowly (+-16 % at variation 1) and each
         emphasised syllable is articulated 10-35 % wider over about half a second, so the
         mouth of one take works harder where another's is relaxed. Closures stay sealed
         (the seal is applied after) and the gain stays within 0.8-1.5.
@@ -559,7 +566,7 @@ class ProceduralAnimator:
         at = float(rng.exponential(1.0 / style.smile_rate)) - 1.0  # an episode may already be under way
         curve = np.zeros(t.size)
         while at < duration:
-            amp = float(rng.uniform(0.12, 0.35)) * min(var, 1.5)
+            amp = float(rng.uniform(*SMILE_AMPLITUDE)) * min(var, 1.5)
             rise, hold, fall = float(rng.uniform(0.2, 0.6)), float(rng.uniform(0.4, 2.5)), float(rng.uniform(0.3, 0.8))
             up = np.clip((t - at) / rise, 0.0, 1.0)
             down = np.clip((t - at - rise - hold) / fall, 0.0, 1.0)
@@ -622,8 +629,9 @@ GESTURES: tuple[dict[str, float], ...] = (
     {"eyeSquint": 0.4, "cheekSquint": 0.35},  # squint / cheek raise
 )
 GESTURE_ODDS = np.array([0.35, 0.15, 0.12, 0.18, 0.1, 0.1])
-EMPHASIS_DRIFT = 0.10  # std of a performance's slow articulation drift at variation 1
+EMPHASIS_DRIFT = 0.16  # std of a performance's slow articulation drift at variation 1 (v4: 0.10)
 EMPHASIS_BOOST = (0.10, 0.35)  # extra articulation on an emphasised syllable at variation 1
+SMILE_AMPLITUDE = (0.15, 0.5)  # peak mouthSmile of a smile episode at variation 1 (v4: 0.12-0.35)
 
 
 def _smooth_noise(rng: np.random.Generator, num_frames: int, fps: float, cutoff_hz: float = 0.6) -> np.ndarray:

@@ -41,6 +41,7 @@ class SpeakerStyle:
         smile_rate: smile episodes per second of speech, on top of the emotion's own smile.
         brow_tone: resting brow level: > 0 raised, < 0 knitted (weight of browInnerUp/browOuterUp or browDown).
         squint_tone: resting cheek raise / lid tightening (weight of cheekSquint and eyeSquint).
+        rest_open: how far the lips stay parted in pauses (jawOpen weight of the rest pose; 0 = shut).
     """
 
     speaker_id: str = "default"
@@ -58,6 +59,7 @@ class SpeakerStyle:
     smile_rate: float = 0.05
     brow_tone: float = 0.0
     squint_tone: float = 0.0
+    rest_open: float = 0.0
 
     def shape(self) -> np.ndarray:
         """The identity as float32 [300] FLAME shape coefficients."""
@@ -119,25 +121,27 @@ def _habits(rng: np.random.Generator) -> dict[str, float]:
         "smile_rate": float(rng.uniform(0.02, 0.12)),
         "brow_tone": float(rng.uniform(-0.1, 0.15)),
         "squint_tone": float(rng.uniform(0.0, 0.1)),
+        "rest_open": float(rng.uniform(0.0, 0.06)),  # corpus v5 (drawn last: the draws above are unchanged)
     }
 
 
 def perform_style(style: SpeakerStyle, rng: np.random.Generator) -> SpeakerStyle:
     """One performance by the speaker: habits varied the way an actor's retakes vary.
 
-    The upper face varies most: how much the brows work and where they rest, smile
-    episodes, cheek raise, how strongly the emotion shows, head motion. Articulation
-    and jaw range vary modestly and stay inside ranges that keep the lips on the
-    phones (sealed on p/b/m, open on open vowels). Identity, asymmetry and blink
-    rate stay the speaker's. Every performance of a clip (the first included) is
+    How much the brows work and where they rest, smile episodes, cheek raise, how
+    strongly the emotion shows, head motion; how wide the take articulates and opens
+    the jaw (x0.8-1.3 each, corpus v5; v4 drew x0.85-1.25 and x0.85-1.2) and whether
+    the lips rest shut or parted in pauses. Every range keeps the lips on the phones
+    (sealed on p/b/m, open on open vowels). Identity, asymmetry and blink rate stay
+    the speaker's. Every performance of a clip (the first included) is
     drawn with this, so the speaker's own style is the centre of their takes.
     """
     return SpeakerStyle(
         speaker_id=style.speaker_id,
-        articulation=float(np.clip(style.articulation * rng.uniform(0.85, 1.25), 0.8, 1.35)),
+        articulation=float(np.clip(style.articulation * rng.uniform(0.8, 1.3), 0.75, 1.4)),
         asymmetry=style.asymmetry,
         brow_use=float(np.clip(style.brow_use * rng.uniform(0.3, 2.0), 0.1, 2.2)),
-        jaw_range=float(np.clip(style.jaw_range * rng.uniform(0.85, 1.2), 0.8, 1.3)),
+        jaw_range=float(np.clip(style.jaw_range * rng.uniform(0.8, 1.3), 0.75, 1.4)),
         smile_bias=float(np.clip(style.smile_bias + rng.uniform(-0.08, 0.12), 0.0, 0.25)),
         blink_rate=style.blink_rate,
         anticipation_s=float(np.clip(style.anticipation_s + rng.uniform(-0.015, 0.015), 0.0, 0.04)),
@@ -148,4 +152,5 @@ def perform_style(style: SpeakerStyle, rng: np.random.Generator) -> SpeakerStyle
         smile_rate=float(np.clip(style.smile_rate * rng.uniform(0.0, 2.5), 0.0, 0.3)),
         brow_tone=float(np.clip(style.brow_tone + rng.uniform(-0.35, 0.4), -0.45, 0.55)),
         squint_tone=float(np.clip(style.squint_tone + rng.uniform(-0.05, 0.2), 0.0, 0.3)),
+        rest_open=float(np.clip(style.rest_open + rng.uniform(-0.08, 0.12), 0.0, 0.14)),
     )
