@@ -18,10 +18,11 @@ from probtalk.flame import FlameLayer, load_rig
 from probtalk.layout import MOTION_EXPRESSION_DIM, PARAM_EXPRESSION
 
 SAMPLE = Path(probtalk.__file__).parent / "assets" / "hello.wav"
-# Four takes of SAMPLE at the default temperature, face only (expression and jaw, no blinks, head or
-# eyes: the paper's definition), measured 0.070 mm apart (paired mean vertex distance) with the stage-2e
-# default (stage 2d: 0.062 mm, stage 2b: 0.059 mm); 0.064 mm is the floor.
-MIN_DIVERSITY_M = 0.000064
+# Ten takes of SAMPLE at the default temperature (seed 0), face only (expression and jaw, no blinks, head
+# or eyes: the paper's definition), measured 0.090 mm apart (first five against last five, mean vertex
+# distance) with the stage-2f default (stage 2e: 0.067 mm); 0.080 mm is the floor. (With four takes the
+# figure swings 0.06-0.18 mm with the seed on this 2 s clip, too widely for a floor.)
+MIN_DIVERSITY_M = 0.000080
 
 
 @pytest.fixture(scope="module")
@@ -197,10 +198,10 @@ def test_transcript_closes_the_lips_at_least_as_often(model, rig, bilabial_speec
 
 
 def test_takes_differ_by_a_stated_amount(model, rig):
-    """Four takes at the default temperature: mean vertex distance between paired takes (the paper's diversity:
+    """Ten takes at the default temperature: mean vertex distance between paired takes (the paper's diversity:
     the model's face, without the life stage's blinks, head and eyes, which would dominate it)."""
-    takes = model.animate(SAMPLE, num_samples=4, seed=0, blinks=False)
+    takes = model.animate(SAMPLE, num_samples=10, seed=0, blinks=False)
     layer = FlameLayer(rig)
     verts = np.stack([motion_to_vertices(layer, a.motion()) for a in takes])
-    diversity = float(np.linalg.norm(verts[:2] - verts[2:], axis=-1).mean())
+    diversity = float(np.linalg.norm(verts[:5] - verts[5:], axis=-1).mean())
     assert diversity > MIN_DIVERSITY_M
