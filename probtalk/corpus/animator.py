@@ -372,6 +372,7 @@ class ProceduralAnimator:
             return np.zeros((num_frames, self.num_shapes), np.float32)
         dom = np.empty((len(segs), num_frames))
         targets = np.empty((len(segs), self.num_shapes))
+        rest_pose = self._rest_vector(style)
         for i, (start, end, base, _stress, gain) in enumerate(segs):
             _, alpha, tau = VISEMES.get(base, DEFAULT_VISEME)
             vec = self._viseme_vectors.get(base, self._default_vector)
@@ -382,7 +383,7 @@ class ProceduralAnimator:
             after = np.clip(t - mid - half, 0.0, None)
             tau_before = tau + style.anticipation_s
             dom[i] = alpha * np.exp(-((before / tau_before) ** 2) - (after / tau) ** 2)
-            targets[i] = vec * gain if base != "SIL" else vec + self._rest_vector(style)
+            targets[i] = vec * gain if base != "SIL" else vec + rest_pose
         rest = 1e-3  # a faint pull to the rest pose far from any phone
         blended = np.einsum("pt,pk->tk", dom, targets) / (dom.sum(axis=0)[:, None] + rest)  # no BLAS: bit-stable
         return blended.astype(np.float32)
