@@ -11,10 +11,10 @@ import pytest
 from scipy.ndimage import gaussian_filter1d
 
 from probtalk.corpus.phones import Phone
-from probtalk.corpus.style_profiles import make_style, perform_style
+from probtalk.corpus.style_profiles import PERFORMANCE_HABITS, make_style, perform_style
 from probtalk.corpus.synth import GENERATOR_VERSION, SynthConfig, clip_rng, default_animator, synthesize_corpus
 from probtalk.data.dataset import MotionDataset
-from probtalk.errors import InputError
+from probtalk.errors import DatasetError, InputError
 from probtalk.eval.evaluate import motion_to_vertices
 from probtalk.flame import FlameLayer, load_rig
 from probtalk.layout import params_to_motion
@@ -204,6 +204,39 @@ def test_neck_files_are_written_and_loaded(corpus):
     np.testing.assert_allclose(sample.neck, np.load(corpus / "neck" / f"{sample.keyid}.npy")[0][: len(sample.neck)])
 
 
+def test_each_take_records_the_performance_it_was_animated_with(corpus):
+    from statistics import NormalDist
+
+    seed = json.loads((corpus / "manifest.json").read_text())["seed"]
+    keyids = sorted(p.stem for p in (corpus / "param").glob("*.npy"))
+    assert sorted(p.stem for p in (corpus / "performance").glob("*.json")) == keyids
+    data = MotionDataset(corpus, "train")
+    for keyid in keyids:
+        record = json.loads((corpus / "performance" / f"{keyid}.json").read_text())
+        assert list(record["draws"]) == list(record["scores"]) == list(PERFORMANCE_HABITS)
+        base = make_style(keyid.split("_")[0], seed)
+        # the recorded draws give the style the clip was animated with, value for value
+        assert perform_style(base, None, draws=record["draws"]) == perform_style(
+            base, clip_rng(seed, keyid, "performance"))
+        for name, u in record["draws"].items():
+            assert 0.0 <= u < 1.0 and record["scores"][name] == pytest.approx(NormalDist().inv_cdf(u), abs=1e-9)
+    sample = data[0]
+    assert sample.performance == json.loads((corpus / "performance" / f"{sample.keyid}.json").read_text())["scores"]
+    takes = [data[i].performance for i in range(len(data))]
+    assert len({t["articulation"] for t in takes}) == len(takes)  # every take its own
+
+
+def test_a_missing_or_malformed_performance_record(corpus, tmp_path):
+    copy = tmp_path / "noperf"
+    shutil.copytree(corpus, copy)
+    keyid = MotionDataset(copy, "train").keyids[0]
+    (copy / "performance" / f"{keyid}.json").write_text('{"scores": {"articulation": "wide"}}')
+    with pytest.raises(DatasetError, match=r"performance.*malformed.*regenerate"):
+        MotionDataset(copy, "train")[0]
+    shutil.rmtree(copy / "performance")
+    assert MotionDataset(copy, "train")[0].performance is None
+
+
 def test_a_corpus_without_neck_files_loads_with_neck_none(corpus, tmp_path):
     copy = tmp_path / "noneck"
     shutil.copytree(corpus, copy)
@@ -223,6 +256,14 @@ def test_motion_only_rebuild_writes_no_speech_and_equals_a_full_generation(corpu
     for sub in ("param", "neck"):
         for path in sorted((corpus / sub).glob("*.npy")):
             np.testing.assert_array_equal(np.load(new / sub / path.name), np.load(path))
+    for path in sorted((corpus / "performance").glob("*.json")):
+        assert (new / "performance" / path.name).read_text() == path.read_text()
+    # a corpus from before performance records is completed by re-making its motion, the same motion
+    shutil.rmtree(new / "performance")
+    assert synthesize_corpus(new, TINY, workers=1).generated == result.clips
+    for path in sorted((corpus / "param").glob("*.npy")):
+        np.testing.assert_array_equal(np.load(new / "param" / path.name), np.load(path))
+    assert len(list((new / "performance").glob("*.json"))) == result.clips
     assert (new / "splits" / "train").read_text() == (corpus / "splits" / "train").read_text()
 
 

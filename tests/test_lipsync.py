@@ -21,13 +21,13 @@ needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite no
 
 
 def tiny_talker(phone_input: bool = True, noise_dim: int = 4, hypotheses: int = 3, seed: int = 0,
-                noise_after: int = 0) -> Talker:
+                noise_after: int = 0, habits: tuple[str, ...] = ()) -> Talker:
     torch.manual_seed(seed)
     enc = AudioEncoder.from_config(AudioEncoderConfig(hidden=32, layers=1, heads=2, intermediate=64, conv_dim=(16,) * 7))
     pcfg = StylePredictorConfig(audio_dim=enc.out_dim, latent_dim=16, num_speakers=2, hidden=32,
                                 layers=noise_after + 1, heads=2, ff_dim=64, dropout=0.0, phone_input=phone_input,
                                 noise_dim=noise_dim, noise_after=noise_after, hypotheses=hypotheses,
-                                weight_phone=0.1, weight_lip=0.1)
+                                weight_phone=0.1, weight_lip=0.1, performance_habits=habits)
     vq = MotionVQ(MotionVQConfig(hidden=32, layers=1, heads=2, ff_dim=64, latent_dim=16, num_codes=32, dropout=0.0))
     talker = Talker(enc, StylePredictor(pcfg), vq, Normalizer(), StyleVocabulary(("A", "B")))
     if talker.predictor.phone_in is not None:  # a trained model's embedding is not zero
@@ -103,6 +103,32 @@ def test_best_of_k_objective_terms():
     assert torch.isfinite(loss) and {"latent", "expression", "jaw", "phone", "lip", "spread"} <= set(terms)
     loss.backward()
     assert talker.predictor.noise_in.weight.grad is not None and obj.phone_head.weight.grad is not None
+
+
+def test_objective_gives_every_hypothesis_the_clips_own_performance(monkeypatch):
+    from probtalk.train.objective import StageTwoObjective
+
+    talker = tiny_talker(hypotheses=3, habits=("articulation", "rest_open"))
+    obj = StageTwoObjective(talker, None).train()
+    seen = []
+    forward = talker.predictor.forward
+
+    def spy(features, mask, style, phones=None, noise=None):
+        seen.append(noise.clone())
+        return forward(features, mask, style, phones, noise)
+
+    monkeypatch.setattr(talker.predictor, "forward", spy)
+    b, t = 2, 60
+    audio = torch.randn(b, t * 640) * 0.1
+    perf = [{"articulation": 1.5, "rest_open": -0.7, "brow_use": 0.2}, None]
+    obj(audio, torch.tensor([t * 640] * b), torch.randn(b, t, 53) * 0.1, torch.ones(b, t, dtype=torch.bool),
+        torch.tensor([0, 1]), torch.tensor([0, 1]), torch.tensor([0, 1]), None, perf)
+    rows = seen[0].view(b, 3, -1, 4)
+    assert torch.equal(rows[0, :, :, :2], torch.tensor([1.5, -0.7]).expand(3, rows.shape[2], 2))
+    assert not rows[1, 0].any()  # a clip without a record: hypothesis 0 is the deterministic take
+    held = rows[1, 1:, :, :2]
+    assert torch.equal(held, held[:, :1].expand_as(held)) and held.abs().min() > 0  # drawn, one value per take
+    assert rows[0, 1:, :, 2:].std(1).min() > 0  # the other channels still vary along the take
 
 
 def test_performance_keyids_share_speech(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -24,16 +25,18 @@ STYLE = StyleInputs(1, (0.0, 0.7, 0.0, 0.3, 0.0, 0.0, 0.0, 0.0), 1.5)
 TOL = 1e-4
 
 
-@pytest.fixture(scope="module", params=[(True, 4, 0), (False, 3, 0), (True, 0, 0), (True, 4, 1)],
-                ids=["phones+noise", "noise", "phones", "phones+late-noise"])
+@pytest.fixture(scope="module", params=[(True, 4, 0, 0), (False, 3, 0, 0), (True, 0, 0, 0), (True, 4, 1, 0),
+                                        (True, 4, 0, 2)],
+                ids=["phones+noise", "noise", "phones", "phones+late-noise", "phones+performance"])
 def tiny(request, tmp_path_factory) -> tuple[Path, Path]:
     from test_lipsync import tiny_talker
 
-    phone_input, noise_dim, noise_after = request.param
+    phone_input, noise_dim, noise_after, habits = request.param
     folder = tmp_path_factory.mktemp("lipsync_onnx")
     path = folder / "tiny.pt"
-    save_checkpoint(path, tiny_talker(phone_input=phone_input, noise_dim=noise_dim, noise_after=noise_after),
-                    provenance={"fps": 25.0})
+    talker = tiny_talker(phone_input=phone_input, noise_dim=noise_dim, noise_after=noise_after,
+                         habits=("articulation", "rest_open")[:habits])
+    save_checkpoint(path, talker, provenance={"fps": 25.0})
     return path, export_onnx(path, folder / "onnx")
 
 
@@ -50,6 +53,13 @@ def test_export_has_the_models_inputs_and_encodes_like_torch(tiny):
     torch_be, onnx_be = TorchBackend(talker), OnnxBackend(folder)
     assert (onnx_be.phone_input, onnx_be.noise_dim) == (torch_be.phone_input, torch_be.noise_dim)
     assert onnx_be.noise_rate == torch_be.noise_rate
+    assert onnx_be.take_channels == torch_be.take_channels == len(talker.predictor.config.performance_habits)
+    meta = json.loads((folder / "probtalk_onnx.json").read_text())
+    if onnx_be.take_channels:  # an engine that predates performance channels must refuse the export
+        assert meta["version"] == 3 and meta["noise"]["take"] == 2 and meta["noise"]["performance"] == ["articulation",
+                                                                                                      "rest_open"]
+    else:
+        assert meta["version"] == (2 if onnx_be.noise_dim or onnx_be.phone_input else 1)
     wav = _speech(2.37)
     frames = int(round(wav.size / 640))
     rng = np.random.default_rng(1)
@@ -117,13 +127,26 @@ def test_noise_follows_the_documented_rule():
     assert not take_noise(4, 1, 0, 10, fps=25.0, rate=2.0, dim=4, scale=noise_scale(None)).any()
 
 
+def test_performance_channels_hold_knot_zero_for_the_whole_take():
+    held = noise_knots(7, 2, np.array([0, 1, 5]), 3, take_channels=2)
+    for row, j in enumerate((0, 1, 5)):
+        for c in range(3):
+            assert held[row, c] == pytest.approx(_reference_knot(7, 2, 0 if c < 2 else j, c, 3), abs=1e-12)
+    frames = take_noise(7, 2, 40, 200, fps=25.0, rate=2.0, dim=3, scale=0.5, take_channels=2)
+    np.testing.assert_allclose(frames[:, :2], np.broadcast_to(0.5 * held[0, :2], (200, 2)), rtol=1e-6)
+    np.testing.assert_array_equal(frames[:, 2], take_noise(7, 2, 40, 200, fps=25.0, rate=2.0, dim=3, scale=0.5)[:, 2])
+    other = take_noise(7, 3, 40, 200, fps=25.0, rate=2.0, dim=3, scale=0.5, take_channels=2)
+    assert np.abs(other[0, :2] - frames[0, :2]).min() > 1e-6  # each take its own performance
+
+
 class _Recorder:
     """A backend that records the noise each encode call gets."""
 
     def __init__(self, inner: OnnxBackend) -> None:
         self.inner = inner
         self.calls: list[tuple[int, np.ndarray]] = []
-        for name in ("fps", "frames_per_code", "num_codes", "latent_dim", "phone_input", "noise_dim", "noise_rate"):
+        for name in ("fps", "frames_per_code", "num_codes", "latent_dim", "phone_input", "noise_dim", "noise_rate",
+                     "take_channels"):
             setattr(self, name, getattr(inner, name))
 
     def encode(self, audio, num_frames, style, extra=None):
@@ -146,7 +169,8 @@ def test_stream_noise_is_the_offline_noise_at_every_step(tiny):
     for i in range(0, wav.size, 1600):
         stream.feed(wav[i : i + 1600])
     stream.flush()
-    whole = [take_noise(9, k, 0, 75, fps=25.0, rate=backend.noise_rate, dim=backend.noise_dim, scale=1.0) for k in (0, 1)]
+    whole = [take_noise(9, k, 0, 75, fps=25.0, rate=backend.noise_rate, dim=backend.noise_dim, scale=1.0,
+                        take_channels=backend.take_channels) for k in (0, 1)]
     starts = set()
     for _num_frames, noise in rec.calls:
         assert noise.shape[0] == 2

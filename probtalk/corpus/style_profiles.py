@@ -125,7 +125,46 @@ def _habits(rng: np.random.Generator) -> dict[str, float]:
     }
 
 
-def perform_style(style: SpeakerStyle, rng: np.random.Generator) -> SpeakerStyle:
+# The habits a performance (a retake) varies, in the order :func:`perform_style` draws them, each
+# with the range of its draw. A take's draws, as standard-normal scores, are what a model with
+# performance channels is conditioned on (``performance/<keyid>.json`` of a corpus).
+PERFORMANCE_DRAWS: tuple[tuple[str, float, float], ...] = (
+    ("articulation", 0.8, 1.3),  # gain on the speaker's
+    ("brow_use", 0.3, 2.0),  # gain
+    ("jaw_range", 0.8, 1.3),  # gain
+    ("smile_bias", -0.08, 0.12),  # offset
+    ("anticipation_s", -0.015, 0.015),  # offset
+    ("head_motion", 0.7, 1.4),  # gain
+    ("expressiveness", 0.65, 1.35),  # gain
+    ("emphasis_rate", -0.3, 0.3),  # offset
+    ("smile_rate", 0.0, 2.5),  # gain
+    ("brow_tone", -0.35, 0.4),  # offset
+    ("squint_tone", -0.05, 0.2),  # offset
+    ("rest_open", -0.08, 0.12),  # offset
+)
+PERFORMANCE_HABITS = tuple(name for name, _, _ in PERFORMANCE_DRAWS)
+SCORE_LIMIT = 4.0  # standard-normal scores are clipped to +-4
+
+
+def draw_performance(rng: np.random.Generator) -> dict[str, float]:
+    """One performance's uniform draws in [0, 1), by habit (see :data:`PERFORMANCE_DRAWS`)."""
+    return {name: float(rng.random()) for name in PERFORMANCE_HABITS}
+
+
+def performance_scores(draws: dict[str, float]) -> dict[str, float]:
+    """Standard-normal scores of a performance's draws: the inverse normal CDF of each uniform.
+
+    0 is the median performance (the speaker's own habit for a gain drawn around 1); a model
+    conditioned on the scores is sampled with standard-normal values.
+    """
+    from statistics import NormalDist
+
+    unit = NormalDist()
+    eps = unit.cdf(-SCORE_LIMIT)
+    return {name: float(unit.inv_cdf(min(max(u, eps), 1.0 - eps))) for name, u in draws.items()}
+
+
+def perform_style(style: SpeakerStyle, rng: np.random.Generator, draws: dict[str, float] | None = None) -> SpeakerStyle:
     """One performance by the speaker: habits varied the way an actor's retakes vary.
 
     How much the brows work and where they rest, smile episodes, cheek raise, how
@@ -135,22 +174,27 @@ def perform_style(style: SpeakerStyle, rng: np.random.Generator) -> SpeakerStyle
     (sealed on p/b/m, open on open vowels). Identity, asymmetry and blink rate stay
     the speaker's. Every performance of a clip (the first included) is
     drawn with this, so the speaker's own style is the centre of their takes.
+
+    ``draws`` (from :func:`draw_performance`) replaces the draws from ``rng``; drawing them
+    from the same generator gives the same performance, value for value.
     """
+    u = draw_performance(rng) if draws is None else draws
+    d = {name: lo + (hi - lo) * u[name] for name, lo, hi in PERFORMANCE_DRAWS}
     return SpeakerStyle(
         speaker_id=style.speaker_id,
-        articulation=float(np.clip(style.articulation * rng.uniform(0.8, 1.3), 0.75, 1.4)),
+        articulation=float(np.clip(style.articulation * d["articulation"], 0.75, 1.4)),
         asymmetry=style.asymmetry,
-        brow_use=float(np.clip(style.brow_use * rng.uniform(0.3, 2.0), 0.1, 2.2)),
-        jaw_range=float(np.clip(style.jaw_range * rng.uniform(0.8, 1.3), 0.75, 1.4)),
-        smile_bias=float(np.clip(style.smile_bias + rng.uniform(-0.08, 0.12), 0.0, 0.25)),
+        brow_use=float(np.clip(style.brow_use * d["brow_use"], 0.1, 2.2)),
+        jaw_range=float(np.clip(style.jaw_range * d["jaw_range"], 0.75, 1.4)),
+        smile_bias=float(np.clip(style.smile_bias + d["smile_bias"], 0.0, 0.25)),
         blink_rate=style.blink_rate,
-        anticipation_s=float(np.clip(style.anticipation_s + rng.uniform(-0.015, 0.015), 0.0, 0.04)),
+        anticipation_s=float(np.clip(style.anticipation_s + d["anticipation_s"], 0.0, 0.04)),
         identity=style.identity,
-        head_motion=float(np.clip(style.head_motion * rng.uniform(0.7, 1.4), 0.3, 2.0)),
-        expressiveness=float(np.clip(style.expressiveness * rng.uniform(0.65, 1.35), 0.5, 1.6)),
-        emphasis_rate=float(np.clip(style.emphasis_rate + rng.uniform(-0.3, 0.3), 0.1, 0.95)),
-        smile_rate=float(np.clip(style.smile_rate * rng.uniform(0.0, 2.5), 0.0, 0.3)),
-        brow_tone=float(np.clip(style.brow_tone + rng.uniform(-0.35, 0.4), -0.45, 0.55)),
-        squint_tone=float(np.clip(style.squint_tone + rng.uniform(-0.05, 0.2), 0.0, 0.3)),
-        rest_open=float(np.clip(style.rest_open + rng.uniform(-0.08, 0.12), 0.0, 0.14)),
+        head_motion=float(np.clip(style.head_motion * d["head_motion"], 0.3, 2.0)),
+        expressiveness=float(np.clip(style.expressiveness * d["expressiveness"], 0.5, 1.6)),
+        emphasis_rate=float(np.clip(style.emphasis_rate + d["emphasis_rate"], 0.1, 0.95)),
+        smile_rate=float(np.clip(style.smile_rate * d["smile_rate"], 0.0, 0.3)),
+        brow_tone=float(np.clip(style.brow_tone + d["brow_tone"], -0.45, 0.55)),
+        squint_tone=float(np.clip(style.squint_tone + d["squint_tone"], 0.0, 0.3)),
+        rest_open=float(np.clip(style.rest_open + d["rest_open"], 0.0, 0.14)),
     )

@@ -255,11 +255,16 @@ def _clip_paths(root: Path, keyid: str) -> dict[str, Path]:
         "align": root / "align" / f"{keyid}.json",
         "param": root / "param" / f"{keyid}.npy",
         "neck": root / "neck" / f"{keyid}.npy",
+        "performance": root / "performance" / f"{keyid}.json",
     }
 
 
 def clip_complete(root: Path, keyid: str) -> bool:
-    """True when the clip's wav, align, param and neck files all exist (each is written atomically)."""
+    """True when the clip's wav, align, param, neck and performance files all exist (each is written atomically).
+
+    A corpus made before performance records (version 5 and older) so gets its motion re-made
+    on the next run (the same motion: it depends only on the stored speech and the seeds).
+    """
     return all(p.is_file() for p in _clip_paths(root, keyid).values())
 
 
@@ -338,6 +343,17 @@ def animate_record(
     return params[None].astype(np.float32), neck[None].astype(np.float32)
 
 
+def performance_record(job: ClipJob) -> dict[str, Any]:
+    """The take's performance: its habit draws in [0, 1) and their standard-normal scores.
+
+    Replays the clip's ``performance`` stream, so it equals what :func:`animate_record` performs.
+    """
+    from probtalk.corpus.style_profiles import draw_performance, performance_scores
+
+    draws = draw_performance(clip_rng(job.seed, job.keyid, "performance"))
+    return {"draws": draws, "scores": performance_scores(draws)}
+
+
 def make_clip(
     job: ClipJob, animator: ProceduralAnimator | None = None
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any], np.ndarray]:
@@ -375,9 +391,11 @@ def _write_speech(root: Path, job: ClipJob, audio: np.ndarray, record: dict[str,
     atomic_write_text(paths["align"], json.dumps(record, indent=1))
 
 
-def _write_motion(root: Path, keyid: str, params: np.ndarray, neck: np.ndarray) -> None:
-    """Write neck, then param last: their presence (with wav and align) marks the clip complete."""
+def _write_motion(root: Path, keyid: str, params: np.ndarray, neck: np.ndarray,
+                  performance: dict[str, Any]) -> None:
+    """Write performance and neck, then param last: their presence (with wav and align) marks the clip complete."""
     paths = _clip_paths(root, keyid)
+    atomic_write_text(paths["performance"], json.dumps(performance, indent=1))
     for key, value in (("neck", neck), ("param", params)):
         with atomic_path(paths[key]) as tmp:
             with open(tmp, "wb") as fh:
@@ -402,7 +420,7 @@ def _speaker_task(args: tuple[str, ProceduralAnimator, list[ClipJob]]) -> int:
             raw = np.asarray(utt.audio, np.float32)
             _write_speech(base, job, raw, _record(job, utt, raw))
         audio, record = _read_speech(base, job.keyid)
-        _write_motion(base, job.keyid, *animate_record(job, audio, record, animator))
+        _write_motion(base, job.keyid, *animate_record(job, audio, record, animator), performance_record(job))
         written += 1
     return written
 
@@ -432,7 +450,7 @@ def synthesize_corpus(
     """
     config = config or SynthConfig()
     root = ensure_writable_dir(out)
-    for sub in ("param", "neck", "wav", "align", "splits"):
+    for sub in ("param", "neck", "performance", "wav", "align", "splits"):
         ensure_writable_dir(root / sub)
     started = time.perf_counter()
     animator = default_animator()

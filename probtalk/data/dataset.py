@@ -7,6 +7,7 @@
     root/wav/<keyid>.wav            speech (any rate; resampled to 16 kHz)
     root/align/<keyid>.json         optional phone segments
     root/neck/<keyid>.npy           optional float32 [1, T, 3] FLAME neck axis-angle (radians), same T as param
+    root/performance/<keyid>.json   optional: the take's habits ({"scores": {habit: standard-normal score}})
     root/splits/{train,val,test}    one keyid per line (or use split_mode="sentence_ranges")
 
 keyid = ``<speaker>_<sentence:03d>_<emotion index>_<intensity index>``, optionally
@@ -111,6 +112,9 @@ class Sample:
         speaker_index: index of ``speaker`` in the dataset's speaker vocabulary (-1 if absent).
         neck: float32 [T, 3] head rotation (FLAME neck axis-angle, radians) at the requested fps,
             frame for frame with ``motion``; None when the corpus has no ``neck/<keyid>.npy`` (3DMEAD).
+        performance: the take's habits as standard-normal scores by name (articulation, jaw_range,
+            rest_open, ...: :data:`probtalk.corpus.style_profiles.PERFORMANCE_HABITS`); None when the
+            corpus has no ``performance/<keyid>.json`` (3DMEAD, our corpora before they recorded it).
     """
 
     keyid: str
@@ -123,6 +127,7 @@ class Sample:
     phones: list[tuple[float, float, str]] | None = None
     speaker_index: int = -1
     neck: np.ndarray | None = None
+    performance: dict[str, float] | None = None
 
 
 @dataclass
@@ -142,6 +147,7 @@ class Batch:
         keyids: the B keyids.
         phones: int64 [B, Tmax] per-frame phone tokens (:mod:`probtalk.models.phone_tokens`;
             0 where unknown, everywhere for clips without alignments).
+        performance: per clip, the take's habit scores (:attr:`Sample.performance`) or None.
     """
 
     audio: torch.Tensor
@@ -155,6 +161,7 @@ class Batch:
     shape: torch.Tensor
     keyids: list[str]
     phones: torch.Tensor | None = None
+    performance: list[dict[str, float] | None] | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         """Move every tensor to ``device``."""
@@ -202,6 +209,7 @@ def collate(samples: Sequence[Sample], fps: float = DATASET_FPS) -> Batch:
         shape=torch.from_numpy(np.stack([s.shape for s in samples]).astype(np.float32)),
         keyids=[s.keyid for s in samples],
         phones=phones,
+        performance=[s.performance for s in samples],
     )
 
 
@@ -371,6 +379,7 @@ class MotionDataset:
             phones=self._phones(keyid, key),
             speaker_index=self._speaker_index.get(key.speaker, -1),
             neck=neck,
+            performance=self._performance(keyid),
         )
 
     def _neck(self, keyid: str, frames: int) -> np.ndarray | None:
@@ -385,6 +394,19 @@ class MotionDataset:
         if not np.all(np.isfinite(neck)):
             raise DatasetError(f"{path} holds NaN or infinite values; regenerate or drop the clip")
         return neck.astype(np.float32)
+
+    def _performance(self, keyid: str) -> dict[str, float] | None:
+        """The take's habit scores from ``performance/<keyid>.json``, None without one."""
+        path = self.root / "performance" / f"{keyid}.json"
+        if not path.is_file():
+            return None
+        try:
+            scores = {str(k): float(v) for k, v in json.loads(path.read_text(encoding="utf-8"))["scores"].items()}
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise DatasetError(f"{path} is malformed ({type(exc).__name__}); regenerate the clip") from None
+        if not all(np.isfinite(v) for v in scores.values()):
+            raise DatasetError(f"{path} holds NaN or infinite scores; regenerate the clip")
+        return scores
 
     def _reconcile(self, keyid: str, motion: np.ndarray, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Make audio cover exactly the motion's frames (pad/trim); warn when they differ by > 1 frame."""

@@ -20,6 +20,16 @@ Two optional inputs (both off in older checkpoints, whose configs lack them):
   deterministic take. With ``noise_after = n`` the noise enters after the
   first n transformer layers: those run once per clip, only the rest once
   per take (several takes cost little more than one).
+
+  With ``performance_habits`` the first of the noise channels, one per named
+  habit, hold a single value for the whole take (every knot the same): the
+  take's performance. While training on a corpus that records each take's
+  habits (``performance/<keyid>.json``: articulation, jaw range, lips shut or
+  parted in pauses, brow use, smiles, ...) those channels get the take's
+  standard-normal scores, so the model learns what each one does; at run time
+  they are drawn standard normal per take like the rest of the noise, and the
+  takes differ the way the corpus's retakes differ. Zero is the median
+  performance (the deterministic take).
 """
 
 from __future__ import annotations
@@ -60,6 +70,8 @@ class StylePredictorConfig:
         noise_after: transformer layers run before the noise is added (0 = added to the input);
             they run once per clip, the remaining layers once per noise row (take / hypothesis).
         hypotheses: best-of-K training: K noise draws per clip, the loss of the closest one counts.
+        performance_habits: habits (names from ``performance/<keyid>.json``) held by the first
+            noise channels, one value per take; the remaining channels stay per-knot noise.
         weight_phone: cross-entropy of a per-frame phone classifier on the audio features (training only).
         weight_lip: lip-contact term, mm of lip gap where the ground truth is closed (training only).
     """
@@ -83,8 +95,15 @@ class StylePredictorConfig:
     noise_rate: float = 2.0
     noise_after: int = 0
     hypotheses: int = 1
+    performance_habits: tuple[str, ...] = ()
     weight_phone: float = 0.0
     weight_lip: float = 0.0
+
+    def __post_init__(self) -> None:
+        habits = self.performance_habits
+        if len(habits) > self.noise_dim or len(set(habits)) != len(habits):
+            raise ValueError(f"performance_habits {list(habits)} must be distinct and at most "
+                             f"noise_dim = {self.noise_dim} (they are noise channels)")
 
 
 class StylePredictor(nn.Module):
@@ -108,15 +127,27 @@ class StylePredictor(nn.Module):
         else:
             self.noise_in = None
 
+    @property
+    def take_channels(self) -> int:
+        """Leading noise channels that hold one value per take (the performance), 0 without."""
+        return len(self.config.performance_habits) if self.noise_in is not None else 0
+
     def noise_knots(self, num_frames: int, fps: float) -> int:
         """Number of noise knots for ``num_frames`` frames (at least 2)."""
         return max(2, math.ceil(num_frames / fps * self.config.noise_rate) + 1)
 
     def draw_noise(self, batch: int, num_frames: int, fps: float, generator: torch.Generator | None = None,
                    device: torch.device | str = "cpu") -> torch.Tensor:
-        """Standard-normal noise knots [batch, K, noise_dim] for clips of ``num_frames`` frames."""
+        """Standard-normal noise knots [batch, K, noise_dim] for clips of ``num_frames`` frames.
+
+        The first :attr:`take_channels` channels are the same at every knot (one draw per row).
+        """
         shape = (batch, self.noise_knots(num_frames, fps), self.config.noise_dim)
-        return torch.randn(shape, generator=generator).to(device)
+        noise = torch.randn(shape, generator=generator)
+        p = self.take_channels
+        if p:
+            noise[:, 1:, :p] = noise[:, :1, :p]
+        return noise.to(device)
 
     def forward(
         self,

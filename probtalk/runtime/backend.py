@@ -30,7 +30,8 @@ HEAD_FILE = "head.npz"  # the life stage's head motion net (optional; numpy arra
 BILABIAL_FILE = "bilabial.npz"  # the lip seal's p/b/m detector (optional; numpy arrays, see probtalk.bilabial)
 META_FILE = "probtalk_onnx.json"
 ONNX_FORMAT = "probtalk-onnx"
-ONNX_FORMAT_VERSION = 2  # 2: optional encoder inputs "phones" and "noise" (exports without them say 1)
+ONNX_FORMAT_VERSION = 3  # 2: optional encoder inputs "phones" and "noise" (exports without them say 1);
+# 3: per-take performance channels in the noise ("take" in its metadata; exports without them say 2)
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEFAULT_MODEL_FILE = ASSETS / "default_model.pt"  # the embedded model
 DEFAULT_ONNX_DIR = ASSETS / "default_onnx"  # the same model as ONNX graphs (scripts/export_onnx.py)
@@ -77,7 +78,8 @@ class Backend(Protocol):
     * ``"phones"``: int64 [1, num_frames] per-frame transcript phone tokens
       (0 = unknown; see :mod:`probtalk.models.phone_tokens`), when ``phone_input``;
     * ``"noise"``: float32 [R, num_frames, noise_dim] per-frame noise, one row per
-      take (see :func:`probtalk.runtime.sampling.take_noise`), when ``noise_dim > 0``.
+      take (see :func:`probtalk.runtime.sampling.take_noise`), when ``noise_dim > 0``; its first
+      ``take_channels`` channels hold one value per take (the take's performance).
     """
 
     fps: float
@@ -87,6 +89,7 @@ class Backend(Protocol):
     phone_input: bool
     noise_dim: int
     noise_rate: float
+    take_channels: int
 
     def encode(
         self, audio: np.ndarray, num_frames: int, style: StyleInputs, extra: dict[str, np.ndarray] | None = None
@@ -149,6 +152,7 @@ class OnnxBackend:
         noise = meta.get("noise") or {}
         self.noise_dim = int(noise.get("dim", 0)) if "noise" in self._encoder_inputs else 0
         self.noise_rate = float(noise.get("rate", 2.0))
+        self.take_channels = int(noise.get("take", 0)) if self.noise_dim else 0
 
     def encode(
         self, audio: np.ndarray, num_frames: int, style: StyleInputs, extra: dict[str, np.ndarray] | None = None

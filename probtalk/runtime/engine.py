@@ -56,7 +56,7 @@ def encoder_inputs(
         rows = num_samples if scale > 0 else 1
         extra["noise"] = np.stack([
             take_noise(seed, k, first_frame, num_frames, fps=backend.fps, rate=backend.noise_rate,
-                       dim=backend.noise_dim, scale=scale)
+                       dim=backend.noise_dim, scale=scale, take_channels=backend.take_channels)
             for k in range(rows)
         ])
     return extra

@@ -132,9 +132,10 @@ def describe(
     vq = talker.vq.config
     pcfg = talker.predictor.config
     optional = [name for name in encoder_inputs if name not in EncoderGraph.BASE_INPUTS]
+    takes = len(pcfg.performance_habits) if "noise" in optional else 0
     return {
         "format": ONNX_FORMAT,
-        "version": ONNX_FORMAT_VERSION if optional else 1,
+        "version": (ONNX_FORMAT_VERSION if takes else 2) if optional else 1,
         "opset": OPSET,
         "encoder": ENCODER_FILE,
         "decoder": DECODER_FILE,
@@ -147,7 +148,10 @@ def describe(
         "noise": {
             "dim": int(pcfg.noise_dim),
             "rate": float(pcfg.noise_rate),
-            "rule": "see sampling_rule (noise knots from (seed, take), linear per frame, scale min(1, temperature/0.2))",
+            "take": takes,
+            "performance": list(pcfg.performance_habits),
+            "rule": "see sampling_rule (noise knots from (seed, take), linear per frame, scale min(1, temperature/0.2); "
+            "the first 'take' channels hold knot 0's value at every knot)",
         } if "noise" in optional else None,
         "checkpoint_sha256": checkpoint_sha256,
         "rig": info.rig_id,

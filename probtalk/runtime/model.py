@@ -68,7 +68,9 @@ class RuntimeModel:
         if self.backend.phone_input:
             names.append("transcript phones (text=)")
         if self.backend.noise_dim:
-            names.append(f"per-take noise ({self.backend.noise_dim} channels)")
+            held = self.backend.take_channels
+            names.append(f"per-take noise ({self.backend.noise_dim} channels"
+                         + (f", {held} of them the take's performance)" if held else ")"))
         return names
 
     def style_inputs(self, emotion: Any, intensity: float | str, speaker: str | None) -> StyleInputs:

@@ -34,6 +34,10 @@ standard normal from two uniforms of the same rule, at positions
     u1 = u(seed, take, n);  u2 = u(seed, take, n + 1)
     knot[j, c] = sqrt(-2 * ln(1 - u1)) * cos(2 * pi * u2)      # Box-Muller, double precision
 
+The first P channels of a model with performance channels (``take`` in the
+ONNX export's noise metadata, P = 0 without) hold one value per take: for
+c < P every knot takes knot 0's value, ``knot[j, c] = knot[0, c]``.
+
 Frame ``f`` (absolute, counted from the start of the audio) takes
 ``x = f * noise_rate / fps``, ``j = floor(x)``, ``w = x - j`` and
 ``noise[f] = scale * ((1 - w) * knot[j] + w * knot[j + 1])`` with
@@ -110,17 +114,27 @@ def noise_scale(temperature: float | None) -> float:
     return 0.0 if temperature is None else min(1.0, float(temperature) / NOISE_REFERENCE_TEMPERATURE)
 
 
-def noise_knots(seed: int, take: int, knots: np.ndarray, dim: int) -> np.ndarray:
-    """Standard-normal noise knots float64 [len(knots), dim] for absolute knot indices (see the module docstring)."""
+def noise_knots(seed: int, take: int, knots: np.ndarray, dim: int, take_channels: int = 0) -> np.ndarray:
+    """Standard-normal noise knots float64 [len(knots), dim] for absolute knot indices (see the module docstring).
+
+    The first ``take_channels`` channels hold knot 0's values at every knot (the take's performance).
+    """
     j = np.asarray(knots, dtype=np.int64)[:, None]
+    if take_channels:
+        j = np.concatenate([np.zeros((1, 1), dtype=np.int64), j])  # knot 0 first, for the per-take channels
     n = NOISE_POSITION + 2 * (j * int(dim) + np.arange(int(dim), dtype=np.int64)[None, :])
     u1 = uniforms(seed, take, n.ravel()).reshape(n.shape)
     u2 = uniforms(seed, take, (n + 1).ravel()).reshape(n.shape)
-    return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+    out = np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+    if take_channels:
+        out[1:, :take_channels] = out[:1, :take_channels]
+        out = out[1:]
+    return out
 
 
 def take_noise(
-    seed: int, take: int, first_frame: int, num_frames: int, *, fps: float, rate: float, dim: int, scale: float
+    seed: int, take: int, first_frame: int, num_frames: int, *, fps: float, rate: float, dim: int, scale: float,
+    take_channels: int = 0,
 ) -> np.ndarray:
     """One take's per-frame noise float32 [num_frames, dim] for absolute frames ``first_frame ...``.
 
@@ -133,6 +147,7 @@ def take_noise(
         rate: noise knots per second.
         dim: noise width C.
         scale: standard deviation (:func:`noise_scale`); 0 gives zeros.
+        take_channels: leading channels with one value per take (the performance channels).
     """
     if scale == 0.0:
         return np.zeros((int(num_frames), int(dim)), dtype=np.float32)
@@ -140,6 +155,6 @@ def take_noise(
     j = np.floor(x).astype(np.int64)
     w = (x - j)[:, None]
     first = int(j[0]) if j.size else 0
-    knots = noise_knots(seed, take, np.arange(first, (int(j[-1]) if j.size else first) + 2), dim)
+    knots = noise_knots(seed, take, np.arange(first, (int(j[-1]) if j.size else first) + 2), dim, take_channels)
     lo, hi = knots[j - first], knots[j - first + 1]
     return (float(scale) * ((1.0 - w) * lo + w * hi)).astype(np.float32)

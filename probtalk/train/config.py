@@ -152,8 +152,20 @@ def _coerce(cls: type, name: str, value: Any, where: str) -> Any:
             raise InputError(f"config key '{where}' expects 2 values, got {len(value)}")
     if default is not None and not isinstance(default, dict) and type(value) is not type(default):
         raise InputError(f"config key '{where}' expects {type(default).__name__}, got {value!r}")
+    if name == "performance_habits":
+        _check_habits(value, where)
     _check_range(name, value, where)
     return value
+
+
+def _check_habits(value: tuple[Any, ...], where: str) -> None:
+    """InputError unless ``value`` names distinct habits a corpus records (``performance/<keyid>.json``)."""
+    from probtalk.corpus.style_profiles import PERFORMANCE_HABITS
+
+    unknown = [v for v in value if v not in PERFORMANCE_HABITS]
+    if unknown or len(set(value)) != len(value):
+        raise InputError(f"config key '{where}' must list distinct habits out of {', '.join(PERFORMANCE_HABITS)}; "
+                         f"got {list(value)!r}")
 
 
 #: Keys that must be > 0 (every other number must be >= 0, except the signed ones); keys ending in "_prob" lie in [0, 1].

@@ -8,6 +8,9 @@ decoded motion), :class:`StageTwoObjective` adds what the lip-sync and retake is
   closest hypothesis plus a small share of the mean (so every noise stays trained).
   With one-to-many data (several performances per utterance) different noises learn
   different valid performances, which is what the closest-of-N error (CE) rewards.
+* **performance** (``predictor.performance_habits``): the first noise channels hold the
+  take's habits; for clips whose corpus records them every hypothesis gets the clip's
+  scores there (the other channels still differ), for the rest they are drawn.
 * **phone supervision** (``weight_phone``): a linear phone classifier on the audio
   encoder's per-frame features (training only) against the corpus' exact phone timings.
 * **lip contact** (``weight_lip``): the upper-to-lower-lip vector is (nearly) linear in
@@ -103,6 +106,20 @@ def _per_clip_l1(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -
     return ((pred - target).abs() * valid).sum((1, 2)) / (valid.sum((1, 2)) * pred.shape[-1]).clamp_min(1.0)
 
 
+def performance_scores(performance: list[dict[str, float] | None] | None, habits: tuple[str, ...],
+                       batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The clips' scores of ``habits`` [B, P] and whether each clip has all of them [B] (bool)."""
+    scores = torch.zeros(batch, len(habits))
+    known = torch.zeros(batch, dtype=torch.bool)
+    if not habits or performance is None:
+        return scores, known
+    for i, perf in enumerate(performance):
+        if perf is not None and all(h in perf for h in habits):
+            scores[i] = torch.tensor([float(perf[h]) for h in habits])
+            known[i] = True
+    return scores, known
+
+
 class StageTwoObjective(nn.Module):
     """Stage-2 loss around a :class:`Talker` (the module the trainer optimises).
 
@@ -122,8 +139,13 @@ class StageTwoObjective(nn.Module):
 
     def forward(self, audio: torch.Tensor, audio_lengths: torch.Tensor, motion: torch.Tensor, mask: torch.Tensor,
                 speaker: torch.Tensor, emotion: torch.Tensor, intensity: torch.Tensor,
-                phones: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Weighted loss and its terms for a batch (raw motion [B, T, 53], phone tokens [B, T] or None)."""
+                phones: torch.Tensor | None = None,
+                performance: list[dict[str, float] | None] | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Weighted loss and its terms for a batch.
+
+        Raw motion [B, T, 53], phone tokens [B, T] or None, per clip the take's habit scores
+        (:attr:`probtalk.data.dataset.Sample.performance`) or None.
+        """
         t = self.talker
         c = t.predictor.config
         style = Style.from_indices(speaker, emotion, intensity)
@@ -147,7 +169,12 @@ class StageTwoObjective(nn.Module):
         noise = None
         if t.uses_noise:
             noise = t.predictor.draw_noise(b * k, features.shape[1], self.fps, None, features.device)
-            noise.view(b, k, *noise.shape[1:])[:, 0] = 0.0  # hypothesis 0 is the deterministic take
+            rows = noise.view(b, k, *noise.shape[1:])
+            rows[:, 0] = 0.0  # hypothesis 0 is the deterministic take
+            scores, known = performance_scores(performance, c.performance_habits, b)
+            if known.any():  # the clip's own performance, in every hypothesis
+                p = len(c.performance_habits)
+                rows[known, :, :, :p] = scores[known][:, None, None, :].to(noise)
         # One row per clip in, k rows (hypotheses) out: the layers before the noise run once per clip.
         latents, lmask = t.predictor(features, fmask, style, phones, noise)
         mask_k, target_k = rep(mask), rep(target)

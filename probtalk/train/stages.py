@@ -90,6 +90,18 @@ def _lip_map(train: Any, clips: int, rig: Any) -> tuple[Any, Any] | None:
         return None
 
 
+def _log_performance(train: MotionDataset, habits: tuple[str, ...]) -> None:
+    """Say how many training clips record the performance the take channels are trained on."""
+    if not habits:
+        return
+    have = sum((train.root / "performance" / f"{k}.json").is_file() for k in train.keyids)
+    log.info("performance channels (%s): %d of %d training clips record them; the rest get random draws",
+             ", ".join(habits), have, len(train.keyids))
+    if have == 0:
+        log.warning("no training clip has performance/<keyid>.json; the take channels learn as plain noise "
+                    "(regenerate the corpus with 'probtalk data synth' to record performances)")
+
+
 def _datasets(root: str | os.PathLike[str], fps: float) -> tuple[MotionDataset, MotionDataset | None]:
     from probtalk.data.dataset import MotionDataset
 
@@ -272,6 +284,7 @@ def train_predictor(
         talker = build_talker(vq_checkpoint, cfg, tuple(train.speaker_vocab), hubert)
         if hubert is None and not (resume and (Path(out) / "train_state.pt").is_file()):
             _init_from(talker, cfg.init_from)
+        _log_performance(train, cfg.predictor.performance_habits)
         lve, rig_id = _lip_error(rig, ctx.device)
         from probtalk.train.objective import StageTwoObjective
 
@@ -282,11 +295,12 @@ def train_predictor(
             batch = random_crop(batch, cfg.max_seconds, cfg.fps, gen)
             batch = augment_batch(batch, cfg.augment, cfg.fps, gen).to(ctx.device)
             return module(batch.audio, batch.audio_lengths, batch.motion, batch.motion_mask,
-                          batch.speaker_index, batch.emotion, batch.intensity, batch.phones)
+                          batch.speaker_index, batch.emotion, batch.intensity, batch.phones, batch.performance)
 
         def val_fn(module: nn.Module, batch: Batch) -> dict[str, float]:
             loss, terms = module(batch.audio, batch.audio_lengths, batch.motion, batch.motion_mask,
-                                 batch.speaker_index, batch.emotion, batch.intensity, batch.phones)
+                                 batch.speaker_index, batch.emotion, batch.intensity, batch.phones,
+                                 batch.performance)
             row = {"loss": float(loss), **{k: float(v) for k, v in terms.items()}}
             if lve is not None:
                 style = Style.from_indices(batch.speaker_index, batch.emotion, batch.intensity)
