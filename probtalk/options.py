@@ -39,6 +39,7 @@ MAX_TEMPERATURE = 1.0
 MAX_SEED = 2**63 - 1  # seeds are stored as int64 in meta and fed to torch.Generator.manual_seed
 MIN_WINDOW_SECONDS = 1.0
 MAX_HEAD_MOTION = 2.0
+MAX_PERFORMANCE_SCORE = 3.0  # performance habits in standard-normal units: -3 .. 3 covers the corpus's takes
 
 
 # ------------------------------------------------------------------ scalars
@@ -134,6 +135,52 @@ def check_speaker(value: Any) -> str | None:
     if not isinstance(value, str):
         raise OptionTypeError(f"speaker must be a name (str) or None, got {type(value).__name__}", option="speaker")
     return value
+
+
+def parse_performance(text: str) -> dict[str, float]:
+    """``"articulation=1.5,rest_open=-1"`` -> ``{"articulation": 1.5, "rest_open": -1.0}`` (checked by :func:`check_performance`)."""
+    out: dict[str, float] = {}
+    for part in (p.strip() for p in str(text).split(",")):
+        if not part:
+            continue
+        name, eq, value = part.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not eq or not name.strip() or not math.isfinite(number):
+            raise OptionError(f"performance item {part!r} is not habit=score; e.g. articulation=1.5,rest_open=-1",
+                              option="performance")
+        out[name.strip()] = number
+    return check_performance(out) or {}
+
+
+def check_performance(value: Any) -> dict[str, float] | None:
+    """None (every take draws its own performance) or {habit: score}, scores in [-3, 3].
+
+    A score is in standard-normal units of the corpus's takes: 0 the median take, +1 wider
+    (more articulation, a wider jaw, lips more parted in pauses, more brow use, ...) than 84 %
+    of them. The habit names are checked against the model later.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return parse_performance(value) or None
+    if not isinstance(value, Mapping):
+        raise OptionTypeError(f"performance must be a mapping {{habit: score}} or None, got {type(value).__name__}",
+                              option="performance")
+    out = {}
+    for name, score in value.items():
+        if not isinstance(name, str) or not name:
+            raise OptionTypeError(f"performance habit names must be strings, got {name!r}", option="performance")
+        if not _is_real(score):
+            raise OptionTypeError(f"performance {name} must be a number, got {type(score).__name__} {score!r}",
+                                  option="performance")
+        if not (math.isfinite(float(score)) and abs(float(score)) <= MAX_PERFORMANCE_SCORE):
+            raise OptionError(f"performance {name} must be a score in [-{MAX_PERFORMANCE_SCORE:g}, "
+                              f"{MAX_PERFORMANCE_SCORE:g}] (0 = the median take), got {score!r}", option="performance")
+        out[name] = float(score)
+    return out or None
 
 
 # ------------------------------------------------------------------ intensity
@@ -347,6 +394,10 @@ class AnimateOptions:
         blinks: add seeded blinks (10-25 a minute, following pauses and phrase ends).
         gaze: move the eyes (fixations, small saccades, aversion in pauses, counter-rotating the head);
             False leaves them still.
+        performance: hold some of the take's habits, {habit: score} in standard-normal units of the
+            corpus's takes (-3..3; 0 the median take), e.g. ``{"articulation": 1.5, "rest_open": -1}``
+            for wide articulation with the lips shut in pauses; habits not named are drawn per take.
+            Only for models with performance channels (``probtalk info`` lists their habits).
 
     Example:
         >>> opts = AnimateOptions(emotion={"happy": 0.7, "surprised": 0.3}, seed=7)
@@ -369,6 +420,7 @@ class AnimateOptions:
     head_motion: float = _opt(1.0, lambda v: check_finite("head_motion", v, low=0.0, high=MAX_HEAD_MOTION))
     blinks: bool = _opt(True, check_bool("blinks"))
     gaze: bool = _opt(True, check_bool("gaze"))
+    performance: dict[str, float] | None = _opt(None, check_performance)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from probtalk.animation import Animation
-from probtalk.errors import InputError, OutputError
+from probtalk.errors import InputError, OptionError, OutputError
 from probtalk.io import ensure_writable_dir, output_lock
 from probtalk.options import AnimateOptions, EmotionSpec, emotion_label, emotion_mix
 
@@ -238,6 +238,9 @@ def _engine(job: AnimateJob) -> Callable[[Path, EmotionSpec, str | None], list[A
 
         for emotion in job.emotions:  # the rules know the 8 standard emotions; check before any audio
             emotion_mix(emotion)
+        if opts.performance:
+            raise OptionError("performance steers the learned model's takes; leave it out with the rules engine",
+                              option="performance")
         def rules(audio_path: Path, emotion: EmotionSpec, text: str | None) -> list[Animation]:
             anim = animate_rules(load_audio(audio_path), text=text, emotion=emotion, intensity=opts.intensity)
             anim.meta.update({"audio": audio_path.name, "audio_sha256": audio_sha256(audio_path)})
@@ -250,6 +253,7 @@ def _engine(job: AnimateJob) -> Callable[[Path, EmotionSpec, str | None], list[A
     model = load_fast_model(job.model, hubert=job.hubert)
     for emotion in job.emotions:  # validate styles before any audio is processed
         model.style_inputs(emotion, opts.intensity, opts.speaker)
+    model.performance_vector(opts.performance)
 
     def learned(audio_path: Path, emotion: EmotionSpec, text: str | None) -> list[Animation]:
         return model.animate(audio_path, options=opts.replace(emotion=emotion, text=text))

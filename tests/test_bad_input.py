@@ -190,6 +190,11 @@ CLI_CASES: list[tuple[str, Inputs, list[str], str]] = [
     ("format unknown", A, ["--format", "npz,docx"], "unknown output format"),
     ("engine unknown", A, ["--engine", "magic"], "unknown engine"),
     ("option unknown", A, ["--tkaes", "3"], "No such option"),
+    # performance
+    ("performance without a score", A, ["--performance", "articulation"], "is not habit=score"),
+    ("performance out of range", A, ["--performance", "articulation=5"], "[-3, 3]"),
+    ("performance on a model without channels", A, ["--performance", "articulation=1"], "no performance channels"),
+    ("performance with the rules engine", A, ["--engine", "rules", "--performance", "articulation=1"], "rules engine"),
 ]
 
 if IS_ROOT:  # root reads and writes through permission bits: those cases cannot be made here
@@ -371,6 +376,10 @@ API_CASES: list[tuple[str, Callable[..., Any], tuple[type[BaseException], ...], 
     ("overlap too long", lambda m, s, d: m.animate(s, window_seconds=2.0, overlap_seconds=1.0), (ValueError,), "overlap"),
     ("unknown option", lambda m, s, d: m.animate(s, temprature=0.5), (TypeError,), "temprature"),
     ("options not options", lambda m, s, d: m.animate(s, options={"seed": 1}), (TypeError,), "options"),
+    ("performance a list", lambda m, s, d: m.animate(s, performance=[1.0]), (TypeError,), "performance"),
+    ("performance NaN", lambda m, s, d: m.animate(s, performance={"articulation": math.nan}), (ValueError,), "[-3, 3]"),
+    ("performance on a model without channels", lambda m, s, d: m.animate(s, performance={"jaw_range": 1.0}),
+     (ValueError,), "no performance channels"),
     ("options as sample_rate", lambda m, s, d: m.animate(s, {"seed": 1}), (TypeError,), "sample_rate"),
     # audio given as the wrong thing
     ("audio bytes", lambda m, s, d: m.animate(str(s).encode()), (TypeError,), "bytes"),

@@ -146,7 +146,7 @@ class _Recorder:
         self.inner = inner
         self.calls: list[tuple[int, np.ndarray]] = []
         for name in ("fps", "frames_per_code", "num_codes", "latent_dim", "phone_input", "noise_dim", "noise_rate",
-                     "take_channels"):
+                     "take_channels", "performance_habits"):
             setattr(self, name, getattr(inner, name))
 
     def encode(self, audio, num_frames, style, extra=None):
@@ -269,3 +269,47 @@ def test_one_clip_in_several_emotions_is_aligned_and_warned_about_once(tiny, cap
                  for e in ("happy", "sad")]
     assert all(m["text_used"] is False and m["text_ignored"] for m in metas)
     assert len([r for r in caplog.records if "takes no transcript" in r.getMessage()]) == 1
+
+
+def test_held_performance_channels_are_the_same_in_every_take(tiny):
+    _, folder = tiny
+    backend = OnnxBackend(folder)
+    if not backend.take_channels:
+        pytest.skip("this model has no performance channels")
+    held = np.array([1.5, np.nan])
+    extra = encoder_inputs(backend, 20, 30, num_samples=3, temperature=0.2, seed=1, performance=held)["noise"]
+    assert (extra[:, :, 0] == 1.5).all()  # held, and not scaled by the temperature
+    drawn = extra[:, :, 1]
+    assert (drawn == drawn[:, :1]).all() and np.ptp(drawn[:, 0]) > 1e-3  # one value per take, each take its own
+    free = encoder_inputs(backend, 20, 30, num_samples=3, temperature=0.2, seed=1)["noise"]
+    np.testing.assert_array_equal(extra[:, :, 1:], free[:, :, 1:])
+    det = encoder_inputs(backend, 20, 30, num_samples=3, temperature=None, seed=1, performance=held)["noise"]
+    assert det.shape[0] == 1 and (det[0, :, 0] == 1.5).all() and not det[0, :, 1:].any()
+
+
+def test_animate_and_stream_hold_the_asked_performance(tiny):
+    from probtalk.errors import OptionError
+    from probtalk.runtime.loading import load_fast_model
+
+    ckpt, folder = tiny
+    if not OnnxBackend(folder).take_channels:
+        pytest.skip("this model has no performance channels")
+    for model in (load_fast_model(ckpt), load_fast_model(folder)):  # torch and onnxruntime
+        wav = _speech(2.0)
+        asked = {"articulation": 2.5}
+        held = model.animate(wav, sample_rate=16000, num_samples=2, seed=3, performance=asked, blinks=False)
+        free = model.animate(wav, sample_rate=16000, num_samples=2, seed=3, blinks=False)
+        assert held[0].meta["performance"] == asked and free[0].meta["performance"] is None
+        assert np.abs(held[0].motion() - free[0].motion()).max() > 1e-4
+        assert "articulation" in model.input_names()[-1]
+        with pytest.raises(OptionError, match="brow_use is not a habit of model .* it knows articulation, rest_open"):
+            model.animate(wav, sample_rate=16000, performance={"brow_use": 1.0})
+        det = [model.animate(wav, sample_rate=16000, deterministic=True, performance=asked, blinks=False)[0]
+               for _ in range(2)]
+        np.testing.assert_array_equal(det[0].motion(), det[1].motion())
+        stream = model.stream(num_samples=2, seed=3, performance=asked, blinks=False, lookahead_seconds=10.0,
+                              context_seconds=10.0)
+        parts = [stream.feed(wav[i : i + 1600])[0].motion() for i in range(0, wav.size, 1600)]
+        streamed = np.concatenate([*parts, stream.flush()[0].motion()])
+        assert stream.meta["performance"] == asked
+        np.testing.assert_allclose(streamed, held[0].motion(), atol=1e-4)

@@ -23,6 +23,7 @@ FLAGS = {
     "head_motion": "--head-motion",
     "text": "--text",
     "seal_lips": "--seal-lips/--no-seal-lips",
+    "performance": "--performance",
 }
 
 
@@ -84,6 +85,11 @@ def animate(
     ),
     blinks: bool = typer.Option(DEFAULTS.blinks, "--blinks/--no-blinks", help="Add seeded blinks."),
     gaze: bool = typer.Option(DEFAULTS.gaze, "--gaze/--no-gaze", help="Move the eyes (saccades, aversion, eye contact)."),
+    performance: str = typer.Option(
+        None, "--performance",
+        help="Hold habits of every take, habit=score in -3..3 (0 = the median take), e.g. articulation=1.5,rest_open=-1; "
+        "the rest are drawn per take ('probtalk info' lists the model's habits).",
+    ),
 ) -> None:
     """Animate speech: one file per input, emotion, take and format.
 
@@ -103,6 +109,7 @@ def animate(
     options = AnimateOptions(
         intensity=intensity, speaker=speaker, num_samples=takes, temperature=temperature, seed=seed,
         deterministic=deterministic, seal_lips=seal_lips, head_motion=head_motion, blinks=blinks, gaze=gaze,
+        performance=performance,
     )
     if engine not in ("model", "rules"):
         raise InputError(f"unknown engine {engine!r}; use --engine model or --engine rules")

@@ -17,6 +17,7 @@ FLAGS = {
     "temperature": "--temperature",
     "seed": "--seed",
     "head_motion": "--head-motion",
+    "performance": "--performance",
     "lookahead_seconds": "--lookahead",
     "context_seconds": "--context",
 }
@@ -47,6 +48,9 @@ def stream(
     ),
     blinks: bool = typer.Option(DEFAULTS.blinks, "--blinks/--no-blinks", help="Add seeded blinks."),
     gaze: bool = typer.Option(DEFAULTS.gaze, "--gaze/--no-gaze", help="Move the eyes (saccades, aversion, eye contact)."),
+    performance: str = typer.Option(
+        None, "--performance", help="Hold habits of the take, habit=score in -3..3, e.g. articulation=1.5,rest_open=-1."
+    ),
 ) -> None:
     """Animate live speech: one line per frame on standard output, each as soon as it is ready."""
     from pathlib import Path
@@ -64,7 +68,7 @@ def stream(
     live = the_model.stream(
         16000, AnimateOptions(emotion=emotions[0], intensity=intensity, speaker=speaker, temperature=temperature,
                               seed=seed, deterministic=deterministic, head_motion=head_motion, blinks=blinks,
-                              gaze=gaze),
+                              gaze=gaze, performance=performance),
         stream_options=StreamOptions(lookahead_seconds=lookahead, context_seconds=context),
     )
     lines = FrameLines(line_format, arkit=arkit, rig=rig)

@@ -79,7 +79,8 @@ class Backend(Protocol):
       (0 = unknown; see :mod:`probtalk.models.phone_tokens`), when ``phone_input``;
     * ``"noise"``: float32 [R, num_frames, noise_dim] per-frame noise, one row per
       take (see :func:`probtalk.runtime.sampling.take_noise`), when ``noise_dim > 0``; its first
-      ``take_channels`` channels hold one value per take (the take's performance).
+      ``take_channels`` channels hold one value per take (the take's performance: the habits
+      ``performance_habits`` names, in order).
     """
 
     fps: float
@@ -90,6 +91,7 @@ class Backend(Protocol):
     noise_dim: int
     noise_rate: float
     take_channels: int
+    performance_habits: tuple[str, ...]
 
     def encode(
         self, audio: np.ndarray, num_frames: int, style: StyleInputs, extra: dict[str, np.ndarray] | None = None
@@ -153,6 +155,7 @@ class OnnxBackend:
         self.noise_dim = int(noise.get("dim", 0)) if "noise" in self._encoder_inputs else 0
         self.noise_rate = float(noise.get("rate", 2.0))
         self.take_channels = int(noise.get("take", 0)) if self.noise_dim else 0
+        self.performance_habits = tuple(str(h) for h in noise.get("performance") or ())[: self.take_channels]
 
     def encode(
         self, audio: np.ndarray, num_frames: int, style: StyleInputs, extra: dict[str, np.ndarray] | None = None

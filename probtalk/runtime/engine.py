@@ -29,6 +29,7 @@ def encoder_inputs(
     temperature: float | None,
     seed: int,
     phones: np.ndarray | None = None,
+    performance: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The optional encoder inputs for frames [first_frame, first_frame + num_frames) of a clip.
 
@@ -41,6 +42,9 @@ def encoder_inputs(
         seed: the sampler's seed.
         phones: int64 phone tokens [T] of the whole clip (None: no transcript); frames past
             its end get 0 (unknown).
+        performance: float [take_channels] held values of the performance channels, NaN where
+            each take draws its own (None: all drawn); held values are the same in every take,
+            deterministic ones included, and are not scaled by the temperature.
 
     Returns:
         ``{"phones": [1, num_frames]}`` and ``{"noise": [R, num_frames, C]}`` as the model takes them.
@@ -59,6 +63,9 @@ def encoder_inputs(
                        dim=backend.noise_dim, scale=scale, take_channels=backend.take_channels)
             for k in range(rows)
         ])
+        if performance is not None:
+            held = np.flatnonzero(np.isfinite(performance))
+            extra["noise"][:, :, held] = np.asarray(performance, np.float32)[held]
     return extra
 
 
@@ -100,6 +107,7 @@ def sample_takes(
     window_seconds: float,
     overlap_seconds: float,
     phones: np.ndarray | None = None,
+    performance: np.ndarray | None = None,
 ) -> list[np.ndarray]:
     """Raw motion [T, 53] per take for 16 kHz speech [N], windowed and cross-faded like long offline audio.
 
@@ -114,6 +122,7 @@ def sample_takes(
         window_seconds: longest stretch encoded at once.
         overlap_seconds: cross-faded overlap between windows.
         phones: per-frame transcript phone tokens int64 [T] (None: audio only; ignored by models without).
+        performance: held performance channels (see :func:`encoder_inputs`).
     """
     fps = backend.fps
     spf = AUDIO_SAMPLE_RATE / fps
@@ -122,7 +131,7 @@ def sample_takes(
     per_take: list[list[np.ndarray]] = [[] for _ in range(num_samples)]
     for win in windows:
         extra = encoder_inputs(backend, win.start, win.num_frames, num_samples=num_samples, temperature=temperature,
-                               seed=seed, phones=phones)
+                               seed=seed, phones=phones, performance=performance)
         _, distances = backend.encode(wav[win.sample_start : win.sample_stop], win.num_frames, style, extra)
         codes = sample_codes(
             backend, distances, num_samples=num_samples, temperature=temperature, top_k=top_k,

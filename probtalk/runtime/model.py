@@ -68,9 +68,9 @@ class RuntimeModel:
         if self.backend.phone_input:
             names.append("transcript phones (text=)")
         if self.backend.noise_dim:
-            held = self.backend.take_channels
+            habits = self.backend.performance_habits
             names.append(f"per-take noise ({self.backend.noise_dim} channels"
-                         + (f", {held} of them the take's performance)" if held else ")"))
+                         + (f", {len(habits)} of them the take's performance: {', '.join(habits)})" if habits else ")"))
         return names
 
     def style_inputs(self, emotion: Any, intensity: float | str, speaker: str | None) -> StyleInputs:
@@ -131,6 +131,7 @@ class RuntimeModel:
             self.backend, wav, style, num_samples=opts.num_samples,
             temperature=opts.sampling_temperature, top_k=opts.top_k, seed=seed,
             window_seconds=opts.window_seconds, overlap_seconds=opts.overlap_seconds, phones=phones,
+            performance=self.performance_vector(opts.performance),
         )
         motions, sealed, sealed_from = self.seal(motions, wav, shown, opts.seal_lips)
         meta = {**self.take_meta(opts, style, seed), **text_meta, "seal_lips": opts.seal_lips, "sealed_frames": sealed,
@@ -231,10 +232,31 @@ class RuntimeModel:
         return Stream(
             self.backend, style, num_samples=opts.num_samples,
             temperature=opts.sampling_temperature, top_k=opts.top_k, seed=seed,
-            options=stream_options, meta=meta, sealer=sealer,
+            options=stream_options, meta=meta, sealer=sealer, performance=self.performance_vector(opts.performance),
             life=Life(self.fps, *life_takes(None if opts.sampling_temperature is None else seed, opts.num_samples),
                       _settings(opts), meta["emotion"], style.intensity, self.head_net),
         )
+
+    def performance_vector(self, performance: dict[str, float] | None) -> np.ndarray | None:
+        """Held performance channels float64 [take_channels] (NaN = drawn per take), None when nothing is held.
+
+        Raises:
+            OptionError: the model has no performance channels, or a habit it does not know.
+        """
+        if not performance:
+            return None
+        habits = self.backend.performance_habits
+        if not habits:
+            raise OptionError(f"performance: model {self.name} has no performance channels; leave --performance "
+                              "out, or use a model trained with them (the default model)", option="performance")
+        unknown = [h for h in performance if h not in habits]
+        if unknown:
+            raise OptionError(f"performance: {', '.join(unknown)} is not a habit of model {self.name}; "
+                              f"it knows {', '.join(habits)}", option="performance")
+        vector = np.full(len(habits), np.nan)
+        for name, score in performance.items():
+            vector[habits.index(name)] = score
+        return vector
 
     def take_meta(self, opts: AnimateOptions, style: StyleInputs, seed: int) -> dict[str, Any]:
         """Provenance shared by every take of one call."""
@@ -253,6 +275,7 @@ class RuntimeModel:
             "blinks": opts.blinks,
             "gaze": opts.gaze,
             "head_net": self.head_net is not None and opts.head_motion > 0,
+            "performance": opts.performance,
         }
 
 

@@ -95,8 +95,10 @@ class Stream:
         meta: dict[str, Any],
         life: Life | None = None,
         sealer: tuple[LipSeal, BilabialNet] | None = None,
+        performance: np.ndarray | None = None,
     ) -> None:
         self.backend = backend
+        self.performance = performance
         self.style = style
         self.num_samples = num_samples
         self.temperature = temperature
@@ -213,7 +215,7 @@ class Stream:
         # A take's noise depends on (seed, take, absolute frame) only, so every step sees the same noise
         # for the frames it shares with earlier steps. Streams take no transcript.
         extra = encoder_inputs(self.backend, w0, w1 - w0, num_samples=self.num_samples,
-                               temperature=self.temperature, seed=self.seed)
+                               temperature=self.temperature, seed=self.seed, performance=self.performance)
         _, distances = self.backend.encode(audio, w1 - w0, self.style, extra)
         p0 = w0 // fpc
         codes = sample_codes(

@@ -177,6 +177,7 @@ class TorchBackend:
         self.noise_dim = talker.predictor.config.noise_dim if talker.uses_noise else 0
         self.noise_rate = float(talker.predictor.config.noise_rate)
         self.take_channels = talker.predictor.take_channels if talker.uses_noise else 0
+        self.performance_habits = tuple(talker.predictor.config.performance_habits)[: self.take_channels]
 
     @torch.inference_mode()
     def encode(
