@@ -36,7 +36,10 @@ standard normal from two uniforms of the same rule, at positions
 
 The first P channels of a model with performance channels (``take`` in the
 ONNX export's noise metadata, P = 0 without) hold one value per take: for
-c < P every knot takes knot 0's value, ``knot[j, c] = knot[0, c]``.
+c < P every knot takes knot 0's value, ``knot[j, c] = knot[0, c]``. A
+performance held by the caller (the ``performance`` option) sets its channels
+to the held scores at every frame of every take, unscaled, deterministic takes
+(one row) included.
 
 Frame ``f`` (absolute, counted from the start of the audio) takes
 ``x = f * noise_rate / fps``, ``j = floor(x)``, ``w = x - j`` and
