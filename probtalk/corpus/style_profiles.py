@@ -164,7 +164,9 @@ def performance_scores(draws: dict[str, float]) -> dict[str, float]:
     return {name: float(unit.inv_cdf(min(max(u, eps), 1.0 - eps))) for name, u in draws.items()}
 
 
-def perform_style(style: SpeakerStyle, rng: np.random.Generator, draws: dict[str, float] | None = None) -> SpeakerStyle:
+def perform_style(
+    style: SpeakerStyle, rng: np.random.Generator | None, draws: dict[str, float] | None = None
+) -> SpeakerStyle:
     """One performance by the speaker: habits varied the way an actor's retakes vary.
 
     How much the brows work and where they rest, smile episodes, cheek raise, how
@@ -175,9 +177,12 @@ def perform_style(style: SpeakerStyle, rng: np.random.Generator, draws: dict[str
     the speaker's. Every performance of a clip (the first included) is
     drawn with this, so the speaker's own style is the centre of their takes.
 
-    ``draws`` (from :func:`draw_performance`) replaces the draws from ``rng``; drawing them
-    from the same generator gives the same performance, value for value.
+    ``draws`` (from :func:`draw_performance`, e.g. a corpus's ``performance/<keyid>.json``)
+    replaces the draws from ``rng`` (which may then be None); drawing them from the same
+    generator gives the same performance, value for value.
     """
+    if draws is None and rng is None:
+        raise ValueError("perform_style needs a generator or the performance's draws")
     u = draw_performance(rng) if draws is None else draws
     d = {name: lo + (hi - lo) * u[name] for name, lo, hi in PERFORMANCE_DRAWS}
     return SpeakerStyle(
