@@ -236,8 +236,17 @@ def test_init_from_continues_a_run_or_warm_starts_a_new_vq(corpus, tmp_path):
     _init_from(again, str(tmp_path / "pred" / "last.pt"))
     theirs = source.predictor.state_dict()
     for k, v in again.predictor.state_dict().items():
-        assert torch.allclose(v, theirs[k].float()), k
+        assert torch.allclose(v, theirs[k].float().cpu()), k  # (train_predictor returns the model on its device)
     assert float(again.predictor.phone_in.weight.detach().abs().sum()) > 0
+    # An inference-only copy (float16, no stage-1 encoder, as the embedded default ships) continues too:
+    # its codebook and decoder are the same, so the output layer carries over.
+    from probtalk.models.checkpoint import save_checkpoint
+
+    save_checkpoint(tmp_path / "shipped.pt", source.cpu(), half=True, inference_only=True)
+    shipped = build_talker(tmp_path / "vq" / "last.pt", tiny(*phones), speakers)
+    _init_from(shipped, str(tmp_path / "shipped.pt"))
+    for k, v in shipped.predictor.state_dict().items():
+        assert torch.allclose(v, theirs[k].float().cpu(), atol=2e-3, rtol=2e-3), k
     # Another stage-1 model: its latent space differs, so the output layer starts fresh.
     train_vq(corpus, tmp_path / "vq2", tiny("steps=2", "seed=5"), progress=False)
     other = build_talker(tmp_path / "vq2" / "last.pt", tiny(*phones), speakers)
@@ -263,9 +272,11 @@ def _ddp_worker(rank: int, world: int, port: int, corpus: str, out: str, result_
     from probtalk.train import train_predictor, train_vq
 
     # train_vq joins the group from the torchrun-style environment; train_predictor reuses it.
-    vq, _, _ = train_vq(corpus, out, tiny("steps=4", "batch_size=2"), progress=False)
+    # gloo on the CPU, also on a machine with GPUs (two processes may share one GPU there but not here)
+    vq, _, _ = train_vq(corpus, out, tiny("steps=4", "batch_size=2", "device=cpu"), progress=False)
     torch.save({k: v.clone() for k, v in vq.state_dict().items()}, Path(result_dir) / f"rank{rank}.pt")
-    talker, _ = train_predictor(corpus, out + "_pred", out + "/last.pt", tiny("steps=2", "batch_size=2"), progress=False)
+    talker, _ = train_predictor(corpus, out + "_pred", out + "/last.pt", tiny("steps=2", "batch_size=2", "device=cpu"),
+                                progress=False)
     torch.save({k: v.clone() for k, v in talker.state_dict().items()}, Path(result_dir) / f"talker{rank}.pt")
     dist.destroy_process_group()
 
@@ -304,3 +315,27 @@ def test_held_out_speakers_stay_out_of_the_style_vocabulary(tmp_path):
     train, val = _datasets(root, DATASET_FPS)
     assert train.speaker_vocab == ("A", "B")
     assert val.speaker_vocab == ("A", "B")
+
+
+def test_device_setting_names_a_gpu_that_exists(monkeypatch):
+    from probtalk.train.trainer import setup_distributed
+
+    assert load_train_config(None, ["device=cuda:1"]).device == "cuda:1"
+    for bad in ("gpu", "cpu:0", "cuda:x", "auto:1"):
+        with pytest.raises(InputError, match="cuda:N"):
+            load_train_config(None, [f"device={bad}"])
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert setup_distributed("auto").device.type == "cpu"
+    with pytest.raises(InputError, match="no CUDA GPU.*device=cpu"):
+        setup_distributed("cuda")
+    # One GPU: cuda:1 does not exist, and neither does a second process's GPU (checked before the group forms).
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(InputError, match="GPU 1 does not exist.*cuda:0 to cuda:0"):
+        setup_distributed("cuda:1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    with pytest.raises(InputError, match="GPU 1 does not exist.*at most that many processes"):
+        setup_distributed("auto")

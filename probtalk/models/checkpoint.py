@@ -39,7 +39,7 @@ FORMAT_TAG = "probtalk-checkpoint"
 FORMAT_VERSION = 3  # 2: an optional "head" part (the life stage's head motion net, plain arrays); 3: "bilabial"
 KIND_VQ = "motion_vq"
 KIND_TALKER = "talker"
-_VQ_ENCODER_PREFIXES = ("vq.enc_in.", "vq.enc_down.", "vq.encoder.", "vq.enc_out.")
+VQ_ENCODER_PREFIXES = ("vq.enc_in.", "vq.enc_down.", "vq.encoder.", "vq.enc_out.")
 
 C = TypeVar("C")
 
@@ -136,7 +136,7 @@ def save_checkpoint(
         vocabulary = model.vocabulary
         state = {k: v for k, v in model.state_dict().items() if not k.startswith("normalizer.")}
         if inference_only:
-            state = {k: v for k, v in state.items() if not k.startswith(_VQ_ENCODER_PREFIXES)}
+            state = {k: v for k, v in state.items() if not k.startswith(VQ_ENCODER_PREFIXES)}
             if model.audio_encoder.config.pretrained is not None:
                 frozen = {f"audio_encoder.{n}" for n, p in model.audio_encoder.named_parameters() if not p.requires_grad}
                 state = {k: v for k, v in state.items() if k not in frozen}
@@ -325,7 +325,7 @@ def _allowed_missing(model: nn.Module, data: dict[str, Any]) -> set[str]:
     """Keys an ``inference_only`` checkpoint leaves out on purpose (see :func:`save_checkpoint`)."""
     if not (isinstance(model, Talker) and data.get("inference_only")):
         return set()
-    allowed = {k for k in model.state_dict() if k.startswith(_VQ_ENCODER_PREFIXES)}
+    allowed = {k for k in model.state_dict() if k.startswith(VQ_ENCODER_PREFIXES)}
     if _hubert_left_out(model.audio_encoder.config, data):
         # the frozen HuBERT weights were left out and have just been re-read from the pretrained folder
         allowed |= {f"audio_encoder.{n}" for n, p in model.audio_encoder.named_parameters() if not p.requires_grad}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -89,7 +90,8 @@ class TrainConfig:
         seed: seeds model init, shuffling, crops and augmentation.
         num_workers: DataLoader worker processes.
         amp: bf16 autocast on GPU (ignored on CPU).
-        device: "auto" (cuda if available), "cpu" or "cuda".
+        device: "auto" (cuda if available), "cpu", "cuda" or "cuda:N" (one process on GPU N;
+            several processes take one GPU each, by their local rank).
         normalizer_clips: clips used to fit the motion normaliser in stage 1 (0 = all).
         init_from: stage 2: start the audio encoder and the style predictor from this Talker
             checkpoint ("default" = the embedded default model; "" = from scratch). Only
@@ -174,6 +176,7 @@ _POSITIVE = {"steps", "batch_size", "lr", "fps", "log_every", "hidden", "layers"
 #: Keys whose numbers may be negative (a range of shifts around zero).
 _SIGNED = {"pitch_semitones"}
 _DEVICES = ("auto", "cpu", "cuda")
+_CUDA_INDEX = re.compile(r"cuda:[0-9]+")
 
 
 def _check_range(name: str, value: Any, where: str) -> None:
@@ -188,7 +191,7 @@ def _check_range(name: str, value: Any, where: str) -> None:
             raise InputError(f"config key '{where}' must be {'> 0' if name in _POSITIVE else '>= 0'}, got {v}")
         if (name.endswith("_prob") or name in ("dropout", "min_lr_ratio")) and v > 1:
             raise InputError(f"config key '{where}' must be between 0 and 1, got {v}")
-    if name == "device" and isinstance(value, str) and value.split(":")[0] not in _DEVICES:
+    if name == "device" and isinstance(value, str) and not (value in _DEVICES or _CUDA_INDEX.fullmatch(value)):
         raise InputError(f"config key '{where}' must be one of {', '.join(_DEVICES)} (or cuda:N), got {value!r}")
 
 

@@ -17,7 +17,7 @@ from probtalk.errors import CheckpointError, DatasetError, RigError
 from probtalk.flame.rig import Rig
 from probtalk.layout import MOTION_EXPRESSION, MOTION_JAW
 from probtalk.models.audio_encoder import AudioEncoder
-from probtalk.models.checkpoint import load_checkpoint, save_checkpoint
+from probtalk.models.checkpoint import VQ_ENCODER_PREFIXES, load_checkpoint, save_checkpoint
 from probtalk.models.motion_vq import MotionVQ
 from probtalk.models.style import Style, StyleVocabulary
 from probtalk.models.style_predictor import StylePredictor
@@ -54,8 +54,11 @@ def _init_from(talker: Talker, source: str) -> int:
         raise CheckpointError(f"init_from={source}: {path} is not a stage-2 (talker) checkpoint")
     copied = 0
     # The predictor's output layer maps into the stage-1 latent space: it carries over only
-    # when the source was trained against the same motion VQ (a continued run).
-    ours, src = talker.vq.state_dict(), other.vq.state_dict()
+    # when the source was trained against the same motion VQ (a continued run). The codebook and
+    # decoder define that space; the stage-1 encoder does not (an inference-only checkpoint, like
+    # the embedded default, leaves it out and loads it freshly initialised).
+    ours, src = ({k: v for k, v in m.vq.state_dict().items() if not f"vq.{k}".startswith(VQ_ENCODER_PREFIXES)}
+                 for m in (talker, other))
     same_vq = ours.keys() == src.keys() and all(
         ours[k].shape == src[k].shape and torch.allclose(ours[k].float(), src[k].float(), rtol=1e-3, atol=1e-3) for k in ours)
     for name in ("audio_encoder", "predictor"):

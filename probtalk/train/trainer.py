@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from probtalk.errors import CheckpointError
+from probtalk.errors import CheckpointError, InputError
 from probtalk.io import atomic_path, atomic_write_text, ensure_writable_dir
 from probtalk.train.config import TrainConfig
 
@@ -56,8 +56,18 @@ class DistContext:
 
 def setup_distributed(device: str = "auto") -> DistContext:
     """Join the process group described by torchrun's environment (RANK, WORLD_SIZE, ...), if any."""
-    want_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    want_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    # cuda:N picks the GPU of a single process; several processes take one GPU each, by local rank.
+    index = int(device.split(":", 1)[1]) if ":" in device and world == 1 else local
+    if want_cuda and not torch.cuda.is_available():
+        raise InputError(f"device={device} but no CUDA GPU is visible to PyTorch; train with device=cpu (or auto)")
+    if want_cuda and index >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise InputError(f"GPU {index} does not exist: this machine has {count}; "
+                         + ("start at most that many processes per machine, or train with device=cpu"
+                            if world > 1 else f"use device=cuda:0 to cuda:{count - 1}"))
     if world > 1 and not (dist.is_available() and dist.is_initialized()):
         dist.init_process_group(backend="nccl" if want_cuda else "gloo")
         owns = True
@@ -68,9 +78,8 @@ def setup_distributed(device: str = "auto") -> DistContext:
     else:
         rank, world = 0, 1
     if want_cuda:
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        dev = torch.device("cuda", local)
+        torch.cuda.set_device(index)
+        dev = torch.device("cuda", index)
     else:
         dev = torch.device("cpu")
     return DistContext(rank, world, dev, owns)
