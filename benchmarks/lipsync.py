@@ -12,7 +12,9 @@ with and without the transcript, it prints:
 * diversity (the paper's: takes paired first half with second half, mean vertex
   L2; shape and pose zero) over the whole face, the lips and the upper face, at
   three temperatures; the deterministic take's closure;
-* the takes' mean vertex speed relative to the ground truth's (1 = as lively).
+* the takes' mean vertex speed relative to the ground truth's (1 = as lively);
+* the ground truth's own closure and opening on the same clips (the corpus motion
+  scored like a take: what a goal means on these clips).
 
 ``--speed`` adds the real-time factor of one take and of five takes of a 10 s
 clip on 2 threads (torch; ``--onnx FOLDER`` also the onnxruntime fast path that
@@ -185,6 +187,7 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
             continue
         idx = np.linspace(0, len(data) - 1, min(args.limit, len(data))).astype(int)
         cells: dict[tuple[str, str, float], Scores] = {}
+        truth = Scores()  # the corpus motion itself: what the goals mean on these clips
         rejected = 0
         tag = f"#pitch{args.pitch:g}{'+room' if args.room else ''}" if args.pitch or args.room else ""
         for n, i in enumerate(idx):
@@ -196,6 +199,7 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                 if cache_path:
                     cache_path.write_text(json.dumps(cache))
                 continue
+            _score(truth, sample.motion[None], None, sample.motion, sample.phones, layer, rig, regions, full=False)
             audio = torch.from_numpy(sample.audio)[None]
             lengths = torch.tensor([audio.shape[1]])
             frames = torch.tensor([len(sample.motion)])
@@ -238,7 +242,9 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
         rows = {f"{m}|{c}|T={t:g}": sc.row() for (m, c, t), sc in cells.items()}
         for r in rows.values():  # pooled over takes
             r["closure_take"] = r["closure_take"] / args.takes if not math.isnan(r["closure_take"]) else r["closure_take"]
-        results[split] = {"clips": len(idx), "transcripts_rejected": int(rejected), "cells": rows}
+        t_row = truth.row()
+        results[split] = {"clips": len(idx), "transcripts_rejected": int(rejected), "cells": rows,
+                          "truth": {k: t_row[k] for k in ("closure_take", "opening_take", "bilabials")}}
         _print_split(split, results[split], temps)
     if cache_path:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
@@ -252,6 +258,9 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
 def _print_split(split: str, res: dict[str, Any], temps: list[float]) -> None:
     cells = res["cells"]
     print(f"\n== {split}: {res['clips']} clips; transcripts rejected by the fit check: {res['transcripts_rejected']}")
+    if "truth" in res:
+        print(f"truth (the corpus motion): p/b/m closed {res['truth']['closure_take']:.1%} "
+              f"(of {res['truth']['bilabials']}), open vowels open {res['truth']['opening_take']:.1%}")
     cols = sorted({k.rsplit("|", 1)[0] for k in cells})
     print(f"{'metric':34s}" + "".join(f"{c:>18s}" for c in cols))
     t0 = f"T={DEFAULT_TEMPERATURE:g}"

@@ -42,7 +42,20 @@ MEL_RANGE_HZ = (60.0, 7600.0)
 CHUNK_WINDOWS = 4096  # analysis windows transformed at once
 FEATURE_SCALE = 0.25  # log-mel units to net inputs (a band's deviation from its clip mean is a few units)
 DEFAULT_THRESHOLD = 0.5  # for nets whose provenance names none
+LOOKAHEAD = 6  # frames a marked frame may depend on after it: the stream's delay for the detector
 DEFAULT_CONFIG = FrameNetConfig(inputs=SUBFRAMES * MELS, hidden=128, layers=((5, 1, 2),) * 3, outputs=1)
+
+
+def detector_config(hidden: int = DEFAULT_CONFIG.hidden, depth: int = len(DEFAULT_CONFIG.layers)) -> FrameNetConfig:
+    """A detector of ``depth`` convs of kernel 5 and ``hidden`` channels whose look-ahead adds up to
+    :data:`LOOKAHEAD` frames (two per conv from the first, at least one each), so a larger net keeps the
+    stream's delay; ``detector_config()`` is :data:`DEFAULT_CONFIG`."""
+    if not 1 <= depth <= LOOKAHEAD:
+        raise ValueError(f"depth must be 1..{LOOKAHEAD}, got {depth}")
+    share = [1] * depth
+    for i in range(LOOKAHEAD - depth):
+        share[i % depth] += 1
+    return FrameNetConfig(inputs=SUBFRAMES * MELS, hidden=hidden, layers=tuple((5, 1, la) for la in share), outputs=1)
 
 
 def _mel(hz: np.ndarray) -> np.ndarray:

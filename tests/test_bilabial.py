@@ -10,7 +10,7 @@ from test_default_model import speak_bilabial_line
 
 import probtalk
 from probtalk.bilabial import DEFAULT_CONFIG, BilabialNet, log_mel
-from probtalk.errors import CheckpointError
+from probtalk.errors import CheckpointError, InputError
 from probtalk.eval.lipsync import phone_midpoints
 from probtalk.framenet import FrameNetConfig
 from probtalk.life.head import HeadNet, HeadNetConfig
@@ -233,6 +233,28 @@ def test_training_writes_a_detector_with_a_chosen_threshold(tmp_path, tiny_corpu
     assert net.threshold == metrics["threshold"] and 0.0 < net.threshold < 1.0
     assert (tmp_path / "run" / "metrics.json").is_file()
     assert net.provenance["variants"] == 2 and net.provenance["hearings"] > 0
+
+
+def test_a_larger_detector_keeps_the_streams_delay(tmp_path, tiny_corpus):
+    from probtalk.bilabial import LOOKAHEAD, detector_config
+    from probtalk.train.bilabial import train_bilabial
+
+    assert detector_config() == DEFAULT_CONFIG and DEFAULT_CONFIG.lookahead == LOOKAHEAD
+    for depth in range(1, LOOKAHEAD + 1):
+        assert detector_config(64, depth).lookahead == LOOKAHEAD and len(detector_config(64, depth).layers) == depth
+    with pytest.raises(ValueError, match="depth"):
+        detector_config(64, LOOKAHEAD + 1)
+    path, _ = train_bilabial(tiny_corpus, tmp_path / "run", steps=2, batch_size=4, variants=1, max_clips=2,
+                             hidden=48, depth=4)
+    net = BilabialNet.load(path)
+    assert net.config == detector_config(48, 4) and net.provenance["depth"] == 4
+    x = np.random.default_rng(0).normal(size=(40, net.config.inputs)).astype(np.float32)
+    whole = net.run(x)
+    first = 10 - net.config.context  # a stream's window: the frames up to 10 + lookahead give frame 10 exactly
+    part = net.forward(x[first : 10 + LOOKAHEAD + 1], first, 40)
+    np.testing.assert_allclose(part[0], whole[10], atol=1e-5)
+    with pytest.raises(InputError, match="depth"):
+        train_bilabial(tiny_corpus, tmp_path / "bad", steps=1, depth=7)
 
 
 def test_cli_refuses_unknown_settings(tmp_path):

@@ -21,7 +21,8 @@ class Stage(str, enum.Enum):
 
 HEAD_KEYS = {"steps": int, "batch_size": int, "lr": float, "seed": int, "max_clips": int, "velocity_weight": float}
 BILABIAL_KEYS = {"steps": int, "batch_size": int, "lr": float, "seed": int, "max_clips": int, "variants": int,
-                 "dropout": float, "positive_weight": float, "threshold": float, "speech_share": float}
+                 "dropout": float, "positive_weight": float, "threshold": float, "speech_share": float,
+                 "hidden": int, "depth": int}
 
 
 @app.command()
@@ -44,7 +45,8 @@ def train(
 ) -> None:
     """Train stage 1 (vq), stage 2 (predictor), the head motion net (head: --set steps=, batch_size=, lr=,
     seed=, max_clips=, velocity_weight=) or the bilabial detector (bilabial: --set steps=, batch_size=, lr=,
-    seed=, max_clips=, variants=, dropout=, positive_weight=, threshold=, speech_share=; --speech); torchrun --nproc-per-node N runs
+    seed=, max_clips=, variants=, dropout=, positive_weight=, threshold=, speech_share=, hidden=, depth=;
+    --speech); torchrun --nproc-per-node N runs
     vq and predictor data-parallel."""
     from probtalk.errors import InputError, OutputError
     from probtalk.train import load_train_config, train_predictor, train_vq

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from probtalk.bilabial import DEFAULT_CONFIG, BilabialNet, log_mel
+from probtalk.bilabial import BilabialNet, detector_config, log_mel
 from probtalk.errors import DatasetError, InputError
 from probtalk.eval.lipsync import phone_midpoints
 from probtalk.lipseal import BILABIAL_TOKENS
@@ -212,7 +212,7 @@ def train_bilabial(
     data: str | os.PathLike[str], out: str | os.PathLike[str], *, steps: int = 3000, batch_size: int = 32,
     lr: float = 2e-3, variants: int = 4, dropout: float = 0.2, positive_weight: float = 2.0,
     threshold: float = 0.5, seed: int = 0, max_clips: int | None = None,
-    speech: list[str | os.PathLike[str]] | None = None, speech_share: float = 0.5,
+    speech: list[str | os.PathLike[str]] | None = None, speech_share: float = 0.5, hidden: int = 128, depth: int = 3,
 ) -> tuple[Path, dict[str, Any]]:
     """Train the detector and write ``out/bilabial.npz`` and ``out/metrics.json``.
 
@@ -231,10 +231,15 @@ def train_bilabial(
         speech: folders of recordings with a ``.txt`` transcript beside each, added to the corpus
             (see the module docstring); their alignments are kept in ``out/speech_alignments.json``.
         speech_share: share of the training crops drawn from ``speech`` (when given).
+        hidden: channels of each conv.
+        depth: convs (kernel 5; their look-ahead always adds up to six frames, the stream's delay:
+            :func:`probtalk.bilabial.detector_config`).
 
     Returns:
         the detector file and the validation metrics.
     """
+    if not 1 <= int(depth) <= 6:
+        raise InputError(f"depth {depth} is not 1..6 (six frames of look-ahead are shared among the convs); give 3 or 4")
     if not 0.0 < float(threshold) < 1.0:
         raise InputError(f"threshold {threshold} is not a probability; give one between 0 and 1 (e.g. 0.5)")
     out, rng = start_run(out, seed)
@@ -256,7 +261,7 @@ def train_bilabial(
             heard_speech += hear_speech(found, variants, seed + 100 + n)
     logger.info("bilabial detector: %d hearings + %d of recordings, %d for validation (%.0f s)", len(clips),
                 len(heard_speech), len(val), time.time() - started)
-    conv = FrameConv(DEFAULT_CONFIG, dropout=dropout)
+    conv = FrameConv(detector_config(int(hidden), int(depth)), dropout=dropout)
     opt = torch.optim.AdamW(conv.parameters(), lr=lr, weight_decay=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=max(steps, 2))
     weight = torch.tensor(positive_weight)
@@ -278,7 +283,7 @@ def train_bilabial(
                "val_open_vowels_marked": round(rates[threshold][1], 4), "train_seconds": round(time.time() - started, 1),
                "per_threshold": {str(t): [round(a, 4), round(b, 4)] for t, (a, b) in rates.items()}}
     net.provenance = {"data": str(data), "speech": [str(f) for f in speech or []], "speech_hearings": len(heard_speech),
-                      "steps": steps, "hearings": len(clips), "variants": variants,
+                      "steps": steps, "hearings": len(clips), "variants": variants, "hidden": int(hidden), "depth": int(depth),
                       "threshold": threshold, "metrics": {k: v for k, v in metrics.items() if k != "per_threshold"}}
     path = out / "bilabial.npz"
     net.save(path)
