@@ -7,7 +7,8 @@ with and without the transcript, it prints:
   many midpoints *every* take closes; lips open at open-vowel midpoints (with text
   also "text+seal": the takes after :mod:`probtalk.lipseal`, as ``animate(text=...)``
   returns them; for a model with a bilabial detector also "audio+seal": the
-  audio-only takes sealed where the detector hears p/b/m, as ``animate()`` returns them);
+  audio-only takes sealed where the detector hears p/b/m and at the deterministic
+  take's brief closures, as ``animate()`` returns them);
 * LVE (first take), MEE (mean over takes), CE (closest take), in m^2;
 * diversity (the paper's: takes paired first half with second half, mean vertex
   L2; shape and pose zero) over the whole face, the lips and the upper face, at
@@ -223,11 +224,13 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                         sc = cells.setdefault((name, cond, t), Scores())
                         _score(sc, takes.numpy(), det[0].numpy(), sample.motion, sample.phones, layer, rig, regions,
                                full=True)
-                        if cond == "audio" and heard is not None:  # what animate() gives: sealed where heard
-                            sealed = np.stack([seal.seal_frames(m, heard)[0] for m in takes.numpy()])
-                            _score(cells.setdefault((name, "audio+seal", t), Scores()), sealed,
-                                   seal.seal_frames(det[0].numpy(), heard)[0], sample.motion, sample.phones, layer, rig,
-                                   regions, full=True)
+                        if cond == "audio" and heard is not None:  # what animate() gives: sealed where heard, and
+                            # at the deterministic take's brief closures (RuntimeModel.seal)
+                            det_sealed = seal.seal_frames(det[0].numpy(), heard)[0]
+                            marks = heard | seal.short_closures(det_sealed)[: heard.size]
+                            sealed = np.stack([seal.seal_frames(m, marks)[0] for m in takes.numpy()])
+                            _score(cells.setdefault((name, "audio+seal", t), Scores()), sealed, det_sealed,
+                                   sample.motion, sample.phones, layer, rig, regions, full=True)
                         if cond == "text":  # what animate(text=...) gives: the lips sealed on the aligned p/b/m
                             shown = (None if ph is None else
                                      shown_bilabials(text_phones or [], 25.0, len(sample.motion)))

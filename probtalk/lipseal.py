@@ -8,7 +8,9 @@ on each frame shown (at k / fps) inside an aligned P, B or M
 ``mouthClose`` shape is added until the lips meet, and the change fades in and
 out over one more frame on each side, so timing and emotion elsewhere are
 the model's own. Without a transcript the frames come from the bilabial
-detector (:mod:`probtalk.bilabial`) instead of the alignment. (:meth:`LipSeal.apply`
+detector (:mod:`probtalk.bilabial`) instead of the alignment, and sampled takes
+are also sealed where their deterministic take closes briefly between open lips
+(:meth:`LipSeal.short_closures`), so those closures hold in every take. (:meth:`LipSeal.apply`
 seals from per-frame phone tokens alone: each bilabial token's frame and the one
 after, since a token only says which phone is at the frame's centre.)
 
@@ -48,6 +50,14 @@ HOLD_FRAMES = 1
 RAMP_FRAMES = 1
 #: Largest weight of the closing shape.
 MAX_CLOSE = 1.0
+#: Shared closures (:meth:`LipSeal.short_closures`): lips shut means a gap under this (mm), the
+#: benchmark's closed criterion...
+SHUT_MM = 2.0
+#: ... for at most this many frames (a p, b or m lasts 2-4; a pause is longer) ...
+SHARED_MAX_FRAMES = 5
+#: ... with the lips open past this (mm) within ``SHARED_FLANK_FRAMES`` before and after (speech around it).
+SHARED_FLANK_MM = 4.0
+SHARED_FLANK_FRAMES = 3
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,28 @@ class LipSeal:
     def lip_vector(self, motion: np.ndarray) -> np.ndarray:
         """Upper-minus-lower lip vector (mm) [T, 3] of raw motion [T, 53], linearised at rest."""
         return np.asarray(motion, np.float64) @ self.lip_jacobian
+
+    def short_closures(self, motion: np.ndarray) -> np.ndarray:
+        """bool [T]: the frames of the brief closures in speech of raw motion [T, 53] (shut for at most
+        :data:`SHARED_MAX_FRAMES` frames, open on both sides), the closures a take makes for a p, b or m
+        rather than a pause. Sampled takes keep those of their deterministic take (the takes'
+        shared closures, see :meth:`probtalk.runtime.model.RuntimeModel.seal`)."""
+        gap = np.linalg.norm(self.lip_vector(motion), axis=1)
+        shut = gap < SHUT_MM
+        out = np.zeros(shut.size, bool)
+        t = 0
+        while t < shut.size:
+            if not shut[t]:
+                t += 1
+                continue
+            start = t
+            while t < shut.size and shut[t]:
+                t += 1
+            before, after = gap[max(0, start - SHARED_FLANK_FRAMES) : start], gap[t : t + SHARED_FLANK_FRAMES]
+            if (t - start <= SHARED_MAX_FRAMES and before.size and after.size
+                    and before.max() > SHARED_FLANK_MM and after.max() > SHARED_FLANK_MM):
+                out[start:t] = True
+        return out
 
     def sealed_frame(self, frame: np.ndarray) -> np.ndarray:
         """One raw motion frame [53] with the jaw nearly shut and the lips brought together."""

@@ -3,6 +3,8 @@ and the lip seal it drives when there is no transcript."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -166,6 +168,11 @@ def _gaps_mm(anim) -> np.ndarray:
     return np.linalg.norm(v[:, rig.keypoints["upper_lip"]] - v[:, rig.keypoints["lower_lip"]], axis=-1) * 1000
 
 
+def _shared(model, audio) -> np.ndarray:
+    det = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
+    return model.lip_seal().short_closures(np.concatenate([det.expression[:, :50], det.jaw_pose], 1))
+
+
 def test_audio_only_takes_are_sealed_where_the_detector_hears_bilabials(model, bilabial_speech):
     audio, phones = bilabial_speech
     sealed = model.animate(audio, 16000, num_samples=2, seed=4, blinks=False)
@@ -176,11 +183,42 @@ def test_audio_only_takes_are_sealed_where_the_detector_hears_bilabials(model, b
         assert s.meta["sealed_from"] == "audio" and s.meta["sealed_frames"] >= heard.sum()
         assert p.meta["sealed_from"] is None and p.meta["sealed_frames"] == 0
         assert _gaps_mm(s)[heard].max() < 2.0  # shut wherever a bilabial was heard, in every take
-        far = np.convolve(heard, np.ones(2 * 3 + 1), mode="same") == 0  # beyond the hold and the fades
+        # beyond the hold and the fades of the heard frames and of the closures shared from the deterministic take
+        far = np.convolve(heard, np.ones(2 * 3 + 1), mode="same") == 0
+        far &= s.meta["shared_closure_frames"] == 0 or np.convolve(_shared(model, audio), np.ones(3), mode="same") == 0
         np.testing.assert_array_equal(s.expression[far], p.expression[far])
     closed, _ = phone_midpoints(phones, 25.0, sealed[0].num_frames)
     rate = [np.mean(_gaps_mm(a)[closed] < 2.0) for a in (sealed[0], plain[0])]
     assert rate[0] > rate[1], rate  # more p/b/m shut than the model alone (measured 6 of 11 against 4)
+
+
+def test_sampled_takes_keep_the_deterministic_takes_brief_closures(model):
+    import soundfile as sf
+
+    audio, _ = sf.read(Path(probtalk.__file__).parent / "assets" / "hello.wav", dtype="float32")
+    takes = model.animate(audio, 16000, num_samples=4, seed=7, blinks=False)
+    det = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
+    assert det.meta["shared_closure_frames"] == 0  # the deterministic take is its own reference
+    seal = model.lip_seal()
+    shared = seal.short_closures(np.concatenate([det.expression[:, :50], det.jaw_pose], 1))
+    heard = model.bilabial_net.frames(audio, 25.0, det.num_frames)
+    extra = shared & ~heard
+    assert extra.sum() >= 1, "the model closes somewhere the detector did not hear"
+    for take in takes:
+        assert _gaps_mm(take)[shared].max() < 2.0  # every take keeps those closures
+        assert take.meta["shared_closure_frames"] == extra.sum()
+    assert np.abs(takes[0].jaw_pose - takes[1].jaw_pose).max() > 1e-2  # and the takes still differ
+    # The reference row does not change the takes themselves (up to the float rounding of a larger batch).
+    from probtalk.runtime.engine import sample_takes, sample_takes_with_reference
+
+    style = model.style_inputs("neutral", 1.0, None)
+    kw = dict(num_samples=2, temperature=0.2, top_k=None, seed=3, window_seconds=30.0, overlap_seconds=1.0)
+    plain = sample_takes(model.backend, audio, style, **kw)
+    with_ref, ref = sample_takes_with_reference(model.backend, audio, style, **kw)
+    for a, b in zip(plain, with_ref, strict=True):
+        assert np.mean(np.abs(a - b).max(axis=1) < 1e-3) > 0.95
+    nearest = sample_takes(model.backend, audio, style, **{**kw, "num_samples": 1, "temperature": None})[0]
+    assert np.mean(np.abs(ref - nearest).max(axis=1) < 1e-3) > 0.95
 
 
 def test_onnx_model_seals_like_torch(model, bilabial_speech):

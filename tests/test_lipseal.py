@@ -92,3 +92,20 @@ def test_transcript_seals_the_frames_shown_inside_each_bilabial():
     phones = [(0.0, 0.1, "AA1"), (0.1, 0.2, "M"), (0.2, 0.33, "AE1"), (0.33, 0.35, "B"), (0.35, 0.6, "IY0")]
     np.testing.assert_array_equal(np.flatnonzero(shown_bilabials(phones, 25.0, 15)), [3, 4, 8])
     assert not shown_bilabials(phones[:1], 25.0, 15).any() and shown_bilabials(phones, 25.0, 0).size == 0
+
+
+def test_short_closures_are_brief_closures_in_speech_not_pauses(seal):
+    from probtalk.lipseal import SHARED_MAX_FRAMES
+
+    # A motion direction that opens the lips by 1 mm per unit (the seal's lip vector is linear).
+    unit = np.zeros(MOTION_DIM)
+    unit[MOTION_JAW.start] = 1.0
+    unit /= np.linalg.norm(seal.lip_vector(unit[None])[0])
+    gaps = np.array([1.0, 1.0, 8, 8, 1, 1, 8, 8, *[0.5] * (SHARED_MAX_FRAMES + 3), 8, 8, 0.5, 9, 3, 3, 3, 3, 1, 3, 3, 3])
+    marks = seal.short_closures(gaps[:, None] * unit[None])
+    expected = np.zeros(gaps.size, bool)
+    expected[4:6] = True  # two shut frames with open lips on both sides
+    k = 8 + SHARED_MAX_FRAMES + 3
+    expected[k + 2] = True  # one shut frame between open ones
+    # not: the clip's first frames (no speech before), the pause (too long), a closure among half-open frames
+    np.testing.assert_array_equal(marks, expected)

@@ -109,7 +109,34 @@ def sample_takes(
     phones: np.ndarray | None = None,
     performance: np.ndarray | None = None,
 ) -> list[np.ndarray]:
-    """Raw motion [T, 53] per take for 16 kHz speech [N], windowed and cross-faded like long offline audio.
+    """Raw motion [T, 53] per take for 16 kHz speech [N], windowed and cross-faded like long offline audio
+    (:func:`sample_takes_with_reference` without the reference)."""
+    takes, _ = sample_takes_with_reference(
+        backend, wav, style, num_samples=num_samples, temperature=temperature, top_k=top_k, seed=seed,
+        window_seconds=window_seconds, overlap_seconds=overlap_seconds, phones=phones, performance=performance,
+        reference=False)
+    return takes
+
+
+def sample_takes_with_reference(
+    backend: Backend,
+    wav: np.ndarray,
+    style: StyleInputs,
+    *,
+    num_samples: int,
+    temperature: float | None,
+    top_k: int | None,
+    seed: int,
+    window_seconds: float,
+    overlap_seconds: float,
+    phones: np.ndarray | None = None,
+    performance: np.ndarray | None = None,
+    reference: bool = True,
+) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Raw motion [T, 53] per take for 16 kHz speech [N], windowed and cross-faded like long offline audio,
+    and with ``reference`` (and sampled takes) the deterministic take too, from the same pass: one more
+    noise row (zero, held performance channels as held) whose codes are the nearest ones. The takes are
+    the same with or without it.
 
     Args:
         backend: the model halves (torch or ONNX).
@@ -123,21 +150,36 @@ def sample_takes(
         overlap_seconds: cross-faded overlap between windows.
         phones: per-frame transcript phone tokens int64 [T] (None: audio only; ignored by models without).
         performance: held performance channels (see :func:`encoder_inputs`).
+        reference: also return the deterministic take (None when the takes are deterministic already).
+
+    Returns:
+        (the takes, the deterministic take or None).
     """
     fps = backend.fps
+    reference = reference and temperature is not None
     spf = AUDIO_SAMPLE_RATE / fps
     num_frames = frames_for(wav.size, fps)
     windows = plan_windows(wav.size, num_frames, spf, int(round(window_seconds * fps)), int(round(overlap_seconds * fps)))
-    per_take: list[list[np.ndarray]] = [[] for _ in range(num_samples)]
+    per_take: list[list[np.ndarray]] = [[] for _ in range(num_samples + int(reference))]
     for win in windows:
         extra = encoder_inputs(backend, win.start, win.num_frames, num_samples=num_samples, temperature=temperature,
                                seed=seed, phones=phones, performance=performance)
+        if reference and "noise" in extra:
+            fixed = encoder_inputs(backend, win.start, win.num_frames, num_samples=1, temperature=None, seed=seed,
+                                   performance=performance)["noise"]
+            extra["noise"] = np.concatenate([extra["noise"], fixed])
         _, distances = backend.encode(wav[win.sample_start : win.sample_stop], win.num_frames, style, extra)
+        first = win.start // backend.frames_per_code
         codes = sample_codes(
-            backend, distances, num_samples=num_samples, temperature=temperature, top_k=top_k,
-            seed=seed, first_position=win.start // backend.frames_per_code,
+            backend, distances[:num_samples] if "noise" in extra else distances, num_samples=num_samples,
+            temperature=temperature, top_k=top_k, seed=seed, first_position=first,
         )
+        if reference:
+            nearest = sample_codes(backend, distances[-1:], num_samples=1, temperature=None, top_k=None, seed=seed,
+                                   first_position=first)
+            codes = np.concatenate([codes, nearest])
         motion = backend.decode(codes, win.num_frames)
-        for k in range(num_samples):
+        for k in range(len(per_take)):
             per_take[k].append(motion[k])
-    return [stitch(windows, takes, num_frames) for takes in per_take]
+    takes = [stitch(windows, parts, num_frames) for parts in per_take]
+    return (takes[:num_samples], takes[num_samples]) if reference else (takes, None)

@@ -26,7 +26,7 @@ from probtalk.layout import AUDIO_SAMPLE_RATE
 from probtalk.life import HeadNet, Life, LifeSettings, add_life, life_takes
 from probtalk.options import AnimateOptions
 from probtalk.runtime.backend import Backend, StyleInputs
-from probtalk.runtime.engine import frames_for, sample_takes
+from probtalk.runtime.engine import frames_for, sample_takes_with_reference
 from probtalk.runtime.stream import Stream, StreamOptions
 from probtalk.vocabulary import StyleNames
 
@@ -127,15 +127,17 @@ class RuntimeModel:
         wav = load_audio(audio, sample_rate)
         seed = opts.seed if opts.seed is not None else secrets.randbits(31)
         phones, shown, text_meta = self.transcript(wav, opts.text)
-        motions = sample_takes(
+        # Audio-only sealing shares the deterministic take's brief closures with sampled takes (see seal).
+        shares = opts.seal_lips and shown is None and self.bilabial_net is not None and self.lip_seal() is not None
+        motions, reference = sample_takes_with_reference(
             self.backend, wav, style, num_samples=opts.num_samples,
             temperature=opts.sampling_temperature, top_k=opts.top_k, seed=seed,
             window_seconds=opts.window_seconds, overlap_seconds=opts.overlap_seconds, phones=phones,
-            performance=self.performance_vector(opts.performance),
+            performance=self.performance_vector(opts.performance), reference=shares,
         )
-        motions, sealed, sealed_from = self.seal(motions, wav, shown, opts.seal_lips)
+        motions, sealed, sealed_from, shared = self.seal(motions, wav, shown, opts.seal_lips, reference)
         meta = {**self.take_meta(opts, style, seed), **text_meta, "seal_lips": opts.seal_lips, "sealed_frames": sealed,
-                "sealed_from": sealed_from}
+                "sealed_from": sealed_from, "shared_closure_frames": shared}
         if isinstance(audio, str | os.PathLike):
             meta["audio"] = Path(audio).name
             meta["audio_sha256"] = audio_sha256(audio)
@@ -146,28 +148,38 @@ class RuntimeModel:
         )
 
     def seal(self, motions: list[np.ndarray], wav: np.ndarray, aligned: np.ndarray | None,
-             enabled: bool) -> tuple[list[np.ndarray], int, str | None]:
+             enabled: bool, reference: np.ndarray | None = None) -> tuple[list[np.ndarray], int, str | None, int]:
         """Close the lips on every p, b and m of each take (see :mod:`probtalk.lipseal`).
 
         The frames come from the transcript's alignment when there is one (``aligned``: bool [T], the
         shown frames inside an aligned p, b or m), else from the model's bilabial detector
         (:mod:`probtalk.bilabial`); a model without a detector, or trained on another rig, leaves
-        audio-only takes as they are.
+        audio-only takes as they are. Without a transcript, sampled takes also keep the brief closures
+        of their deterministic take (``reference``, sealed the same way; :meth:`LipSeal.short_closures`):
+        where the model is surest of a p, b or m, every take closes, and the takes differ elsewhere.
 
         Returns:
-            (the takes, frames sealed fully in each, "transcript" / "audio" / None for what said where).
+            (the takes, frames sealed fully in each from the transcript or detector, "transcript" /
+            "audio" / None for what said where, frames sealed as the deterministic take's closures).
         """
         seal = self.lip_seal() if enabled and motions else None
         if seal is None:
-            return motions, 0, None
+            return motions, 0, None, 0
         if aligned is not None:
             source, marked = "transcript", aligned
         elif self.bilabial_net is not None:
             source, marked = "audio", self.bilabial_net.frames(wav, self.fps, motions[0].shape[0])
         else:
-            return motions, 0, None
+            return motions, 0, None, 0
+        shared = 0
+        if source == "audio" and reference is not None:
+            closures = seal.short_closures(seal.seal_frames(reference, marked)[0])
+            n = min(marked.size, closures.size)
+            shared = int((closures[:n] & ~marked[:n]).sum())
+            marked = marked.copy()
+            marked[:n] |= closures[:n]
         sealed = [seal.seal_frames(m, marked) for m in motions]
-        return [m for m, _ in sealed], sealed[0][1], source
+        return [m for m, _ in sealed], sealed[0][1] - shared, source, shared
 
     def lip_seal(self) -> LipSeal | None:
         """The lip seal of the rig the model was trained on (the bundled head), or None for another rig."""
