@@ -389,7 +389,9 @@ class AnimateOptions:
         seal_lips: close the lips on every p, b and m in every take (:mod:`probtalk.lipseal`): where
             the transcript's alignment puts them, or without a transcript where the model's bilabial
             detector hears them (:mod:`probtalk.bilabial`; models that ship none leave audio-only
-            takes alone). Meta ``sealed_from`` says which ("transcript", "audio" or None).
+            takes alone), and then also, in sampled takes, where the deterministic take closes
+            briefly between open lips (meta ``shared_closure_frames``). Meta ``sealed_from`` says
+            which ("transcript", "audio" or None).
         head_motion: scale of the head motion, 0..2 (1 = as learned; 0 = the neck stays exactly still).
         blinks: add seeded blinks (10-25 a minute, following pauses and phrase ends).
         gaze: move the eyes (fixations, small saccades, aversion in pauses, counter-rotating the head);
