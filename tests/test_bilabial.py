@@ -229,6 +229,14 @@ def test_onnx_model_seals_like_torch(model, bilabial_speech):
     b = onnx.animate(audio, 16000, seed=2, num_samples=1)[0]
     assert a.meta["sealed_from"] == b.meta["sealed_from"] == "audio"
     assert a.meta["sealed_frames"] == b.meta["sealed_frames"] > 0
+    # Both share the deterministic take's brief closures the same way (hello.wav has some the detector misses).
+    import soundfile as sf
+
+    hello, _ = sf.read(Path(probtalk.__file__).parent / "assets" / "hello.wav", dtype="float32")
+    a = model.animate(hello, 16000, seed=7, num_samples=2)
+    b = onnx.animate(hello, 16000, seed=7, num_samples=2)
+    assert [t.meta["shared_closure_frames"] for t in a] == [t.meta["shared_closure_frames"] for t in b]
+    assert a[0].meta["shared_closure_frames"] > 0
 
 
 def test_sealing_marked_frames_is_sealing_their_tokens():
