@@ -393,6 +393,7 @@ def test_streams_seal_the_lips_where_the_detector_hears_bilabials(model, bilabia
     assert heard.sum() >= 5
     for s, p in zip(sealed, plain, strict=True):
         assert s.meta["sealed_from"] == "audio" and p.meta["sealed_from"] is None
+        assert s.meta["shared_closure_frames"] == 0  # streams do not share closures (see docs/realtime.md)
         gaps, open_gaps = _gaps_mm(s), _gaps_mm(p)
         # Each window normalises its own audio, so a mark or two may differ from the whole clip's.
         assert np.mean(gaps[heard] < 2.0) >= 0.85 > np.mean(open_gaps[heard] < 2.0)

@@ -238,7 +238,7 @@ class RuntimeModel:
         seal = self.lip_seal() if opts.seal_lips else None
         sealer = (seal, self.bilabial_net) if seal is not None and self.bilabial_net is not None else None
         meta = {**self.take_meta(opts, style, seed), "seal_lips": opts.seal_lips,
-                "sealed_from": "audio" if sealer else None, "stream": {
+                "sealed_from": "audio" if sealer else None, "shared_closure_frames": 0, "stream": {
                     "lookahead_seconds": stream_options.lookahead_seconds, "context_seconds": stream_options.context_seconds,
                 }}
         return Stream(
