@@ -7,6 +7,8 @@ takes for the same seed (the sampling rule, for codes and noise, is
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from probtalk.layout import AUDIO_SAMPLE_RATE
@@ -95,27 +97,10 @@ def sample_codes(
     )
 
 
-def sample_takes(
-    backend: Backend,
-    wav: np.ndarray,
-    style: StyleInputs,
-    *,
-    num_samples: int,
-    temperature: float | None,
-    top_k: int | None,
-    seed: int,
-    window_seconds: float,
-    overlap_seconds: float,
-    phones: np.ndarray | None = None,
-    performance: np.ndarray | None = None,
-) -> list[np.ndarray]:
-    """Raw motion [T, 53] per take for 16 kHz speech [N], windowed and cross-faded like long offline audio
-    (:func:`sample_takes_with_reference` without the reference)."""
-    takes, _ = sample_takes_with_reference(
-        backend, wav, style, num_samples=num_samples, temperature=temperature, top_k=top_k, seed=seed,
-        window_seconds=window_seconds, overlap_seconds=overlap_seconds, phones=phones, performance=performance,
-        reference=False)
-    return takes
+def sample_takes(backend: Backend, wav: np.ndarray, style: StyleInputs, **options: Any) -> list[np.ndarray]:
+    """Raw motion [T, 53] per take for 16 kHz speech [N], windowed and cross-faded like long offline audio:
+    :func:`sample_takes_with_reference`'s takes, its keyword arguments but ``reference``."""
+    return sample_takes_with_reference(backend, wav, style, reference=False, **options)[0]
 
 
 def sample_takes_with_reference(
