@@ -120,8 +120,8 @@ def sample_takes_with_reference(
 ) -> tuple[list[np.ndarray], np.ndarray | None]:
     """Raw motion [T, 53] per take for 16 kHz speech [N], windowed and cross-faded like long offline audio,
     and with ``reference`` (and sampled takes) the deterministic take too, from the same pass: one more
-    noise row (zero, held performance channels as held) whose codes are the nearest ones. The takes are
-    the same with or without it.
+    noise row (zero, held performance channels as held) whose codes are the nearest ones. The takes do
+    not depend on it (beyond the float rounding of a larger batch).
 
     Args:
         backend: the model halves (torch or ONNX).
