@@ -6,7 +6,7 @@ with and without the transcript, it prints:
 * lips closed at p/b/m midpoints (gap < 2 mm): pooled over takes, and at how
   many midpoints *every* take closes; lips open at open-vowel midpoints (with text
   also "text+seal": the takes after :mod:`probtalk.lipseal`, as ``animate(text=...)``
-  returns them; for a model with a bilabial detector also "audio+seal": the
+  returns them, a refused transcript's clip audio-only and sealed as below; for a model with a bilabial detector also "audio+seal": the
   audio-only takes sealed where the detector hears p/b/m and at the deterministic
   take's brief closures, as ``animate()`` returns them);
 * LVE (first take), MEE (mean over takes), CE (closest take), in m^2;
@@ -133,6 +133,14 @@ def _score(sc: Scores, takes: np.ndarray, det: np.ndarray | None, gt_motion: np.
     sc.speed_ratio.append(float(v_pred / max(v_gt, 1e-12)))
 
 
+def _audio_sealed(seal: LipSeal, takes: np.ndarray, det: np.ndarray, heard: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What ``animate()`` gives without a transcript (:meth:`probtalk.runtime.model.RuntimeModel.seal`): the takes
+    sealed where the detector hears p/b/m and at the sealed deterministic take's brief closures; and that take."""
+    det_sealed = seal.seal_frames(det, heard)[0]
+    marks = heard | seal.short_closures(det_sealed)[: heard.size]
+    return np.stack([seal.seal_frames(m, marks)[0] for m in takes]), det_sealed
+
+
 def _style(talker: Any, sample: Any) -> Any:
     speaker = sample.speaker if sample.speaker in talker.vocabulary.speakers else None
     return talker.vocabulary.make(EMOTIONS[int(sample.emotion)], float(sample.intensity), speaker)
@@ -224,20 +232,21 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                         sc = cells.setdefault((name, cond, t), Scores())
                         _score(sc, takes.numpy(), det[0].numpy(), sample.motion, sample.phones, layer, rig, regions,
                                full=True)
-                        if cond == "audio" and heard is not None:  # what animate() gives: sealed where heard, and
-                            # at the deterministic take's brief closures (RuntimeModel.seal)
-                            det_sealed = seal.seal_frames(det[0].numpy(), heard)[0]
-                            marks = heard | seal.short_closures(det_sealed)[: heard.size]
-                            sealed = np.stack([seal.seal_frames(m, marks)[0] for m in takes.numpy()])
+                        if cond == "audio" and heard is not None:  # what animate() gives
+                            sealed, det_sealed = _audio_sealed(seal, takes.numpy(), det[0].numpy(), heard)
                             _score(cells.setdefault((name, "audio+seal", t), Scores()), sealed, det_sealed,
                                    sample.motion, sample.phones, layer, rig, regions, full=True)
-                        if cond == "text":  # what animate(text=...) gives: the lips sealed on the aligned p/b/m
-                            shown = (None if ph is None else
-                                     shown_bilabials(text_phones or [], 25.0, len(sample.motion)))
-                            sealed = np.stack([m if shown is None else seal.seal_frames(m, shown)[0]
-                                               for m in takes.numpy()])
-                            sealed_det = det[0].numpy() if shown is None else seal.seal_frames(det[0].numpy(), shown)[0]
-                            _score(cells.setdefault((name, "text+seal", t), Scores()), sealed, sealed_det,
+                        if cond == "text":  # what animate(text=...) gives: the lips sealed on the aligned p/b/m;
+                            # a refused transcript animates from the audio alone, sealed as without one
+                            if ph is not None:
+                                shown = shown_bilabials(text_phones or [], 25.0, len(sample.motion))
+                                sealed = np.stack([seal.seal_frames(m, shown)[0] for m in takes.numpy()])
+                                det_sealed = seal.seal_frames(det[0].numpy(), shown)[0]
+                            elif heard is not None:
+                                sealed, det_sealed = _audio_sealed(seal, takes.numpy(), det[0].numpy(), heard)
+                            else:
+                                sealed, det_sealed = takes.numpy(), det[0].numpy()
+                            _score(cells.setdefault((name, "text+seal", t), Scores()), sealed, det_sealed,
                                    sample.motion, sample.phones, layer, rig, regions, full=True)
             print(f"[{split}] {n + 1}/{len(idx)} {sample.keyid}", file=sys.stderr, flush=True)
         if args.align_only:

@@ -36,11 +36,9 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import lipsync  # noqa: E402  (the benchmark's moved speech, shared)
-
-from probtalk.data.dataset import MotionDataset  # noqa: E402
-from probtalk.transcript import align_transcript  # noqa: E402
+from probtalk.data.dataset import MotionDataset
+from probtalk.train.augment import moved_voice
+from probtalk.transcript import align_transcript
 
 SPLITS = ("test", "test_unseen_speakers", "test_unseen_engine")
 # name -> (semitones, room)
@@ -72,7 +70,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             sample = data[int(i)]
             others = texts[n + 1:] + texts[:n]
             for cond, (pitch, room) in CONDITIONS.items():
-                audio = lipsync._perturb(sample.audio, pitch, room, int(i)) if (pitch or room) else sample.audio
+                audio = moved_voice(sample.audio, pitch, room, int(i)) if (pitch or room) else sample.audio
                 for kind, text in _transcripts(texts[n], others).items():
                     if text is None:
                         continue

@@ -1,0 +1,74 @@
+"""The lip-sync benchmarks run end to end on a tiny corpus and model (their figures are in docs/; here: they still run)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_lipsync import needs_flite, tiny_talker
+
+from probtalk.models.checkpoint import save_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+SPLIT = "test_unseen_engine"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    from probtalk.corpus.synth import SynthConfig, synthesize_corpus
+
+    root = tmp_path_factory.mktemp("bench") / "corpus"
+    cfg = SynthConfig(speakers=2, sentences=2, emotions=("neutral",), heldout_speakers=0, heldout_engine_speakers=1,
+                      seed=0)
+    synthesize_corpus(root, cfg, workers=1)
+    return root
+
+
+def _run(script: str, *args: str) -> str:
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@needs_flite
+def test_transcript_fit_benchmark_runs(corpus, tmp_path):
+    out = tmp_path / "fit.json"
+    text = _run("transcript_fit.py", "--data", str(corpus), "--split", SPLIT, "--limit", "1", "--json", str(out))
+    cases = json.loads(out.read_text())["cases"]
+    kinds = {c["kind"] for c in cases}
+    assert {"right", "drop1", "half", "reversed"} <= kinds  # "other" needs a second clip
+    assert {c["condition"] for c in cases} >= {"clean", "room", "+5 st"}
+    assert all(isinstance(c["used"], bool) for c in cases)
+    assert "right" in text
+
+
+@needs_flite
+def test_lipsync_benchmark_scores_a_refused_transcript_as_animate_does(corpus, tmp_path):
+    """Every column is scored, and a clip whose transcript the fit check refuses counts in "text+seal" as what
+    ``animate(text=...)`` returns for it: the audio-only takes, sealed from the detector."""
+    from probtalk.models.checkpoint import load_checkpoint
+
+    ckpt, detector = tmp_path / "tiny.pt", tmp_path / "detector.npz"
+    save_checkpoint(ckpt, tiny_talker(), provenance={"fps": 25.0})
+    load_checkpoint(ROOT / "probtalk" / "assets" / "default_model.pt")[1].bilabial.save(detector)
+    wrong = tmp_path / "corpus"
+    shutil.copytree(corpus, wrong)
+    for path in (wrong / "align").glob("*.json"):  # another line: refused, so audio only
+        meta = json.loads(path.read_text())
+        path.write_text(json.dumps({**meta, "text": "Seven cold fish swim near the green shore."}))
+    out = tmp_path / "lipsync.json"
+    _run("lipsync.py", "--data", str(wrong), "--model", f"tiny={ckpt}", "--bilabial", str(detector), "--split", SPLIT,
+         "--limit", "1", "--takes", "2", "--temperatures", "0.2", "--text", "on", "--json", str(out))
+    result = json.loads(out.read_text())["models"][SPLIT]
+    cells = result["cells"]
+    assert result["transcripts_rejected"] == 1
+    assert {"tiny|audio|T=0.2", "tiny|audio+seal|T=0.2", "tiny|text|T=0.2", "tiny|text+seal|T=0.2"} <= set(cells)
+    sealed, text = cells["tiny|audio+seal|T=0.2"], cells["tiny|text+seal|T=0.2"]
+    assert sealed["bilabials"] > 0
+    for key in ("closure_take", "closure_every_take", "opening_take", "lve"):
+        assert text[key] == pytest.approx(sealed[key]), key
