@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import math
 import sys
@@ -146,10 +147,21 @@ def _style(talker: Any, sample: Any) -> Any:
     return talker.vocabulary.make(EMOTIONS[int(sample.emotion)], float(sample.intensity), speaker)
 
 
-def _text_phones(sample: Any, root: Path, source: str, cache: dict[str, Any], tag: str = "") -> list[Any] | None:
+def _check_id(ear: BilabialNet | None) -> str:
+    """The fit check's settings and detector, as cached beside each alignment (another check re-aligns)."""
+    from probtalk import transcript as tr
+
+    net = "none" if ear is None else hashlib.sha1(b"".join(np.ascontiguousarray(v).tobytes()
+                                                          for v in ear.to_arrays().values())).hexdigest()[:10]
+    return f"{tr.MIN_FIT}/{tr.MAX_UNCOVERED}/{tr.FLOOR_FIT}/{tr.MIN_HEARD}/{net}"
+
+
+def _text_phones(sample: Any, root: Path, source: str, cache: dict[str, Any], tag: str = "",
+                 ear: BilabialNet | None = None) -> list[Any] | None:
     """Phones the model gets as its transcript input, or None when the transcript was rejected.
 
-    ``tag`` names a perturbation of the speech (its alignments are cached apart)."""
+    ``tag`` names a perturbation of the speech (its alignments are cached apart); ``ear`` is the
+    bilabial detector the fit check asks about a fit just below the bar (as ``animate(text=...)``)."""
     if source == "oracle":
         return sample.phones
     if source == "recognised":  # no transcript: pocketsphinx's phone recogniser on the speech
@@ -163,12 +175,13 @@ def _text_phones(sample: Any, root: Path, source: str, cache: dict[str, Any], ta
                           "phones": [[p.start, p.end, p.phone] for p in phones]}
         return cache[key]["phones"]
     key = sample.keyid + tag
-    if key not in cache:
+    check = _check_id(ear)
+    if key not in cache or cache[key].get("check") != check:
         from probtalk.transcript import align_transcript
 
         text = json.loads((root / "align" / f"{sample.keyid}.json").read_text())["text"]
-        r = align_transcript(sample.audio, text)
-        cache[key] = {"used": r.used, "seconds": r.seconds, "fit": r.fit, "uncovered": r.uncovered,
+        r = align_transcript(sample.audio, text, ear)
+        cache[key] = {"used": r.used, "seconds": r.seconds, "fit": r.fit, "uncovered": r.uncovered, "check": check,
                       "phones": [[p.start, p.end, p.phone] for p in r.phones] if r.used and r.phones else None}
     return cache[key]["phones"]
 
@@ -203,8 +216,9 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
             sample = data[int(i)]
             if tag:
                 sample = dataclasses.replace(sample, audio=moved_voice(sample.audio, args.pitch, args.room, int(i)))
+            ear = next(iter(detectors.values()), None)  # the fit check's detector: the first model's
             if args.align_only:
-                _text_phones(sample, Path(args.data), "aligned", cache, tag)
+                _text_phones(sample, Path(args.data), "aligned", cache, tag, ear)
                 if cache_path:
                     cache_path.write_text(json.dumps(cache))
                 continue
@@ -212,7 +226,7 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
             audio = torch.from_numpy(sample.audio)[None]
             lengths = torch.tensor([audio.shape[1]])
             frames = torch.tensor([len(sample.motion)])
-            text_phones = (_text_phones(sample, Path(args.data), args.text_source, cache, tag)
+            text_phones = (_text_phones(sample, Path(args.data), args.text_source, cache, tag, ear)
                            if args.text != "off" else None)
             rejected += args.text != "off" and text_phones is None
             for name, talker in models.items():
@@ -350,7 +364,7 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
 
     full = np.concatenate(audio)
     t = time.perf_counter()
-    r = align_transcript(full, " ".join(texts))
+    r = align_transcript(full, " ".join(texts), detector)
     out["forced alignment + fit check RTF"] = (time.perf_counter() - t) / (len(full) / 16000)
     out["forced alignment used"] = r.used
     print("\n== speed")

@@ -132,6 +132,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if key not in cache:
             from probtalk.transcript import align_transcript
 
+            # No detector here (unlike animate's fit check): the alignment is also what the clip is scored
+            # against, and a clip kept because the detector heard its p/b/m would favour the "audio" column.
             r = align_transcript(audio, text)
             cache[key] = {"used": r.used, "seconds": r.seconds, "reason": r.reason, "phone_level": r.phone_level,
                           "phones": [[p.start, p.end, p.phone] for p in r.phones] if r.used and r.phones else None}

@@ -176,3 +176,68 @@ def test_a_failed_phone_pass_is_retried_and_an_even_split_is_flagged(speech, mon
     monkeypatch.setattr(align, "_phone_pass", failing_first(len(align.ALIGN_ATTEMPTS)))
     r = align_transcript(audio, LINE)
     assert r.used and not r.phone_level and len(calls) == len(align.ALIGN_ATTEMPTS) and r.phones
+
+
+class _Ear:
+    """A stand-in bilabial detector: hears a p, b or m everywhere (``hears``) or nowhere."""
+
+    threshold = 0.5
+
+    def __init__(self, hears: bool) -> None:
+        self.hears = hears
+
+    def probabilities(self, wav, fps, num_frames):
+        return np.full(num_frames, 1.0 if self.hears else 0.0, np.float32)
+
+    def frames(self, wav, fps, num_frames):
+        return self.probabilities(wav, fps, num_frames) >= self.threshold
+
+
+def test_bilabials_heard_counts_the_aligned_pbm_the_detector_hears():
+    from probtalk.corpus.phones import Phone
+    from probtalk.transcript import bilabials_heard
+
+    phones = [Phone(0.0, 0.2, "SIL"), Phone(0.2, 0.28, "B"), Phone(0.28, 0.4, "AA1"), Phone(0.4, 0.48, "M"),
+              Phone(0.48, 0.6, "IY"), Phone(0.6, 0.68, "P")]
+    p = np.zeros(20, np.float32)
+    p[5] = 0.9  # inside the B (frames 5-6); frame 11 beside the M (10-11) and the P (15-16) stay silent
+    assert bilabials_heard(phones, p, 25.0, 0.5) == pytest.approx(1 / 3)
+    p[17] = 0.6  # one frame after the P counts
+    assert bilabials_heard(phones, p, 25.0, 0.5) == pytest.approx(2 / 3)
+    assert np.isnan(bilabials_heard(phones[:1], p, 25.0, 0.5))
+
+
+@pytest.mark.parametrize("fit", [-3.8, -4.5])
+def test_a_fit_just_below_the_bar_passes_when_the_detector_hears_its_pbm(speech, monkeypatch, fit):
+    import probtalk.transcript as tr
+
+    _, audio = speech
+    monkeypatch.setattr(tr, "acoustic_fit", lambda *a: (fit, 0.0))
+    assert -4.5 < tr.FLOOR_FIT <= -3.8 < tr.MIN_FIT  # the two cases: in the grey zone, below it
+    plain = tr.align_transcript(audio, LINE)
+    assert not plain.used and np.isnan(plain.heard)
+    deaf = tr.align_transcript(audio, LINE, _Ear(False))
+    assert not deaf.used and "\n" not in deaf.reason
+    heard = tr.align_transcript(audio, LINE, _Ear(True))
+    if fit >= tr.FLOOR_FIT:
+        assert heard.used and heard.heard == 1.0 and heard.phones
+        assert deaf.heard == 0.0 and "detector hears 0%" in deaf.reason
+    else:  # below the floor no ear is asked
+        assert not heard.used and np.isnan(heard.heard)
+    monkeypatch.setattr(tr, "acoustic_fit", lambda *a: (-3.8, 0.5))  # words missing: no ear saves that
+    missing = tr.align_transcript(audio, LINE, _Ear(True))
+    assert not missing.used and np.isnan(missing.heard)
+
+
+def test_animate_records_a_transcript_passed_by_ear(speech, tiny_ckpt, monkeypatch):
+    import probtalk
+    import probtalk.transcript as tr
+
+    path, _ = speech
+    monkeypatch.setattr(tr, "acoustic_fit", lambda *a: (-3.8, 0.0))
+    assert not probtalk.load_model(tiny_ckpt, device="cpu").animate(path, deterministic=True, text=LINE)[0].meta[
+        "text_used"]  # no detector: refused
+    model = probtalk.load_model(tiny_ckpt, device="cpu")
+    model.bilabial_net = _Ear(True)
+    meta = model.animate(path, deterministic=True, text=LINE, seal_lips=False)[0].meta
+    assert meta["text_used"] is True and meta["text_heard"] == 1.0

@@ -218,14 +218,16 @@ class RuntimeModel:
         from probtalk.models.phone_tokens import phone_tokens
         from probtalk.transcript import align_transcript
 
-        fit = align_transcript(wav, text)
+        fit = align_transcript(wav, text, self.bilabial_net, self.fps)
         if not fit.used:
             logger.warning("transcript ignored: %s; animating from the audio alone", fit.reason)
             return None, None, {"text_used": False, "text_ignored": fit.reason}
         frames = frames_for(wav.size, self.fps)
         tokens = phone_tokens(fit.phones or [], self.fps, frames)
-        return tokens, shown_bilabials(fit.phones or [], self.fps, frames), {
-            "text_used": True, "text_fit": round(fit.fit, 3), "text_uncovered": round(fit.uncovered, 3)}
+        meta = {"text_used": True, "text_fit": round(fit.fit, 3), "text_uncovered": round(fit.uncovered, 3)}
+        if not np.isnan(fit.heard):  # a fit below the bar, passed because the detector hears its p, b and m
+            meta["text_heard"] = round(fit.heard, 3)
+        return tokens, shown_bilabials(fit.phones or [], self.fps, frames), meta
 
     def run_stream(self, sample_rate: int, opts: AnimateOptions, stream_options: StreamOptions) -> Stream:
         """A new :class:`Stream` with validated options."""
