@@ -64,7 +64,7 @@ from probtalk.eval.evaluate import motion_to_vertices
 from probtalk.eval.lipsync import CLOSED_GAP_M, OPEN_GAP_M, lip_gap, phone_midpoints
 from probtalk.flame import load_rig
 from probtalk.flame.layer import FlameLayer
-from probtalk.lipseal import LipSeal, shown_bilabials
+from probtalk.lipseal import LipSeal, shown_bilabials, widen_to_heard
 from probtalk.models.checkpoint import load_checkpoint
 from probtalk.models.phone_tokens import phone_tokens
 from probtalk.train.augment import moved_voice
@@ -254,6 +254,8 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                             # a refused transcript animates from the audio alone, sealed as without one
                             if ph is not None:
                                 shown = shown_bilabials(text_phones or [], 25.0, len(sample.motion))
+                                if heard is not None:
+                                    shown = widen_to_heard(shown, heard)
                                 sealed = np.stack([seal.seal_frames(m, shown)[0] for m in takes.numpy()])
                                 det_sealed = seal.seal_frames(det[0].numpy(), shown)[0]
                             elif heard is not None:

@@ -217,6 +217,25 @@ def shown_bilabials(phones: Iterable[Any], fps: float, num_frames: int) -> np.nd
     return marked
 
 
+def widen_to_heard(aligned: np.ndarray, heard: np.ndarray, reach: int = 1) -> np.ndarray:
+    """bool [T]: the aligned bilabial frames (:func:`shown_bilabials`), and the frames within ``reach`` of
+    them where the bilabial detector hears a p, b or m (:meth:`probtalk.bilabial.BilabialNet.frames`).
+
+    A forced alignment places a phone to within a frame or two; where the detector hears the closure
+    run on past the aligned phone, the seal follows it. Frames the detector hears away from any
+    aligned p, b or m are left alone (the transcript says what was said).
+    """
+    aligned = np.asarray(aligned, bool)
+    heard = np.asarray(heard, bool)[: aligned.size]
+    near = aligned.copy()
+    for d in range(1, int(reach) + 1):
+        near[d:] |= aligned[:-d]
+        near[:-d] |= aligned[d:]
+    out = aligned.copy()
+    out[: heard.size] |= heard & near[: heard.size]
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def bundled_lip_seal() -> tuple[str, LipSeal]:
     """(rig id, seal) of the bundled head, the rig the embedded model is trained on."""

@@ -109,3 +109,16 @@ def test_short_closures_are_brief_closures_in_speech_not_pauses(seal):
     expected[k + 2] = True  # one shut frame between open ones
     # not: the clip's first frames (no speech before), the pause (too long), a closure among half-open frames
     np.testing.assert_array_equal(marks, expected)
+
+
+def test_the_transcript_seal_follows_a_closure_heard_beside_the_aligned_phone():
+    from probtalk.lipseal import widen_to_heard
+
+    aligned = np.zeros(12, bool)
+    aligned[[3, 4]] = True
+    heard = np.zeros(12, bool)
+    heard[[5, 6, 9]] = True  # 5 is beside the aligned p/b/m; 6 two frames off; 9 far from any
+    assert np.flatnonzero(widen_to_heard(aligned, heard)).tolist() == [3, 4, 5]
+    assert np.flatnonzero(widen_to_heard(aligned, heard, reach=2)).tolist() == [3, 4, 5, 6]
+    assert np.flatnonzero(widen_to_heard(aligned, heard[:5])).tolist() == [3, 4]  # a shorter detector output
+    assert not widen_to_heard(np.zeros(12, bool), heard).any()  # nothing aligned: nothing heard counts

@@ -241,3 +241,15 @@ def test_animate_records_a_transcript_passed_by_ear(speech, tiny_ckpt, monkeypat
     model.bilabial_net = _Ear(True)
     meta = model.animate(path, deterministic=True, text=LINE, seal_lips=False)[0].meta
     assert meta["text_used"] is True and meta["text_heard"] == 1.0
+
+
+def test_the_transcript_seal_widens_to_what_the_detector_hears(speech, tiny_ckpt):
+    import probtalk
+
+    path, _ = speech
+    plain = probtalk.load_model(tiny_ckpt, device="cpu").animate(path, deterministic=True, text=LINE)[0].meta
+    model = probtalk.load_model(tiny_ckpt, device="cpu")
+    model.bilabial_net = _Ear(True)  # hears a p/b/m everywhere: every frame beside an aligned one joins
+    eared = model.animate(path, deterministic=True, text=LINE)[0].meta
+    assert plain["sealed_from"] == eared["sealed_from"] == "transcript"
+    assert eared["sealed_frames"] > plain["sealed_frames"] > 0

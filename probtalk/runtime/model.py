@@ -189,8 +189,9 @@ class RuntimeModel:
 
     def transcript(self, wav: np.ndarray, text: str | None) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]:
         """From a transcript: per-frame phone tokens int64 [T] (the model input), the shown frames inside an
-        aligned p, b or m bool [T] (the lip seal's, :func:`probtalk.lipseal.shown_bilabials`), and what
-        the meta records; (None, None, meta) for audio only.
+        aligned p, b or m bool [T] (the lip seal's, :func:`probtalk.lipseal.shown_bilabials`, and with a
+        bilabial detector the frames beside them it hears, :func:`probtalk.lipseal.widen_to_heard`), and
+        what the meta records; (None, None, meta) for audio only.
 
         A model without a phone input, or a transcript that does not fit the speech (see
         :func:`probtalk.transcript.align_transcript`), gives None and one warning line.
@@ -214,7 +215,7 @@ class RuntimeModel:
         if not self.backend.phone_input:
             logger.warning("model %s takes no transcript; animating from the audio alone", self.name)
             return None, None, {"text_used": False, "text_ignored": "the model takes no transcript"}
-        from probtalk.lipseal import shown_bilabials
+        from probtalk.lipseal import shown_bilabials, widen_to_heard
         from probtalk.models.phone_tokens import phone_tokens
         from probtalk.transcript import align_transcript
 
@@ -227,7 +228,10 @@ class RuntimeModel:
         meta = {"text_used": True, "text_fit": round(fit.fit, 3), "text_uncovered": round(fit.uncovered, 3)}
         if not np.isnan(fit.heard):  # a fit below the bar, passed because the detector hears its p, b and m
             meta["text_heard"] = round(fit.heard, 3)
-        return tokens, shown_bilabials(fit.phones or [], self.fps, frames), meta
+        shown = shown_bilabials(fit.phones or [], self.fps, frames)
+        if self.bilabial_net is not None:  # the seal follows a closure heard a frame past the aligned phone
+            shown = widen_to_heard(shown, self.bilabial_net.frames(wav, self.fps, frames))
+        return tokens, shown, meta
 
     def run_stream(self, sample_rate: int, opts: AnimateOptions, stream_options: StreamOptions) -> Stream:
         """A new :class:`Stream` with validated options."""
