@@ -7,6 +7,8 @@ Prints:
     10 s clip for 1 take and for 5 takes, and their ratio (goals: RTF <= 0.05,
     5 takes <= 1.3x one take: the median ratio of interleaved pairs, since single runs on a
     shared 2-core machine swing by +-25 %), measured side by side in one process;
+  * the same with numpy's BLAS left on its own threads instead of held at one inside
+    ``animate`` (probtalk.runtime.threads), interleaved;
   * cold start of the ``probtalk animate`` command on a 2 s clip (fresh process,
     imports + model load + animate + write; goal <= 3 s);
   * peak resident memory of a fresh process animating 60 s of audio (goal <= 2 GB).
@@ -46,6 +48,41 @@ def rtf(model, audio: np.ndarray, takes: int, repeats: int) -> float:
     return float(np.median(times)) / (audio.size / 16000)
 
 
+def blas_child(mode: str, backend: str, model_path: str | None, runs: int) -> None:
+    """Print the median RTF of 1 and of 5 takes, numpy's BLAS held at one thread inside animate ("one",
+    the runtime's default: probtalk.runtime.threads) or left as numpy sets it ("own"); torch, or
+    onnxruntime as ``probtalk animate`` runs the embedded model."""
+    import probtalk
+    from probtalk.runtime import threads
+    from probtalk.runtime.loading import load_onnx_model
+
+    if mode == "own":
+        threads._numpy_blas = lambda: None
+    model = load_onnx_model() if backend == "onnx" else probtalk.load_model(model_path, device="cpu")
+    clip = speech(10.0)
+    model.animate(clip[:16000], 16000)
+    print(rtf(model, clip, 1, runs), rtf(model, clip, 5, runs))
+
+
+def blas_one_thread(model_path: str | None, rounds: int = 3, runs: int = 8) -> None:
+    """The two BLAS modes in fresh processes, alternated ``rounds`` times (OpenBLAS's threads spin on past
+    a call, into the next one: the modes cannot share a process)."""
+    backends = ("torch",) if model_path else ("torch", "onnx")  # onnx: the embedded model's export
+    rows: dict[tuple[str, str], list[list[float]]] = {}
+    for _ in range(rounds):
+        for backend in backends:
+            for mode in ("one", "own"):
+                cmd = [sys.executable, __file__, "--_blas", mode, "--_backend", backend, "--_runs", str(runs)]
+                cmd += ["--model", model_path] if model_path else []
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split()
+                rows.setdefault((backend, mode), []).append([float(out[-2]), float(out[-1])])
+    for backend in backends:
+        one, own = np.median(rows[(backend, "one")], axis=0), np.median(rows[(backend, "own")], axis=0)
+        for i, takes in enumerate((1, 5)):
+            print(f"{backend}: RTF {takes} take(s), numpy's BLAS on one thread {one[i]:.4f}, as numpy sets it "
+                  f"{own[i]:.4f} ({own[i] / one[i]:.2f}x; fresh processes, median of {rounds})")
+
+
 def peak_memory_child(model: str | None, seconds: float) -> None:
     import probtalk
 
@@ -60,7 +97,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs of the cold-start command")
     parser.add_argument("--pairs", type=int, default=20, help="interleaved 1-take / 5-take runs for the RTF ratio")
     parser.add_argument("--_peak", type=float, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--_blas", choices=("one", "own"), default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--_runs", type=int, default=8, help=argparse.SUPPRESS)
+    parser.add_argument("--_backend", choices=("torch", "onnx"), default="torch", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args._blas is not None:
+        blas_child(args._blas, args._backend, args.model, args._runs)
+        return
     if args._peak is not None:
         peak_memory_child(args.model, args._peak)
         return
@@ -81,6 +124,7 @@ def main() -> None:
     ratio = float(np.median(np.array(five) / np.array(one)))
     print(f"RTF 10 s clip, 1 take : {r1:.4f}  (goal <= 0.05)")
     print(f"RTF 10 s clip, 5 takes: {r5:.4f}  ratio 5/1 = {ratio:.2f}x, median of {args.pairs} pairs  (goal <= 1.3x)")
+    blas_one_thread(args.model)
 
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "two_seconds.wav"

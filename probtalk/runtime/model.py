@@ -28,6 +28,7 @@ from probtalk.options import AnimateOptions
 from probtalk.runtime.backend import Backend, StyleInputs
 from probtalk.runtime.engine import frames_for, sample_takes_with_reference
 from probtalk.runtime.stream import Stream, StreamOptions
+from probtalk.runtime.threads import numpy_blas_one_thread
 from probtalk.vocabulary import StyleNames
 
 if TYPE_CHECKING:
@@ -94,7 +95,8 @@ class RuntimeModel:
         """
         if isinstance(sample_rate, AnimateOptions) and options is None:  # animate(path, opts)
             sample_rate, options = None, sample_rate
-        return self.run_animate(audio, sample_rate, _options(options, overrides))
+        with numpy_blas_one_thread():
+            return self.run_animate(audio, sample_rate, _options(options, overrides))
 
     def stream(
         self,

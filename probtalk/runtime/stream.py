@@ -39,6 +39,7 @@ from probtalk.lipseal import RAMP_FRAMES
 from probtalk.options import check_finite
 from probtalk.runtime.backend import Backend, StyleInputs, latent_count
 from probtalk.runtime.engine import encoder_inputs, frames_for, sample_codes
+from probtalk.runtime.threads import numpy_blas_one_thread
 
 if TYPE_CHECKING:
     from probtalk.bilabial import BilabialNet
@@ -155,7 +156,8 @@ class Stream:
         samples = _check_chunk(chunk, sample_rate)
         self._audio = np.concatenate([self._audio, samples])
         self._received += samples.size
-        return self._run(final=False)
+        with numpy_blas_one_thread():
+            return self._run(final=False)
 
     def flush(self) -> list[Animation]:
         """End of audio: return every remaining frame (the stream cannot be fed afterwards).
@@ -169,7 +171,8 @@ class Stream:
             raise AudioError(
                 f"the stream holds {self._received / AUDIO_SAMPLE_RATE:.3f} s of audio; feed at least {MIN_STREAM_SECONDS} s"
             )
-        out = self._run(final=True)
+        with numpy_blas_one_thread():
+            out = self._run(final=True)
         self._closed = True
         self._audio = np.zeros(0, dtype=np.float32)
         return out
