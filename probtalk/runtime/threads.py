@@ -4,8 +4,8 @@ numpy's wheels bring OpenBLAS, whose worker threads keep spinning for a while af
 multi-threaded call. The runtime's numpy work (the bilabial detector, the head net, the lip
 seal, the living face) sits between torch's or onnxruntime's calls, and on a machine with few
 cores the spinning threads take the cores from the network that runs next: on the 2-core
-development machine a 10 s clip animated in 158 ms with OpenBLAS's two threads and in 80 ms with
-one (torch; onnxruntime 92 → 79 ms; ``benchmarks/animate_speed.py`` prints both). That numpy
+development machine one take of a 10 s clip took 139 ms with OpenBLAS's two threads and 78 ms
+with one (torch; onnxruntime 84 → 53 ms; ``benchmarks/animate_speed.py`` prints both). That numpy
 work is on small matrices, for which one thread is as fast, so :func:`numpy_blas_one_thread`
 holds numpy's BLAS (only numpy's: never torch's own) at one thread inside ``animate`` and
 a stream's ``feed``/``flush``, and gives the caller's setting back afterwards.
