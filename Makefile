@@ -6,7 +6,7 @@ setup:
 	bash scripts/setup.sh
 
 demo: setup
-	.venv/bin/probtalk animate probtalk/assets/hello.wav -o out/demo -e neutral,happy -n 2 --format npz,glb,csv,mp4
+	.venv/bin/probtalk animate probtalk/assets/hello.wav -o out/demo -e neutral,happy -n 2 --format npz,glb,csv,mp4 --overwrite
 
 test: setup
 	.venv/bin/python -m pytest -q

@@ -129,7 +129,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "two_seconds.wav"
         sf.write(wav, speech(2.0), 16000)
-        cmd = [str(Path(sys.executable).parent / "probtalk"), "animate", str(wav), "-o", tmp, "--seed", "0"]
+        cmd = [str(Path(sys.executable).parent / "probtalk"), "animate", str(wav), "-o", tmp, "--seed", "0", "--overwrite"]
         if args.model:
             cmd += ["--model", args.model]
         starts = []

@@ -53,12 +53,12 @@ def main() -> None:
         sf.write(clip, wav[: int(args.seconds * sr)], sr)
         commands = {
             "import torch": [sys.executable, "-c", "import torch"],
-            "probtalk animate": [*cli, "animate", str(clip), "-o", f"{tmp}/out", "-f", "npz", "--seed", "0"],
+            "probtalk animate": [*cli, "animate", str(clip), "-o", f"{tmp}/out", "-f", "npz", "--seed", "0", "--overwrite"],
         }
         if not args.no_torch_path:
             pt = ROOT / "probtalk/assets/default_model.pt"
             commands["probtalk animate --model .pt"] = [*cli, "animate", str(clip), "-o", f"{tmp}/out_pt", "-f", "npz",
-                                                        "--seed", "0", "--model", str(pt)]
+                                                        "--seed", "0", "--model", str(pt), "--overwrite"]
         for cmd in commands.values():  # warm the page cache once; not counted
             measure(cmd)
         results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in commands}

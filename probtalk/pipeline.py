@@ -7,7 +7,8 @@ What the job guarantees:
 
 * every option, format and output name is checked before any work is done;
   two inputs that would write the same file (``a/x.wav`` and ``b/x.wav``,
-  ``x.wav`` and ``x.flac``, an emotion given twice) are refused, naming both;
+  ``x.wav`` and ``x.flac``, an emotion given twice) are refused, naming both, and
+  so are files an earlier run left under the same names, unless ``overwrite``;
 * a bad input file (unreadable, silent, too short, ...) is reported and
   skipped: the other inputs are still animated and written;
 * each file is written atomically, and the output folder is locked for the
@@ -68,6 +69,7 @@ class AnimateJob:
     text: str | None = None
     fps: float | None = None
     with_audio: bool = False
+    overwrite: bool = False
 
 
 @dataclass
@@ -114,7 +116,8 @@ def plan_outputs(job: AnimateJob) -> dict[str, tuple[Path, str]]:
 
     Raises:
         OutputError: two inputs (or one input with two emotions of the same label)
-            would write the same file, or an output name is taken by a folder.
+            would write the same file, an output name is taken by a folder, or (without
+            ``job.overwrite``) by a file an earlier run left.
     """
     names: dict[str, tuple[Path, str]] = {}
     for audio in job.inputs:
@@ -137,7 +140,26 @@ def plan_outputs(job: AnimateJob) -> dict[str, tuple[Path, str]]:
                     if (job.out / name).is_dir():
                         raise OutputError(f"output {job.out / name} is a folder; remove it or choose another -o folder")
                     names[name] = (audio, label)
+    refuse_existing(job, names)
     return names
+
+
+def refuse_existing(job: AnimateJob, names: dict[str, tuple[Path, str]]) -> None:
+    """Refuse to replace files an earlier run left in the output folder under ``names``, unless ``job.overwrite``.
+
+    Raises:
+        OutputError: an output file (or, with ``with_audio``, a speech copy) exists already.
+    """
+    if job.overwrite:
+        return
+    files = set(names)
+    if job.with_audio:
+        files |= {Path(n).stem + ".wav" for n in names}
+    taken = sorted(n for n in files if (job.out / n).exists() or (job.out / n).is_symlink())
+    if taken:
+        more = f" (and {len(taken) - 1} more of this run's output files)" if len(taken) > 1 else ""
+        raise OutputError(f"{job.out / taken[0]} already exists{more}; pass --overwrite to replace, "
+                          "or choose another -o folder")
 
 
 def check_job(job: AnimateJob) -> None:
@@ -194,6 +216,7 @@ def run_job(job: AnimateJob, on_file_done: Callable[[Path], None] | None = None)
     out = ensure_writable_dir(job.out)
     result = JobResult()
     with output_lock(out):
+        plan_outputs(job)  # again inside the lock: a run into the same folder may have written meanwhile
         for audio_path in job.inputs:
             try:
                 text = transcript_for(job, audio_path)

@@ -597,7 +597,8 @@ def test_signal_mid_write_leaves_no_temp_file(tiny_ckpt, tmp_path, sig):
 
 
 def test_concurrent_runs_never_mix_a_take(tiny_ckpt, tmp_path):
-    """Two runs, same folder and names, different seeds: each take's npz and json come from one run."""
+    """Two runs with --overwrite, same folder and names, different seeds: each take's npz and json come
+    from one run. (Without --overwrite the second is refused: test_an_earlier_runs_files_are_not_replaced.)"""
     import exporters
     from probtalk import Animation
 
@@ -605,7 +606,7 @@ def test_concurrent_runs_never_mix_a_take(tiny_ckpt, tmp_path):
     out.mkdir()
     speech = wav(tmp_path, "a.wav")
     ready_a, ready_b = tmp_path / "ready_a", tmp_path / "ready_b"
-    common = ["animate", speech, "--model", str(tiny_ckpt), "-o", str(out), "-f", "npz,json", "-n", "2"]
+    common = ["animate", speech, "--model", str(tiny_ckpt), "-o", str(out), "-f", "npz,json", "-n", "2", "--overwrite"]
     procs = [
         _hooked(tmp_path, "race-a", ready_a, ready_b, [*common, "--seed", "1"]),
         _hooked(tmp_path, "race-b", ready_b, ready_a, [*common, "--seed", "2", "--temperature", "1"]),
@@ -620,3 +621,27 @@ def test_concurrent_runs_never_mix_a_take(tiny_ckpt, tmp_path):
     seeds = {Animation.load(out / f"a_neutral_take{k}.npz").meta["seed"] for k in range(2)}
     assert len(seeds) == 1
     assert not [p for p in out.iterdir() if ".tmp" in p.name]
+
+
+def test_an_earlier_runs_files_are_not_replaced(tiny_ckpt, tmp_path):
+    """A second run into the same names is refused before any work, naming the file and --overwrite, and leaves
+    the first run's files as they were; with --overwrite it replaces them."""
+    from probtalk import Animation
+
+    out = tmp_path / "out"
+    speech = wav(tmp_path, "a.wav")
+    common = ["animate", speech, "--model", str(tiny_ckpt), "-o", str(out), "-f", "npz,json"]
+    first = CliRunner().invoke(app, [*common, "--seed", "1"])
+    assert first.exit_code == 0, first.output
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    again = CliRunner().invoke(app, [*common, "--seed", "2"])
+    assert again.exit_code == 2
+    line = again.output.strip()
+    assert "\n" not in line and "Traceback" not in line
+    assert "a_neutral_take0" in line and "already exists" in line and "--overwrite" in line
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    replaced = CliRunner().invoke(app, [*common, "--seed", "2", "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert Animation.load(out / "a_neutral_take0.npz").meta["seed"] == 2
+    other = CliRunner().invoke(app, [*common, "-e", "happy"])  # other names in the same folder: fine
+    assert other.exit_code == 0, other.output

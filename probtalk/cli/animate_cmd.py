@@ -80,6 +80,9 @@ def animate(
     ),
     fps: float = typer.Option(None, "--fps", help="Export frame rate, resampled from 25 (e.g. 24, 29.97, 30, 60)."),
     with_audio: bool = typer.Option(False, "--with-audio", help="Copy the speech next to the exports as <stem>.wav."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace files an earlier run left under the same names (refused without it)."
+    ),
     head_motion: float = typer.Option(
         DEFAULTS.head_motion, "--head-motion", help="Head motion scale, 0-2 (0: the head stays exactly still)."
     ),
@@ -93,8 +96,9 @@ def animate(
 ) -> None:
     """Animate speech: one file per input, emotion, take and format.
 
-    Two inputs that would write the same file are refused before any work. A bad
-    input is reported and skipped; the others are written, and the exit status is 2.
+    Two inputs that would write the same file, or files an earlier run left under the same names
+    (without --overwrite), are refused before any work. A bad input is reported and skipped; the
+    others are written, and the exit status is 2.
     """
     from rich.console import Console
     from rich.progress import Progress
@@ -126,6 +130,7 @@ def animate(
         text=text,
         fps=fps,
         with_audio=with_audio,
+        overwrite=overwrite,
     )
     console = Console(stderr=True)
     with Progress(console=console, transient=True) as progress:
