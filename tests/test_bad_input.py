@@ -305,6 +305,23 @@ def test_export_collision_is_refused(tmp_path):
     assert folder_snapshot(out) == set()
 
 
+
+def test_export_keeps_existing_files_without_overwrite(tmp_path):
+    from probtalk import Animation
+
+    anim = Animation(fps=25.0, expression=np.zeros((10, 50), np.float32), jaw_pose=np.zeros((10, 3), np.float32))
+    anim.save(tmp_path / "take.npz")
+    out = tmp_path / "out"
+    assert run_cli(["export", str(tmp_path / "take.npz"), "-f", "csv,npz", "-o", str(out)]).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert_one_line_error(run_cli(["export", str(tmp_path / "take.npz"), "-f", "csv,npz", "-o", str(out)]),
+                          "--overwrite")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    # its own input is one of those files: refused too, then replaced on request
+    assert_one_line_error(run_cli(["export", str(tmp_path / "take.npz"), "-f", "npz", "-o", str(tmp_path)]),
+                          "take.npz already exists")
+    assert run_cli(["export", str(tmp_path / "take.npz"), "-f", "csv", "-o", str(out), "--overwrite"]).exit_code == 0
+
 OTHER_COMMANDS: list[tuple[str, list[str], str]] = [
     ("render yaw nan", ["render", "{take}", "--yaw", "nan", "-o", "{out}/v.mp4"], "yaw"),
     ("render pitch inf", ["render", "{take}", "--pitch", "inf", "-o", "{out}/v.mp4"], "pitch"),

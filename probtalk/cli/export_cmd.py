@@ -37,6 +37,7 @@ def export(
     audio: Path = typer.Option(
         None, "--audio", help="The take's speech: written next to the exports as <stem>.wav (one input only)."
     ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace files already in the output folder (refused without it)."),
 ) -> None:
     """Export animations as glTF/GLB, FBX, Live Link Face CSV, ARKit JSON/CSV curves or npz."""
     import exporters
@@ -62,6 +63,13 @@ def export(
     exporters.check_options(names, options, strict=True)  # the API's rules, before anything is loaded
     if audio is not None and len(animations) > 1:
         raise InputError("--audio names the speech of one take; export one animation at a time with it")
+    if not overwrite:
+        planned = [Path(out) / (path.stem + exporters.suffix(n)) for path in animations for n in names]
+        planned += [Path(out) / f"{path.stem}.wav" for path in animations] if audio is not None else []
+        taken = [f for f in planned if f.exists() or f.is_symlink()]
+        if taken:
+            more = f" (and {len(taken) - 1} more of this export's files)" if len(taken) > 1 else ""
+            raise OutputError(f"{taken[0]} already exists{more}; pass --overwrite to replace, or choose another -o folder")
     takes = [(path, Animation.load(path)) for path in animations]  # fail before writing anything
     the_rig = load_rig(rig)
     for path, anim in takes:
