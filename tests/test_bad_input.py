@@ -322,6 +322,24 @@ def test_export_keeps_existing_files_without_overwrite(tmp_path):
                           "take.npz already exists")
     assert run_cli(["export", str(tmp_path / "take.npz"), "-f", "csv", "-o", str(out), "--overwrite"]).exit_code == 0
 
+
+def test_render_keeps_an_existing_output_without_overwrite(tmp_path):
+    pytest.importorskip("moderngl", reason="moderngl (render extra) is not installed")
+    from probtalk import Animation
+
+    anim = Animation(fps=25.0, expression=np.zeros((10, 50), np.float32), jaw_pose=np.zeros((10, 3), np.float32))
+    anim.save(tmp_path / "take.npz")
+    still = tmp_path / "take.png"  # the default name for --frame
+    first = run_cli(["render", str(tmp_path / "take.npz"), "--frame", "0", "--size", "64"])
+    assert first.exit_code == 0, first.output
+    before = still.read_bytes()
+    assert_one_line_error(run_cli(["render", str(tmp_path / "take.npz"), "--frame", "0", "--size", "32"]),
+                          "take.png already exists")
+    assert still.read_bytes() == before
+    again = run_cli(["render", str(tmp_path / "take.npz"), "--frame", "0", "--size", "32", "--overwrite"])
+    assert again.exit_code == 0, again.output
+    assert still.read_bytes() != before
+
 OTHER_COMMANDS: list[tuple[str, list[str], str]] = [
     ("render yaw nan", ["render", "{take}", "--yaw", "nan", "-o", "{out}/v.mp4"], "yaw"),
     ("render pitch inf", ["render", "{take}", "--pitch", "inf", "-o", "{out}/v.mp4"], "pitch"),

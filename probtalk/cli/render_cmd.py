@@ -30,6 +30,7 @@ def render(
     pitch: float = typer.Option(5.0, "--pitch", help="Camera pitch in degrees (positive looks down)."),
     captions: bool = typer.Option(True, "--captions/--no-captions", help="Caption each take from its meta."),
     rig_sheet: str = typer.Option(None, "--rig-sheet", help="Write a rig preview (neutral + expressions) PNG."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the output file if it exists (refused without it)."),
 ) -> None:
     """Render animations to an MP4 with sound, a still (--frame), a contact sheet (--sheet), or a rig preview."""
     from probtalk.errors import InputError, OutputError
@@ -37,9 +38,14 @@ def render(
     for flag, value, example in (("-o/--out", out, "-o take.mp4"), ("--rig-sheet", rig_sheet, "--rig-sheet rig.png")):
         if value is not None and not value.strip():
             raise OutputError(f"{flag} is empty; name the output file (e.g. {example})")
+    def keep_existing(path: str) -> None:
+        if not overwrite and (Path(path).exists() or Path(path).is_symlink()):
+            raise OutputError(f"{path} already exists; pass --overwrite to replace it, or name another output file")
+
     if rig_sheet is not None:
         from probtalk.rendering import render_rig_sheet
 
+        keep_existing(rig_sheet)
         if animations:
             raise InputError("--rig-sheet previews the rig alone; drop the animation files or --rig-sheet")
         path = render_rig_sheet(rig, rig_sheet, size=RIG_SHEET_SIZE if size is None else size, backend=backend)
@@ -58,6 +64,7 @@ def render(
     if out is None:
         stem = animations[0].with_suffix("")
         out = f"{stem}_sheet.png" if sheet else str(stem.with_suffix(".png" if frame is not None else ".mp4"))
+    keep_existing(out)
     camera = Camera(yaw=yaw, pitch=pitch)
     options = dict(
         rig=rig, audio=audio, out=out, size=VIDEO_SIZE if size is None else size, fps=fps, backend=backend,
