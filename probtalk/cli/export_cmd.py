@@ -66,7 +66,7 @@ def export(
     if not overwrite:
         planned = [Path(out) / (path.stem + exporters.suffix(n)) for path in animations for n in names]
         planned += [Path(out) / f"{path.stem}.wav" for path in animations] if audio is not None else []
-        taken = [f for f in planned if f.exists() or f.is_symlink()]
+        taken = [f for f in planned if f.is_file() or f.is_symlink()]  # a folder is refused by the writer
         if taken:
             more = f" (and {len(taken) - 1} more of this export's files)" if len(taken) > 1 else ""
             raise OutputError(f"{taken[0]} already exists{more}; pass --overwrite to replace, or choose another -o folder")

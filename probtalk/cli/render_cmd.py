@@ -39,7 +39,7 @@ def render(
         if value is not None and not value.strip():
             raise OutputError(f"{flag} is empty; name the output file (e.g. {example})")
     def keep_existing(path: str) -> None:
-        if not overwrite and (Path(path).exists() or Path(path).is_symlink()):
+        if not overwrite and (Path(path).is_file() or Path(path).is_symlink()):  # a folder: refused later, by name
             raise OutputError(f"{path} already exists; pass --overwrite to replace it, or name another output file")
 
     if rig_sheet is not None:
