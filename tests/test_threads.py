@@ -12,8 +12,19 @@ threadpoolctl = pytest.importorskip("threadpoolctl")
 
 
 def _numpy_blas_threads() -> list[int]:
+    from probtalk.runtime.threads import _vendored_by_numpy
+
     return [lib["num_threads"] for lib in threadpoolctl.threadpool_info()
-            if lib["user_api"] == "blas" and "torch" not in lib["filepath"]]
+            if lib["user_api"] == "blas" and _vendored_by_numpy(lib["filepath"], lib["prefix"])]
+
+
+def test_only_a_blas_numpy_vendored_is_held():
+    from probtalk.runtime.threads import _vendored_by_numpy
+
+    assert _vendored_by_numpy("/env/site-packages/numpy.libs/libscipy_openblas64_-1a.so", "libscipy_openblas")
+    assert _vendored_by_numpy("/env/site-packages/scipy_openblas32/lib/libscipy_openblas.so", "libscipy_openblas")
+    assert not _vendored_by_numpy("/opt/conda/lib/libopenblasp-r0.3.21.so", "libopenblas")  # may be torch's too
+    assert not _vendored_by_numpy("/env/site-packages/torch/lib/libopenblas.so.0", "libopenblas")
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +38,7 @@ def model(tmp_path_factory):
 
 def test_numpy_blas_is_one_thread_inside_the_runtime_and_restored_after(model, monkeypatch):
     if not _numpy_blas_threads():
-        pytest.skip("numpy has no BLAS threadpoolctl can see")
+        pytest.skip("numpy has no vendored BLAS threadpoolctl can see (a shared one is left alone)")
     seen = []
     encode = model.backend.encode
 

@@ -7,8 +7,9 @@ cores the spinning threads take the cores from the network that runs next: on th
 development machine one take of a 10 s clip took 139 ms with OpenBLAS's two threads and 78 ms
 with one (torch; onnxruntime 84 → 53 ms; ``benchmarks/animate_speed.py`` prints both). That numpy
 work is on small matrices, for which one thread is as fast, so :func:`numpy_blas_one_thread`
-holds numpy's BLAS (only numpy's: never torch's own) at one thread inside ``animate`` and
-a stream's ``feed``/``flush``, and gives the caller's setting back afterwards.
+holds numpy's BLAS at one thread inside ``animate`` and a stream's ``feed``/``flush``, and gives
+the caller's setting back afterwards. Only a BLAS numpy's wheel vendored for itself is touched
+(pip's numpy); a shared one (conda, a system BLAS) may be torch's too and is left alone.
 """
 
 from __future__ import annotations
@@ -20,9 +21,17 @@ from pathlib import Path
 from typing import Any
 
 
+def _vendored_by_numpy(filepath: str, prefix: str) -> bool:
+    """A BLAS that numpy's wheel brings for itself alone (``numpy.libs/``, the scipy-openblas packages)."""
+    parts = Path(filepath).parts
+    return "numpy.libs" in parts or prefix.startswith("libscipy_openblas") or any(
+        part.startswith("scipy_openblas") for part in parts)
+
+
 @functools.lru_cache(maxsize=1)
 def _numpy_blas() -> Any:
-    """A threadpoolctl controller of the BLAS libraries other than torch's (None without threadpoolctl or BLAS)."""
+    """A threadpoolctl controller of the BLAS numpy's wheel vendored for itself; None without threadpoolctl, or
+    when numpy uses a shared BLAS (a conda or system one may be torch's too, and is left alone)."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # an install without it runs as before
@@ -31,7 +40,7 @@ def _numpy_blas() -> Any:
 
     controller = ThreadpoolController()
     paths = [lib.filepath for lib in controller.lib_controllers
-             if lib.user_api == "blas" and "torch" not in Path(lib.filepath).parts]
+             if lib.user_api == "blas" and _vendored_by_numpy(lib.filepath, lib.prefix)]
     return controller.select(filepath=paths) if paths else None
 
 
