@@ -62,6 +62,20 @@ def check_unique_stems(paths: Sequence[str | os.PathLike[str]]) -> None:
 
 
 @contextlib.contextmanager
+def refuse_existing(paths: Sequence[str | os.PathLike[str]], otherwise: str = "choose another -o folder") -> None:
+    """No silent overwrite: refuse when any of ``paths`` is a file (or a link) already.
+
+    A folder in the way is not counted here; the writer refuses it by name.
+
+    Raises:
+        OutputError: one line naming the first such file, how many more, ``--overwrite`` and ``otherwise``.
+    """
+    taken = [Path(p) for p in paths if Path(p).is_file() or Path(p).is_symlink()]
+    if taken:
+        more = f" (and {len(taken) - 1} more of the output files)" if len(taken) > 1 else ""
+        raise OutputError(f"{taken[0]} already exists{more}; pass --overwrite to replace, or {otherwise}")
+
+
 def atomic_path(
     target: str | os.PathLike[str], suffix: str | None = None, *, needed: int | None = None
 ) -> Iterator[Path]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from probtalk.animation import Animation
 from probtalk.errors import InputError, OptionError, OutputError
-from probtalk.io import ensure_writable_dir, output_lock
+from probtalk.io import ensure_writable_dir, output_lock, refuse_existing
 from probtalk.options import AnimateOptions, EmotionSpec, emotion_label, emotion_mix
 
 logger = logging.getLogger(__name__)
@@ -140,11 +140,11 @@ def plan_outputs(job: AnimateJob) -> dict[str, tuple[Path, str]]:
                     if (job.out / name).is_dir():
                         raise OutputError(f"output {job.out / name} is a folder; remove it or choose another -o folder")
                     names[name] = (audio, label)
-    refuse_existing(job, names)
+    _keep_earlier_outputs(job, names)
     return names
 
 
-def refuse_existing(job: AnimateJob, names: dict[str, tuple[Path, str]]) -> None:
+def _keep_earlier_outputs(job: AnimateJob, names: dict[str, tuple[Path, str]]) -> None:
     """Refuse to replace files an earlier run left in the output folder under ``names``, unless ``job.overwrite``.
 
     Raises:
@@ -155,11 +155,7 @@ def refuse_existing(job: AnimateJob, names: dict[str, tuple[Path, str]]) -> None
     files = set(names)
     if job.with_audio:
         files |= {Path(n).stem + ".wav" for n in names}
-    taken = sorted(n for n in files if (job.out / n).exists() or (job.out / n).is_symlink())
-    if taken:
-        more = f" (and {len(taken) - 1} more of this run's output files)" if len(taken) > 1 else ""
-        raise OutputError(f"{job.out / taken[0]} already exists{more}; pass --overwrite to replace, "
-                          "or choose another -o folder")
+    refuse_existing([job.out / n for n in sorted(files)])
 
 
 def check_job(job: AnimateJob) -> None:

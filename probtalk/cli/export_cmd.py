@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from probtalk.cli.app import app, run_cli
-from probtalk.io import check_unique_stems
+from probtalk.io import check_unique_stems, refuse_existing
 
 
 @app.command("export")
@@ -65,11 +65,7 @@ def export(
         raise InputError("--audio names the speech of one take; export one animation at a time with it")
     if not overwrite:
         planned = [Path(out) / (path.stem + exporters.suffix(n)) for path in animations for n in names]
-        planned += [Path(out) / f"{path.stem}.wav" for path in animations] if audio is not None else []
-        taken = [f for f in planned if f.is_file() or f.is_symlink()]  # a folder is refused by the writer
-        if taken:
-            more = f" (and {len(taken) - 1} more of this export's files)" if len(taken) > 1 else ""
-            raise OutputError(f"{taken[0]} already exists{more}; pass --overwrite to replace, or choose another -o folder")
+        refuse_existing(planned + ([Path(out) / f"{path.stem}.wav" for path in animations] if audio is not None else []))
     takes = [(path, Animation.load(path)) for path in animations]  # fail before writing anything
     the_rig = load_rig(rig)
     for path, anim in takes:

@@ -34,13 +34,14 @@ def render(
 ) -> None:
     """Render animations to an MP4 with sound, a still (--frame), a contact sheet (--sheet), or a rig preview."""
     from probtalk.errors import InputError, OutputError
+    from probtalk.io import refuse_existing
 
     for flag, value, example in (("-o/--out", out, "-o take.mp4"), ("--rig-sheet", rig_sheet, "--rig-sheet rig.png")):
         if value is not None and not value.strip():
             raise OutputError(f"{flag} is empty; name the output file (e.g. {example})")
     def keep_existing(path: str) -> None:
-        if not overwrite and (Path(path).is_file() or Path(path).is_symlink()):  # a folder: refused later, by name
-            raise OutputError(f"{path} already exists; pass --overwrite to replace it, or name another output file")
+        if not overwrite:
+            refuse_existing([path], otherwise="name another output file")
 
     if rig_sheet is not None:
         from probtalk.rendering import render_rig_sheet
