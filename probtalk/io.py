@@ -61,7 +61,6 @@ def check_unique_stems(paths: Sequence[str | os.PathLike[str]]) -> None:
         seen[p.stem] = p
 
 
-@contextlib.contextmanager
 def refuse_existing(paths: Sequence[str | os.PathLike[str]], otherwise: str = "choose another -o folder") -> None:
     """No silent overwrite: refuse when any of ``paths`` is a file (or a link) already.
 
@@ -76,6 +75,7 @@ def refuse_existing(paths: Sequence[str | os.PathLike[str]], otherwise: str = "c
         raise OutputError(f"{taken[0]} already exists{more}; pass --overwrite to replace, or {otherwise}")
 
 
+@contextlib.contextmanager
 def atomic_path(
     target: str | os.PathLike[str], suffix: str | None = None, *, needed: int | None = None
 ) -> Iterator[Path]:
