@@ -6,9 +6,10 @@ with and without the transcript, it prints:
 * lips closed at p/b/m midpoints (gap < 2 mm): pooled over takes, and at how
   many midpoints *every* take closes; lips open at open-vowel midpoints (with text
   also "text+seal": the takes after :mod:`probtalk.lipseal`, as ``animate(text=...)``
-  returns them, a refused transcript's clip audio-only and sealed as below; for a model with a bilabial detector also "audio+seal": the
-  audio-only takes sealed where the detector hears p/b/m and at the deterministic
-  take's brief closures, as ``animate()`` returns them);
+  returns them, a refused transcript's clip audio-only and sealed as below; for a
+  model with a bilabial detector also "audio+seal": the audio-only takes sealed
+  where the detector hears p/b/m and at the deterministic take's brief closures,
+  as ``animate()`` returns them);
 * LVE (first take), MEE (mean over takes), CE (closest take), in m^2;
 * diversity (the paper's: takes paired first half with second half, mean vertex
   L2; shape and pose zero) over the whole face, the lips and the upper face, at
@@ -157,11 +158,12 @@ def _check_id(ear: BilabialNet | None) -> str:
 
 
 def _text_phones(sample: Any, root: Path, source: str, cache: dict[str, Any], tag: str = "",
-                 ear: BilabialNet | None = None) -> list[Any] | None:
+                 ear: BilabialNet | None = None, check: str | None = None) -> list[Any] | None:
     """Phones the model gets as its transcript input, or None when the transcript was rejected.
 
     ``tag`` names a perturbation of the speech (its alignments are cached apart); ``ear`` is the
-    bilabial detector the fit check asks about a fit just below the bar (as ``animate(text=...)``)."""
+    bilabial detector the fit check asks about a fit just below the bar (as ``animate(text=...)``),
+    ``check`` its :func:`_check_id` (computed once per run by the caller; None: computed here)."""
     if source == "oracle":
         return sample.phones
     if source == "recognised":  # no transcript: pocketsphinx's phone recogniser on the speech
@@ -175,7 +177,7 @@ def _text_phones(sample: Any, root: Path, source: str, cache: dict[str, Any], ta
                           "phones": [[p.start, p.end, p.phone] for p in phones]}
         return cache[key]["phones"]
     key = sample.keyid + tag
-    check = _check_id(ear)
+    check = _check_id(ear) if check is None else check
     if key not in cache or cache[key].get("check") != check:
         from probtalk.transcript import align_transcript
 
@@ -200,6 +202,8 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
         models[name] = talker.eval()
         detectors[name] = BilabialNet.load(args.bilabial) if args.bilabial else info.bilabial
     temps = [float(t) for t in args.temperatures.split(",")]
+    ear = next(iter(detectors.values()), None)  # the fit check's detector: the first model's
+    check = _check_id(ear)
     results: dict[str, Any] = {}
     for split in args.split:
         try:
@@ -216,9 +220,8 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
             sample = data[int(i)]
             if tag:
                 sample = dataclasses.replace(sample, audio=moved_voice(sample.audio, args.pitch, args.room, int(i)))
-            ear = next(iter(detectors.values()), None)  # the fit check's detector: the first model's
             if args.align_only:
-                _text_phones(sample, Path(args.data), "aligned", cache, tag, ear)
+                _text_phones(sample, Path(args.data), "aligned", cache, tag, ear, check)
                 if cache_path:
                     cache_path.write_text(json.dumps(cache))
                 continue
@@ -226,7 +229,7 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
             audio = torch.from_numpy(sample.audio)[None]
             lengths = torch.tensor([audio.shape[1]])
             frames = torch.tensor([len(sample.motion)])
-            text_phones = (_text_phones(sample, Path(args.data), args.text_source, cache, tag, ear)
+            text_phones = (_text_phones(sample, Path(args.data), args.text_source, cache, tag, ear, check)
                            if args.text != "off" else None)
             rejected += args.text != "off" and text_phones is None
             for name, talker in models.items():
