@@ -8,7 +8,9 @@ with and without the transcript, it prints:
   also "text+seal": the takes after :mod:`probtalk.lipseal`, as ``animate(text=...)``
   returns them, a refused transcript's clip audio-only and sealed as below; for a
   model with a bilabial detector also "audio+seal": the audio-only takes sealed
-  where the detector hears p/b/m and at the deterministic take's brief closures,
+  where the detector or free phone recognition hears p/b/m
+  (:func:`probtalk.bilabial.heard_frames`; ``--ear detector``: the detector alone, the seal
+  before the recogniser joined it) and at the deterministic take's brief closures,
   as ``animate()`` returns them);
 * LVE (first take), MEE (mean over takes), CE (closest take), in m^2;
 * diversity (the paper's: takes paired first half with second half, mean vertex
@@ -57,7 +59,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from probtalk.bilabial import BilabialNet
+from probtalk.bilabial import BilabialNet, heard_frames
 from probtalk.data.dataset import MotionDataset
 from probtalk.emotions import EMOTIONS
 from probtalk.eval import metrics as M
@@ -235,8 +237,10 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
             for name, talker in models.items():
                 style = _style(talker, sample)
                 conds = ["audio"] + (["text"] if args.text != "off" and talker.uses_phones else [])
-                heard = (detectors[name].frames(sample.audio, 25.0, len(sample.motion))
-                         if detectors[name] is not None else None)
+                near = (detectors[name].frames(sample.audio, 25.0, len(sample.motion))
+                        if detectors[name] is not None else None)  # the transcript seal's widening: the detector
+                heard = (heard_frames(detectors[name], sample.audio, 25.0, len(sample.motion))
+                         if detectors[name] is not None and args.ear == "both" else near)
                 for cond in conds:
                     ph = None
                     if cond == "text" and text_phones is not None:
@@ -257,8 +261,8 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                             # a refused transcript animates from the audio alone, sealed as without one
                             if ph is not None:
                                 shown = shown_bilabials(text_phones or [], 25.0, len(sample.motion))
-                                if heard is not None:
-                                    shown = widen_to_heard(shown, heard)
+                                if near is not None:
+                                    shown = widen_to_heard(shown, near)
                                 sealed = np.stack([seal.seal_frames(m, shown)[0] for m in takes.numpy()])
                                 det_sealed = seal.seal_frames(det[0].numpy(), shown)[0]
                             elif heard is not None:
@@ -335,9 +339,9 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
             times = []
             for _ in range(3):
                 t = time.perf_counter()
-                seal.seal_frames(take, detector.frames(clip, 25.0, take.shape[0]))
+                seal.seal_frames(take, heard_frames(detector, clip, 25.0, take.shape[0]))
                 times.append(time.perf_counter() - t)
-            out[f"{name}: bilabial detector + seal of 1 take RTF"] = float(np.median(times)) / 10.0
+            out[f"{name}: bilabial detector, phone recogniser + seal of 1 take RTF"] = float(np.median(times)) / 10.0
         for n in (1, 5):
             talker.sample(a, lengths, style, num_samples=n, temperature=DEFAULT_TEMPERATURE)  # warm-up
             times = []
@@ -417,6 +421,9 @@ def main() -> None:
     ap.add_argument("--text-source", choices=("aligned", "oracle", "recognised"), default="aligned")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--speed", action="store_true")
+    ap.add_argument("--ear", choices=("both", "detector"), default="both",
+                    help="what the audio-only seal hears with: the detector and the phone recogniser (as animate()), "
+                         "or the detector alone")
     ap.add_argument("--onnx", default=None, help="with --speed: also time this exported folder (onnxruntime)")
     ap.add_argument("--pitch", type=float, default=0.0, help="shift the test speech by this many semitones")
     ap.add_argument("--room", action="store_true", help="add a reverb tail and noise (20 dB SNR) to the test speech")

@@ -48,6 +48,11 @@ HOLD_FRAMES = 1
 #: of fade closed the lips partly on the vowel beside a bilabial (lips open at 2-4 % fewer open-vowel
 #: midpoints on the benchmark's splits, the same closures).
 RAMP_FRAMES = 1
+#: A frame beside a seal that the take opens at least this wide (mm, the linearised lip gap) keeps
+#: this much in the fade: the take opens a vowel there (the benchmarks' open bar is 6 mm of vertex gap;
+#: 0.5 more for the linearisation). The full half-weight fade closed the lips partly on 5 % of the
+#: open vowels of a neural voice without closing a p, b or m more.
+KEEP_OPEN_MM = 6.5
 #: Largest weight of the closing shape.
 MAX_CLOSE = 1.0
 #: Shared closures (:meth:`LipSeal.short_closures`): lips shut means a gap under this (mm), the
@@ -155,7 +160,8 @@ class LipSeal:
 
     def seal_frames(self, motion: np.ndarray, bilabial: np.ndarray) -> tuple[np.ndarray, int]:
         """Seal the lips on the marked frames (as shown: the detector's marks, or :meth:`apply`'s), fading
-        in and out over ``RAMP_FRAMES`` on each side.
+        in and out over ``RAMP_FRAMES`` on each side; a faded frame the take opens past ``KEEP_OPEN_MM``
+        fades only as far as keeps that opening (a vowel beside the bilabial stays open).
 
         Args:
             motion: raw motion float32 [T, 53] (one take).
@@ -186,8 +192,28 @@ class LipSeal:
                 take &= ~inside & (fade > weight)
                 weight[take] = fade
                 ramp[take] = delta[src[take]]
+        weight[~inside] = self._keep_open(motion[~inside], ramp[~inside], weight[~inside])
         out = motion + (weight[:, None] * ramp).astype(np.float32)
         return out, int(inside.sum())
+
+
+    def _keep_open(self, motion: np.ndarray, ramp: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """Fade weights [n] lowered where ``motion + weight * ramp`` would close a frame the take opens past
+        ``KEEP_OPEN_MM`` below it: the largest weight that keeps that gap (the lip vector is linear)."""
+        gap = self.lip_vector(motion)
+        step = np.asarray(ramp, np.float64) @ self.lip_jacobian
+        a = np.einsum("ij,ij->i", step, step)
+        b = np.einsum("ij,ij->i", gap, step)
+        c = np.einsum("ij,ij->i", gap, gap) - KEEP_OPEN_MM**2
+        w = np.asarray(weight, np.float64)
+        end = gap + w[:, None] * step
+        lower = (w > 0) & (c >= 0) & (np.einsum("ij,ij->i", end, end) < KEEP_OPEN_MM**2) & (a > 0)
+        if not lower.any():
+            return w
+        out = w.copy()
+        root = (-b[lower] - np.sqrt(np.maximum(b[lower] ** 2 - a[lower] * c[lower], 0.0))) / a[lower]
+        out[lower] = np.clip(root, 0.0, w[lower])
+        return out
 
 
 def shown_bilabials(phones: Iterable[Any], fps: float, num_frames: int) -> np.ndarray:

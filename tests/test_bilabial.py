@@ -177,8 +177,8 @@ def test_audio_only_takes_are_sealed_where_the_detector_hears_bilabials(model, b
     audio, phones = bilabial_speech
     sealed = model.animate(audio, 16000, num_samples=2, seed=4, blinks=False)
     plain = model.animate(audio, 16000, num_samples=2, seed=4, blinks=False, seal_lips=False)
-    heard = model.bilabial_net.frames(audio, 25.0, sealed[0].num_frames)
-    assert heard.sum() >= 5
+    heard = model.heard_bilabials(audio, sealed[0].num_frames)
+    assert heard.sum() >= 5 and (heard >= model.bilabial_net.frames(audio, 25.0, sealed[0].num_frames)).all()
     for s, p in zip(sealed, plain, strict=True):
         assert s.meta["sealed_from"] == "audio" and s.meta["sealed_frames"] >= heard.sum()
         assert p.meta["sealed_from"] is None and p.meta["sealed_frames"] == 0
@@ -201,7 +201,7 @@ def test_sampled_takes_keep_the_deterministic_takes_brief_closures(model):
     assert det.meta["shared_closure_frames"] == 0  # the deterministic take is its own reference
     seal = model.lip_seal()
     shared = seal.short_closures(np.concatenate([det.expression[:, :50], det.jaw_pose], 1))
-    heard = model.bilabial_net.frames(audio, 25.0, det.num_frames)
+    heard = model.heard_bilabials(audio, det.num_frames)
     extra = shared & ~heard
     assert extra.sum() >= 1, "the model closes somewhere the detector did not hear"
     for take in takes:
@@ -219,6 +219,44 @@ def test_sampled_takes_keep_the_deterministic_takes_brief_closures(model):
         assert np.mean(np.abs(a - b).max(axis=1) < 1e-3) > 0.95
     nearest = sample_takes(model.backend, audio, style, **{**kw, "num_samples": 1, "temperature": None})[0]
     assert np.mean(np.abs(ref - nearest).max(axis=1) < 1e-3) > 0.95
+
+
+def test_the_audio_seal_also_hears_free_phone_recognition(model, bilabial_speech, monkeypatch):
+    import probtalk.corpus.align as align
+    from probtalk.bilabial import RECOGNISED_MIN_P
+    from probtalk.corpus.phones import Phone
+
+    audio, _ = bilabial_speech
+    monkeypatch.setattr(align, "recognise_bilabials", lambda wav: [])
+    plain = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
+    p = model.bilabial_net.probabilities(audio, 25.0, plain.num_frames)
+    detector = model.bilabial_net.frames(audio, 25.0, plain.num_frames)
+    assert plain.meta["sealed_frames"] == detector.sum()
+    quiet = [k for k in range(4, plain.num_frames - 4) if not detector[k - 3 : k + 4].any() and _gaps_mm(plain)[k] > 3.0]
+    unsure = [k for k in quiet if p[k - 1 : k + 2].max() >= RECOGNISED_MIN_P]
+    deaf = [k for k in quiet if p[k - 1 : k + 2].max() < RECOGNISED_MIN_P]
+    assert unsure and deaf, "frames the detector does not mark, lips apart, with and without a little probability"
+    for k, sealed in ((unsure[len(unsure) // 2], True), (deaf[len(deaf) // 2], False)):
+        # the recogniser hears an M there: sealed where the detector gives it a little probability
+        monkeypatch.setattr(align, "recognise_bilabials", lambda wav, k=k: [Phone((k - 0.4) / 25.0, (k + 0.4) / 25.0, "M")])
+        heard = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
+        assert (_gaps_mm(heard)[k] < 2.0) == sealed
+        assert heard.meta["sealed_frames"] == detector.sum() + sealed
+        onnx = probtalk.load_onnx_model().animate(audio, 16000, deterministic=True, blinks=False)[0]
+        assert onnx.meta["sealed_frames"] == heard.meta["sealed_frames"]
+
+
+def test_free_phone_recognition_hears_bilabials():
+    import soundfile as sf
+
+    from probtalk.corpus.align import recognise_bilabials
+
+    hello, _ = sf.read(Path(probtalk.__file__).parent / "assets" / "hello.wav", dtype="float32")
+    heard = recognise_bilabials(hello)
+    # measured: 14 p/b/m in the 5.6 s sample ("... Bob ... maybe ...")
+    assert len(heard) >= 5 and {p.phone for p in heard} <= {"P", "B", "M"}
+    assert all(0.0 <= p.start < p.end <= hello.size / 16000 for p in heard)
+    assert recognise_bilabials(hello[:800]) == [] and recognise_bilabials(np.zeros(16000, np.float32)) == []
 
 
 def test_onnx_model_seals_like_torch(model, bilabial_speech):

@@ -8,7 +8,7 @@ import torch
 
 from probtalk.flame import FlameLayer, load_rig
 from probtalk.layout import MOTION_DIM, MOTION_EXPRESSION, MOTION_JAW
-from probtalk.lipseal import BILABIAL_TOKENS, HOLD_FRAMES, RAMP_FRAMES, LipSeal, lip_seal_for
+from probtalk.lipseal import BILABIAL_TOKENS, HOLD_FRAMES, KEEP_OPEN_MM, RAMP_FRAMES, LipSeal, lip_seal_for
 from probtalk.models.phone_tokens import phone_tokens
 
 
@@ -68,6 +68,25 @@ def test_bilabial_frames_close_and_the_rest_is_untouched(rig, seal):
     assert np.abs(sealed[near & ~held] - motion[near & ~held]).max() > 0  # faded in and out
     # smooth: no frame-to-frame jump larger than the seal itself needs
     assert np.abs(np.diff(gap)).max() < np.abs(np.diff(_gap_mm(rig, motion))).max() + 12.0
+
+
+def test_the_fade_keeps_a_vowel_beside_the_seal_open(rig, seal):
+    motion = _open_mouth(rig, 30)
+    motion[:, MOTION_JAW.start] = 0.1  # open about 10 mm: a vowel on each side of the bilabial
+    motion[20:, MOTION_JAW.start] = 0.0  # ... then only a little open
+    marked = np.zeros(30, bool)
+    marked[[10, 25]] = True
+    before = np.linalg.norm(seal.lip_vector(motion), axis=1)
+    assert before[[9, 11]].min() > KEEP_OPEN_MM + 2 and before[[24, 26]].max() < KEEP_OPEN_MM
+    sealed, count = seal.seal_frames(motion, marked)
+    after = np.linalg.norm(seal.lip_vector(sealed), axis=1)
+    assert count == 2 and after[[10, 25]].max() < 2.0
+    # the open neighbours fade toward the seal but keep the opening of a vowel
+    np.testing.assert_allclose(after[[9, 11]], KEEP_OPEN_MM, atol=0.05)
+    # a neighbour already less open than that fades by half, as before
+    for t in (24, 26):
+        half = motion[t] + 0.5 * (seal.sealed_frame(motion[25]) - motion[25])
+        np.testing.assert_allclose(sealed[t], half, atol=1e-5)
 
 
 def test_no_bilabials_or_no_tokens_leave_the_take_alone(rig, seal):

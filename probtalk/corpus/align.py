@@ -54,6 +54,12 @@ PHONE_LW = 2.0
 PHONE_BEAM = 1e-20
 PHONE_PBEAM = 1e-20
 
+# The lip seal's second ear (:func:`recognise_bilabials`): the same recogniser with the search pruned
+# harder, 2.5x faster (RTF 0.024 against 0.06 on 2 cores). Over 90 corpus test clips it hears the same
+# p, b and m beside the bilabial detector (the union marks 86.5 / 96.0 / 87.2 % of the midpoints on the
+# three test splits at 1e-8 and at 1e-20); at 1e-6 it hears fewer (79.7 / 94.7 / 82.1 %).
+EAR_BEAM = 1e-8
+
 _DECODERS: dict[tuple[int, str], Decoder] = {}
 
 
@@ -89,13 +95,13 @@ def _decoder(kind: str) -> Decoder:
     if key not in _DECODERS:
         from pocketsphinx import Decoder, get_model_path
 
-        if kind == "phones":
+        if kind in ("phones", "ear"):
             _DECODERS[key] = Decoder(
                 samprate=AUDIO_SAMPLE_RATE,
                 allphone=get_model_path("en-us/en-us-phone.lm.bin"),
                 lw=PHONE_LW,
-                beam=PHONE_BEAM,
-                pbeam=PHONE_PBEAM,
+                beam=PHONE_BEAM if kind == "phones" else EAR_BEAM,
+                pbeam=PHONE_PBEAM if kind == "phones" else EAR_BEAM,
                 loglevel="FATAL",
             )
         elif kind == "align-nofiller":
@@ -206,8 +212,25 @@ def _segments(d: Decoder, words: bool = False) -> list[Segment]:
     return out
 
 
-def _recognise_phones(pcm: bytes) -> tuple[list[Phone], list[Segment]]:
-    d = _decoder("phones")
+def recognise_bilabials(audio: np.ndarray) -> list[Phone]:
+    """The p, b and m that free phone recognition hears in 16 kHz speech [N] (pruned harder than
+    :func:`align_scored`'s, :data:`EAR_BEAM`); [] where it hears none or cannot decode the audio.
+
+    Pocketsphinx's acoustic model learnt from recorded human speech, the bilabial detector from
+    synthetic voices: the lip seal listens with both (``probtalk.runtime.model.RuntimeModel.seal``).
+    """
+    audio = np.asarray(audio, dtype=np.float32).ravel()
+    if audio.size < AUDIO_SAMPLE_RATE // 10 or not np.isfinite(audio).all() or not np.abs(audio).max() > 0:
+        return []
+    try:
+        phones, _ = _recognise_phones(_pcm16(audio, ALIGN_DITHER), kind="ear")
+    except RuntimeError:  # the search found no path (pocketsphinx's "Failed to stop utterance processing")
+        return []
+    return [p for p in phones if p.phone in ("P", "B", "M")]
+
+
+def _recognise_phones(pcm: bytes, kind: str = "phones") -> tuple[list[Phone], list[Segment]]:
+    d = _decoder(kind)
     d.start_utt()
     d.process_raw(pcm, full_utt=True)
     d.end_utt()

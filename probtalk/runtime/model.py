@@ -155,8 +155,8 @@ class RuntimeModel:
 
         The frames come from the transcript's alignment when there is one (``aligned``: bool [T], the
         shown frames inside an aligned p, b or m), else from the model's bilabial detector
-        (:mod:`probtalk.bilabial`); a model without a detector, or trained on another rig, leaves
-        audio-only takes as they are. Without a transcript, sampled takes also keep the brief closures
+        (:mod:`probtalk.bilabial`) and free phone recognition (:meth:`heard_bilabials`); a model
+        without a detector, or trained on another rig, leaves audio-only takes as they are. Without a transcript, sampled takes also keep the brief closures
         of their deterministic take (``reference``, sealed the same way; :meth:`LipSeal.short_closures`):
         where the model is surest of a p, b or m, every take closes, and the takes differ elsewhere.
 
@@ -170,7 +170,7 @@ class RuntimeModel:
         if aligned is not None:
             source, marked = "transcript", aligned
         elif self.bilabial_net is not None:
-            source, marked = "audio", self.bilabial_net.frames(wav, self.fps, motions[0].shape[0])
+            source, marked = "audio", self.heard_bilabials(wav, motions[0].shape[0])
         else:
             return motions, 0, None, 0
         shared = 0
@@ -182,6 +182,13 @@ class RuntimeModel:
             marked[:n] |= closures[:n]
         sealed = [seal.seal_frames(m, marked) for m in motions]
         return [m for m, _ in sealed], sealed[0][1] - shared, source, shared
+
+    def heard_bilabials(self, wav: np.ndarray, frames: int) -> np.ndarray:
+        """bool [frames]: where the audio-only seal closes the lips, heard by the bilabial detector and by
+        free phone recognition (:func:`probtalk.bilabial.heard_frames`)."""
+        from probtalk.bilabial import heard_frames
+
+        return heard_frames(self.bilabial_net, wav, self.fps, frames)
 
     def lip_seal(self) -> LipSeal | None:
         """The lip seal of the rig the model was trained on (the bundled head), or None for another rig."""
