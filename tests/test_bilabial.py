@@ -259,6 +259,31 @@ def test_free_phone_recognition_hears_bilabials():
     assert recognise_bilabials(hello[:800]) == [] and recognise_bilabials(np.zeros(16000, np.float32)) == []
 
 
+def test_threads_recognise_with_their_own_decoders():
+    """A pocketsphinx decoder is not thread-safe: animate() called from several threads must not share one."""
+    import threading
+
+    import soundfile as sf
+
+    from probtalk.corpus.align import _decoder, recognise_bilabials
+
+    hello, _ = sf.read(Path(probtalk.__file__).parent / "assets" / "hello.wav", dtype="float32")
+    alone = recognise_bilabials(hello)
+    seen, heard = [], []
+
+    def work():
+        seen.append(id(_decoder("ear")))
+        heard.append(recognise_bilabials(hello))
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(seen)) == 2 and id(_decoder("ear")) not in seen
+    assert heard == [alone, alone]
+
+
 def test_onnx_model_seals_like_torch(model, bilabial_speech):
     audio, _ = bilabial_speech
     onnx = probtalk.load_onnx_model()

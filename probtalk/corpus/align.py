@@ -20,6 +20,7 @@ import dataclasses
 import logging
 import math
 import os
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -60,7 +61,7 @@ PHONE_PBEAM = 1e-20
 # three test splits at 1e-8 and at 1e-20); at 1e-6 it hears fewer (79.7 / 94.7 / 82.1 %).
 EAR_BEAM = 1e-8
 
-_DECODERS: dict[tuple[int, str], Decoder] = {}
+_DECODERS: dict[tuple[int, int, str], Decoder] = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,8 +91,9 @@ class Segment:
 
 
 def _decoder(kind: str) -> Decoder:
-    """One cached pocketsphinx Decoder per process and kind ("align" or "phones"), its features reset."""
-    key = (os.getpid(), kind)
+    """One cached pocketsphinx Decoder per process, thread and kind ("align", "align-nofiller", "phones", "ear"),
+    its features reset."""
+    key = (os.getpid(), threading.get_ident(), kind)  # a decoder is not thread-safe: one per thread
     if key not in _DECODERS:
         from pocketsphinx import Decoder, get_model_path
 
