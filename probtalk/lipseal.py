@@ -196,7 +196,6 @@ class LipSeal:
         out = motion + (weight[:, None] * ramp).astype(np.float32)
         return out, int(inside.sum())
 
-
     def _keep_open(self, motion: np.ndarray, ramp: np.ndarray, weight: np.ndarray) -> np.ndarray:
         """Fade weights [n] lowered where ``motion + weight * ramp`` would close a frame the take opens past
         ``KEEP_OPEN_MM`` below it: the largest weight that keeps that gap (the lip vector is linear)."""

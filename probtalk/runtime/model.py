@@ -156,9 +156,10 @@ class RuntimeModel:
         The frames come from the transcript's alignment when there is one (``aligned``: bool [T], the
         shown frames inside an aligned p, b or m), else from the model's bilabial detector
         (:mod:`probtalk.bilabial`) and free phone recognition (:meth:`heard_bilabials`); a model
-        without a detector, or trained on another rig, leaves audio-only takes as they are. Without a transcript, sampled takes also keep the brief closures
-        of their deterministic take (``reference``, sealed the same way; :meth:`LipSeal.short_closures`):
-        where the model is surest of a p, b or m, every take closes, and the takes differ elsewhere.
+        without a detector, or trained on another rig, leaves audio-only takes as they are. Without a
+        transcript, sampled takes also keep the brief closures of their deterministic take
+        (``reference``, sealed the same way; :meth:`LipSeal.short_closures`): where the model is surest
+        of a p, b or m, every take closes, and the takes differ elsewhere.
 
         Returns:
             (the takes, frames sealed fully in each from the transcript or detector, "transcript" /
