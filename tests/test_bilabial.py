@@ -257,6 +257,9 @@ def test_free_phone_recognition_hears_bilabials():
     assert len(heard) >= 5 and {p.phone for p in heard} <= {"P", "B", "M"}
     assert all(0.0 <= p.start < p.end <= hello.size / 16000 for p in heard)
     assert recognise_bilabials(hello[:800]) == [] and recognise_bilabials(np.zeros(16000, np.float32)) == []
+    # a minute of speech is heard to its end (a search pruned too hard lost its paths after a few seconds)
+    minute = recognise_bilabials(np.tile(hello, 11))
+    assert len(minute) >= 5 * len(heard) and minute[-1].start > 10 * hello.size / 16000  # measured: 74 (lost: 7)
 
 
 def test_threads_recognise_with_their_own_decoders():

@@ -56,10 +56,12 @@ PHONE_BEAM = 1e-20
 PHONE_PBEAM = 1e-20
 
 # The lip seal's second ear (:func:`recognise_bilabials`): the same recogniser with the search pruned
-# harder, 2.5x faster (RTF 0.024 against 0.06 on 2 cores). Over 90 corpus test clips it hears the same
-# p, b and m beside the bilabial detector (the union marks 86.5 / 96.0 / 87.2 % of the midpoints on the
-# three test splits at 1e-8 and at 1e-20); at 1e-6 it hears fewer (79.7 / 94.7 / 82.1 %).
-EAR_BEAM = 1e-8
+# harder, about 1.5x faster (RTF 0.04 against 0.06 on 2 cores), the same phones on 60 s of speech. At
+# 1e-8 (2.5x faster) the search lost every path a few seconds into many clips and read the rest as one
+# phone; if a search ever does that here, the clip is decoded again at the fit check's beam.
+EAR_BEAM = 1e-10
+#: A recognised phone (not silence) longer than this (s) means the search lost its paths (see EAR_BEAM).
+EAR_LOST_SECONDS = 1.5
 
 _DECODERS: dict[tuple[int, int, str], Decoder] = {}
 
@@ -224,8 +226,11 @@ def recognise_bilabials(audio: np.ndarray) -> list[Phone]:
     audio = np.asarray(audio, dtype=np.float32).ravel()
     if audio.size < AUDIO_SAMPLE_RATE // 10 or not np.isfinite(audio).all() or not np.abs(audio).max() > 0:
         return []
+    pcm = _pcm16(audio, ALIGN_DITHER)
     try:
-        phones, _ = _recognise_phones(_pcm16(audio, ALIGN_DITHER), kind="ear")
+        phones, _ = _recognise_phones(pcm, kind="ear")
+        if any(p.phone != SIL and p.end - p.start > EAR_LOST_SECONDS for p in phones):
+            phones, _ = _recognise_phones(pcm, kind="phones")  # the pruned search lost its way: the full one
     except RuntimeError:  # the search found no path (pocketsphinx's "Failed to stop utterance processing")
         return []
     return [p for p in phones if p.phone in ("P", "B", "M")]
