@@ -49,9 +49,9 @@ FEATURE_SCALE = 0.25  # log-mel units to net inputs (a band's deviation from its
 DEFAULT_THRESHOLD = 0.5  # for nets whose provenance names none
 LOOKAHEAD = 6  # frames a marked frame may depend on after it: the stream's delay for the detector
 #: A p, b or m that free phone recognition hears is sealed where the detector's probability reaches
-#: this within a frame of it (:func:`heard_frames`). Chosen on the validation split (40 clips): the
-#: recogniser's p/b/m marks 79.5 % of the midpoints with or without the bar, and seals 27 frames of
-#: other phones instead of 78.
+#: this within a frame of it (:func:`heard_frames`). Chosen on the validation split (40 clips): with the
+#: recogniser the seal marks 82.2 % of the p/b/m midpoints with or without the bar (the detector alone
+#: 74.0 %), and seals 34 frames of other phones instead of 100.
 RECOGNISED_MIN_P = 0.05
 DEFAULT_CONFIG = FrameNetConfig(inputs=SUBFRAMES * MELS, hidden=128, layers=((5, 1, 2),) * 3, outputs=1)
 
@@ -147,8 +147,8 @@ def heard_frames(net: BilabialNet, wav: np.ndarray, fps: float, num_frames: int)
     recogniser needs the utterance, so a stream's seal hears with the detector alone.
 
     Over 90 clips of the corpus's three test splits, the detector alone marks 71.6 / 93.3 / 75.6 % of the
-    p/b/m midpoints; with the recogniser 85.1 / 96.0 / 85.9 %, sealing 37 / 35 / 69 frames of other
-    phones the detector left alone (72 / 72 / 107 without the bar; docs/default_model_metrics.md).
+    p/b/m midpoints; with the recogniser 85.1 / 96.0 / 85.9 %, sealing 44 / 51 / 79 frames of other
+    phones the detector left alone (77 / 106 / 126 without the bar; docs/default_model_metrics.md).
     """
     from probtalk.corpus.align import recognise_bilabials
     from probtalk.lipseal import shown_bilabials
