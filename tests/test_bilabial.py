@@ -227,8 +227,12 @@ def test_the_audio_seal_also_hears_free_phone_recognition(model, bilabial_speech
     from probtalk.corpus.phones import Phone
 
     audio, _ = bilabial_speech
-    monkeypatch.setattr(align, "recognise_bilabials", lambda wav: [])
+    monkeypatch.setattr(model, "_last_heard", None, raising=False)  # the marks heard here are the stand-ins'
+    calls = []
+    monkeypatch.setattr(align, "recognise_bilabials", lambda wav: calls.append(1) or [])
     plain = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
+    model.animate(audio, 16000, deterministic=True, blinks=False, emotion="happy")
+    assert len(calls) == 1  # another emotion of the same clip listens once
     p = model.bilabial_net.probabilities(audio, 25.0, plain.num_frames)
     detector = model.bilabial_net.frames(audio, 25.0, plain.num_frames)
     assert plain.meta["sealed_frames"] == detector.sum()
@@ -239,6 +243,7 @@ def test_the_audio_seal_also_hears_free_phone_recognition(model, bilabial_speech
     for k, sealed in ((unsure[len(unsure) // 2], True), (deaf[len(deaf) // 2], False)):
         # the recogniser hears an M there: sealed where the detector gives it a little probability
         monkeypatch.setattr(align, "recognise_bilabials", lambda wav, k=k: [Phone((k - 0.4) / 25.0, (k + 0.4) / 25.0, "M")])
+        model._last_heard = None  # a new recogniser: forget the last clip's marks
         heard = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
         assert (_gaps_mm(heard)[k] < 2.0) == sealed
         assert heard.meta["sealed_frames"] == detector.sum() + sealed

@@ -186,10 +186,16 @@ class RuntimeModel:
 
     def heard_bilabials(self, wav: np.ndarray, frames: int) -> np.ndarray:
         """bool [frames]: where the audio-only seal closes the lips, heard by the bilabial detector and by
-        free phone recognition (:func:`probtalk.bilabial.heard_frames`)."""
+        free phone recognition (:func:`probtalk.bilabial.heard_frames`). The last clip's marks are kept,
+        so animating one clip in several emotions listens once (as :meth:`transcript` aligns once)."""
         from probtalk.bilabial import heard_frames
 
-        return heard_frames(self.bilabial_net, wav, self.fps, frames)
+        key = (frames, wav.size, hashlib.sha1(np.ascontiguousarray(wav).tobytes()).hexdigest())
+        cached = getattr(self, "_last_heard", None)
+        if cached is None or cached[0] != key:
+            cached = (key, heard_frames(self.bilabial_net, wav, self.fps, frames))
+            self._last_heard = cached
+        return cached[1].copy()
 
     def lip_seal(self) -> LipSeal | None:
         """The lip seal of the rig the model was trained on (the bundled head), or None for another rig."""
