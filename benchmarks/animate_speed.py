@@ -39,11 +39,22 @@ def speech(seconds: float) -> np.ndarray:
     return np.tile(x, reps)[: int(seconds * sr)]
 
 
+_calls = [0]
+
+
+def fresh(audio: np.ndarray) -> np.ndarray:
+    """The clip rotated by one more sample on each call: the runtime keeps the last clip's lip-seal marks
+    (another emotion of one clip listens once), and each timed call must pay for listening, as a new clip."""
+    _calls[0] += 1
+    return np.roll(audio, _calls[0])
+
+
 def rtf(model, audio: np.ndarray, takes: int, repeats: int) -> float:
     times = []
     for r in range(repeats):
+        clip = fresh(audio)
         t0 = time.perf_counter()
-        model.animate(audio, 16000, num_samples=takes, seed=r)
+        model.animate(clip, 16000, num_samples=takes, seed=r)
         times.append(time.perf_counter() - t0)
     return float(np.median(times)) / (audio.size / 16000)
 
