@@ -17,6 +17,7 @@ Prints:
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import resource
 import subprocess
@@ -39,14 +40,13 @@ def speech(seconds: float) -> np.ndarray:
     return np.tile(x, reps)[: int(seconds * sr)]
 
 
-_calls = [0]
+_ROTATION = itertools.count(1)
 
 
 def fresh(audio: np.ndarray) -> np.ndarray:
     """The clip rotated by one more sample on each call: the runtime keeps the last clip's lip-seal marks
     (another emotion of one clip listens once), and each timed call must pay for listening, as a new clip."""
-    _calls[0] += 1
-    return np.roll(audio, _calls[0])
+    return np.roll(audio, next(_ROTATION))
 
 
 def rtf(model, audio: np.ndarray, takes: int, repeats: int) -> float:

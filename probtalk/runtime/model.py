@@ -190,7 +190,7 @@ class RuntimeModel:
         so animating one clip in several emotions listens once (as :meth:`transcript` aligns once)."""
         from probtalk.bilabial import heard_frames
 
-        key = (frames, wav.size, hashlib.sha1(np.ascontiguousarray(wav).tobytes()).hexdigest())
+        key = (frames, *_clip_key(wav))
         cached = getattr(self, "_last_heard", None)
         if cached is None or cached[0] != key:
             cached = (key, heard_frames(self.bilabial_net, wav, self.fps, frames))
@@ -219,7 +219,7 @@ class RuntimeModel:
         """
         if text is None:
             return None, None, {"text_used": False}
-        key = (text, wav.size, hashlib.sha1(np.ascontiguousarray(wav).tobytes()).hexdigest())
+        key = (text, *_clip_key(wav))
         cached = getattr(self, "_last_transcript", None)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -322,3 +322,8 @@ def _options(options: AnimateOptions | None, overrides: dict[str, Any]) -> Anima
     if options is not None and not isinstance(options, AnimateOptions):
         raise OptionTypeError(f"options must be an AnimateOptions, got {type(options).__name__}", option="options")
     return (options or AnimateOptions()).replace(**overrides)
+
+
+def _clip_key(wav: np.ndarray) -> tuple[int, str]:
+    """What identifies a clip for the per-clip caches (the transcript's alignment, the seal's marks)."""
+    return wav.size, hashlib.sha1(np.ascontiguousarray(wav).tobytes()).hexdigest()
