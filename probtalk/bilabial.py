@@ -23,7 +23,7 @@ Numpy only, so the torch and onnxruntime paths share it:
   was trained, :mod:`probtalk.train.bilabial`; 0.4 for the default model's).
 
 Offline, the seal listens with a second ear as well (:func:`heard_frames`): free phone
-recognition (:func:`probtalk.corpus.align.recognise_bilabials`), whose acoustic model
+recognition (:mod:`probtalk.corpus.ear`), whose acoustic model
 learnt from recorded human speech where the detector learnt from synthetic voices; each
 hears p, b and m the other misses.
 """
@@ -31,11 +31,16 @@ hears p, b and m the other misses.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from probtalk.framenet import FrameNet, FrameNetConfig
 from probtalk.layout import AUDIO_SAMPLE_RATE
+
+if TYPE_CHECKING:
+    from probtalk.corpus.phones import Phone
 
 BILABIAL_FORMAT = "probtalk-bilabial"
 BILABIAL_VERSION = 1
@@ -139,24 +144,27 @@ class BilabialNet(FrameNet):
         return shown_frames(self.probabilities(wav, fps, num_frames), self.threshold)
 
 
-def heard_frames(net: BilabialNet, wav: np.ndarray, fps: float, num_frames: int) -> np.ndarray:
+def heard_frames(
+    net: BilabialNet, wav: np.ndarray, fps: float, num_frames: int, recognised: Sequence[Phone] | None = None
+) -> np.ndarray:
     """bool [num_frames]: the frames, as shown, that the audio-only lip seal closes: those the detector
     marks (:meth:`BilabialNet.frames`), and those inside a p, b or m that free phone recognition hears
-    (:func:`probtalk.corpus.align.recognise_bilabials`) where the detector gives it at least
-    :data:`RECOGNISED_MIN_P` (the recogniser alone also hears m in n and b in "the"). Offline only: the
-    recogniser needs the utterance, so a stream's seal hears with the detector alone.
+    (``recognised``, or :func:`probtalk.corpus.ear.recognise_bilabials` of ``wav`` when None) where the
+    detector gives it at least :data:`RECOGNISED_MIN_P` (the recogniser alone also hears m in n and b
+    in "the"). Offline only: the recogniser needs the utterance, so a stream's seal hears with the
+    detector alone.
 
     Over 90 clips of the corpus's three test splits, the detector alone marks 71.6 / 93.3 / 75.6 % of the
     p/b/m midpoints; with the recogniser 85.1 / 96.0 / 85.9 %, sealing 44 / 51 / 79 frames of other
     phones the detector left alone (77 / 106 / 126 without the bar; docs/default_model_metrics.md).
     """
-    from probtalk.corpus.align import recognise_bilabials
+    from probtalk.corpus.ear import recognise_bilabials
     from probtalk.lipseal import shown_bilabials
 
     p = net.probabilities(wav, fps, num_frames)
     marked = shown_frames(p, net.threshold)
     kept = []
-    for ph in recognise_bilabials(wav):
+    for ph in recognise_bilabials(wav) if recognised is None else recognised:
         lo, hi = max(0, int(np.ceil(ph.start * fps)) - 1), min(p.size, int(np.ceil(ph.end * fps)) + 1)
         if hi > lo and float(p[lo:hi].max()) >= RECOGNISED_MIN_P:
             kept.append(ph)

@@ -221,18 +221,31 @@ def test_sampled_takes_keep_the_deterministic_takes_brief_closures(model):
     assert np.mean(np.abs(ref - nearest).max(axis=1) < 1e-3) > 0.95
 
 
+class _HeardByStandIn:
+    """A stand-in for :class:`probtalk.corpus.ear.Listening` that hears the phones it is given."""
+
+    def __init__(self, phones) -> None:
+        self.phones, self.closed = phones, False
+
+    def bilabials(self):
+        return list(self.phones)
+
+    def close(self) -> None:
+        self.closed = True
+
+
 def test_the_audio_seal_also_hears_free_phone_recognition(model, bilabial_speech, monkeypatch):
-    import probtalk.corpus.align as align
+    import probtalk.corpus.ear as ear
     from probtalk.bilabial import RECOGNISED_MIN_P
     from probtalk.corpus.phones import Phone
 
     audio, _ = bilabial_speech
     monkeypatch.setattr(model, "_last_heard", None, raising=False)  # the marks heard here are the stand-ins'
     calls = []
-    monkeypatch.setattr(align, "recognise_bilabials", lambda wav: calls.append(1) or [])
+    monkeypatch.setattr(ear, "listen", lambda wav: calls.append(_HeardByStandIn([])) or calls[-1])
     plain = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
     model.animate(audio, 16000, deterministic=True, blinks=False, emotion="happy")
-    assert len(calls) == 1  # another emotion of the same clip listens once
+    assert len(calls) == 1 and calls[0].closed  # another emotion of the same clip listens once
     p = model.bilabial_net.probabilities(audio, 25.0, plain.num_frames)
     detector = model.bilabial_net.frames(audio, 25.0, plain.num_frames)
     assert plain.meta["sealed_frames"] == detector.sum()
@@ -242,7 +255,7 @@ def test_the_audio_seal_also_hears_free_phone_recognition(model, bilabial_speech
     assert unsure and deaf, "frames the detector does not mark, lips apart, with and without a little probability"
     for k, sealed in ((unsure[len(unsure) // 2], True), (deaf[len(deaf) // 2], False)):
         # the recogniser hears an M there: sealed where the detector gives it a little probability
-        monkeypatch.setattr(align, "recognise_bilabials", lambda wav, k=k: [Phone((k - 0.4) / 25.0, (k + 0.4) / 25.0, "M")])
+        monkeypatch.setattr(ear, "listen", lambda wav, k=k: _HeardByStandIn([Phone((k - 0.4) / 25.0, (k + 0.4) / 25.0, "M")]))
         model._last_heard = None  # a new recogniser: forget the last clip's marks
         heard = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
         assert (_gaps_mm(heard)[k] < 2.0) == sealed
@@ -254,7 +267,7 @@ def test_the_audio_seal_also_hears_free_phone_recognition(model, bilabial_speech
 def test_free_phone_recognition_hears_bilabials():
     import soundfile as sf
 
-    from probtalk.corpus.align import recognise_bilabials
+    from probtalk.corpus.ear import recognise_bilabials
 
     hello, _ = sf.read(Path(probtalk.__file__).parent / "assets" / "hello.wav", dtype="float32")
     heard = recognise_bilabials(hello)
@@ -273,7 +286,8 @@ def test_threads_recognise_with_their_own_decoders():
 
     import soundfile as sf
 
-    from probtalk.corpus.align import _decoder, recognise_bilabials
+    from probtalk.corpus.align import _decoder
+    from probtalk.corpus.ear import recognise_bilabials
 
     hello, _ = sf.read(Path(probtalk.__file__).parent / "assets" / "hello.wav", dtype="float32")
     alone = recognise_bilabials(hello)

@@ -22,7 +22,7 @@ import math
 import os
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 FRAME_RATE = 100.0  # pocketsphinx frames per second
 ALIGN_PEAK = 0.9  # audio is peak-normalised before decoding: quiet word endings otherwise drop out
-ALIGN_DITHER = 0.005  # noise floor added before decoding (see _pcm16)
+ALIGN_DITHER = 0.005  # noise floor added before decoding (see pcm16)
 # Forced-alignment attempts in order: (decoder kind, dither); the next is tried only while no attempt
 # has aligned every word phone by phone. The filler-free grammar is the last resort but one: it cannot
 # place silence between or around words, so timings near pauses suffer. The last, with less dither,
@@ -55,13 +55,11 @@ PHONE_LW = 2.0
 PHONE_BEAM = 1e-20
 PHONE_PBEAM = 1e-20
 
-# The lip seal's second ear (:func:`recognise_bilabials`): the same recogniser with the search pruned
+# The lip seal's second ear (:mod:`probtalk.corpus.ear`): the same recogniser with the search pruned
 # harder, about 1.5x faster (RTF 0.04 against 0.06 on 2 cores), the same phones on 60 s of speech. At
 # 1e-8 (2.5x faster) the search lost every path a few seconds into many clips and read the rest as one
-# phone; if a search ever does that here, the clip is decoded again at the fit check's beam.
+# phone; if a search ever does that here, the ear decodes the clip again at the fit check's beam.
 EAR_BEAM = 1e-10
-#: A recognised phone (not silence) longer than this (s) means the search lost its paths (see EAR_BEAM).
-EAR_LOST_SECONDS = 1.5
 
 _DECODERS: dict[tuple[int, int, str], Decoder] = {}
 
@@ -92,26 +90,30 @@ class Segment:
         return self.label.startswith(("<", "[", "+")) or self.label == "SIL"
 
 
+def decoder_config(kind: str) -> dict[str, Any]:
+    """The pocketsphinx ``Decoder`` keywords of a decoder kind: "align" and "align-nofiller" (forced
+    alignment, with and without fillers between words), "phones" (phone recognition, the fit check's) and
+    "ear" (the same pruned harder: the lip seal's second ear, :mod:`probtalk.corpus.ear`, whose helper
+    process builds its decoder from these)."""
+    from pocketsphinx import get_model_path
+
+    if kind in ("phones", "ear"):
+        beam = PHONE_BEAM if kind == "phones" else EAR_BEAM
+        return {"samprate": AUDIO_SAMPLE_RATE, "allphone": get_model_path("en-us/en-us-phone.lm.bin"), "lw": PHONE_LW,
+                "beam": beam, "pbeam": PHONE_PBEAM if kind == "phones" else EAR_BEAM, "loglevel": "FATAL"}
+    if kind == "align-nofiller":
+        return {"samprate": AUDIO_SAMPLE_RATE, "fsgusefiller": False, "loglevel": "FATAL"}
+    return {"samprate": AUDIO_SAMPLE_RATE, "loglevel": "FATAL"}
+
+
 def _decoder(kind: str) -> Decoder:
-    """One cached pocketsphinx Decoder per process, thread and kind ("align", "align-nofiller", "phones", "ear"),
-    its features reset."""
+    """One cached pocketsphinx Decoder per process, thread and kind (see :func:`decoder_config`), its
+    features reset."""
     key = (os.getpid(), threading.get_ident(), kind)  # a decoder is not thread-safe: one per thread
     if key not in _DECODERS:
-        from pocketsphinx import Decoder, get_model_path
+        from pocketsphinx import Decoder
 
-        if kind in ("phones", "ear"):
-            _DECODERS[key] = Decoder(
-                samprate=AUDIO_SAMPLE_RATE,
-                allphone=get_model_path("en-us/en-us-phone.lm.bin"),
-                lw=PHONE_LW,
-                beam=PHONE_BEAM if kind == "phones" else EAR_BEAM,
-                pbeam=PHONE_PBEAM if kind == "phones" else EAR_BEAM,
-                loglevel="FATAL",
-            )
-        elif kind == "align-nofiller":
-            _DECODERS[key] = Decoder(samprate=AUDIO_SAMPLE_RATE, fsgusefiller=False, loglevel="FATAL")
-        else:
-            _DECODERS[key] = Decoder(samprate=AUDIO_SAMPLE_RATE, loglevel="FATAL")
+        _DECODERS[key] = Decoder(**decoder_config(kind))
     decoder = _DECODERS[key]
     # Feature extraction adapts across utterances (noise floor, cepstral mean): start it afresh, so the
     # same audio gives the same phones whatever this process aligned before (measured: phone recognition
@@ -120,7 +122,7 @@ def _decoder(kind: str) -> Decoder:
     return decoder
 
 
-def _pcm16(audio: np.ndarray, dither: float = 0.0) -> bytes:
+def pcm16(audio: np.ndarray, dither: float = 0.0) -> bytes:
     """float32 [N] -> peak-normalised 16-bit little-endian PCM bytes, plus fixed-seed white noise.
 
     Synthetic speech has (near-)digital silence, which pocketsphinx's silence model has
@@ -194,7 +196,7 @@ def align_detailed(audio: np.ndarray, text: str | None = None) -> tuple[list[Pho
     duration = audio.shape[0] / AUDIO_SAMPLE_RATE
     phone_level = True
     if text is None:
-        raw, segments = _recognise_phones(_pcm16(audio, ALIGN_DITHER))
+        raw, segments = recognise_phones(pcm16(audio, ALIGN_DITHER))
     else:
         words = words_of(text)
         if not words:
@@ -216,33 +218,24 @@ def _segments(d: Decoder, words: bool = False) -> list[Segment]:
     return out
 
 
-def recognise_bilabials(audio: np.ndarray) -> list[Phone]:
-    """The p, b and m that free phone recognition hears in 16 kHz speech [N] (pruned harder than
-    :func:`align_scored`'s, :data:`EAR_BEAM`); [] where it hears none or cannot decode the audio.
+def recognise_phones(pcm: bytes, kind: str = "phones") -> tuple[list[Phone], list[Segment]]:
+    """Free phone recognition of 16 kHz PCM (:func:`pcm16`) with a decoder of ``kind`` ("phones" or "ear"):
+    the phones, from the start of ``pcm``, and the decoder's segments.
 
-    Pocketsphinx's acoustic model learnt from recorded human speech, the bilabial detector from
-    synthetic voices: the lip seal listens with both (``probtalk.runtime.model.RuntimeModel.seal``).
+    Raises:
+        RuntimeError: the search found no path (pocketsphinx's "Failed to stop utterance processing").
     """
-    audio = np.asarray(audio, dtype=np.float32).ravel()
-    if audio.size < AUDIO_SAMPLE_RATE // 10 or not np.isfinite(audio).all() or not np.abs(audio).max() > 0:
-        return []
-    pcm = _pcm16(audio, ALIGN_DITHER)
-    try:
-        phones, _ = _recognise_phones(pcm, kind="ear")
-        if any(p.phone != SIL and p.end - p.start > EAR_LOST_SECONDS for p in phones):
-            phones, _ = _recognise_phones(pcm, kind="phones")  # the pruned search lost its way: the full one
-    except RuntimeError:  # the search found no path (pocketsphinx's "Failed to stop utterance processing")
-        return []
-    return [p for p in phones if p.phone in ("P", "B", "M")]
-
-
-def _recognise_phones(pcm: bytes, kind: str = "phones") -> tuple[list[Phone], list[Segment]]:
     d = _decoder(kind)
     d.start_utt()
     d.process_raw(pcm, full_utt=True)
     d.end_utt()
     segments = _segments(d)
-    return [Phone(s.first / FRAME_RATE, (s.last + 1) / FRAME_RATE, sphinx_to_arpabet(s.label)) for s in segments], segments
+    return phones_of(segments), segments
+
+
+def phones_of(segments: Sequence[Segment]) -> list[Phone]:
+    """The phones of a phone recogniser's segments (ARPAbet, seconds)."""
+    return [Phone(s.first / FRAME_RATE, (s.last + 1) / FRAME_RATE, sphinx_to_arpabet(s.label)) for s in segments]
 
 
 def _force_align(audio: np.ndarray, words: list[str]) -> tuple[list[Phone], list[Segment], bool]:
@@ -255,7 +248,7 @@ def _force_align(audio: np.ndarray, words: list[str]) -> tuple[list[Phone], list
     fallback_segments: list[Segment] = []
     for kind, dither in ALIGN_ATTEMPTS:
         d = _decoder(kind)
-        pcm = _pcm16(audio, dither)
+        pcm = pcm16(audio, dither)
         segs = _word_pass(d, pcm, words)
         if len(segs) <= best_n:
             continue

@@ -33,6 +33,7 @@ from probtalk.vocabulary import StyleNames
 
 if TYPE_CHECKING:
     from probtalk.bilabial import BilabialNet
+    from probtalk.corpus.ear import Listening
     from probtalk.lipseal import LipSeal
 
 logger = logging.getLogger(__name__)
@@ -131,13 +132,18 @@ class RuntimeModel:
         phones, shown, text_meta = self.transcript(wav, opts.text)
         # Audio-only sealing shares the deterministic take's brief closures with sampled takes (see seal).
         shares = opts.seal_lips and shown is None and self.bilabial_net is not None and self.lip_seal() is not None
-        motions, reference = sample_takes_with_reference(
-            self.backend, wav, style, num_samples=opts.num_samples,
-            temperature=opts.sampling_temperature, top_k=opts.top_k, seed=seed,
-            window_seconds=opts.window_seconds, overlap_seconds=opts.overlap_seconds, phones=phones,
-            performance=self.performance_vector(opts.performance), reference=shares,
-        )
-        motions, sealed, sealed_from, shared = self.seal(motions, wav, shown, opts.seal_lips, reference)
+        listening = self.listen_ahead(wav) if shares else None  # the seal's second ear decodes while the model runs
+        try:
+            motions, reference = sample_takes_with_reference(
+                self.backend, wav, style, num_samples=opts.num_samples,
+                temperature=opts.sampling_temperature, top_k=opts.top_k, seed=seed,
+                window_seconds=opts.window_seconds, overlap_seconds=opts.overlap_seconds, phones=phones,
+                performance=self.performance_vector(opts.performance), reference=shares,
+            )
+            motions, sealed, sealed_from, shared = self.seal(motions, wav, shown, opts.seal_lips, reference)
+        finally:
+            if listening is not None:
+                listening.close()
         meta = {**self.take_meta(opts, style, seed), **text_meta, "seal_lips": opts.seal_lips, "sealed_frames": sealed,
                 "sealed_from": sealed_from, "shared_closure_frames": shared}
         if isinstance(audio, str | os.PathLike):
@@ -186,16 +192,32 @@ class RuntimeModel:
 
     def heard_bilabials(self, wav: np.ndarray, frames: int) -> np.ndarray:
         """bool [frames]: where the audio-only seal closes the lips, heard by the bilabial detector and by
-        free phone recognition (:func:`probtalk.bilabial.heard_frames`). The last clip's marks are kept,
-        so animating one clip in several emotions listens once (as :meth:`transcript` aligns once)."""
+        free phone recognition (:func:`probtalk.bilabial.heard_frames`; the recognition :meth:`listen_ahead`
+        started, if it was this clip's). The last clip's marks are kept, so animating one clip in several
+        emotions listens once (as :meth:`transcript` aligns once)."""
         from probtalk.bilabial import heard_frames
 
         key = (frames, *_clip_key(wav))
         cached = getattr(self, "_last_heard", None)
         if cached is None or cached[0] != key:
-            cached = (key, heard_frames(self.bilabial_net, wav, self.fps, frames))
+            pending, self._listening = getattr(self, "_listening", None), None
+            recognised = pending[1].bilabials() if pending is not None and pending[0] == key[1:] else None
+            cached = (key, heard_frames(self.bilabial_net, wav, self.fps, frames, recognised))
             self._last_heard = cached
         return cached[1].copy()
+
+    def listen_ahead(self, wav: np.ndarray) -> Listening | None:
+        """Start free phone recognition of a clip whose seal marks are not kept yet, so that its helper
+        process decodes while the takes are sampled (:mod:`probtalk.corpus.ear`); None if they are kept."""
+        from probtalk.corpus import ear
+
+        key = _clip_key(wav)
+        cached = getattr(self, "_last_heard", None)
+        if cached is not None and cached[0][1:] == key:
+            return None
+        listening = ear.listen(wav)
+        self._listening = (key, listening)
+        return listening
 
     def lip_seal(self) -> LipSeal | None:
         """The lip seal of the rig the model was trained on (the bundled head), or None for another rig."""

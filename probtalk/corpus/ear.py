@@ -1,0 +1,239 @@
+"""The lip seal's second ear: the p, b and m that free phone recognition hears, on two cores for long clips.
+
+The bilabial detector (:mod:`probtalk.bilabial`) learnt from synthetic voices, pocketsphinx's
+acoustic model from recorded human speech; offline, the audio-only lip seal listens with both
+(:func:`probtalk.bilabial.heard_frames`). Recognition (the allphone search of
+:func:`probtalk.corpus.align.recognise_phones`, pruned at ``EAR_BEAM``) takes about 0.04 s per
+second of speech on one core, four times what the motion model takes on two, and pocketsphinx
+holds Python's GIL while it decodes, so threads cannot share it. Instead:
+
+* a clip of :data:`SPLIT_SECONDS` or more is cut in two at a quiet point near its middle
+  (:func:`cut_sample`), always at the same sample, so what is heard never depends on who
+  decodes which part;
+* a helper process (:mod:`probtalk.corpus.ear_helper`, one per Python process, in Linux's idle
+  scheduling class: it gets a core only when nothing else wants it) decodes the first part while
+  this process runs the motion model and then decodes the second: ``animate`` starts listening
+  (:func:`listen`) before it samples the takes and collects the phones (:meth:`Listening.bilabials`)
+  when it seals them;
+* the helper starts on the first long clip and takes its share from the next one on (it needs
+  about 0.3 s to load); until it is ready, while another thread's clip is in it, where it cannot
+  start, or where it falls behind (:data:`TAKEOVER`), this process decodes both parts itself.
+
+The helper's low priority is what lets it run beside the model: the model's two threads wait on
+each other, and at normal priority the helper, busy on one of the two cores, made the model take
+3.4 times as long (0.26 s instead of 0.076 s for 10 s of speech); at nice 19 the model took 0.07 to
+0.23 s, in the idle class 0.07 s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from probtalk.corpus.align import ALIGN_DITHER, Segment, decoder_config, pcm16, phones_of, recognise_phones
+from probtalk.corpus.helper_process import HelperProcess
+from probtalk.corpus.phones import SIL, Phone
+from probtalk.layout import AUDIO_SAMPLE_RATE
+
+#: Whether long clips share the work with a helper process; False decodes every part in this process
+#: (for a sandbox that cannot start processes, or to leave the second core to other work).
+HELPER = True
+#: Clips at least this long (s) are decoded in two parts (shorter ones gain less than the helper's
+#: round trip and the parts' lost context cost).
+SPLIT_SECONDS = 5.0
+#: The share of a long clip the helper decodes (from its start); more than half, since this process
+#: runs the motion model before it decodes its own part.
+HELPER_SHARE = 0.55
+#: The cut lies in the quietest :data:`QUIET_SECONDS` (a pause, where one part's phones do not need
+#: the other's) within this share of the clip either side of :data:`HELPER_SHARE`.
+CUT_REACH = 0.05
+QUIET_SECONDS = 0.2
+#: A recognised phone (not silence) longer than this (s) means the pruned search lost its paths:
+#: that part is decoded again at the fit check's beam (see ``probtalk.corpus.align.EAR_BEAM``).
+LOST_SECONDS = 1.5
+#: After decoding its own part, this process waits for the helper's reply at most this many times
+#: as long as that part took per second of audio, times the helper's seconds (plus TAKEOVER_MIN_S);
+#: past it (a machine busy with other work, where the helper's low priority starves it) the helper
+#: is stopped and this process decodes the part itself.
+TAKEOVER = 2.0
+TAKEOVER_MIN_S = 0.1
+#: Helper processes started per Python process at most (one that keeps dying, or keeps being
+#: stopped for being too slow, is given up: this process decodes everything itself).
+MAX_STARTS = 3
+BILABIALS = frozenset({"P", "B", "M"})
+_FRAME = AUDIO_SAMPLE_RATE // 100  # samples per pocketsphinx frame
+_HELPER_PATH = Path(__file__).with_name("ear_helper.py")
+_STARTS: dict[int, int] = {}  # helpers started, per process id
+
+
+class EarHelper(HelperProcess):
+    """The ear's helper process; a thread reads its replies, so the parent can see whether it is
+    ready without waiting for it."""
+
+    def __init__(self) -> None:
+        # Run by path in isolated mode: the helper imports only pocketsphinx and the standard library.
+        super().__init__([sys.executable, "-I", str(_HELPER_PATH), json.dumps(decoder_config("ear"))],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.ready = threading.Event()
+        self.replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        threading.Thread(target=self._read, name="probtalk-ear", daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                break
+            if message.get("ready"):
+                self.ready.set()
+            elif self.ready.is_set():
+                self.replies.put(message)
+            else:  # it could not build its decoder
+                break
+        self.replies.put(None)  # it has exited: wake whoever waits for a reply
+
+    def submit(self, pcm: bytes) -> bool:
+        """Send one part to decode; False if the helper has gone."""
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(len(pcm).to_bytes(4, "little") + pcm)
+            self.proc.stdin.flush()
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def reply(self, timeout: float) -> dict[str, Any] | None:
+        """The reply to the part sent, or None if the helper exited or took longer than ``timeout`` (s);
+        then it is stopped (the next long clip starts another) and the caller decodes the part."""
+        try:
+            message = self.replies.get(timeout=timeout)
+        except queue.Empty:
+            message = None
+        if message is None:
+            self.close()
+        return message
+
+
+def _ready_helper() -> EarHelper | None:
+    """This process's helper if it is ready for a part now; starts one if there is none (up to
+    :data:`MAX_STARTS` per process)."""
+    pid = os.getpid()
+    current = EarHelper._instances.get(pid)
+    if current is not None and current.proc.poll() is None:
+        return current if current.ready.is_set() else None
+    if _STARTS.get(pid, 0) >= MAX_STARTS or not sys.executable:
+        return None
+    _STARTS[pid] = _STARTS.get(pid, 0) + 1
+    try:
+        EarHelper.instance()
+    except OSError:  # no interpreter to start: decode here
+        _STARTS[pid] = MAX_STARTS
+    return None
+
+
+def cut_sample(audio: np.ndarray) -> int:
+    """Where the helper's part of 16 kHz speech [N] ends: 0 (no split) below :data:`SPLIT_SECONDS`,
+    else the middle of its quietest :data:`QUIET_SECONDS` between ``HELPER_SHARE -/+ CUT_REACH`` of
+    its length, on pocketsphinx's 10 ms frame grid."""
+    frames = audio.size // _FRAME
+    if audio.size < SPLIT_SECONDS * AUDIO_SAMPLE_RATE:
+        return 0
+    energy = np.square(audio[: frames * _FRAME].astype(np.float64)).reshape(frames, _FRAME).sum(axis=1)
+    width = int(round(QUIET_SECONDS * 100))
+    windows = np.convolve(energy, np.ones(width), mode="valid")  # windows[i]: frames i .. i + width - 1
+    lo = max(0, int((HELPER_SHARE - CUT_REACH) * frames) - width // 2)
+    hi = min(windows.size, int((HELPER_SHARE + CUT_REACH) * frames) - width // 2)
+    return (lo + int(np.argmin(windows[lo:hi])) + width // 2) * _FRAME
+
+
+def _decode(pcm: bytes, reply: dict[str, Any] | None = None) -> list[Phone]:
+    """The phones of one part, from the helper's reply or (None) decoded here; [] where the search
+    found no path."""
+    if not pcm:
+        return []
+    try:
+        if reply is None:
+            phones = recognise_phones(pcm, kind="ear")[0]
+        elif "segments" in reply:
+            phones = phones_of([Segment(str(s[0]), int(s[1]), int(s[2]), 0.0) for s in reply["segments"]])
+        else:  # the search found no path in the helper
+            return []
+        if any(p.phone != SIL and p.end - p.start > LOST_SECONDS for p in phones):
+            phones = recognise_phones(pcm, kind="phones")[0]  # the pruned search lost its way: the full one
+    except RuntimeError:  # the search found no path (pocketsphinx's "Failed to stop utterance processing")
+        return []
+    return phones
+
+
+class Listening:
+    """Phone recognition of one clip under way (:func:`listen`): its first part in the helper process
+    if the helper took it, the rest decoded here when :meth:`bilabials` is first called."""
+
+    def __init__(self, pcm: bytes, cut: int, helper: EarHelper | None) -> None:
+        self._pcm, self._cut, self._helper = pcm, cut, helper
+        self._heard: list[Phone] | None = None
+
+    def bilabials(self) -> list[Phone]:
+        """The p, b and m heard, in seconds from the start of the clip."""
+        if self._heard is None:
+            offset = self._cut / AUDIO_SAMPLE_RATE
+            start = time.perf_counter()
+            tail = [Phone(p.start + offset, p.end + offset, p.phone) for p in _decode(self._pcm[2 * self._cut :])]
+            per_second = (time.perf_counter() - start) / max(len(self._pcm) / 2 / AUDIO_SAMPLE_RATE - offset, 1e-3)
+            reply = self._collect(TAKEOVER * per_second * offset + TAKEOVER_MIN_S) if self._cut else None
+            head = _decode(self._pcm[: 2 * self._cut], reply)
+            self._heard = [p for p in head + tail if p.phone in BILABIALS]
+        return list(self._heard)
+
+    def close(self) -> None:
+        """Stop the helper if its reply is still due (the caller failed before it needed the phones): the
+        reply must not be read as the next clip's; the next long clip starts another helper."""
+        helper, self._helper = self._helper, None
+        if helper is not None:
+            helper.close()
+            helper.lock.release()
+
+    def __del__(self) -> None:
+        self.close()
+
+    def _collect(self, timeout: float) -> dict[str, Any] | None:
+        helper, self._helper = self._helper, None
+        if helper is None:
+            return None
+        try:
+            return helper.reply(timeout)
+        finally:
+            helper.lock.release()
+
+
+def listen(audio: np.ndarray) -> Listening:
+    """Start hearing the p, b and m of 16 kHz speech [N]: the helper process takes the first part of a
+    long clip now, when it is ready and free; :meth:`Listening.bilabials` decodes the rest here."""
+    audio = np.asarray(audio, dtype=np.float32).ravel()
+    if audio.size < AUDIO_SAMPLE_RATE // 10 or not np.isfinite(audio).all() or not np.abs(audio).max() > 0:
+        return Listening(b"", 0, None)
+    pcm = pcm16(audio, ALIGN_DITHER)
+    cut = cut_sample(audio)
+    helper = _ready_helper() if cut and HELPER else None
+    if helper is not None and not helper.lock.acquire(blocking=False):
+        helper = None  # another thread's clip is in it
+    if helper is not None and not helper.submit(pcm[: 2 * cut]):
+        helper.lock.release()
+        helper = None
+    return Listening(pcm, cut, helper)
+
+
+def recognise_bilabials(audio: np.ndarray) -> list[Phone]:
+    """The p, b and m that free phone recognition hears in 16 kHz speech [N], in seconds from its start;
+    [] where it hears none or cannot decode the audio (:func:`listen`, collected at once)."""
+    return listen(audio).bilabials()

@@ -1,0 +1,168 @@
+"""The lip seal's second ear on two cores: a long clip's first part decoded in a helper process."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import probtalk
+from probtalk.corpus import ear
+from probtalk.corpus.align import ALIGN_DITHER, pcm16, recognise_phones
+
+
+@pytest.fixture(scope="module")
+def long_speech() -> np.ndarray:
+    hello, _ = sf.read(Path(probtalk.__file__).parent / "assets" / "hello.wav", dtype="float32")
+    return np.tile(hello, 2)[: 10 * 16000]  # 10 s of speech
+
+
+@pytest.fixture(autouse=True)
+def _fresh_starts(monkeypatch):
+    """Each test may start helpers afresh (a process starts at most ear.MAX_STARTS)."""
+    monkeypatch.setitem(ear._STARTS, os.getpid(), 0)
+
+
+def _ready(timeout: float = 30.0) -> ear.EarHelper:
+    """This process's helper, once it has loaded."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ear._ready_helper() is not None:
+            return ear.EarHelper._instances[os.getpid()]
+        time.sleep(0.05)
+    raise AssertionError("the ear's helper process never became ready")
+
+
+def _decoded_here(audio: np.ndarray) -> list:
+    """What this process hears in ``audio`` decoding both parts itself."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(ear, "_ready_helper", lambda: None)
+        return ear.recognise_bilabials(audio)
+
+
+def _counting(monkeypatch) -> list[int]:
+    """Bytes of PCM decoded in this process, per call."""
+    sizes: list[int] = []
+
+    def counted(pcm: bytes, kind: str = "phones"):
+        sizes.append(len(pcm))
+        return recognise_phones(pcm, kind)
+
+    monkeypatch.setattr(ear, "recognise_phones", counted)
+    return sizes
+
+
+def test_a_long_clip_is_cut_in_a_pause_near_the_helpers_share():
+    rng = np.random.default_rng(0)
+    speechy = (0.3 * rng.standard_normal(12 * 16000)).astype(np.float32)
+    speechy[int(6.2 * 16000) : int(6.6 * 16000)] *= 0.001  # a pause at 52-55 % of the clip
+    cut = ear.cut_sample(speechy)
+    assert 6.2 * 16000 < cut < 6.6 * 16000 and cut % 160 == 0  # inside the pause, on the 10 ms frame grid
+    speechy[int(1.0 * 16000) : int(1.4 * 16000)] *= 0.001  # a quieter pause far from the share does not move it
+    assert ear.cut_sample(speechy) == cut
+    assert ear.cut_sample(speechy[: int(ear.SPLIT_SECONDS * 16000) - 1]) == 0  # short clips are not cut
+
+
+def test_the_helper_decodes_the_first_part_and_hears_what_this_process_would(long_speech, monkeypatch):
+    cut = ear.cut_sample(long_speech)
+    assert cut > 0
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(ear, "_ready_helper", lambda: None)
+        sizes = _counting(m)
+        alone = ear.recognise_bilabials(long_speech)
+    assert sizes == [2 * (long_speech.size - cut), 2 * cut]  # both parts decoded here
+    _ready()
+    sizes = _counting(monkeypatch)
+    shared = ear.recognise_bilabials(long_speech)
+    assert sizes == [2 * (long_speech.size - cut)]  # only the second part here: the helper heard the first
+    assert shared == alone  # the same phones, whoever decodes the first part
+    assert len(shared) >= 10 and any(p.start < cut / 16000 for p in shared) and shared[-1].start > cut / 16000
+    # What the split hears, next to one search over the whole clip (measured: 15 against 14, 12 the same).
+    pcm = pcm16(long_speech, ALIGN_DITHER)
+    whole = {round(p.start, 1) for p in recognise_phones(pcm, "ear")[0] if p.phone in ("P", "B", "M")}
+    assert len(whole & {round(p.start, 1) for p in shared}) >= 0.75 * len(whole)
+
+
+def test_a_helper_that_dies_leaves_the_part_to_this_process(long_speech, monkeypatch):
+    alone = _decoded_here(long_speech)
+    helper = _ready()
+    listening = ear.listen(long_speech)
+    assert listening._helper is helper
+    helper.proc.kill()
+    sizes = _counting(monkeypatch)
+    assert listening.bilabials() == alone
+    assert len(sizes) == 2  # both parts decoded here
+    assert not helper.lock.locked()
+    assert _ready() is not helper  # the next long clip starts another
+
+
+def test_an_interpreter_that_cannot_start_the_helper_decodes_here(long_speech, monkeypatch):
+    alone = _decoded_here(long_speech)
+    pid = os.getpid()
+    if pid in ear.EarHelper._instances:
+        ear.EarHelper._instances[pid].close()
+    monkeypatch.setattr(ear.sys, "executable", "/nonexistent/python")
+    for _ in range(ear.MAX_STARTS + 2):
+        assert ear.recognise_bilabials(long_speech) == alone
+    assert ear._STARTS[pid] == ear.MAX_STARTS  # it stops trying
+
+
+def test_a_helper_taken_by_another_clip_is_not_waited_for(long_speech, monkeypatch):
+    helper = _ready()
+    first = ear.listen(long_speech)
+    assert first._helper is helper
+    sizes = _counting(monkeypatch)
+    second = ear.listen(np.roll(long_speech, 8000))
+    assert second._helper is None  # the helper is busy with the first clip's part: decode here
+    second.bilabials()
+    assert len(sizes) == 2
+    first.bilabials()
+    assert not helper.lock.locked() and ear.listen(long_speech)._helper is helper
+
+
+def test_a_reply_left_unread_never_reaches_the_next_clip(long_speech, monkeypatch):
+    alone = _decoded_here(long_speech)
+    other = np.roll(long_speech, 8000)
+    other_alone = _decoded_here(other)
+    helper = _ready()
+    abandoned = ear.listen(long_speech)  # the caller fails before it needs the phones
+    assert abandoned._helper is helper
+    abandoned.close()
+    assert helper.proc.wait(timeout=10) is not None and not helper.lock.locked()
+    assert ear.recognise_bilabials(other) == other_alone
+    assert ear.recognise_bilabials(long_speech) == alone
+
+
+def test_a_helper_that_falls_behind_is_taken_over(long_speech, monkeypatch):
+    alone = _decoded_here(long_speech)
+    helper = _ready()
+    monkeypatch.setattr(ear, "TAKEOVER", 0.0)
+    monkeypatch.setattr(ear, "TAKEOVER_MIN_S", 0.0)  # no time to reply: this process decodes the part itself
+    sizes = _counting(monkeypatch)
+    assert ear.recognise_bilabials(long_speech) == alone
+    assert len(sizes) == 2 and helper.proc.wait(timeout=10) is not None  # and the slow helper is stopped
+
+
+def test_animate_starts_listening_before_it_samples_the_takes(long_speech, monkeypatch):
+    import probtalk.runtime.model as runtime_model
+
+    model = probtalk.load_model(None, device="cpu")
+    _ready()
+    order: list[str] = []
+    listen, sample = ear.listen, runtime_model.sample_takes_with_reference
+    monkeypatch.setattr(ear, "listen", lambda wav: order.append("listen") or listen(wav))
+    monkeypatch.setattr(runtime_model, "sample_takes_with_reference",
+                        lambda *a, **k: order.append("sample") or sample(*a, **k))
+    monkeypatch.setattr(model, "_last_heard", None, raising=False)
+    take = model.animate(long_speech, 16000, deterministic=True, blinks=False)[0]
+    assert order == ["listen", "sample"]
+    helper = ear.EarHelper._instances[os.getpid()]
+    assert not helper.lock.locked()  # its reply was taken
+    heard = model.heard_bilabials(long_speech, take.num_frames)
+    from probtalk.bilabial import heard_frames
+
+    assert (heard == heard_frames(model.bilabial_net, long_speech, 25.0, take.num_frames)).all()
