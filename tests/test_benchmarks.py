@@ -72,3 +72,18 @@ def test_lipsync_benchmark_scores_a_refused_transcript_as_animate_does(corpus, t
     assert sealed["bilabials"] > 0
     for key in ("closure_take", "closure_every_take", "opening_take", "lve"):
         assert text[key] == pytest.approx(sealed[key]), key
+
+
+@needs_flite
+def test_ear_split_benchmark_runs(corpus):
+    out = _run("ear_split.py", "--data", str(corpus), "--splits", "train", "--join", "4", "--limit", "8")
+    import re
+
+    from probtalk.corpus.ear import SPLIT_SECONDS
+
+    rows = [line for line in out.splitlines() if line.startswith("| train")]
+    assert len(rows) == 1, out
+    shortest = float(re.search(r"clips of ([\d.]+)-", rows[0]).group(1))
+    assert shortest >= SPLIT_SECONDS  # long enough to be cut in two
+    rates = [float(x) for x in re.findall(r"([\d.]+) / ([\d.]+) %", rows[0]) for x in x]
+    assert len(rates) == 4 and all(0.0 <= r <= 100.0 for r in rates), rows  # one search / cut, marked and false marks
