@@ -166,3 +166,14 @@ def test_animate_starts_listening_before_it_samples_the_takes(long_speech, monke
     from probtalk.bilabial import heard_frames
 
     assert (heard == heard_frames(model.bilabial_net, long_speech, 25.0, take.num_frames)).all()
+
+
+def test_no_helper_where_it_could_not_lower_its_priority(long_speech, monkeypatch):
+    alone = _decoded_here(long_speech)
+    pid = os.getpid()
+    if pid in ear.EarHelper._instances:
+        ear.EarHelper._instances[pid].close()
+    monkeypatch.delattr(ear.os, "nice")  # Windows: the helper would slow the model it runs beside
+    sizes = _counting(monkeypatch)
+    assert ear.recognise_bilabials(long_speech) == alone and len(sizes) == 2
+    assert ear._STARTS[pid] == 0  # none started

@@ -131,8 +131,8 @@ def _ready_helper() -> EarHelper | None:
     current = EarHelper._instances.get(pid)
     if current is not None and current.proc.poll() is None:
         return current if current.ready.is_set() else None
-    if _STARTS.get(pid, 0) >= MAX_STARTS or not sys.executable:
-        return None
+    if _STARTS.get(pid, 0) >= MAX_STARTS or not sys.executable or not hasattr(os, "nice"):
+        return None  # (without os.nice, on Windows, the helper could not lower its priority below the model's)
     _STARTS[pid] = _STARTS.get(pid, 0) + 1
     try:
         EarHelper.instance()
