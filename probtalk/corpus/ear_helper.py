@@ -5,8 +5,8 @@ clip's decoding; a second process can (:mod:`probtalk.corpus.ear`). This program
 standard library and pocketsphinx (it starts in about 0.3 s, most of it loading the acoustic
 model). :class:`probtalk.corpus.ear.EarHelper` runs it as ``python -I ear_helper.py <keywords>``
 (by path, so that the ``probtalk`` package is never imported), where ``<keywords>`` is the JSON of
-the pocketsphinx ``Decoder`` keywords (:func:`probtalk.corpus.align.decoder_config`), and it speaks
-this protocol on stdin/stdout:
+the pocketsphinx ``Decoder`` keywords (:func:`probtalk.corpus.align.decoder_config`), followed by
+"idle" (the default) or "normal" for its priority, and it speaks this protocol on stdin/stdout:
 
 * start: helper -> ``{"ready": true}`` + newline once its decoder is built, or ``{"error": message}``
   + newline and exit;
@@ -45,8 +45,10 @@ def _lowest_priority() -> None:
 
 
 def main(argv: list[str]) -> None:
-    """Serve requests on stdin until it closes; ``argv[1]`` holds the decoder keywords as JSON."""
-    _lowest_priority()
+    """Serve requests on stdin until it closes; ``argv[1]`` holds the decoder keywords as JSON, ``argv[2]``
+    "idle" (the lowest priority) or "normal"."""
+    if len(argv) < 3 or argv[2] != "normal":
+        _lowest_priority()
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything the C library prints goes to stderr, never into the protocol
     try:
