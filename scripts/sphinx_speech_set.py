@@ -66,7 +66,9 @@ def release_url() -> tuple[str, str]:
     for entry in meta["releases"].get(VERSION, []):
         if entry["packagetype"] == "sdist":
             return entry["url"], entry["digests"]["sha256"]
-    raise SystemExit(f"error: PyPI lists no source release of {PACKAGE} {VERSION}")
+    print(f"error: PyPI lists no source release of {PACKAGE} {VERSION}; pass a downloaded one with --sdist",
+          file=sys.stderr)
+    raise SystemExit(2)
 
 
 def main() -> None:
@@ -105,7 +107,9 @@ def main() -> None:
             else:
                 audio, rate = sf.read(io.BytesIO(data), dtype="float32")
             if rate != 16000 or audio.ndim != 1:
-                raise SystemExit(f"error: {member} is not 16 kHz mono; the release changed, pin its version here")
+                print(f"error: {member} is not 16 kHz mono; the release changed: pin its version in this script",
+                      file=sys.stderr)
+                raise SystemExit(2)
             tmp = wav.with_suffix(".tmp")
             sf.write(tmp, audio, rate, subtype="PCM_16", format="WAV")
             tmp.replace(wav)
