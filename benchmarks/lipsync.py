@@ -9,7 +9,8 @@ with and without the transcript, it prints:
   returns them, a refused transcript's clip audio-only and sealed as below; for a
   model with a bilabial detector also "audio+seal": the audio-only takes sealed
   where the detector or free phone recognition hears p/b/m
-  (:func:`probtalk.bilabial.heard_frames`; ``--ear detector``: the detector alone, the seal
+  (:func:`probtalk.bilabial.heard_frames`; ``--ear words``: word recognition instead of phone
+  recognition, as ``animate(listen="words")``; ``--ear detector``: the detector alone, the seal
   before the recogniser joined it) and at the deterministic take's brief closures,
   as ``animate()`` returns them);
 * LVE (first take), MEE (mean over takes), CE (closest take), in m^2;
@@ -59,7 +60,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from probtalk.bilabial import BilabialNet, heard_frames
+from probtalk.bilabial import RECOGNISED_MIN_P, BilabialNet, heard_frames
 from probtalk.data.dataset import MotionDataset
 from probtalk.emotions import EMOTIONS
 from probtalk.eval import metrics as M
@@ -148,6 +149,16 @@ def _audio_sealed(seal: LipSeal, takes: np.ndarray, det: np.ndarray, heard: np.n
 def _style(talker: Any, sample: Any) -> Any:
     speaker = sample.speaker if sample.speaker in talker.vocabulary.speakers else None
     return talker.vocabulary.make(EMOTIONS[int(sample.emotion)], float(sample.intensity), speaker)
+
+
+def _heard(detector: BilabialNet, audio: np.ndarray, frames: int, ear: str) -> np.ndarray:
+    """The audio-only seal's frames as ``animate()`` marks them: ``ear`` "both" (``listen="phones"``) or
+    "words" (``listen="words"``: the p, b and m of recognised words, no bar)."""
+    from probtalk.corpus.ear import recognise_bilabials
+
+    words = ear == "words"
+    return heard_frames(detector, audio, 25.0, frames, recognise_bilabials(audio, words),
+                        0.0 if words else RECOGNISED_MIN_P)
 
 
 def _check_id(ear: BilabialNet | None) -> str:
@@ -239,8 +250,8 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                 conds = ["audio"] + (["text"] if args.text != "off" and talker.uses_phones else [])
                 near = (detectors[name].frames(sample.audio, 25.0, len(sample.motion))
                         if detectors[name] is not None else None)  # the transcript seal's widening: the detector
-                heard = (heard_frames(detectors[name], sample.audio, 25.0, len(sample.motion))
-                         if detectors[name] is not None and args.ear == "both" else near)
+                heard = (_heard(detectors[name], sample.audio, len(sample.motion), args.ear)
+                         if detectors[name] is not None and args.ear != "detector" else near)
                 for cond in conds:
                     ph = None
                     if cond == "text" and text_phones is not None:
@@ -421,9 +432,9 @@ def main() -> None:
     ap.add_argument("--text-source", choices=("aligned", "oracle", "recognised"), default="aligned")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--speed", action="store_true")
-    ap.add_argument("--ear", choices=("both", "detector"), default="both",
+    ap.add_argument("--ear", choices=("both", "words", "detector"), default="both",
                     help="what the audio-only seal hears with: the detector and the phone recogniser (as animate()), "
-                         "or the detector alone")
+                         "the detector and word recognition (as animate(listen='words')), or the detector alone")
     ap.add_argument("--onnx", default=None, help="with --speed: also time this exported folder (onnxruntime)")
     ap.add_argument("--pitch", type=float, default=0.0, help="shift the test speech by this many semitones")
     ap.add_argument("--room", action="store_true", help="add a reverb tail and noise (20 dB SNR) to the test speech")

@@ -145,13 +145,15 @@ class BilabialNet(FrameNet):
 
 
 def heard_frames(
-    net: BilabialNet, wav: np.ndarray, fps: float, num_frames: int, recognised: Sequence[Phone] | None = None
+    net: BilabialNet, wav: np.ndarray, fps: float, num_frames: int, recognised: Sequence[Phone] | None = None,
+    min_p: float = RECOGNISED_MIN_P,
 ) -> np.ndarray:
     """bool [num_frames]: the frames, as shown, that the audio-only lip seal closes: those the detector
     marks (:meth:`BilabialNet.frames`), and those inside a p, b or m that free phone recognition hears
     (``recognised``, or :func:`probtalk.corpus.ear.recognise_bilabials` of ``wav`` when None) where the
-    detector gives it at least :data:`RECOGNISED_MIN_P` (the recogniser alone also hears m in n and b
-    in "the"). Offline only: the recogniser needs the utterance, so a stream's seal hears with the
+    detector gives it at least ``min_p`` (:data:`RECOGNISED_MIN_P`: free phone recognition alone also
+    hears m in n and b in "the"; 0 for the p, b and m of recognised words, ``listen="words"``, which
+    need no bar). Offline only: the recogniser needs the utterance, so a stream's seal hears with the
     detector alone.
 
     Over 90 clips of the corpus's three test splits, the detector alone marks 71.6 / 93.3 / 75.6 % of the
@@ -166,7 +168,7 @@ def heard_frames(
     kept = []
     for ph in recognise_bilabials(wav) if recognised is None else recognised:
         lo, hi = max(0, int(np.ceil(ph.start * fps)) - 1), min(p.size, int(np.ceil(ph.end * fps)) + 1)
-        if hi > lo and float(p[lo:hi].max()) >= RECOGNISED_MIN_P:
+        if hi > lo and float(p[lo:hi].max()) >= min_p:
             kept.append(ph)
     return marked | shown_bilabials(kept, fps, num_frames)
 

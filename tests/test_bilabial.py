@@ -242,7 +242,7 @@ def test_the_audio_seal_also_hears_free_phone_recognition(model, bilabial_speech
     audio, _ = bilabial_speech
     monkeypatch.setattr(model, "_last_heard", None, raising=False)  # the marks heard here are the stand-ins'
     calls = []
-    monkeypatch.setattr(ear, "listen", lambda wav: calls.append(_HeardByStandIn([])) or calls[-1])
+    monkeypatch.setattr(ear, "listen", lambda wav, words=False: calls.append(_HeardByStandIn([])) or calls[-1])
     plain = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
     model.animate(audio, 16000, deterministic=True, blinks=False, emotion="happy")
     assert len(calls) == 1 and calls[0].closed  # another emotion of the same clip listens once
@@ -255,13 +255,20 @@ def test_the_audio_seal_also_hears_free_phone_recognition(model, bilabial_speech
     assert unsure and deaf, "frames the detector does not mark, lips apart, with and without a little probability"
     for k, sealed in ((unsure[len(unsure) // 2], True), (deaf[len(deaf) // 2], False)):
         # the recogniser hears an M there: sealed where the detector gives it a little probability
-        monkeypatch.setattr(ear, "listen", lambda wav, k=k: _HeardByStandIn([Phone((k - 0.4) / 25.0, (k + 0.4) / 25.0, "M")]))
+        monkeypatch.setattr(ear, "listen", lambda wav, words=False, k=k: _HeardByStandIn([Phone((k - 0.4) / 25.0, (k + 0.4) / 25.0, "M")]))
         model._last_heard = None  # a new recogniser: forget the last clip's marks
         heard = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
         assert (_gaps_mm(heard)[k] < 2.0) == sealed
         assert heard.meta["sealed_frames"] == detector.sum() + sealed
         onnx = probtalk.load_onnx_model().animate(audio, 16000, deterministic=True, blinks=False)[0]
         assert onnx.meta["sealed_frames"] == heard.meta["sealed_frames"]
+        # the p, b and m of recognised words need no bar: sealed even where the detector is deaf
+        asked = []
+        monkeypatch.setattr(ear, "listen", lambda wav, words=False, k=k, asked=asked: asked.append(words) or _HeardByStandIn(
+            [Phone((k - 0.4) / 25.0, (k + 0.4) / 25.0, "M")]))
+        worded = model.animate(audio, 16000, deterministic=True, blinks=False, listen="words")[0]
+        assert asked == [True] and worded.meta["listen"] == "words" and heard.meta["listen"] == "phones"
+        assert _gaps_mm(worded)[k] < 2.0 and worded.meta["sealed_frames"] == detector.sum() + 1
 
 
 def test_free_phone_recognition_hears_bilabials():
@@ -304,6 +311,33 @@ def test_threads_recognise_with_their_own_decoders():
         t.join()
     assert len(set(seen)) == 2 and id(_decoder("ear")) not in seen
     assert heard == [alone, alone]
+
+
+def test_word_recognition_hears_the_bilabials_of_the_words(monkeypatch):
+    """listen="words": the words recognised, aligned phone by phone; the same whoever decodes a part."""
+    import soundfile as sf
+
+    from probtalk.corpus import ear
+
+    hello, _ = sf.read(Path(probtalk.__file__).parent / "assets" / "hello.wav", dtype="float32")
+    long = np.tile(hello, 2)[: 10 * 16000]
+    with monkeypatch.context() as m:
+        m.setattr(ear, "_ready_helper", lambda: None)
+        alone = ear.recognise_bilabials(long, words=True)
+    assert len(alone) >= 5 and {p.phone for p in alone} <= {"P", "B", "M"}  # measured: 7 in the sample twice
+    assert all(0.0 <= p.start < p.end <= long.size / 16000 for p in alone)
+    helper = None
+    for _ in range(600):  # the helper (started by the call above, or before) loads
+        helper = ear._ready_helper()
+        if helper is not None:
+            break
+        import time
+
+        time.sleep(0.1)
+    assert helper is not None
+    listening = ear.listen(long, words=True)
+    assert listening._helper is helper and listening.bilabials() == alone
+    assert ear.recognise_bilabials(np.zeros(16000, np.float32), words=True) == []
 
 
 def test_onnx_model_seals_like_torch(model, bilabial_speech):

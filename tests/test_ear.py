@@ -161,7 +161,7 @@ def test_animate_starts_listening_before_it_samples_the_takes(long_speech, monke
     _ready()
     order: list[str] = []
     listen, sample = ear.listen, runtime_model.sample_takes_with_reference
-    monkeypatch.setattr(ear, "listen", lambda wav: order.append("listen") or listen(wav))
+    monkeypatch.setattr(ear, "listen", lambda wav, words=False: order.append("listen") or listen(wav, words))
     monkeypatch.setattr(runtime_model, "sample_takes_with_reference",
                         lambda *a, **k: order.append("sample") or sample(*a, **k))
     monkeypatch.setattr(model, "_last_heard", None, raising=False)

@@ -23,6 +23,7 @@ FLAGS = {
     "head_motion": "--head-motion",
     "text": "--text",
     "seal_lips": "--seal-lips/--no-seal-lips",
+    "listen": "--listen",
     "performance": "--performance",
 }
 
@@ -78,6 +79,11 @@ def animate(
         help="Close the lips on every p, b and m: aligned from the transcript, or heard by the model's "
         "bilabial detector without one (default on).",
     ),
+    listen: str = typer.Option(
+        DEFAULTS.listen, "--listen",
+        help="Without a transcript, how the lip seal hears p, b and m beside its detector: phones (fast) or "
+        "words (recognises the words: about 7x slower, hears many more on real recordings).",
+    ),
     fps: float = typer.Option(None, "--fps", help="Export frame rate, resampled from 25 (e.g. 24, 29.97, 30, 60)."),
     with_audio: bool = typer.Option(False, "--with-audio", help="Copy the speech next to the exports as <stem>.wav."),
     overwrite: bool = typer.Option(
@@ -112,8 +118,8 @@ def animate(
         raise OutputError("-o/--out is empty; give an output folder (e.g. -o out)")
     options = AnimateOptions(
         intensity=intensity, speaker=speaker, num_samples=takes, temperature=temperature, seed=seed,
-        deterministic=deterministic, seal_lips=seal_lips, head_motion=head_motion, blinks=blinks, gaze=gaze,
-        performance=performance,
+        deterministic=deterministic, seal_lips=seal_lips, listen=listen, head_motion=head_motion, blinks=blinks,
+        gaze=gaze, performance=performance,
     )
     if engine not in ("model", "rules"):
         raise InputError(f"unknown engine {engine!r}; use --engine model or --engine rules")

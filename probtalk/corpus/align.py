@@ -94,7 +94,8 @@ def decoder_config(kind: str) -> dict[str, Any]:
     """The pocketsphinx ``Decoder`` keywords of a decoder kind: "align" and "align-nofiller" (forced
     alignment, with and without fillers between words), "phones" (phone recognition, the fit check's) and
     "ear" (the same pruned harder: the lip seal's second ear, :mod:`probtalk.corpus.ear`, whose helper
-    process builds its decoder from these)."""
+    process builds its decoders from these) and "words" (word recognition with pocketsphinx's en-us
+    language model, the ear's ``listen="words"``)."""
     from pocketsphinx import get_model_path
 
     if kind in ("phones", "ear"):
@@ -103,7 +104,7 @@ def decoder_config(kind: str) -> dict[str, Any]:
                 "beam": beam, "pbeam": PHONE_PBEAM if kind == "phones" else EAR_BEAM, "loglevel": "FATAL"}
     if kind == "align-nofiller":
         return {"samprate": AUDIO_SAMPLE_RATE, "fsgusefiller": False, "loglevel": "FATAL"}
-    return {"samprate": AUDIO_SAMPLE_RATE, "loglevel": "FATAL"}
+    return {"samprate": AUDIO_SAMPLE_RATE, "loglevel": "FATAL"}  # "align", "words": the en-us language model
 
 
 def _decoder(kind: str) -> Decoder:
@@ -231,6 +232,29 @@ def recognise_phones(pcm: bytes, kind: str = "phones") -> tuple[list[Phone], lis
     d.end_utt()
     segments = _segments(d)
     return phones_of(segments), segments
+
+
+def recognise_words(pcm: bytes) -> list[Phone]:
+    """Word recognition of 16 kHz PCM (:func:`pcm16`) with pocketsphinx's en-us language model, then a
+    phone-level alignment of the words recognised (every one is in the dictionary): the phones, from
+    the start of ``pcm``; [] where the search found no words.
+
+    Raises:
+        RuntimeError: a search found no path.
+    """
+    d = _decoder("words")
+    d.activate_search()  # the language model again, after the last call's phone alignment
+    d.start_utt()
+    d.process_raw(pcm, full_utt=True)
+    d.end_utt()
+    if d.hyp() is None or not d.hyp().hypstr.strip():
+        return []
+    d.set_alignment()
+    d.start_utt()
+    d.process_raw(pcm, full_utt=True)
+    d.end_utt()
+    return [Phone(ph.start / FRAME_RATE, (ph.start + ph.duration) / FRAME_RATE, sphinx_to_arpabet(ph.name))
+            for word in d.get_alignment() or () for ph in word]
 
 
 def phones_of(segments: Sequence[Segment]) -> list[Phone]:

@@ -39,7 +39,15 @@ from typing import Any
 
 import numpy as np
 
-from probtalk.corpus.align import ALIGN_DITHER, Segment, decoder_config, pcm16, phones_of, recognise_phones
+from probtalk.corpus.align import (
+    ALIGN_DITHER,
+    Segment,
+    decoder_config,
+    pcm16,
+    phones_of,
+    recognise_phones,
+    recognise_words,
+)
 from probtalk.corpus.helper_process import HelperProcess
 from probtalk.corpus.phones import SIL, Phone
 from probtalk.layout import AUDIO_SAMPLE_RATE
@@ -85,7 +93,8 @@ class EarHelper(HelperProcess):
 
     def __init__(self) -> None:
         # Run by path in isolated mode: the helper imports only pocketsphinx and the standard library.
-        super().__init__([sys.executable, "-I", str(_HELPER_PATH), json.dumps(decoder_config("ear")),
+        configs = {"phones": decoder_config("ear"), "words": decoder_config("words")}
+        super().__init__([sys.executable, "-I", str(_HELPER_PATH), json.dumps(configs),
                           "idle" if IDLE_PRIORITY else "normal"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.idle = IDLE_PRIORITY  # the scheduling class it was started in
         self.ready = threading.Event()
@@ -107,11 +116,12 @@ class EarHelper(HelperProcess):
                 break
         self.replies.put(None)  # it has exited: wake whoever waits for a reply
 
-    def submit(self, pcm: bytes) -> bool:
-        """Send one part to decode; False if the helper has gone."""
+    def submit(self, pcm: bytes, words: bool) -> bool:
+        """Send one part to decode (``words``: word recognition, else free phone recognition); False if
+        the helper has gone."""
         assert self.proc.stdin is not None
         try:
-            self.proc.stdin.write(len(pcm).to_bytes(4, "little") + pcm)
+            self.proc.stdin.write(len(pcm).to_bytes(4, "little") + bytes([1 if words else 0]) + pcm)
             self.proc.stdin.flush()
         except (OSError, ValueError):
             return False
@@ -161,19 +171,20 @@ def cut_sample(audio: np.ndarray) -> int:
     return (lo + int(np.argmin(windows[lo:hi])) + width // 2) * _FRAME
 
 
-def _decode(pcm: bytes, reply: dict[str, Any] | None = None) -> list[Phone]:
-    """The phones of one part, from the helper's reply or (None) decoded here; [] where the search
+def _decode(pcm: bytes, reply: dict[str, Any] | None = None, words: bool = False) -> list[Phone]:
+    """The phones of one part, from the helper's reply or (None) decoded here (``words``: word
+    recognition and the phones of the words, else free phone recognition); [] where the search
     found no path."""
     if not pcm:
         return []
     try:
         if reply is None:
-            phones = recognise_phones(pcm, kind="ear")[0]
+            phones = recognise_words(pcm) if words else recognise_phones(pcm, kind="ear")[0]
         elif "segments" in reply:
             phones = phones_of([Segment(str(s[0]), int(s[1]), int(s[2]), 0.0) for s in reply["segments"]])
         else:  # the search found no path in the helper
             return []
-        if any(p.phone != SIL and p.end - p.start > LOST_SECONDS for p in phones):
+        if not words and any(p.phone != SIL and p.end - p.start > LOST_SECONDS for p in phones):
             phones = recognise_phones(pcm, kind="phones")[0]  # the pruned search lost its way: the full one
     except RuntimeError:  # the search found no path (pocketsphinx's "Failed to stop utterance processing")
         return []
@@ -184,8 +195,8 @@ class Listening:
     """Phone recognition of one clip under way (:func:`listen`): its first part in the helper process
     if the helper took it, the rest decoded here when :meth:`bilabials` is first called."""
 
-    def __init__(self, pcm: bytes, cut: int, helper: EarHelper | None) -> None:
-        self._pcm, self._cut, self._helper = pcm, cut, helper
+    def __init__(self, pcm: bytes, cut: int, helper: EarHelper | None, words: bool = False) -> None:
+        self._pcm, self._cut, self._helper, self.words = pcm, cut, helper, words
         self._heard: list[Phone] | None = None
 
     def bilabials(self) -> list[Phone]:
@@ -193,10 +204,11 @@ class Listening:
         if self._heard is None:
             offset = self._cut / AUDIO_SAMPLE_RATE
             start = time.perf_counter()
-            tail = [Phone(p.start + offset, p.end + offset, p.phone) for p in _decode(self._pcm[2 * self._cut :])]
+            tail = [Phone(p.start + offset, p.end + offset, p.phone)
+                    for p in _decode(self._pcm[2 * self._cut :], None, self.words)]
             per_second = (time.perf_counter() - start) / max(len(self._pcm) / 2 / AUDIO_SAMPLE_RATE - offset, 1e-3)
             reply = self._collect(TAKEOVER * per_second * offset + TAKEOVER_MIN_S) if self._cut else None
-            head = _decode(self._pcm[: 2 * self._cut], reply)
+            head = _decode(self._pcm[: 2 * self._cut], reply, self.words)
             self._heard = [p for p in head + tail if p.phone in BILABIALS]
         return list(self._heard)
 
@@ -221,24 +233,26 @@ class Listening:
             helper.lock.release()
 
 
-def listen(audio: np.ndarray) -> Listening:
+def listen(audio: np.ndarray, words: bool = False) -> Listening:
     """Start hearing the p, b and m of 16 kHz speech [N]: the helper process takes the first part of a
-    long clip now, when it is ready and free; :meth:`Listening.bilabials` decodes the rest here."""
+    long clip now, when it is ready and free; :meth:`Listening.bilabials` decodes the rest here.
+    ``words``: recognise the words and take the p, b and m of their pronunciations (:data:`LISTEN_MODES`)."""
     audio = np.asarray(audio, dtype=np.float32).ravel()
     if audio.size < AUDIO_SAMPLE_RATE // 10 or not np.isfinite(audio).all() or not np.abs(audio).max() > 0:
-        return Listening(b"", 0, None)
+        return Listening(b"", 0, None, words)
     pcm = pcm16(audio, ALIGN_DITHER)
     cut = cut_sample(audio)
     helper = _ready_helper() if cut and HELPER else None
     if helper is not None and not helper.lock.acquire(blocking=False):
         helper = None  # another thread's clip is in it
-    if helper is not None and not helper.submit(pcm[: 2 * cut]):
+    if helper is not None and not helper.submit(pcm[: 2 * cut], words):
         helper.lock.release()
         helper = None
-    return Listening(pcm, cut, helper)
+    return Listening(pcm, cut, helper, words)
 
 
-def recognise_bilabials(audio: np.ndarray) -> list[Phone]:
-    """The p, b and m that free phone recognition hears in 16 kHz speech [N], in seconds from its start;
-    [] where it hears none or cannot decode the audio (:func:`listen`, collected at once)."""
-    return listen(audio).bilabials()
+def recognise_bilabials(audio: np.ndarray, words: bool = False) -> list[Phone]:
+    """The p, b and m that free phone recognition (``words``: word recognition) hears in 16 kHz speech
+    [N], in seconds from its start; [] where it hears none or cannot decode the audio (:func:`listen`,
+    collected at once)."""
+    return listen(audio, words).bilabials()

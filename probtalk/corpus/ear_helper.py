@@ -5,16 +5,18 @@ clip's decoding; a second process can (:mod:`probtalk.corpus.ear`). This program
 standard library and pocketsphinx (it starts in about 0.3 s, most of it loading the acoustic
 model). :class:`probtalk.corpus.ear.EarHelper` runs it as ``python -I ear_helper.py <keywords>``
 (by path, so that the ``probtalk`` package is never imported), where ``<keywords>`` is the JSON of
-the pocketsphinx ``Decoder`` keywords (:func:`probtalk.corpus.align.decoder_config`), followed by
+the pocketsphinx ``Decoder`` keywords of each mode, ``{"phones": {...}, "words": {...}}``
+(:func:`probtalk.corpus.align.decoder_config`), followed by
 "idle" (the default) or "normal" for its priority, and it speaks this protocol on stdin/stdout:
 
 * start: helper -> ``{"ready": true}`` + newline once its decoder is built, or ``{"error": message}``
   + newline and exit;
-* request: parent -> uint32 (little-endian) byte count, then that many bytes of 16 kHz 16-bit
-  little-endian PCM;
-* response: helper -> ``{"segments": [[label, first frame, last frame], ...]}`` + newline, the best
-  path at 100 frames per second from the start of the PCM, or ``{"error": message}`` + newline where
-  the search found no path.
+* request: parent -> uint32 (little-endian) byte count, a mode byte (0: free phone recognition,
+  1: word recognition then the phone alignment of the words), then that many bytes of 16 kHz
+  16-bit little-endian PCM;
+* response: helper -> ``{"segments": [[phone, first frame, last frame], ...]}`` + newline, at 100
+  frames per second from the start of the PCM, or ``{"error": message}`` + newline where the search
+  found no path.
 
 It runs at the lowest scheduling priority (:func:`_lowest_priority`) and serves requests until
 stdin closes.
@@ -27,6 +29,8 @@ import os
 import struct
 import sys
 from typing import IO, Any
+
+WORDS = 1  # a request's mode byte: 0 free phone recognition, 1 word recognition and phone alignment
 
 
 def _send(out: IO[bytes], message: dict[str, Any]) -> None:
@@ -45,8 +49,8 @@ def _lowest_priority() -> None:
 
 
 def main(argv: list[str]) -> None:
-    """Serve requests on stdin until it closes; ``argv[1]`` holds the decoder keywords as JSON, ``argv[2]``
-    "idle" (the lowest priority) or "normal"."""
+    """Serve requests on stdin until it closes; ``argv[1]`` holds the decoder keywords of each mode as JSON,
+    ``argv[2]`` "idle" (the lowest priority) or "normal"."""
     if len(argv) < 3 or argv[2] != "normal":
         _lowest_priority()
     out = os.fdopen(os.dup(1), "wb")
@@ -54,29 +58,56 @@ def main(argv: list[str]) -> None:
     try:
         from pocketsphinx import Decoder
 
-        decoder = Decoder(**json.loads(argv[1]))
+        configs = json.loads(argv[1])
+        decoders = {"phones": Decoder(**configs["phones"])}
     except Exception as e:  # noqa: BLE001 - any failure to start is reported to the parent, which decodes itself
         _send(out, {"error": f"{type(e).__name__}: {e}"})
         return
     _send(out, {"ready": True})
     source = sys.stdin.buffer
     while True:
-        head = source.read(4)
-        if len(head) < 4:
+        head = source.read(5)
+        if len(head) < 5:
             return
-        (size,) = struct.unpack("<I", head)
+        size, mode = struct.unpack("<IB", head)
         pcm = source.read(size)
         if len(pcm) < size:
             return
-        decoder.reinit_feat()  # every request starts afresh, as the parent's decoders do
+        kind = "words" if mode == WORDS else "phones"
         try:
-            decoder.start_utt()
-            decoder.process_raw(pcm, full_utt=True)
-            decoder.end_utt()
+            if kind not in decoders:  # the language model loads on the first request for words
+                decoders[kind] = Decoder(**configs[kind])
+            segments = _words(decoders[kind], pcm) if kind == "words" else _phones(decoders[kind], pcm)
         except RuntimeError as e:
             _send(out, {"error": str(e)})
             continue
-        _send(out, {"segments": [[s.word, s.start_frame, s.end_frame] for s in decoder.seg() or ()]})
+        _send(out, {"segments": segments})
+
+
+def _phones(decoder: Any, pcm: bytes) -> list[list[Any]]:
+    """Free phone recognition: the best path's segments."""
+    decoder.reinit_feat()  # every request starts afresh, as the parent's decoders do
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
+    return [[s.word, s.start_frame, s.end_frame] for s in decoder.seg() or ()]
+
+
+def _words(decoder: Any, pcm: bytes) -> list[list[Any]]:
+    """Word recognition, then the phone alignment of the words recognised, as phone segments
+    (as ``probtalk.corpus.align.recognise_words``)."""
+    decoder.reinit_feat()
+    decoder.activate_search()
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
+    if decoder.hyp() is None or not decoder.hyp().hypstr.strip():
+        return []
+    decoder.set_alignment()
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
+    return [[ph.name, ph.start, ph.start + ph.duration - 1] for word in decoder.get_alignment() or () for ph in word]
 
 
 if __name__ == "__main__":

@@ -132,7 +132,7 @@ class RuntimeModel:
         phones, shown, text_meta = self.transcript(wav, opts.text)
         # Audio-only sealing shares the deterministic take's brief closures with sampled takes (see seal).
         shares = opts.seal_lips and shown is None and self.bilabial_net is not None and self.lip_seal() is not None
-        listening = self.listen_ahead(wav) if shares else None  # the seal's second ear decodes while the model runs
+        listening = self.listen_ahead(wav, opts.listen == "words") if shares else None  # the seal's second ear decodes while the model runs
         try:
             motions, reference = sample_takes_with_reference(
                 self.backend, wav, style, num_samples=opts.num_samples,
@@ -140,12 +140,13 @@ class RuntimeModel:
                 window_seconds=opts.window_seconds, overlap_seconds=opts.overlap_seconds, phones=phones,
                 performance=self.performance_vector(opts.performance), reference=shares,
             )
-            motions, sealed, sealed_from, shared = self.seal(motions, wav, shown, opts.seal_lips, reference)
+            motions, sealed, sealed_from, shared = self.seal(motions, wav, shown, opts.seal_lips, reference,
+                                                             opts.listen == "words")
         finally:
             if listening is not None:
                 listening.close()
         meta = {**self.take_meta(opts, style, seed), **text_meta, "seal_lips": opts.seal_lips, "sealed_frames": sealed,
-                "sealed_from": sealed_from, "shared_closure_frames": shared}
+                "sealed_from": sealed_from, "listen": opts.listen if sealed_from == "audio" else None, "shared_closure_frames": shared}
         if isinstance(audio, str | os.PathLike):
             meta["audio"] = Path(audio).name
             meta["audio_sha256"] = audio_sha256(audio)
@@ -156,7 +157,8 @@ class RuntimeModel:
         )
 
     def seal(self, motions: list[np.ndarray], wav: np.ndarray, aligned: np.ndarray | None,
-             enabled: bool, reference: np.ndarray | None = None) -> tuple[list[np.ndarray], int, str | None, int]:
+             enabled: bool, reference: np.ndarray | None = None,
+             words: bool = False) -> tuple[list[np.ndarray], int, str | None, int]:
         """Close the lips on every p, b and m of each take (see :mod:`probtalk.lipseal`).
 
         The frames come from the transcript's alignment when there is one (``aligned``: bool [T], the
@@ -177,7 +179,7 @@ class RuntimeModel:
         if aligned is not None:
             source, marked = "transcript", aligned
         elif self.bilabial_net is not None:
-            source, marked = "audio", self.heard_bilabials(wav, motions[0].shape[0])
+            source, marked = "audio", self.heard_bilabials(wav, motions[0].shape[0], words)
         else:
             return motions, 0, None, 0
         shared = 0
@@ -190,32 +192,39 @@ class RuntimeModel:
         sealed = [seal.seal_frames(m, marked) for m in motions]
         return [m for m, _ in sealed], sealed[0][1] - shared, source, shared
 
-    def heard_bilabials(self, wav: np.ndarray, frames: int) -> np.ndarray:
+    def heard_bilabials(self, wav: np.ndarray, frames: int, words: bool = False) -> np.ndarray:
         """bool [frames]: where the audio-only seal closes the lips, heard by the bilabial detector and by
         free phone recognition (:func:`probtalk.bilabial.heard_frames`; the recognition :meth:`listen_ahead`
         started, if it was this clip's). The last clip's marks are kept, so animating one clip in several
-        emotions listens once (as :meth:`transcript` aligns once)."""
-        from probtalk.bilabial import heard_frames
+        emotions listens once (as :meth:`transcript` aligns once). ``words``: the ear recognises words
+        (``listen="words"``, :mod:`probtalk.corpus.ear`)."""
+        from probtalk.bilabial import RECOGNISED_MIN_P, heard_frames
 
-        key = (frames, *_clip_key(wav))
+        key = (frames, words, *_clip_key(wav))
         cached = getattr(self, "_last_heard", None)
         if cached is None or cached[0] != key:
             pending, self._listening = getattr(self, "_listening", None), None
-            recognised = pending[1].bilabials() if pending is not None and pending[0] == key[1:] else None
-            cached = (key, heard_frames(self.bilabial_net, wav, self.fps, frames, recognised))
+            if pending is not None and pending[0] == key[1:]:
+                recognised = pending[1].bilabials()
+            else:
+                from probtalk.corpus.ear import recognise_bilabials
+
+                recognised = recognise_bilabials(wav, words)
+            cached = (key, heard_frames(self.bilabial_net, wav, self.fps, frames, recognised,
+                                        0.0 if words else RECOGNISED_MIN_P))
             self._last_heard = cached
         return cached[1].copy()
 
-    def listen_ahead(self, wav: np.ndarray) -> Listening | None:
+    def listen_ahead(self, wav: np.ndarray, words: bool = False) -> Listening | None:
         """Start free phone recognition of a clip whose seal marks are not kept yet, so that its helper
         process decodes while the takes are sampled (:mod:`probtalk.corpus.ear`); None if they are kept."""
         from probtalk.corpus import ear
 
-        key = _clip_key(wav)
+        key = (words, *_clip_key(wav))
         cached = getattr(self, "_last_heard", None)
         if cached is not None and cached[0][1:] == key:
             return None
-        listening = ear.listen(wav)
+        listening = ear.listen(wav, words)
         self._listening = (key, listening)
         return listening
 

@@ -1,0 +1,31 @@
+
+
+def test_listen_names_its_choices():
+    import pytest
+
+    from probtalk.errors import OptionError
+    from probtalk.options import LISTEN_MODES, AnimateOptions
+
+    assert AnimateOptions().listen == "phones" and AnimateOptions(listen="words").listen == "words"
+    assert LISTEN_MODES == ("phones", "words")
+    with pytest.raises(OptionError, match="listen must be one of phones, words"):
+        AnimateOptions(listen="sentences")
+
+
+def test_cli_listen_flag(tmp_path):
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    import probtalk
+    from probtalk.animation import Animation
+    from probtalk.cli.main import app
+
+    hello = Path(probtalk.__file__).parent / "assets" / "hello.wav"
+    bad = CliRunner().invoke(app, ["animate", str(hello), "-o", str(tmp_path / "bad"), "--listen", "loud"])
+    assert bad.exit_code == 2 and "--listen must be one of phones, words" in bad.output and "Traceback" not in bad.output
+    res = CliRunner().invoke(app, ["animate", str(hello), "-o", str(tmp_path / "o"), "--listen", "words", "--seed", "1"])
+    assert res.exit_code == 0, res.output
+    (npz,) = sorted((tmp_path / "o").glob("*.npz"))
+    meta = Animation.load(npz).meta
+    assert meta["listen"] == "words" and meta["sealed_from"] == "audio"
