@@ -11,7 +11,8 @@ Prints:
     any process that animates more than one long clip; the first call of a fresh process
     (helper still loading) is printed apart;
   * the same 1-take RTF with the ear's helper process and without it (this process decodes
-    both parts: ``probtalk.corpus.ear.HELPER = False``), interleaved, with their ratio;
+    both parts: ``probtalk.corpus.ear.HELPER = False``), interleaved, with their ratio, and
+    with ``listen="words"`` (word recognition instead of phone recognition);
   * the same with numpy's BLAS left on its own threads instead of held at one inside
     ``animate`` (probtalk.runtime.threads), interleaved;
   * cold start of the ``probtalk animate`` command on a 2 s clip (fresh process,
@@ -166,6 +167,14 @@ def main() -> None:
     print(f"RTF 10 s clip, 1 take, the seal's ear on two cores (helper) {np.median(shared):.4f}, on one "
           f"{np.median(alone):.4f} ({float(np.median(np.array(shared) / np.array(alone))):.2f}x, median of "
           f"{len(shared)} interleaved pairs)")
+    model.animate(fresh(clip), 16000, listen="words")  # the helper loads the language model
+    words = []
+    for r in range(5):
+        c = fresh(clip)
+        t0 = time.perf_counter()
+        model.animate(c, 16000, num_samples=1, seed=r, listen="words")
+        words.append((time.perf_counter() - t0) / 10.0)
+    print(f"RTF 10 s clip, 1 take, listen='words' (word recognition): {np.median(words):.4f}, median of 5")
     blas_one_thread(args.model)
 
     with tempfile.TemporaryDirectory() as tmp:
