@@ -145,13 +145,19 @@ def test_a_reply_left_unread_never_reaches_the_next_clip(long_speech, monkeypatc
 
 
 def test_a_helper_that_falls_behind_is_taken_over(long_speech, monkeypatch):
+    import signal
+
     alone = _decoded_here(long_speech)
     helper = _ready()
     monkeypatch.setattr(ear, "TAKEOVER", 0.0)
-    monkeypatch.setattr(ear, "TAKEOVER_MIN_S", 0.0)  # no time to reply: this process decodes the part itself
+    monkeypatch.setattr(ear, "TAKEOVER_MIN_S", 0.05)
+    listening = ear.listen(long_speech)
+    assert listening._helper is helper
+    os.kill(helper.proc.pid, signal.SIGSTOP)  # starved: it cannot answer in time
     sizes = _counting(monkeypatch)
-    assert ear.recognise_bilabials(long_speech) == alone
-    assert len(sizes) == 2 and helper.proc.wait(timeout=10) is not None  # and the slow helper is stopped
+    assert listening.bilabials() == alone
+    assert len(sizes) == 2 and helper.proc.wait(timeout=10) is not None  # this process took its part; it is stopped
+    assert not helper.lock.locked()
 
 
 def test_animate_starts_listening_before_it_samples_the_takes(long_speech, monkeypatch):

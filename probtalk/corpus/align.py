@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from probtalk.audio import validate_audio
+from probtalk.corpus.ear_helper import word_phone_segments
 from probtalk.corpus.phones import SIL, Phone, normalize_phones, sphinx_to_arpabet
 from probtalk.corpus.text import load_dictionary, words_of
 from probtalk.errors import AudioError, InputError
@@ -242,19 +243,8 @@ def recognise_words(pcm: bytes) -> list[Phone]:
     Raises:
         RuntimeError: a search found no path.
     """
-    d = _decoder("words")
-    d.activate_search()  # the language model again, after the last call's phone alignment
-    d.start_utt()
-    d.process_raw(pcm, full_utt=True)
-    d.end_utt()
-    if d.hyp() is None or not d.hyp().hypstr.strip():
-        return []
-    d.set_alignment()
-    d.start_utt()
-    d.process_raw(pcm, full_utt=True)
-    d.end_utt()
-    return [Phone(ph.start / FRAME_RATE, (ph.start + ph.duration) / FRAME_RATE, sphinx_to_arpabet(ph.name))
-            for word in d.get_alignment() or () for ph in word]
+    segments = word_phone_segments(_decoder("words"), pcm)
+    return phones_of([Segment(str(label), int(first), int(last), 0.0) for label, first, last in segments])
 
 
 def phones_of(segments: Sequence[Segment]) -> list[Phone]:

@@ -77,7 +77,7 @@ def main(argv: list[str]) -> None:
         try:
             if kind not in decoders:  # the language model loads on the first request for words
                 decoders[kind] = Decoder(**configs[kind])
-            segments = _words(decoders[kind], pcm) if kind == "words" else _phones(decoders[kind], pcm)
+            segments = word_phone_segments(decoders[kind], pcm) if kind == "words" else _phones(decoders[kind], pcm)
         except RuntimeError as e:
             _send(out, {"error": str(e)})
             continue
@@ -93,9 +93,10 @@ def _phones(decoder: Any, pcm: bytes) -> list[list[Any]]:
     return [[s.word, s.start_frame, s.end_frame] for s in decoder.seg() or ()]
 
 
-def _words(decoder: Any, pcm: bytes) -> list[list[Any]]:
-    """Word recognition, then the phone alignment of the words recognised, as phone segments
-    (as ``probtalk.corpus.align.recognise_words``)."""
+def word_phone_segments(decoder: Any, pcm: bytes) -> list[list[Any]]:
+    """Word recognition with ``decoder`` (a language-model decoder), then the phone alignment of the
+    words recognised: [[phone, first frame, last frame], ...] ([] where it recognised no words).
+    ``probtalk.corpus.align.recognise_words`` runs the same steps in the parent."""
     decoder.reinit_feat()
     decoder.activate_search()
     decoder.start_utt()
