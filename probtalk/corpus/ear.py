@@ -118,14 +118,21 @@ class EarHelper(HelperProcess):
 
     def submit(self, pcm: bytes, words: bool) -> bool:
         """Send one part to decode (``words``: word recognition, else free phone recognition); False if
-        the helper has gone."""
+        the helper has gone. A thread writes it: the pipe holds 64 KiB, and a helper the machine starves
+        would otherwise hold the caller until it reads (its reply's wait has a limit, the write none)."""
+        if self.proc.poll() is not None:
+            return False
+        request = len(pcm).to_bytes(4, "little") + bytes([1 if words else 0]) + pcm
+        threading.Thread(target=self._write, args=(request,), name="probtalk-ear-write", daemon=True).start()
+        return True
+
+    def _write(self, request: bytes) -> None:
         assert self.proc.stdin is not None
         try:
-            self.proc.stdin.write(len(pcm).to_bytes(4, "little") + bytes([1 if words else 0]) + pcm)
+            self.proc.stdin.write(request)
             self.proc.stdin.flush()
-        except (OSError, ValueError):
-            return False
-        return True
+        except (OSError, ValueError):  # it has exited or was stopped: the reply's wait sees it
+            pass
 
     def reply(self, timeout: float) -> dict[str, Any] | None:
         """The reply to the part sent, or None if the helper exited or took longer than ``timeout`` (s);
