@@ -27,6 +27,7 @@ each other, and at normal priority the helper, busy on one of the two cores, mad
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -128,11 +129,9 @@ class EarHelper(HelperProcess):
 
     def _write(self, request: bytes) -> None:
         assert self.proc.stdin is not None
-        try:
+        with contextlib.suppress(OSError, ValueError):  # it has exited or was stopped: the reply's wait sees it
             self.proc.stdin.write(request)
             self.proc.stdin.flush()
-        except (OSError, ValueError):  # it has exited or was stopped: the reply's wait sees it
-            pass
 
     def reply(self, timeout: float) -> dict[str, Any] | None:
         """The reply to the part sent, or None if the helper exited or took longer than ``timeout`` (s);
