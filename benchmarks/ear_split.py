@@ -29,7 +29,7 @@ import probtalk
 from probtalk.audio import load_audio
 from probtalk.bilabial import heard_frames
 from probtalk.corpus import ear
-from probtalk.corpus.align import ALIGN_DITHER, pcm16, recognise_phones
+from probtalk.corpus.align import ALIGN_DITHER, pcm16
 from probtalk.data.dataset import MotionDataset
 from probtalk.eval.lipsync import phone_midpoints
 from probtalk.layout import AUDIO_SAMPLE_RATE
@@ -39,12 +39,9 @@ GAP_SECONDS = 0.15
 
 
 def one_search(wav: np.ndarray) -> list:
-    """The recogniser's p, b and m with one search over the whole clip (the rule before the cut)."""
-    pcm = pcm16(wav, ALIGN_DITHER)
-    phones = recognise_phones(pcm, "ear")[0]
-    if any(p.phone != "SIL" and p.end - p.start > ear.LOST_SECONDS for p in phones):
-        phones = recognise_phones(pcm, "phones")[0]
-    return [p for p in phones if p.phone in ear.BILABIALS]
+    """The recogniser's p, b and m with one search over the whole clip (the rule before the cut): the
+    ear's own decoding of one part, lost-path check included."""
+    return [p for p in ear._decode(pcm16(wav, ALIGN_DITHER)) if p.phone in ear.BILABIALS]
 
 
 def corpus_clips(data: Path, split: str, limit: int) -> Iterator[tuple[np.ndarray, list]]:
