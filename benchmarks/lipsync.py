@@ -8,10 +8,11 @@ with and without the transcript, it prints:
   also "text+seal": the takes after :mod:`probtalk.lipseal`, as ``animate(text=...)``
   returns them, a refused transcript's clip audio-only and sealed as below; for a
   model with a bilabial detector also "audio+seal": the audio-only takes sealed
-  where the detector or free phone recognition hears p/b/m
-  (:func:`probtalk.bilabial.heard_frames`; ``--ear words``: word recognition instead of phone
-  recognition, as ``animate(listen="words")``; ``--ear detector``: the detector alone, the seal
-  before the recogniser joined it) and at the deterministic take's brief closures,
+  where the detector or word recognition hears p/b/m
+  (:func:`probtalk.bilabial.heard_frames`, as ``animate()`` with its default ``listen="words"``;
+  ``--ear phones``: free phone recognition instead, as ``animate(listen="phones")``; ``--ear
+  detector``: the detector alone, the seal before the recogniser joined it) and at the
+  deterministic take's brief closures,
   as ``animate()`` returns them);
 * LVE (first take), MEE (mean over takes), CE (closest take), in m^2;
 * diversity (the paper's: takes paired first half with second half, mean vertex
@@ -152,8 +153,8 @@ def _style(talker: Any, sample: Any) -> Any:
 
 
 def _heard(detector: BilabialNet, audio: np.ndarray, frames: int, ear: str) -> np.ndarray:
-    """The audio-only seal's frames as ``animate()`` marks them: ``ear`` "both" (``listen="phones"``) or
-    "words" (``listen="words"``: the p, b and m of recognised words, no bar)."""
+    """The audio-only seal's frames as ``animate()`` marks them: ``ear`` "words" (``listen="words"``, the
+    default: the p, b and m of recognised words, no bar) or "phones" (``listen="phones"``)."""
     from probtalk.corpus.ear import recognise_bilabials
 
     words = ear == "words"
@@ -432,9 +433,9 @@ def main() -> None:
     ap.add_argument("--text-source", choices=("aligned", "oracle", "recognised"), default="aligned")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--speed", action="store_true")
-    ap.add_argument("--ear", choices=("both", "words", "detector"), default="both",
-                    help="what the audio-only seal hears with: the detector and the phone recogniser (as animate()), "
-                         "the detector and word recognition (as animate(listen='words')), or the detector alone")
+    ap.add_argument("--ear", choices=("words", "phones", "detector"), default="words",
+                    help="what the audio-only seal hears with: the detector and word recognition (as animate(), "
+                         "listen='words'), the detector and the phone recogniser (listen='phones'), or the detector alone")
     ap.add_argument("--onnx", default=None, help="with --speed: also time this exported folder (onnxruntime)")
     ap.add_argument("--pitch", type=float, default=0.0, help="shift the test speech by this many semitones")
     ap.add_argument("--room", action="store_true", help="add a reverb tail and noise (20 dB SNR) to the test speech")

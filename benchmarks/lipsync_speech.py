@@ -14,8 +14,8 @@ words: too coarse to score at phone midpoints), and the takes of each model are 
   heard frame within one frame) and its false alarms (open-vowel midpoints heard).
 
 Columns: "model" is the takes as the model makes them (``seal_lips=False``),
-"audio" what ``animate(audio)`` returns (sealed where the detector and the ear hear p/b/m;
-``--listen words``: as ``animate(audio, listen="words")``),
+"audio" what ``animate(audio)`` returns (sealed where the detector and the ear hear p/b/m; the
+ear recognises words, as ``animate()``'s default; ``--listen phones``: as ``animate(audio, listen="phones")``),
 "text" what ``animate(audio, text=...)`` returns (``--text on``; the same
 alignment then drives both the seal and the score, so it is an upper bound).
 Takes are neutral, average speaker, without head motion, blinks or gaze.
@@ -213,7 +213,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0, help="first N clips only (0: all)")
     ap.add_argument("--text", choices=("on", "off"), default="on")
-    ap.add_argument("--listen", choices=("phones", "words"), default="phones",
+    ap.add_argument("--listen", choices=("phones", "words"), default="words",
                     help="the audio column's listen option (how the seal hears p, b and m without a transcript)")
     ap.add_argument("--pitch", type=float, default=0.0, help="shift the speech by this many semitones")
     ap.add_argument("--room", action="store_true", help="add a reverb tail and noise (20 dB SNR)")

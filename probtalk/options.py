@@ -129,9 +129,9 @@ def check_text(value: Any) -> str | None:
 
 
 #: How the audio-only lip seal listens for p, b and m beside its detector (:mod:`probtalk.corpus.ear`):
-#: "phones" free phone recognition (fast); "words" word recognition with pocketsphinx's en-us language
-#: model and the p, b and m of the words' pronunciations (about seven times slower; on real human speech
-#: it hears many more of them, docs/default_model_metrics.md).
+#: "words" (the default) word recognition with pocketsphinx's en-us language model and the p, b and m of
+#: the words' pronunciations; "phones" free phone recognition, about three times faster, but on real
+#: human speech it hears far fewer of them (docs/default_model_metrics.md).
 LISTEN_MODES = ("phones", "words")
 
 
@@ -406,9 +406,9 @@ class AnimateOptions:
             briefly between open lips (meta ``shared_closure_frames``). Meta ``sealed_from`` says
             which ("transcript", "audio" or None).
         listen: how the audio-only seal hears p, b and m beside its detector (:data:`LISTEN_MODES`):
-            "phones" (the default) free phone recognition; "words" recognises the words and seals
-            the p, b and m of their pronunciations: about seven times slower (RTF about 0.2 against
-            0.03 for a 10 s clip on two cores), and on real human speech it hears many more of them.
+            "words" (the default) recognises the words and seals the p, b and m of their
+            pronunciations; "phones" recognises phones: faster (RTF about 0.04 against 0.1 for a
+            10 s clip on two cores), but on real human speech it hears far fewer of them.
             Unused with a transcript and in streams. Meta ``listen``.
         head_motion: scale of the head motion, 0..2 (1 = as learned; 0 = the neck stays exactly still).
         blinks: add seeded blinks (10-25 a minute, following pauses and phrase ends).
@@ -437,7 +437,7 @@ class AnimateOptions:
     overlap_seconds: float = _opt(1.0, lambda v: check_finite("overlap_seconds", v, low=0.0))
     text: str | None = _opt(None, check_text)
     seal_lips: bool = _opt(True, check_bool("seal_lips"))
-    listen: str = _opt("phones", check_listen)
+    listen: str = _opt("words", check_listen)
     head_motion: float = _opt(1.0, lambda v: check_finite("head_motion", v, low=0.0, high=MAX_HEAD_MOTION))
     blinks: bool = _opt(True, check_bool("blinks"))
     gaze: bool = _opt(True, check_bool("gaze"))

@@ -203,6 +203,7 @@ def run_job(job: AnimateJob, on_file_done: Callable[[Path], None] | None = None)
         OutputError: bad output folder or names (before any work), or a failed write.
     """
     check_job(job)
+    _start_listening(job)
     animate = _engine(job)
     rig = None
     if set(job.formats) - {"npz"}:
@@ -229,6 +230,20 @@ def run_job(job: AnimateJob, on_file_done: Callable[[Path], None] | None = None)
             if on_file_done is not None:
                 on_file_done(audio_path)
     return result
+
+
+def _start_listening(job: AnimateJob) -> None:
+    """Start the lip seal's helper process before the model loads when an input will be sealed from its
+    audio alone (no transcript): it loads pocketsphinx's models on the second core meanwhile, and takes
+    the first clip's recognition (:mod:`probtalk.corpus.ear`)."""
+    opts = job.options
+    if job.engine != "model" or not opts.seal_lips or job.text is not None:
+        return
+    if all(p.with_suffix(".txt").is_file() for p in job.inputs):
+        return
+    from probtalk.corpus import ear
+
+    ear.start_helper(words=opts.listen == "words")
 
 
 def transcript_for(job: AnimateJob, audio_path: Path) -> str | None:

@@ -243,8 +243,8 @@ def test_the_audio_seal_also_hears_free_phone_recognition(model, bilabial_speech
     monkeypatch.setattr(model, "_last_heard", None, raising=False)  # the marks heard here are the stand-ins'
     calls = []
     monkeypatch.setattr(ear, "listen", lambda wav, words=False: calls.append(_HeardByStandIn([])) or calls[-1])
-    plain = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
-    model.animate(audio, 16000, deterministic=True, blinks=False, emotion="happy")
+    plain = model.animate(audio, 16000, deterministic=True, blinks=False, listen="phones")[0]
+    model.animate(audio, 16000, deterministic=True, blinks=False, emotion="happy", listen="phones")
     assert len(calls) == 1 and calls[0].closed  # another emotion of the same clip listens once
     p = model.bilabial_net.probabilities(audio, 25.0, plain.num_frames)
     detector = model.bilabial_net.frames(audio, 25.0, plain.num_frames)
@@ -257,16 +257,16 @@ def test_the_audio_seal_also_hears_free_phone_recognition(model, bilabial_speech
         # the recogniser hears an M there: sealed where the detector gives it a little probability
         monkeypatch.setattr(ear, "listen", lambda wav, words=False, k=k: _HeardByStandIn([Phone((k - 0.4) / 25.0, (k + 0.4) / 25.0, "M")]))
         model._last_heard = None  # a new recogniser: forget the last clip's marks
-        heard = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
+        heard = model.animate(audio, 16000, deterministic=True, blinks=False, listen="phones")[0]
         assert (_gaps_mm(heard)[k] < 2.0) == sealed
         assert heard.meta["sealed_frames"] == detector.sum() + sealed
-        onnx = probtalk.load_onnx_model().animate(audio, 16000, deterministic=True, blinks=False)[0]
+        onnx = probtalk.load_onnx_model().animate(audio, 16000, deterministic=True, blinks=False, listen="phones")[0]
         assert onnx.meta["sealed_frames"] == heard.meta["sealed_frames"]
         # the p, b and m of recognised words need no bar: sealed even where the detector is deaf
         asked = []
         monkeypatch.setattr(ear, "listen", lambda wav, words=False, k=k, asked=asked: asked.append(words) or _HeardByStandIn(
             [Phone((k - 0.4) / 25.0, (k + 0.4) / 25.0, "M")]))
-        worded = model.animate(audio, 16000, deterministic=True, blinks=False, listen="words")[0]
+        worded = model.animate(audio, 16000, deterministic=True, blinks=False)[0]  # the default
         assert asked == [True] and worded.meta["listen"] == "words" and heard.meta["listen"] == "phones"
         assert _gaps_mm(worded)[k] < 2.0 and worded.meta["sealed_frames"] == detector.sum() + 1
 
@@ -330,19 +330,19 @@ def test_word_recognition_hears_the_bilabials_of_the_words(monkeypatch):
     if current is not None and current.idle:
         current.close()
     with monkeypatch.context() as m:
-        m.setattr(ear, "_ready_helper", lambda: None)
+        m.setattr(ear, "HELPER", False)
         alone = ear.recognise_bilabials(long, words=True)
     assert len(alone) >= 5 and {p.phone for p in alone} <= {"P", "B", "M"}  # measured: 7 in the sample twice
     assert all(0.0 <= p.start < p.end <= long.size / 16000 for p in alone)
     helper = None
-    for _ in range(600):  # the helper (started by the call above, or before) loads
-        helper = ear._ready_helper()
-        if helper is not None:
+    for _ in range(600):  # the helper (started here, or before) loads
+        helper = ear._helper(True, words=True)
+        if helper is not None and helper.ready.is_set():
             break
         import time
 
         time.sleep(0.1)
-    assert helper is not None
+    assert helper is not None and helper.ready.is_set()
     listening = ear.listen(long, words=True)
     assert listening._helper is helper and listening.bilabials() == alone
     assert ear.recognise_bilabials(np.zeros(16000, np.float32), words=True) == []

@@ -39,8 +39,9 @@ def _ready(timeout: float = 60.0) -> ear.EarHelper:
     """This process's helper, once it has loaded."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if ear._ready_helper() is not None:
-            return ear.EarHelper._instances[os.getpid()]
+        helper = ear._helper(True)
+        if helper is not None and helper.ready.is_set():
+            return helper
         time.sleep(0.05)
     raise AssertionError("the ear's helper process never became ready")
 
@@ -48,7 +49,7 @@ def _ready(timeout: float = 60.0) -> ear.EarHelper:
 def _decoded_here(audio: np.ndarray) -> list:
     """What this process hears in ``audio`` decoding both parts itself."""
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(ear, "_ready_helper", lambda: None)
+        m.setattr(ear, "HELPER", False)
         return ear.recognise_bilabials(audio)
 
 
@@ -79,7 +80,7 @@ def test_the_helper_decodes_the_first_part_and_hears_what_this_process_would(lon
     cut = ear.cut_sample(long_speech)
     assert cut > 0
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(ear, "_ready_helper", lambda: None)
+        m.setattr(ear, "HELPER", False)
         sizes = _counting(m)
         alone = ear.recognise_bilabials(long_speech)
     assert sizes == [2 * (long_speech.size - cut), 2 * cut]  # both parts decoded here
@@ -181,7 +182,8 @@ def test_animate_starts_listening_before_it_samples_the_takes(long_speech, monke
     heard = model.heard_bilabials(long_speech, take.num_frames)
     from probtalk.bilabial import heard_frames
 
-    assert (heard == heard_frames(model.bilabial_net, long_speech, 25.0, take.num_frames)).all()
+    words = ear.recognise_bilabials(long_speech, words=True)  # the default ear: the words' p, b and m, no bar
+    assert (heard == heard_frames(model.bilabial_net, long_speech, 25.0, take.num_frames, words, 0.0)).all()
 
 
 def test_no_helper_where_it_could_not_lower_its_priority(long_speech, monkeypatch):
@@ -193,3 +195,81 @@ def test_no_helper_where_it_could_not_lower_its_priority(long_speech, monkeypatc
     sizes = _counting(monkeypatch)
     assert ear.recognise_bilabials(long_speech) == alone and len(sizes) == 2
     assert ear._STARTS[pid] == 0  # none started
+
+
+def test_a_short_clip_goes_whole_to_a_running_helper(long_speech, monkeypatch):
+    short = long_speech[: 3 * 16000]
+    assert ear.cut_sample(short) == 0
+    alone = _decoded_here(short)
+    helper = _ready()
+    sizes = _counting(monkeypatch)
+    listening = ear.listen(short)
+    assert listening._helper is helper
+    assert listening.bilabials() == alone and sizes == []  # the helper heard all of it
+    assert not helper.lock.locked()
+
+
+def test_a_short_clip_starts_no_helper(long_speech, monkeypatch):
+    pid = os.getpid()
+    if pid in ear.EarHelper._instances:
+        ear.EarHelper._instances[pid].close()
+    short = long_speech[: 3 * 16000]
+    sizes = _counting(monkeypatch)
+    heard = ear.recognise_bilabials(short)
+    assert sizes == [2 * short.size] and ear._STARTS[pid] == 0  # decoded here; nothing started
+    assert heard == _decoded_here(short)
+
+
+def test_a_helper_started_early_takes_the_first_clip_while_it_loads(long_speech, monkeypatch):
+    """``start_helper`` (``probtalk animate`` calls it before it loads the model): the first clip is sent
+    while the helper still loads its language model, and its reply is waited for."""
+    short = long_speech[: 3 * 16000]
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(ear, "HELPER", False)
+        alone = ear.recognise_bilabials(short, words=True)
+    assert alone  # measured: 3 p/b/m in the sample
+    pid = os.getpid()
+    if pid in ear.EarHelper._instances:
+        ear.EarHelper._instances[pid].close()
+    decoded_here: list[int] = []
+    monkeypatch.setattr(ear, "recognise_words", lambda pcm: decoded_here.append(len(pcm)) or [])
+    ear.start_helper(words=True)
+    helper = ear.EarHelper._instances[pid]
+    assert helper.proc.args[-1] == "words"  # it builds the word recogniser before it says it is ready
+    listening = ear.listen(short, words=True)
+    assert listening._helper is helper and listening._starting
+    assert listening.bilabials() == alone and decoded_here == []
+    ear.start_helper(words=True)
+    assert ear.EarHelper._instances[pid] is helper and ear._STARTS[pid] == 1  # running: not started twice
+
+
+def test_animate_command_starts_the_helper_before_the_model_loads(tmp_path, monkeypatch):
+    import probtalk.pipeline as pipeline
+    from probtalk.options import AnimateOptions
+
+    hello = Path(probtalk.__file__).parent / "assets" / "hello.wav"
+    order: list[object] = []
+    monkeypatch.setattr(ear, "start_helper", lambda words=False: order.append(("helper", words)))
+
+    def engine(job):
+        order.append("model")
+        raise SystemExit  # the model's load is all this test needs to see
+
+    monkeypatch.setattr(pipeline, "_engine", engine)
+
+    def run(**changes) -> list[object]:
+        order.clear()
+        fields = {"inputs": [hello], "out": tmp_path / "o", "emotions": ["neutral"], "options": AnimateOptions(),
+                  "formats": ["npz"], **changes}
+        with pytest.raises(SystemExit):
+            pipeline.run_job(pipeline.AnimateJob(**fields))
+        return list(order)
+
+    assert run() == [("helper", True), "model"]
+    assert run(options=AnimateOptions(listen="phones")) == [("helper", False), "model"]
+    assert run(text="hello") == ["model"]  # sealed from the transcript: no ear
+    assert run(options=AnimateOptions(seal_lips=False)) == ["model"]
+    speech = tmp_path / "line.wav"
+    speech.write_bytes(hello.read_bytes())
+    speech.with_suffix(".txt").write_text("a line", encoding="utf-8")
+    assert run(inputs=[speech]) == ["model"]  # every input has its transcript beside it

@@ -6,7 +6,7 @@ def test_listen_names_its_choices():
     from probtalk.errors import OptionError
     from probtalk.options import LISTEN_MODES, AnimateOptions
 
-    assert AnimateOptions().listen == "phones" and AnimateOptions(listen="words").listen == "words"
+    assert AnimateOptions().listen == "words" and AnimateOptions(listen="phones").listen == "phones"
     assert LISTEN_MODES == ("phones", "words")
     with pytest.raises(OptionError, match="listen must be one of phones, words"):
         AnimateOptions(listen="sentences")
@@ -24,8 +24,10 @@ def test_cli_listen_flag(tmp_path):
     hello = Path(probtalk.__file__).parent / "assets" / "hello.wav"
     bad = CliRunner().invoke(app, ["animate", str(hello), "-o", str(tmp_path / "bad"), "--listen", "loud"])
     assert bad.exit_code == 2 and "--listen must be one of phones, words" in bad.output and "Traceback" not in bad.output
-    res = CliRunner().invoke(app, ["animate", str(hello), "-o", str(tmp_path / "o"), "--listen", "words", "--seed", "1"])
-    assert res.exit_code == 0, res.output
-    (npz,) = sorted((tmp_path / "o").glob("*.npz"))
-    meta = Animation.load(npz).meta
-    assert meta["listen"] == "words" and meta["sealed_from"] == "audio"
+    for flags, listen in (([], "words"), (["--listen", "phones"], "phones")):
+        out = tmp_path / listen
+        res = CliRunner().invoke(app, ["animate", str(hello), "-o", str(out), "--seed", "1", *flags])
+        assert res.exit_code == 0, res.output
+        (npz,) = sorted(out.glob("*.npz"))
+        meta = Animation.load(npz).meta
+        assert meta["listen"] == listen and meta["sealed_from"] == "audio"

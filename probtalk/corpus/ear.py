@@ -1,11 +1,13 @@
-"""The lip seal's second ear: the p, b and m that free phone recognition hears, on two cores for long clips.
+"""The lip seal's second ear: the p, b and m that speech recognition hears, on two cores.
 
 The bilabial detector (:mod:`probtalk.bilabial`) learnt from synthetic voices, pocketsphinx's
 acoustic model from recorded human speech; offline, the audio-only lip seal listens with both
-(:func:`probtalk.bilabial.heard_frames`). Recognition (the allphone search of
-:func:`probtalk.corpus.align.recognise_phones`, pruned at ``EAR_BEAM``) takes about 0.04 s per
-second of speech on one core, four times what the motion model takes on two, and pocketsphinx
-holds Python's GIL while it decodes, so threads cannot share it. Instead:
+(:func:`probtalk.bilabial.heard_frames`). The ear recognises the words (``listen="words"``, the
+default: :func:`probtalk.corpus.align.recognise_words`, about 0.15 s per second of speech on one
+core) or the phones (``listen="phones"``: the allphone search of
+:func:`probtalk.corpus.align.recognise_phones`, pruned at ``EAR_BEAM``, about 0.04 s), several
+times what the motion model takes on two, and pocketsphinx holds Python's GIL while it decodes,
+so threads cannot share it. Instead:
 
 * a clip of :data:`SPLIT_SECONDS` or more is cut in two at a quiet point near its middle
   (:func:`cut_sample`), always at the same sample, so what is heard never depends on who
@@ -15,9 +17,12 @@ holds Python's GIL while it decodes, so threads cannot share it. Instead:
   this process runs the motion model and then decodes the second: ``animate`` starts listening
   (:func:`listen`) before it samples the takes and collects the phones (:meth:`Listening.bilabials`)
   when it seals them;
-* the helper starts on the first long clip and takes its share from the next one on (it needs
-  about 0.3 s to load); until it is ready, while another thread's clip is in it, where it cannot
-  start, or where it falls behind (:data:`TAKEOVER`), this process decodes both parts itself.
+* the helper starts on the first long clip (or earlier, :func:`start_helper`: ``probtalk animate``
+  starts it before it loads the model, so that it loads pocketsphinx's models on the second core
+  meanwhile) and takes its share as soon as it is ready; a clip shorter than
+  :data:`SPLIT_SECONDS` goes to it whole when it is running already;
+* while another thread's clip is in it, where it cannot start, or where it falls behind
+  (:data:`TAKEOVER`), this process decodes both parts itself.
 
 The helper's low priority is what lets it run beside the model: the model's two threads wait on
 each other, and at normal priority the helper, busy on one of the two cores, made the model take
@@ -79,6 +84,13 @@ LOST_SECONDS = 1.5
 #: is stopped and this process decodes the part itself.
 TAKEOVER = 2.0
 TAKEOVER_MIN_S = 0.1
+#: Seconds of decoding per second of speech this process allows the helper for a clip it sent there
+#: whole (it decodes no part itself to time the helper by), for phones and for words: about twice what
+#: each took on one core of the development machines (0.04 and 0.11).
+EXPECTED_RTF = {"phones": 0.1, "words": 0.25}
+#: The reply's wait allows this much more (s) when the helper was still starting as the part was sent
+#: (it loads pocketsphinx's models in 0.3 to 0.6 s).
+START_ALLOWANCE_S = 1.5
 #: Helper processes started per Python process at most (one that keeps dying, or keeps being
 #: stopped for being too slow, is given up: this process decodes everything itself).
 MAX_STARTS = 3
@@ -92,11 +104,12 @@ class EarHelper(HelperProcess):
     """The ear's helper process; a thread reads its replies, so the parent can see whether it is
     ready without waiting for it."""
 
-    def __init__(self) -> None:
+    def __init__(self, words: bool = False) -> None:
         # Run by path in isolated mode: the helper imports only pocketsphinx and the standard library.
         configs = {"phones": decoder_config("ear"), "words": decoder_config("words")}
         super().__init__([sys.executable, "-I", str(_HELPER_PATH), json.dumps(configs),
-                          "idle" if IDLE_PRIORITY else "normal"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                          "idle" if IDLE_PRIORITY else "normal", "words" if words else "phones"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         self.idle = IDLE_PRIORITY  # the scheduling class it was started in
         self.ready = threading.Event()
         self.replies: queue.Queue[dict[str, Any] | None] = queue.Queue()
@@ -145,21 +158,32 @@ class EarHelper(HelperProcess):
         return message
 
 
-def _ready_helper() -> EarHelper | None:
-    """This process's helper if it is ready for a part now; starts one if there is none (up to
-    :data:`MAX_STARTS` per process)."""
+def _helper(start: bool, words: bool = False) -> EarHelper | None:
+    """This process's helper, ready or still starting; with ``start``, one is started where there is none
+    (building the decoder of ``words`` first; up to :data:`MAX_STARTS` per process)."""
+    if not HELPER:
+        return None
     pid = os.getpid()
     current = EarHelper._instances.get(pid)
     if current is not None and current.proc.poll() is None:
-        return current if current.ready.is_set() else None
-    if _STARTS.get(pid, 0) >= MAX_STARTS or not sys.executable or not hasattr(os, "nice"):
+        return current
+    if not start or _STARTS.get(pid, 0) >= MAX_STARTS or not sys.executable or not hasattr(os, "nice"):
         return None  # (without os.nice, on Windows, the helper could not lower its priority below the model's)
     _STARTS[pid] = _STARTS.get(pid, 0) + 1
+    EarHelper._instances.clear()  # a forked child must not share its parent's pipe
     try:
-        EarHelper.instance()
+        current = EarHelper._instances[pid] = EarHelper(words)
     except OSError:  # no interpreter to start: decode here
         _STARTS[pid] = MAX_STARTS
-    return None
+        return None
+    return current
+
+
+def start_helper(words: bool = False) -> None:
+    """Start this process's helper now, so that it is ready for the first clip (``words``: build the word
+    recogniser first). ``probtalk animate`` calls this before it loads the model. Does nothing where the
+    helper is off (:data:`HELPER`), already running, or given up."""
+    _helper(True, words)
 
 
 def cut_sample(audio: np.ndarray) -> int:
@@ -203,17 +227,22 @@ class Listening:
 
     def __init__(self, pcm: bytes, cut: int, helper: EarHelper | None, words: bool = False) -> None:
         self._pcm, self._cut, self._helper, self.words = pcm, cut, helper, words
+        self._starting = helper is not None and not helper.ready.is_set()
         self._heard: list[Phone] | None = None
 
     def bilabials(self) -> list[Phone]:
         """The p, b and m heard, in seconds from the start of the clip."""
         if self._heard is None:
             offset = self._cut / AUDIO_SAMPLE_RATE
+            rest = len(self._pcm) / 2 / AUDIO_SAMPLE_RATE - offset
             start = time.perf_counter()
             tail = [Phone(p.start + offset, p.end + offset, p.phone)
                     for p in _decode(self._pcm[2 * self._cut :], None, self.words)]
-            per_second = (time.perf_counter() - start) / max(len(self._pcm) / 2 / AUDIO_SAMPLE_RATE - offset, 1e-3)
-            reply = self._collect(TAKEOVER * per_second * offset + TAKEOVER_MIN_S) if self._cut else None
+            # the helper's allowance: as long as this process took per second of its own part, or (a
+            # clip sent whole) the expected time
+            per_second = (time.perf_counter() - start) / rest if rest > 0 else EXPECTED_RTF[_mode(self.words)]
+            allowance = TAKEOVER * per_second * offset + TAKEOVER_MIN_S + (START_ALLOWANCE_S if self._starting else 0.0)
+            reply = self._collect(allowance) if self._cut else None
             head = _decode(self._pcm[: 2 * self._cut], reply, self.words)
             self._heard = [p for p in head + tail if p.phone in BILABIALS]
         return list(self._heard)
@@ -248,13 +277,19 @@ def listen(audio: np.ndarray, words: bool = False) -> Listening:
         return Listening(b"", 0, None, words)
     pcm = pcm16(audio, ALIGN_DITHER)
     cut = cut_sample(audio)
-    helper = _ready_helper() if cut and HELPER else None
+    helper = _helper(start=bool(cut), words=words)
+    if not cut:  # a short clip goes to a helper that is running already, whole
+        cut = audio.size if helper is not None else 0
     if helper is not None and not helper.lock.acquire(blocking=False):
         helper = None  # another thread's clip is in it
     if helper is not None and not helper.submit(pcm[: 2 * cut], words):
         helper.lock.release()
         helper = None
     return Listening(pcm, cut, helper, words)
+
+
+def _mode(words: bool) -> str:
+    return "words" if words else "phones"
 
 
 def recognise_bilabials(audio: np.ndarray, words: bool = False) -> list[Phone]:

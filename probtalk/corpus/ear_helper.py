@@ -7,9 +7,11 @@ model). :class:`probtalk.corpus.ear.EarHelper` runs it as ``python -I ear_helper
 (by path, so that the ``probtalk`` package is never imported), where ``<keywords>`` is the JSON of
 the pocketsphinx ``Decoder`` keywords of each mode, ``{"phones": {...}, "words": {...}}``
 (:func:`probtalk.corpus.align.decoder_config`), followed by
-"idle" (the default) or "normal" for its priority, and it speaks this protocol on stdin/stdout:
+"idle" (the default) or "normal" for its priority and, optionally, the mode whose decoder it builds
+before it is ready ("phones", the default, or "words"; the other is built on its first request), and
+it speaks this protocol on stdin/stdout:
 
-* start: helper -> ``{"ready": true}`` + newline once its decoder is built, or ``{"error": message}``
+* start: helper -> ``{"ready": true}`` + newline once that decoder is built, or ``{"error": message}``
   + newline and exit;
 * request: parent -> uint32 (little-endian) byte count, a mode byte (0: free phone recognition,
   1: word recognition then the phone alignment of the words), then that many bytes of 16 kHz
@@ -50,16 +52,17 @@ def _lowest_priority() -> None:
 
 def main(argv: list[str]) -> None:
     """Serve requests on stdin until it closes; ``argv[1]`` holds the decoder keywords of each mode as JSON,
-    ``argv[2]`` "idle" (the lowest priority) or "normal"."""
+    ``argv[2]`` "idle" (the lowest priority) or "normal", ``argv[3]`` (optional) the mode to build first."""
     if len(argv) < 3 or argv[2] != "normal":
         _lowest_priority()
+    first = argv[3] if len(argv) > 3 else "phones"
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything the C library prints goes to stderr, never into the protocol
     try:
         from pocketsphinx import Decoder
 
         configs = json.loads(argv[1])
-        decoders = {"phones": Decoder(**configs["phones"])}
+        decoders = {first: Decoder(**configs[first])}
     except Exception as e:  # noqa: BLE001 - any failure to start is reported to the parent, which decodes itself
         _send(out, {"error": f"{type(e).__name__}: {e}"})
         return
@@ -75,7 +78,7 @@ def main(argv: list[str]) -> None:
             return
         kind = "words" if mode == WORDS else "phones"
         try:
-            if kind not in decoders:  # the language model loads on the first request for words
+            if kind not in decoders:  # the other mode's decoder is built on its first request
                 decoders[kind] = Decoder(**configs[kind])
             segments = word_phone_segments(decoders[kind], pcm) if kind == "words" else _phones(decoders[kind], pcm)
         except RuntimeError as e:

@@ -158,12 +158,12 @@ class RuntimeModel:
 
     def seal(self, motions: list[np.ndarray], wav: np.ndarray, aligned: np.ndarray | None,
              enabled: bool, reference: np.ndarray | None = None,
-             words: bool = False) -> tuple[list[np.ndarray], int, str | None, int]:
+             words: bool = True) -> tuple[list[np.ndarray], int, str | None, int]:
         """Close the lips on every p, b and m of each take (see :mod:`probtalk.lipseal`).
 
         The frames come from the transcript's alignment when there is one (``aligned``: bool [T], the
         shown frames inside an aligned p, b or m), else from the model's bilabial detector
-        (:mod:`probtalk.bilabial`) and free phone recognition (:meth:`heard_bilabials`); a model
+        (:mod:`probtalk.bilabial`) and speech recognition (:meth:`heard_bilabials`); a model
         without a detector, or trained on another rig, leaves audio-only takes as they are. Without a
         transcript, sampled takes also keep the brief closures of their deterministic take
         (``reference``, sealed the same way; :meth:`LipSeal.short_closures`): where the model is surest
@@ -192,12 +192,12 @@ class RuntimeModel:
         sealed = [seal.seal_frames(m, marked) for m in motions]
         return [m for m, _ in sealed], sealed[0][1] - shared, source, shared
 
-    def heard_bilabials(self, wav: np.ndarray, frames: int, words: bool = False) -> np.ndarray:
+    def heard_bilabials(self, wav: np.ndarray, frames: int, words: bool = True) -> np.ndarray:
         """bool [frames]: where the audio-only seal closes the lips, heard by the bilabial detector and by
-        free phone recognition (:func:`probtalk.bilabial.heard_frames`; the recognition :meth:`listen_ahead`
+        speech recognition (:func:`probtalk.bilabial.heard_frames`; the recognition :meth:`listen_ahead`
         started, if it was this clip's). The last clip's marks are kept, so animating one clip in several
         emotions listens once (as :meth:`transcript` aligns once). ``words``: the ear recognises words
-        (``listen="words"``, :mod:`probtalk.corpus.ear`)."""
+        (``listen="words"``, the default; False: phones, :mod:`probtalk.corpus.ear`)."""
         from probtalk.bilabial import RECOGNISED_MIN_P, heard_frames
 
         key = (frames, words, *_clip_key(wav))
@@ -215,8 +215,8 @@ class RuntimeModel:
             self._last_heard = cached
         return cached[1].copy()
 
-    def listen_ahead(self, wav: np.ndarray, words: bool = False) -> Listening | None:
-        """Start free phone recognition of a clip whose seal marks are not kept yet, so that its helper
+    def listen_ahead(self, wav: np.ndarray, words: bool = True) -> Listening | None:
+        """Start speech recognition of a clip whose seal marks are not kept yet, so that its helper
         process decodes while the takes are sampled (:mod:`probtalk.corpus.ear`); None if they are kept."""
         from probtalk.corpus import ear
 
