@@ -407,7 +407,7 @@ class AnimateOptions:
             which ("transcript", "audio" or None).
         listen: how the audio-only seal hears p, b and m beside its detector (:data:`LISTEN_MODES`):
             "words" (the default) recognises the words and seals the p, b and m of their
-            pronunciations; "phones" recognises phones: faster (RTF about 0.04 against 0.1 for a
+            pronunciations; "phones" recognises phones: faster (RTF about 0.03 against 0.08 for a
             10 s clip on two cores), but on real human speech it hears far fewer of them.
             Unused with a transcript and in streams. Meta ``listen``.
         head_motion: scale of the head motion, 0..2 (1 = as learned; 0 = the neck stays exactly still).
