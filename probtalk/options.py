@@ -408,7 +408,9 @@ class AnimateOptions:
         listen: how the audio-only seal hears p, b and m beside its detector (:data:`LISTEN_MODES`):
             "words" (the default) recognises the words and seals the p, b and m of their
             pronunciations; "phones" recognises phones: faster (RTF about 0.03 against 0.08 for a
-            10 s clip on two cores), but on real human speech it hears far fewer of them.
+            10 s clip on two cores), but on real human speech it hears far fewer of them. The
+            word recogniser knows English only: for speech in another language "phones" seals
+            fewer frames away from any p, b or m.
             Unused with a transcript and in streams. Meta ``listen``.
         head_motion: scale of the head motion, 0..2 (1 = as learned; 0 = the neck stays exactly still).
         blinks: add seeded blinks (10-25 a minute, following pauses and phrase ends).
