@@ -69,7 +69,7 @@ from probtalk.eval.evaluate import motion_to_vertices
 from probtalk.eval.lipsync import CLOSED_GAP_M, OPEN_GAP_M, lip_gap, phone_midpoints
 from probtalk.flame import load_rig
 from probtalk.flame.layer import FlameLayer
-from probtalk.lipseal import LipSeal, shown_bilabials, widen_to_heard
+from probtalk.lipseal import LipSeal, open_vowel_centres, shown_bilabials, widen_to_heard
 from probtalk.models.checkpoint import load_checkpoint
 from probtalk.models.phone_tokens import phone_tokens
 from probtalk.train.augment import moved_voice
@@ -139,12 +139,18 @@ def _score(sc: Scores, takes: np.ndarray, det: np.ndarray | None, gt_motion: np.
     sc.speed_ratio.append(float(v_pred / max(v_gt, 1e-12)))
 
 
-def _audio_sealed(seal: LipSeal, takes: np.ndarray, det: np.ndarray, heard: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _audio_sealed(seal: LipSeal, takes: np.ndarray, det: np.ndarray, heard: np.ndarray,
+                  phones: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     """What ``animate()`` gives without a transcript (:meth:`probtalk.runtime.model.RuntimeModel.seal`): the takes
-    sealed where the detector hears p/b/m and at the sealed deterministic take's brief closures; and that take."""
+    sealed where the detector hears p/b/m and at the sealed deterministic take's brief closures, and opened
+    at the open vowels of the words heard (``phones``; none with phones); and that take."""
     det_sealed = seal.seal_frames(det, heard)[0]
-    marks = heard | seal.short_closures(det_sealed)[: heard.size]
-    return np.stack([seal.seal_frames(m, marks)[0] for m in takes]), det_sealed
+    closures = seal.short_closures(det_sealed)[: heard.size]
+    marks = heard | closures
+    centres = open_vowel_centres(phones, 25.0, heard.size, avoid=heard)
+    det_opened = seal.open_frames(det_sealed, centres)[0]
+    centres &= ~closures  # a shared closure stays shut
+    return np.stack([seal.open_frames(seal.seal_frames(m, marks)[0], centres)[0] for m in takes]), det_opened
 
 
 def _style(talker: Any, sample: Any) -> Any:
@@ -152,14 +158,17 @@ def _style(talker: Any, sample: Any) -> Any:
     return talker.vocabulary.make(EMOTIONS[int(sample.emotion)], float(sample.intensity), speaker)
 
 
-def _heard(detector: BilabialNet, audio: np.ndarray, frames: int, ear: str) -> np.ndarray:
-    """The audio-only seal's frames as ``animate()`` marks them: ``ear`` "words" (``listen="words"``, the
-    default: the p, b and m of recognised words, no bar) or "phones" (``listen="phones"``)."""
-    from probtalk.corpus.ear import recognise_bilabials
+def _heard(detector: BilabialNet, audio: np.ndarray, frames: int, ear: str) -> tuple[np.ndarray, list[Any]]:
+    """The audio-only seal's frames as ``animate()`` marks them, and the phones whose open vowels it opens:
+    ``ear`` "words" (``listen="words"``, the default: the p, b and m of recognised words, no bar; the
+    words' phones) or "phones" (``listen="phones"``; no phones)."""
+    from probtalk.corpus.ear import BILABIALS, listen
 
     words = ear == "words"
-    return heard_frames(detector, audio, 25.0, frames, recognise_bilabials(audio, words),
-                        0.0 if words else RECOGNISED_MIN_P)
+    phones = listen(audio, words).phones()
+    marks = heard_frames(detector, audio, 25.0, frames, [p for p in phones if p.phone in BILABIALS],
+                         0.0 if words else RECOGNISED_MIN_P)
+    return marks, phones if words else []
 
 
 def _check_id(ear: BilabialNet | None) -> str:
@@ -251,8 +260,8 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                 conds = ["audio"] + (["text"] if args.text != "off" and talker.uses_phones else [])
                 near = (detectors[name].frames(sample.audio, 25.0, len(sample.motion))
                         if detectors[name] is not None else None)  # the transcript seal's widening: the detector
-                heard = (_heard(detectors[name], sample.audio, len(sample.motion), args.ear)
-                         if detectors[name] is not None and args.ear != "detector" else near)
+                heard, heard_phones = (_heard(detectors[name], sample.audio, len(sample.motion), args.ear)
+                                       if detectors[name] is not None and args.ear != "detector" else (near, []))
                 for cond in conds:
                     ph = None
                     if cond == "text" and text_phones is not None:
@@ -266,7 +275,7 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                         _score(sc, takes.numpy(), det[0].numpy(), sample.motion, sample.phones, layer, rig, regions,
                                full=True)
                         if cond == "audio" and heard is not None:  # what animate() gives
-                            sealed, det_sealed = _audio_sealed(seal, takes.numpy(), det[0].numpy(), heard)
+                            sealed, det_sealed = _audio_sealed(seal, takes.numpy(), det[0].numpy(), heard, heard_phones)
                             _score(cells.setdefault((name, "audio+seal", t), Scores()), sealed, det_sealed,
                                    sample.motion, sample.phones, layer, rig, regions, full=True)
                         if cond == "text":  # what animate(text=...) gives: the lips sealed on the aligned p/b/m;
@@ -275,10 +284,13 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                                 shown = shown_bilabials(text_phones or [], 25.0, len(sample.motion))
                                 if near is not None:
                                     shown = widen_to_heard(shown, near)
-                                sealed = np.stack([seal.seal_frames(m, shown)[0] for m in takes.numpy()])
-                                det_sealed = seal.seal_frames(det[0].numpy(), shown)[0]
+                                centres = open_vowel_centres(text_phones or [], 25.0, len(sample.motion), avoid=shown)
+                                sealed = np.stack([seal.open_frames(seal.seal_frames(m, shown)[0], centres)[0]
+                                                   for m in takes.numpy()])
+                                det_sealed = seal.open_frames(seal.seal_frames(det[0].numpy(), shown)[0], centres)[0]
                             elif heard is not None:
-                                sealed, det_sealed = _audio_sealed(seal, takes.numpy(), det[0].numpy(), heard)
+                                sealed, det_sealed = _audio_sealed(seal, takes.numpy(), det[0].numpy(), heard,
+                                                                   heard_phones)
                             else:
                                 sealed, det_sealed = takes.numpy(), det[0].numpy()
                             _score(cells.setdefault((name, "text+seal", t), Scores()), sealed, det_sealed,

@@ -404,7 +404,9 @@ class AnimateOptions:
             detector hears them (:mod:`probtalk.bilabial`; models that ship none leave audio-only
             takes alone), and then also, in sampled takes, where the deterministic take closes
             briefly between open lips (meta ``shared_closure_frames``). Meta ``sealed_from`` says
-            which ("transcript", "audio" or None).
+            which ("transcript", "audio" or None). It also opens the jaw at the centre of each
+            open vowel of the transcript or of the recognised words (``listen="words"``) until
+            the lips part at least 7 mm (meta ``opened_vowel_frames``).
         listen: how the audio-only seal hears p, b and m beside its detector (:data:`LISTEN_MODES`):
             "words" (the default) recognises the words and seals the p, b and m of their
             pronunciations; "phones" recognises phones: faster (RTF about 0.03 against 0.08 for a

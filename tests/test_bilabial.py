@@ -225,10 +225,13 @@ class _HeardByStandIn:
     """A stand-in for :class:`probtalk.corpus.ear.Listening` that hears the phones it is given."""
 
     def __init__(self, phones) -> None:
-        self.phones, self.closed = phones, False
+        self.heard, self.closed = phones, False
 
     def bilabials(self):
-        return list(self.phones)
+        return list(self.heard)
+
+    def phones(self):
+        return list(self.heard)
 
     def close(self) -> None:
         self.closed = True
@@ -526,3 +529,38 @@ def test_streams_seal_the_lips_where_the_detector_hears_bilabials(model, bilabia
         assert np.mean(gaps[heard] < 2.0) >= 0.85 > np.mean(open_gaps[heard] < 2.0)
         far = np.convolve(heard, np.ones(2 * 4 + 1), mode="same") == 0
         assert np.mean(np.abs(s.expression[far] - p.expression[far]).max(axis=1) < 1e-6) > 0.95
+
+
+def test_the_seal_opens_the_open_vowels_of_the_words_heard_and_of_the_transcript(model, bilabial_speech, monkeypatch):
+    import probtalk.corpus.ear as ear
+    from probtalk.corpus.phones import Phone
+
+    audio, _ = bilabial_speech
+    monkeypatch.setattr(model, "_last_heard", None, raising=False)
+    monkeypatch.setattr(ear, "listen", lambda wav, words=False: _HeardByStandIn([]))
+    plain = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
+    assert plain.meta["opened_vowel_frames"] == 0  # no words heard: nothing opened
+    gaps = _gaps_mm(plain)
+    marked = model.heard_bilabials(audio, plain.num_frames)
+    near = np.convolve(marked, np.ones(3), mode="same") > 0
+    shut = [k for k in range(3, plain.num_frames - 3) if 2.0 < gaps[k] < 5.0 and not near[k]]
+    assert shut, "a frame the take leaves less open than a vowel, away from the seals"
+    k = shut[len(shut) // 2]
+    vowel = [Phone((k - 1.5) / 25.0, (k + 1.5) / 25.0, "AA")]  # an open vowel centred on frame k
+    model._last_heard = None
+    monkeypatch.setattr(ear, "listen", lambda wav, words=False: _HeardByStandIn(vowel if words else []))
+    opened = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
+    assert opened.meta["opened_vowel_frames"] == 1 and _gaps_mm(opened)[k] > 6.0  # the benchmarks' open bar
+    far = np.abs(np.arange(plain.num_frames) - k) > 1
+    np.testing.assert_array_equal(opened.jaw_pose[far], plain.jaw_pose[far])  # the rest of the take is as it was
+    model._last_heard = None
+    phones = model.animate(audio, 16000, deterministic=True, blinks=False, listen="phones")[0]
+    assert phones.meta["opened_vowel_frames"] == 0  # free phone recognition's vowels are not trusted
+    assert model.animate(audio, 16000, deterministic=True, blinks=False, seal_lips=False)[0].meta["opened_vowel_frames"] == 0
+    # the transcript's aligned vowels open the same way
+    motion = np.concatenate([plain.expression[:, :50], plain.jaw_pose], 1)
+    aligned = np.zeros(plain.num_frames, bool)
+    takes, _, source, _, count = model.seal([motion], audio, aligned, True, vowels=vowel)
+    assert source == "transcript" and count == 1
+    seal = model.lip_seal()
+    assert np.linalg.norm(seal.lip_vector(takes[0][k : k + 1]), axis=1)[0] >= 6.99

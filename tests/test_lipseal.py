@@ -141,3 +141,41 @@ def test_the_transcript_seal_follows_a_closure_heard_beside_the_aligned_phone():
     assert np.flatnonzero(widen_to_heard(aligned, heard, reach=2)).tolist() == [3, 4, 5, 6]
     assert np.flatnonzero(widen_to_heard(aligned, heard[:5])).tolist() == [3, 4]  # a shorter detector output
     assert not widen_to_heard(np.zeros(12, bool), heard).any()  # nothing aligned: nothing heard counts
+
+
+def test_open_vowel_centres_are_the_frames_nearest_each_open_vowels_midpoint():
+    from probtalk.lipseal import open_vowel_centres
+
+    phones = [(0.0, 0.2, "AA1"), (0.2, 0.28, "M"), (0.28, 0.6, "IY1"), (0.6, 0.84, "AE0"), (0.84, 1.0, "B"),
+              (1.0, 1.2, "AH")]
+    centres = open_vowel_centres(phones, 25.0, 30)
+    assert list(np.flatnonzero(centres)) == [2, 18, 28]  # AA, AE and AH; not IY, not the bilabials
+    sealed = np.zeros(30, bool)
+    sealed[19] = True  # a seal beside the AE's centre
+    assert list(np.flatnonzero(open_vowel_centres(phones, 25.0, 30, avoid=sealed))) == [2, 28]
+    assert not open_vowel_centres(phones, 25.0, 0).size
+
+
+def test_open_frames_part_the_lips_at_an_open_vowels_centre(rig, seal):
+    from probtalk.lipseal import OPEN_MM, OPEN_SPARE_MM
+
+    motion = _open_mouth(rig, 30)
+    motion[:, MOTION_JAW.start] = 0.04  # about 5 mm open ...
+    motion[12:15, MOTION_JAW.start] = 0.2  # ... but wide around frame 13
+    motion[21] *= 0.0  # shut at rest
+    before = np.linalg.norm(seal.lip_vector(motion), axis=1)
+    assert OPEN_SPARE_MM < before[5] < OPEN_MM - 1.5 and before[13] > OPEN_MM + 2 and before[21] < OPEN_SPARE_MM
+    frames = np.zeros(30, bool)
+    frames[[5, 13, 20]] = True
+    opened, count = seal.open_frames(motion, frames)
+    after = np.linalg.norm(seal.lip_vector(opened), axis=1)
+    assert count == 2  # frame 13 was open wide enough already
+    np.testing.assert_allclose(after[[5, 20]], OPEN_MM, atol=0.05)
+    assert _gap_mm(rig, opened)[[5, 20]].min() > 6.0  # the benchmarks' open bar, through the FLAME layer
+    change = opened - motion
+    assert not np.delete(change, MOTION_JAW.start, axis=1).any()  # only the jaw's opening rotation moves
+    jaw = change[:, MOTION_JAW.start]
+    assert (jaw >= 0).all() and jaw[13] == 0
+    np.testing.assert_allclose(jaw[[4, 6, 19]], 0.5 * jaw[[5, 5, 20]], rtol=1e-5)  # neighbours open by half ...
+    assert jaw[21] == 0  # ... unless shut: a closure there stays
+    assert not jaw[np.setdiff1d(np.arange(30), [4, 5, 6, 19, 20])].any()

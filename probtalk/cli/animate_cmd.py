@@ -76,8 +76,8 @@ def animate(
     ),
     seal_lips: bool = typer.Option(
         DEFAULTS.seal_lips, "--seal-lips/--no-seal-lips",
-        help="Close the lips on every p, b and m: aligned from the transcript, or heard by the model's "
-        "bilabial detector without one (default on).",
+        help="Close the lips on every p, b and m (and open them on open vowels): aligned from the transcript, "
+        "or heard by the model's bilabial detector and speech recognition without one (default on).",
     ),
     listen: str = typer.Option(
         DEFAULTS.listen, "--listen",

@@ -232,6 +232,11 @@ class Listening:
 
     def bilabials(self) -> list[Phone]:
         """The p, b and m heard, in seconds from the start of the clip."""
+        return [p for p in self.phones() if p.phone in BILABIALS]
+
+    def phones(self) -> list[Phone]:
+        """Every phone heard (with words: the phones of the words recognised), in seconds from the start
+        of the clip."""
         if self._heard is None:
             offset = self._cut / AUDIO_SAMPLE_RATE
             rest = len(self._pcm) / 2 / AUDIO_SAMPLE_RATE - offset
@@ -244,7 +249,7 @@ class Listening:
             allowance = TAKEOVER * per_second * offset + TAKEOVER_MIN_S + (START_ALLOWANCE_S if self._starting else 0.0)
             reply = self._collect(allowance) if self._cut else None
             head = _decode(self._pcm[: 2 * self._cut], reply, self.words)
-            self._heard = [p for p in head + tail if p.phone in BILABIALS]
+            self._heard = head + tail
         return list(self._heard)
 
     def close(self) -> None:

@@ -34,6 +34,7 @@ from probtalk.vocabulary import StyleNames
 if TYPE_CHECKING:
     from probtalk.bilabial import BilabialNet
     from probtalk.corpus.ear import Listening
+    from probtalk.corpus.phones import Phone
     from probtalk.lipseal import LipSeal
 
 logger = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ class RuntimeModel:
         style = self.style_inputs(opts.emotion, opts.intensity, opts.speaker)
         wav = load_audio(audio, sample_rate)
         seed = opts.seed if opts.seed is not None else secrets.randbits(31)
-        phones, shown, text_meta = self.transcript(wav, opts.text)
+        phones, shown, vowels, text_meta = self.transcript(wav, opts.text)
         # Audio-only sealing shares the deterministic take's brief closures with sampled takes (see seal).
         shares = opts.seal_lips and shown is None and self.bilabial_net is not None and self.lip_seal() is not None
         listening = self.listen_ahead(wav, opts.listen == "words") if shares else None  # the seal's second ear decodes while the model runs
@@ -140,13 +141,14 @@ class RuntimeModel:
                 window_seconds=opts.window_seconds, overlap_seconds=opts.overlap_seconds, phones=phones,
                 performance=self.performance_vector(opts.performance), reference=shares,
             )
-            motions, sealed, sealed_from, shared = self.seal(motions, wav, shown, opts.seal_lips, reference,
-                                                             opts.listen == "words")
+            motions, sealed, sealed_from, shared, opened = self.seal(motions, wav, shown, opts.seal_lips, reference,
+                                                                     opts.listen == "words", vowels)
         finally:
             if listening is not None:
                 listening.close()
         meta = {**self.take_meta(opts, style, seed), **text_meta, "seal_lips": opts.seal_lips, "sealed_frames": sealed,
-                "sealed_from": sealed_from, "listen": opts.listen if sealed_from == "audio" else None, "shared_closure_frames": shared}
+                "sealed_from": sealed_from, "listen": opts.listen if sealed_from == "audio" else None, "shared_closure_frames": shared,
+                "opened_vowel_frames": opened}
         if isinstance(audio, str | os.PathLike):
             meta["audio"] = Path(audio).name
             meta["audio_sha256"] = audio_sha256(audio)
@@ -158,7 +160,7 @@ class RuntimeModel:
 
     def seal(self, motions: list[np.ndarray], wav: np.ndarray, aligned: np.ndarray | None,
              enabled: bool, reference: np.ndarray | None = None,
-             words: bool = True) -> tuple[list[np.ndarray], int, str | None, int]:
+             words: bool = True, vowels: list[Phone] | None = None) -> tuple[list[np.ndarray], int, str | None, int, int]:
         """Close the lips on every p, b and m of each take (see :mod:`probtalk.lipseal`).
 
         The frames come from the transcript's alignment when there is one (``aligned``: bool [T], the
@@ -169,28 +171,42 @@ class RuntimeModel:
         (``reference``, sealed the same way; :meth:`LipSeal.short_closures`): where the model is surest
         of a p, b or m, every take closes, and the takes differ elsewhere.
 
+        Then, at the frame nearest the centre of each open vowel of the transcript's alignment
+        (``vowels``: its phones) or of the recognised words (``words``; :meth:`heard_phones`), away
+        from the sealed frames (:func:`probtalk.lipseal.open_vowel_centres`), the jaw opens until the
+        lips part at least :data:`probtalk.lipseal.OPEN_MM` (:meth:`LipSeal.open_frames`).
+
         Returns:
             (the takes, frames sealed fully in each from the transcript or detector, "transcript" /
-            "audio" / None for what said where, frames sealed as the deterministic take's closures).
+            "audio" / None for what said where, frames sealed as the deterministic take's closures,
+            open-vowel centres held open).
         """
+        from probtalk.lipseal import open_vowel_centres
+
         seal = self.lip_seal() if enabled and motions else None
         if seal is None:
-            return motions, 0, None, 0
+            return motions, 0, None, 0, 0
         if aligned is not None:
             source, marked = "transcript", aligned
         elif self.bilabial_net is not None:
             source, marked = "audio", self.heard_bilabials(wav, motions[0].shape[0], words)
+            vowels = self.heard_phones(wav, motions[0].shape[0]) if words else None
         else:
-            return motions, 0, None, 0
+            return motions, 0, None, 0, 0
         shared = 0
+        centres = open_vowel_centres(vowels or (), self.fps, motions[0].shape[0], avoid=marked)
         if source == "audio" and reference is not None:
             closures = seal.short_closures(seal.seal_frames(reference, marked)[0])
             n = min(marked.size, closures.size)
             shared = int((closures[:n] & ~marked[:n]).sum())
             marked = marked.copy()
             marked[:n] |= closures[:n]
+            centres[: min(n, centres.size)] &= ~closures[: min(n, centres.size)]  # a shared closure stays shut
         sealed = [seal.seal_frames(m, marked) for m in motions]
-        return [m for m, _ in sealed], sealed[0][1] - shared, source, shared
+        takes = [m for m, _ in sealed]
+        if centres.any():
+            takes = [seal.open_frames(m, centres)[0] for m in takes]
+        return takes, sealed[0][1] - shared, source, shared, int(centres.sum())
 
     def heard_bilabials(self, wav: np.ndarray, frames: int, words: bool = True) -> np.ndarray:
         """bool [frames]: where the audio-only seal closes the lips, heard by the bilabial detector and by
@@ -198,22 +214,32 @@ class RuntimeModel:
         started, if it was this clip's). The last clip's marks are kept, so animating one clip in several
         emotions listens once (as :meth:`transcript` aligns once). ``words``: the ear recognises words
         (``listen="words"``, the default; False: phones, :mod:`probtalk.corpus.ear`)."""
+        return self._heard(wav, frames, words)[1].copy()
+
+    def heard_phones(self, wav: np.ndarray, frames: int, words: bool = True) -> list[Phone]:
+        """Every phone the ear heard in the clip of :meth:`heard_bilabials` (with ``words``: the phones of
+        the words recognised), in seconds from its start."""
+        return list(self._heard(wav, frames, words)[2])
+
+    def _heard(self, wav: np.ndarray, frames: int, words: bool) -> tuple[Any, np.ndarray, list[Phone]]:
         from probtalk.bilabial import RECOGNISED_MIN_P, heard_frames
+        from probtalk.corpus.ear import BILABIALS
 
         key = (frames, words, *_clip_key(wav))
         cached = getattr(self, "_last_heard", None)
         if cached is None or cached[0] != key:
             pending, self._listening = getattr(self, "_listening", None), None
             if pending is not None and pending[0] == key[1:]:
-                recognised = pending[1].bilabials()
+                phones = pending[1].phones()
             else:
-                from probtalk.corpus.ear import recognise_bilabials
+                from probtalk.corpus.ear import listen
 
-                recognised = recognise_bilabials(wav, words)
-            cached = (key, heard_frames(self.bilabial_net, wav, self.fps, frames, recognised,
-                                        0.0 if words else RECOGNISED_MIN_P))
+                phones = listen(wav, words).phones()
+            recognised = [p for p in phones if p.phone in BILABIALS]
+            marks = heard_frames(self.bilabial_net, wav, self.fps, frames, recognised, 0.0 if words else RECOGNISED_MIN_P)
+            cached = (key, marks, phones)
             self._last_heard = cached
-        return cached[1].copy()
+        return cached
 
     def listen_ahead(self, wav: np.ndarray, words: bool = True) -> Listening | None:
         """Start speech recognition of a clip whose seal marks are not kept yet, so that its helper
@@ -234,11 +260,14 @@ class RuntimeModel:
 
         return lip_seal_for(self.rig_id)
 
-    def transcript(self, wav: np.ndarray, text: str | None) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]:
+    def transcript(
+        self, wav: np.ndarray, text: str | None
+    ) -> tuple[np.ndarray | None, np.ndarray | None, list[Phone] | None, dict[str, Any]]:
         """From a transcript: per-frame phone tokens int64 [T] (the model input), the shown frames inside an
         aligned p, b or m bool [T] (the lip seal's, :func:`probtalk.lipseal.shown_bilabials`, and with a
-        bilabial detector the frames beside them it hears, :func:`probtalk.lipseal.widen_to_heard`), and
-        what the meta records; (None, None, meta) for audio only.
+        bilabial detector the frames beside them it hears, :func:`probtalk.lipseal.widen_to_heard`), the
+        aligned phones (whose open vowels the seal opens, :meth:`seal`), and what the meta records;
+        (None, None, None, meta) for audio only.
 
         A model without a phone input, or a transcript that does not fit the speech (see
         :func:`probtalk.transcript.align_transcript`), gives None and one warning line.
@@ -249,7 +278,7 @@ class RuntimeModel:
             InputError: the transcript has no words.
         """
         if text is None:
-            return None, None, {"text_used": False}
+            return None, None, None, {"text_used": False}
         key = (text, *_clip_key(wav))
         cached = getattr(self, "_last_transcript", None)
         if cached is not None and cached[0] == key:
@@ -258,10 +287,12 @@ class RuntimeModel:
         self._last_transcript = (key, result)
         return result
 
-    def _align(self, wav: np.ndarray, text: str) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]:
+    def _align(
+        self, wav: np.ndarray, text: str
+    ) -> tuple[np.ndarray | None, np.ndarray | None, list[Phone] | None, dict[str, Any]]:
         if not self.backend.phone_input:
             logger.warning("model %s takes no transcript; animating from the audio alone", self.name)
-            return None, None, {"text_used": False, "text_ignored": "the model takes no transcript"}
+            return None, None, None, {"text_used": False, "text_ignored": "the model takes no transcript"}
         from probtalk.lipseal import shown_bilabials, widen_to_heard
         from probtalk.models.phone_tokens import phone_tokens
         from probtalk.transcript import align_transcript
@@ -269,7 +300,7 @@ class RuntimeModel:
         fit = align_transcript(wav, text, self.bilabial_net, self.fps)
         if not fit.used:
             logger.warning("transcript ignored: %s; animating from the audio alone", fit.reason)
-            return None, None, {"text_used": False, "text_ignored": fit.reason}
+            return None, None, None, {"text_used": False, "text_ignored": fit.reason}
         frames = frames_for(wav.size, self.fps)
         tokens = phone_tokens(fit.phones or [], self.fps, frames)
         meta = {"text_used": True, "text_fit": round(fit.fit, 3), "text_uncovered": round(fit.uncovered, 3)}
@@ -278,7 +309,7 @@ class RuntimeModel:
         shown = shown_bilabials(fit.phones or [], self.fps, frames)
         if self.bilabial_net is not None:  # the seal follows a closure heard a frame past the aligned phone
             shown = widen_to_heard(shown, self.bilabial_net.frames(wav, self.fps, frames))
-        return tokens, shown, meta
+        return tokens, shown, list(fit.phones or []), meta
 
     def run_stream(self, sample_rate: int, opts: AnimateOptions, stream_options: StreamOptions) -> Stream:
         """A new :class:`Stream` with validated options."""
