@@ -166,11 +166,11 @@ class LipSeal:
         raise_by = np.zeros(out.shape[0])
         raise_by[need] = (-vs[need] + np.sqrt(np.maximum(vs[need] ** 2 - ss * (vv[need] - OPEN_MM**2), 0.0))) / ss
         raise_by = np.maximum(raise_by, 0.0)
-        shared = np.zeros_like(raise_by)
-        shared[1:] = np.maximum(shared[1:], 0.5 * raise_by[:-1])
-        shared[:-1] = np.maximum(shared[:-1], 0.5 * raise_by[1:])
-        shared[np.sqrt(vv) < OPEN_SPARE_MM] = 0.0
-        out[:, MOTION_JAW.start] += np.maximum(raise_by, shared)
+        beside = np.zeros_like(raise_by)
+        beside[1:] = 0.5 * raise_by[:-1]
+        beside[:-1] = np.maximum(beside[:-1], 0.5 * raise_by[1:])
+        beside[np.sqrt(vv) < OPEN_SPARE_MM] = 0.0
+        out[:, MOTION_JAW.start] += np.maximum(raise_by, beside)
         return out.astype(np.float32), int((raise_by > 0).sum())
 
     def sealed_frame(self, frame: np.ndarray) -> np.ndarray:

@@ -63,8 +63,9 @@ PHONE_PBEAM = 1e-20
 EAR_BEAM = 1e-10
 # Word recognition for the ear (``listen="words"``): the first (tree) pass alone, at most
 # WORDS_MAXHMMPF active HMMs per frame. Against pocketsphinx's defaults (a second, flat pass and 30000
-# HMMs) the search took 0.11 s per second of speech instead of 0.24, and the seal's ear heard the same
-# share of p, b and m (85.7 % on datasets/speech_sphinx, 86.6 -> 87.2 % on 40 clips of speech_joe).
+# HMMs) the search took 0.13-0.14 s per second of speech on one core instead of 0.24-0.33, and the
+# seal's ear marked 92.0 / 88.6 / 82.9 / 86.6 % of the p/b/m midpoints instead of 94.0 / 88.6 / 82.9 /
+# 85.2 % (the corpus's test and unseen-engine splits, real speech, joe; docs/default_model_metrics.md).
 WORDS_MAXHMMPF = 1500
 
 _DECODERS: dict[tuple[int, int, str], Decoder] = {}

@@ -245,7 +245,7 @@ class Listening:
                     for p in _decode(self._pcm[2 * self._cut :], None, self.words)]
             # the helper's allowance: as long as this process took per second of its own part, or (a
             # clip sent whole) the expected time
-            per_second = (time.perf_counter() - start) / rest if rest > 0 else EXPECTED_RTF[_mode(self.words)]
+            per_second = (time.perf_counter() - start) / rest if rest > 0 else EXPECTED_RTF["words" if self.words else "phones"]
             allowance = TAKEOVER * per_second * offset + TAKEOVER_MIN_S + (START_ALLOWANCE_S if self._starting else 0.0)
             reply = self._collect(allowance) if self._cut else None
             head = _decode(self._pcm[: 2 * self._cut], reply, self.words)
@@ -291,10 +291,6 @@ def listen(audio: np.ndarray, words: bool = False) -> Listening:
         helper.lock.release()
         helper = None
     return Listening(pcm, cut, helper, words)
-
-
-def _mode(words: bool) -> str:
-    return "words" if words else "phones"
 
 
 def recognise_bilabials(audio: np.ndarray, words: bool = False) -> list[Phone]:

@@ -201,7 +201,8 @@ class RuntimeModel:
             shared = int((closures[:n] & ~marked[:n]).sum())
             marked = marked.copy()
             marked[:n] |= closures[:n]
-            centres[: min(n, centres.size)] &= ~closures[: min(n, centres.size)]  # a shared closure stays shut
+            m = min(centres.size, closures.size)
+            centres[:m] &= ~closures[:m]  # a shared closure stays shut
         sealed = [seal.seal_frames(m, marked) for m in motions]
         takes = [m for m, _ in sealed]
         if centres.any():
