@@ -61,12 +61,18 @@ PHONE_PBEAM = 1e-20
 # 1e-8 (2.5x faster) the search lost every path a few seconds into many clips and read the rest as one
 # phone; if a search ever does that here, the ear decodes the clip again at the fit check's beam.
 EAR_BEAM = 1e-10
-# Word recognition for the ear (``listen="words"``): the first (tree) pass alone, at most
-# WORDS_MAXHMMPF active HMMs per frame. Against pocketsphinx's defaults (a second, flat pass and 30000
-# HMMs) the search took 0.13-0.14 s per second of speech on one core instead of 0.24-0.33, and the
-# seal's ear marked 92.0 / 88.6 / 82.9 / 86.6 % of the p/b/m midpoints instead of 94.0 / 88.6 / 82.9 /
-# 85.2 % (the corpus's test and unseen-engine splits, real speech, joe; docs/default_model_metrics.md).
+# Word recognition for the ear (``listen="words"``): the first (tree) pass alone, with no lattice
+# search after it, at most WORDS_MAXHMMPF active HMMs per frame, and the 2 best Gaussians per senone
+# (WORDS_TOPN) instead of 4. Against pocketsphinx's defaults (a second, flat pass, a lattice best
+# path, 30000 HMMs) the first pass at 1500 HMMs took 0.13-0.14 s per second of speech on one core
+# instead of 0.24-0.33; without the best path and with 2 Gaussians, recognition and the phone
+# alignment of its words together take 0.15-0.16 s instead of 0.17-0.21, and the seal's ear marks
+# 94.0 / 89.5 / 85.7 / 89.7 % of the p/b/m midpoints instead of 92.0 / 88.6 / 82.9 / 89.2 % (the
+# corpus's test and unseen-engine splits: 40 clips each; real speech: 11; joe: 135; compared clip by
+# clip, interleaved). Beams pruned harder (1e-40) were another 20 % faster but lost 4 points on joe
+# (docs/default_model_metrics.md).
 WORDS_MAXHMMPF = 1500
+WORDS_TOPN = 2
 
 _DECODERS: dict[tuple[int, int, str], Decoder] = {}
 
@@ -102,7 +108,8 @@ def decoder_config(kind: str) -> dict[str, Any]:
     alignment, with and without fillers between words), "phones" (phone recognition, the fit check's) and
     "ear" (the same pruned harder: the lip seal's second ear, :mod:`probtalk.corpus.ear`, whose helper
     process builds its decoders from these) and "words" (word recognition with pocketsphinx's en-us
-    language model, its first pass only (:data:`WORDS_MAXHMMPF`): the ear's ``listen="words"``)."""
+    language model, its first pass only, pruned (:data:`WORDS_MAXHMMPF`, :data:`WORDS_TOPN`): the ear's
+    ``listen="words"``)."""
     from pocketsphinx import get_model_path
 
     if kind in ("phones", "ear"):
@@ -112,7 +119,8 @@ def decoder_config(kind: str) -> dict[str, Any]:
     if kind == "align-nofiller":
         return {"samprate": AUDIO_SAMPLE_RATE, "fsgusefiller": False, "loglevel": "FATAL"}
     if kind == "words":
-        return {"samprate": AUDIO_SAMPLE_RATE, "fwdflat": False, "maxhmmpf": WORDS_MAXHMMPF, "loglevel": "FATAL"}
+        return {"samprate": AUDIO_SAMPLE_RATE, "fwdflat": False, "bestpath": False, "maxhmmpf": WORDS_MAXHMMPF,
+                "topn": WORDS_TOPN, "loglevel": "FATAL"}
     return {"samprate": AUDIO_SAMPLE_RATE, "loglevel": "FATAL"}  # "align": the en-us language model
 
 
