@@ -10,6 +10,8 @@ Prints:
     warm-up on a 10 s clip that starts the lip seal's ear helper (probtalk.corpus.ear), as in
     any process that animates more than one long clip; the first call of a fresh process
     (helper still loading) is printed apart;
+  * the same 1-take RTF with the word ear hearing dereverberated speech (``probtalk.dereverb``, the
+    default) and the speech as it is;
   * the same 1-take RTF with the ear's helper process and without it (this process decodes
     both parts: ``probtalk.corpus.ear.HELPER = False``), interleaved, with their ratio, and
     with the default ``listen="words"`` beside ``listen="phones"`` (phone recognition instead
@@ -169,6 +171,14 @@ def main() -> None:
     print(f"RTF 10 s clip, 1 take, the seal's ear on two cores (helper) {np.median(shared):.4f}, on one "
           f"{np.median(alone):.4f} ({float(np.median(np.array(shared) / np.array(alone))):.2f}x, median of "
           f"{len(shared)} interleaved pairs)")
+    dry, wet = [], []
+    for _ in range(args.pairs // 2):
+        dry.append(rtf(model, clip, 1, 1))
+        ear.DEREVERBERATE = False
+        wet.append(rtf(model, clip, 1, 1))
+        ear.DEREVERBERATE = True
+    print(f"RTF 10 s clip, 1 take, the word ear hearing dereverberated speech (the default) {np.median(dry):.4f}, "
+          f"the speech as it is {np.median(wet):.4f} (median of {len(dry)} interleaved pairs)")
     model.animate(fresh(clip), 16000, listen="phones")  # the helper builds the phone recogniser
     words, phones = [], []
     for r in range(5):

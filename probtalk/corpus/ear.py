@@ -56,6 +56,7 @@ from probtalk.corpus.align import (
 )
 from probtalk.corpus.helper_process import HelperProcess
 from probtalk.corpus.phones import SIL, Phone
+from probtalk.dereverb import dereverberate
 from probtalk.layout import AUDIO_SAMPLE_RATE
 
 #: Whether long clips share the work with a helper process; False decodes every part in this process
@@ -91,6 +92,11 @@ EXPECTED_RTF = {"phones": 0.1, "words": 0.25}
 #: The reply's wait allows this much more (s) when the helper was still starting as the part was sent
 #: (it loads pocketsphinx's models in 0.3 to 0.6 s).
 START_ALLOWANCE_S = 1.5
+#: Whether word recognition hears the speech with its late reverberation taken out
+#: (:func:`probtalk.dereverb.dereverberate`, about 0.02 s per second of speech, in this process). In a
+#: room the ear otherwise loses a fifth to a half of its p, b and m, dereverberated a sixth to a third
+#: (``benchmarks/ear_rooms.py``); phone recognition (``listen="phones"``) hears the speech as it is.
+DEREVERBERATE = True
 #: Helper processes started per Python process at most (one that keeps dying, or keeps being
 #: stopped for being too slow, is given up: this process decodes everything itself).
 MAX_STARTS = 3
@@ -276,11 +282,12 @@ class Listening:
 def listen(audio: np.ndarray, words: bool = False) -> Listening:
     """Start hearing the p, b and m of 16 kHz speech [N]: the helper process takes the first part of a
     long clip now, when it is ready and free; :meth:`Listening.bilabials` decodes the rest here.
-    ``words``: recognise the words and take the p, b and m of their pronunciations (:data:`LISTEN_MODES`)."""
+    ``words``: recognise the words (in the speech with its late reverberation taken out,
+    :data:`DEREVERBERATE`) and take the p, b and m of their pronunciations (:data:`LISTEN_MODES`)."""
     audio = np.asarray(audio, dtype=np.float32).ravel()
     if audio.size < AUDIO_SAMPLE_RATE // 10 or not np.isfinite(audio).all() or not np.abs(audio).max() > 0:
         return Listening(b"", 0, None, words)
-    pcm = pcm16(audio, ALIGN_DITHER)
+    pcm = pcm16(dereverberate(audio) if words and DEREVERBERATE else audio, ALIGN_DITHER)
     cut = cut_sample(audio)
     helper = _helper(start=bool(cut), words=words)
     if not cut:  # a short clip goes to a helper that is running already, whole

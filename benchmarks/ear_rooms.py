@@ -1,0 +1,148 @@
+"""What the audio-only lip seal hears in a room (probtalk.corpus.ear, probtalk.dereverb).
+
+Recordings made away from the microphone carry the room: reverberation smears each sound into the
+next, and pocketsphinx's acoustic model learnt from close-talking speech. This takes a folder of
+speech with transcripts (``scripts/sphinx_speech_set.py``, ``scripts/piper_speech_set.py``),
+force-aligns each clip once as recorded (``--align-cache``), puts it through a room and scores the
+ear at the aligned p/b/m midpoints (a room changes no timing). Rooms: a synthetic impulse response
+(the direct sound, then an exponentially decaying noise tail from 1 ms on, 60 dB down after
+``RT60`` s) at a direct-to-reverberant ratio of 5 dB and of 0 dB; white noise at 20 dB SNR; and
+the benchmarks' moved voice's room (``probtalk.train.augment.moved_voice``: a 0.3 s tail with no
+separate direct sound, then 20 dB of noise). Columns, the share of p/b/m midpoints marked:
+
+* the detector alone (``probtalk.bilabial``);
+* the default ear (detector plus the p, b and m of recognised words, ``listen="words"``), the words
+  recognised in the speech with its late reverberation taken out (``probtalk.dereverb``);
+* the same ear hearing the speech as it is (the ear before dereverberation).
+
+and, for the default ear, the share of open-vowel midpoints it marks (lower is better) and
+dereverberation's cost per second of speech.
+
+Usage::
+
+    python benchmarks/ear_rooms.py --folder datasets/speech_sphinx --align-cache out/align_sphinx.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+import probtalk
+from probtalk.audio import load_audio
+from probtalk.bilabial import heard_frames, shown_frames
+from probtalk.corpus import ear
+from probtalk.dereverb import dereverberate
+from probtalk.eval.lipsync import phone_midpoints
+from probtalk.layout import AUDIO_SAMPLE_RATE
+from probtalk.train.augment import add_noise, moved_voice
+
+FPS = 25.0
+RT60 = 0.4
+
+
+def room(audio: np.ndarray, drr_db: float, seed: int) -> np.ndarray:
+    """Speech through a synthetic room at a direct-to-reverberant ratio (dB), level kept."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(RT60 * AUDIO_SAMPLE_RATE)) / AUDIO_SAMPLE_RATE
+    tail = rng.standard_normal(t.size) * np.exp(-6.9 * t / RT60)
+    tail[:16] = 0.0
+    ir = tail / np.linalg.norm(tail) * 10 ** (-drr_db / 20)
+    ir[0] = 1.0
+    y = np.convolve(audio, ir)[: audio.size]
+    return (y * (np.linalg.norm(audio) / max(np.linalg.norm(y), 1e-8))).astype(np.float32)
+
+
+CONDITIONS = {
+    "as recorded": lambda a, n: a,
+    "room, DRR 5 dB": lambda a, n: room(a, 5.0, n),
+    "room, DRR 0 dB": lambda a, n: room(a, 0.0, n),
+    "white noise, 20 dB SNR": lambda a, n: add_noise(torch.from_numpy(a), 20.0, torch.Generator().manual_seed(n)).numpy(),
+    "moved voice's room": lambda a, n: moved_voice(a, 0.0, True, n),
+}
+
+
+def clips(folder: Path, cache_path: Path, limit: int) -> list[tuple[str, np.ndarray, list]]:
+    from probtalk.transcript import align_transcript
+
+    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    out = []
+    for path in sorted(folder.iterdir()):
+        text_path = path.with_suffix(".txt")
+        if path.suffix.lower() not in (".wav", ".flac") or not text_path.is_file():
+            continue
+        audio = load_audio(str(path))
+        if path.name not in cache:
+            r = align_transcript(audio, text_path.read_text())
+            cache[path.name] = {"used": r.used, "seconds": r.seconds, "reason": r.reason, "phone_level": r.phone_level,
+                                "phones": [[p.start, p.end, p.phone] for p in r.phones] if r.used and r.phones else None}
+        entry = cache[path.name]
+        if entry["used"] and entry.get("phone_level", True):
+            out.append((path.name, audio, entry["phones"]))
+        if limit and len(out) >= limit:
+            break
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    cache_path.write_text(json.dumps(cache))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--folder", required=True, help="speech files, each with its transcript in a .txt beside it")
+    ap.add_argument("--align-cache", required=True, help="JSON file keeping the forced alignments between runs")
+    ap.add_argument("--limit", type=int, default=0, help="first N aligned clips only (0: all)")
+    ap.add_argument("--model", default=None)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    threadpool_limits(1)  # as inside animate() (probtalk.runtime.threads): dereverberation's cost on one core
+    net = probtalk.load_model(args.model, device="cpu").bilabial_net
+    if net is None:
+        sys.exit("error: the model has no bilabial detector; pass one that has (the embedded default does)")
+    data = clips(Path(args.folder), Path(args.align_cache), args.limit)
+    if not data:
+        sys.exit(f"error: no clip of {args.folder} aligned phone by phone; check the folder and its .txt files")
+    seconds = sum(a.size for _, a, _ in data) / AUDIO_SAMPLE_RATE
+    print(f"{args.folder}: {len(data)} clips, {seconds:.0f} s; share of p/b/m midpoints marked")
+    print("| condition | detector alone | default ear (dereverberated words) | ear, words as recorded "
+          "| open vowels marked, default | dereverberation, s per s |")
+    print("|---|---|---|---|---|---|")
+    for name, make in CONDITIONS.items():
+        hits = np.zeros(3)
+        total = opened_marked = opened_total = 0
+        cost = 0.0
+        for n, (_, audio, phones) in enumerate(data):
+            x = np.asarray(make(audio, n), np.float32)
+            frames = int(round(x.size / AUDIO_SAMPLE_RATE * FPS))
+            closed, opened = phone_midpoints([tuple(p) for p in phones], FPS, frames)
+            detector = shown_frames(net.probabilities(x, FPS, frames), net.threshold)
+            t0 = time.perf_counter()
+            dereverberate(x)
+            cost += time.perf_counter() - t0
+            marks = []
+            for dry in (ear.DEREVERBERATE, False):
+                saved, ear.DEREVERBERATE = ear.DEREVERBERATE, dry
+                try:
+                    words = [p for p in ear.listen(x, words=True).phones() if p.phone in ear.BILABIALS]
+                finally:
+                    ear.DEREVERBERATE = saved
+                marks.append(heard_frames(net, x, FPS, frames, words, 0.0))
+            for i, m in enumerate((detector, *marks)):
+                hits[i] += sum(bool(m[k]) for k in closed)
+            total += len(closed)
+            opened_marked += sum(bool(marks[0][k]) for k in opened)
+            opened_total += len(opened)
+        rates = " | ".join(f"{100 * h / max(total, 1):.1f} %" for h in hits)
+        print(f"| {name} | {rates} | {100 * opened_marked / max(opened_total, 1):.1f} % | {cost / seconds:.3f} |",
+              flush=True)
+    print(f"p/b/m midpoints per condition: {total}")
+
+
+if __name__ == "__main__":
+    main()
