@@ -69,6 +69,19 @@ def rtf(model, audio: np.ndarray, takes: int, repeats: int) -> float:
     return float(np.median(times)) / (audio.size / 16000)
 
 
+def switched_pairs(model, clip: np.ndarray, pairs: int, module, flag: str) -> tuple[list[float], list[float]]:
+    """1-take RTFs with ``module.flag`` on and off, interleaved pair by pair (the flag is left on)."""
+    on, off = [], []
+    for _ in range(pairs):
+        on.append(rtf(model, clip, 1, 1))
+        setattr(module, flag, False)
+        try:
+            off.append(rtf(model, clip, 1, 1))
+        finally:
+            setattr(module, flag, True)
+    return on, off
+
+
 def blas_child(mode: str, backend: str, model_path: str | None, runs: int) -> None:
     """Print the median RTF of 1 and of 5 takes, numpy's BLAS held at one thread inside animate ("one",
     the runtime's default: probtalk.runtime.threads) or left as numpy sets it ("own"); torch, or
@@ -162,21 +175,11 @@ def main() -> None:
     ratio = float(np.median(np.array(five) / np.array(one)))
     print(f"RTF 10 s clip, 1 take : {r1:.4f}  (issue 12's goal <= 0.03); first long clip of the process: {first:.4f}")
     print(f"RTF 10 s clip, 5 takes: {r5:.4f}  ratio 5/1 = {ratio:.2f}x, median of {args.pairs} pairs  (goal <= 1.3x)")
-    shared, alone = [], []
-    for _ in range(args.pairs // 2):
-        shared.append(rtf(model, clip, 1, 1))
-        ear.HELPER = False
-        alone.append(rtf(model, clip, 1, 1))
-        ear.HELPER = True
+    shared, alone = switched_pairs(model, clip, args.pairs // 2, ear, "HELPER")
     print(f"RTF 10 s clip, 1 take, the seal's ear on two cores (helper) {np.median(shared):.4f}, on one "
           f"{np.median(alone):.4f} ({float(np.median(np.array(shared) / np.array(alone))):.2f}x, median of "
           f"{len(shared)} interleaved pairs)")
-    dry, wet = [], []
-    for _ in range(args.pairs // 2):
-        dry.append(rtf(model, clip, 1, 1))
-        ear.DEREVERBERATE = False
-        wet.append(rtf(model, clip, 1, 1))
-        ear.DEREVERBERATE = True
+    dry, wet = switched_pairs(model, clip, args.pairs // 2, ear, "DEREVERBERATE")
     print(f"RTF 10 s clip, 1 take, the word ear hearing dereverberated speech (the default) {np.median(dry):.4f}, "
           f"the speech as it is {np.median(wet):.4f} (median of {len(dry)} interleaved pairs)")
     model.animate(fresh(clip), 16000, listen="phones")  # the helper builds the phone recogniser
