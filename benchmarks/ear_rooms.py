@@ -5,8 +5,8 @@ next, and pocketsphinx's acoustic model learnt from close-talking speech. This t
 speech with transcripts (``scripts/sphinx_speech_set.py``, ``scripts/piper_speech_set.py``),
 force-aligns each clip once as recorded (``--align-cache``), puts it through a room and scores the
 ear at the aligned p/b/m midpoints (a room changes no timing). Rooms: a synthetic impulse response
-(the direct sound, then an exponentially decaying noise tail from 1 ms on, 60 dB down after
-``RT60`` s) at a direct-to-reverberant ratio of 5 dB and of 0 dB; white noise at 20 dB SNR; and
+(``probtalk.train.augment.far_room``: the direct sound, then an exponentially decaying noise tail
+from 1 ms on, 60 dB down after 0.4 s) at a direct-to-reverberant ratio of 5 dB and of 0 dB; white noise at 20 dB SNR; and
 the benchmarks' moved voice's room (``probtalk.train.augment.moved_voice``: a 0.3 s tail with no
 separate direct sound, then 20 dB of noise). Columns, the share of p/b/m midpoints marked:
 
@@ -42,28 +42,15 @@ from probtalk.corpus import ear
 from probtalk.dereverb import dereverberate
 from probtalk.eval.lipsync import phone_midpoints
 from probtalk.layout import AUDIO_SAMPLE_RATE
-from probtalk.train.augment import add_noise, moved_voice
+from probtalk.train.augment import add_noise, far_room, moved_voice
 
 FPS = 25.0
-RT60 = 0.4
-
-
-def room(audio: np.ndarray, drr_db: float, seed: int) -> np.ndarray:
-    """Speech through a synthetic room at a direct-to-reverberant ratio (dB), level kept."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(RT60 * AUDIO_SAMPLE_RATE)) / AUDIO_SAMPLE_RATE
-    tail = rng.standard_normal(t.size) * np.exp(-6.9 * t / RT60)
-    tail[:16] = 0.0
-    ir = tail / np.linalg.norm(tail) * 10 ** (-drr_db / 20)
-    ir[0] = 1.0
-    y = np.convolve(audio, ir)[: audio.size]
-    return (y * (np.linalg.norm(audio) / max(np.linalg.norm(y), 1e-8))).astype(np.float32)
 
 
 CONDITIONS = {
     "as recorded": lambda a, n: a,
-    "room, DRR 5 dB": lambda a, n: room(a, 5.0, n),
-    "room, DRR 0 dB": lambda a, n: room(a, 0.0, n),
+    "room, DRR 5 dB": lambda a, n: far_room(a, 5.0, n),
+    "room, DRR 0 dB": lambda a, n: far_room(a, 0.0, n),
     "white noise, 20 dB SNR": lambda a, n: add_noise(torch.from_numpy(a), 20.0, torch.Generator().manual_seed(n)).numpy(),
     "moved voice's room": lambda a, n: moved_voice(a, 0.0, True, n),
 }

@@ -20,7 +20,10 @@ ear recognises words, as ``animate()``'s default; ``--listen phones``: as ``anim
 alignment then drives both the seal and the score, so it is an upper bound).
 Takes are neutral, average speaker, without head motion, blinks or gaze.
 ``--pitch`` / ``--room`` move the speech (as in benchmarks/lipsync.py) before
-alignment.
+alignment. ``--far-room DRR`` puts it through a milder room heard from a distance
+(``probtalk.train.augment.far_room``: the direct sound and a 0.4 s tail DRR dB below it) and scores
+it at the alignment of the speech as recorded (a room moves no phone); ``--no-dereverb`` lets the
+word ear hear the speech as it is (``probtalk.corpus.ear.DEREVERBERATE = False``).
 
 Usage::
 
@@ -49,7 +52,7 @@ from probtalk.eval.lipsync import CLOSED_GAP_M, OPEN_GAP_M, lip_gap, phone_midpo
 from probtalk.flame import load_rig
 from probtalk.flame.layer import FlameLayer
 from probtalk.layout import AUDIO_SAMPLE_RATE
-from probtalk.train.augment import moved_voice
+from probtalk.train.augment import far_room, moved_voice
 
 
 def speech_files(folder: Path) -> list[tuple[Path, str]]:
@@ -148,6 +151,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             coarse.append(path.name)
             continue
         phones = [tuple(p) for p in entry["phones"]]
+        if args.far_room is not None:  # aligned as recorded, heard through the room
+            audio = far_room(audio, args.far_room, n)
         for name, model in models.items():
             frames = max(1, int(round(audio.size * model.fps / AUDIO_SAMPLE_RATE)))
             closed, opened = phone_midpoints(phones, model.fps, frames)
@@ -172,7 +177,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cache_path.write_text(json.dumps(cache))
     return {
         "folder": str(folder), "clips": len(pairs), "rejected": rejected, "coarse": coarse, "takes": args.takes,
-        "temperature": args.temperature, "perturbation": tag.lstrip("#") or None,
+        "temperature": args.temperature,
+        "perturbation": "+".join(x for x in (tag.lstrip("#"), f"far room DRR {args.far_room:g} dB" if args.far_room is not None else "",
+                                              "no dereverberation" if args.no_dereverb else "") if x) or None,
         "alignment_seconds_per_clip": float(np.mean(seconds)) if seconds else math.nan,
         "cells": {f"{m}|{c}": t.row() for (m, c), t in cells.items()},
         "detector": {m: {"recall": h[0] / max(1, h[1]), "false_alarms": h[2] / max(1, h[3])} for m, h in heard.items()},
@@ -217,9 +224,16 @@ def main() -> None:
                     help="the audio column's listen option (how the seal hears p, b and m without a transcript)")
     ap.add_argument("--pitch", type=float, default=0.0, help="shift the speech by this many semitones")
     ap.add_argument("--room", action="store_true", help="add a reverb tail and noise (20 dB SNR)")
+    ap.add_argument("--far-room", type=float, default=None, metavar="DRR",
+                    help="put the speech through a room heard from a distance, DRR dB direct-to-reverberant")
+    ap.add_argument("--no-dereverb", action="store_true", help="the word ear hears the speech as it is")
     ap.add_argument("--align-cache", default=None, help="JSON file keeping the forced alignments between runs")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
+    if args.no_dereverb:
+        from probtalk.corpus import ear
+
+        ear.DEREVERBERATE = False
     args.model = args.model or ["default=default"]
     torch.set_num_threads(2)
     t = time.perf_counter()

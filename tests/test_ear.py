@@ -224,6 +224,7 @@ def test_a_helper_started_early_takes_the_first_clip_while_it_loads(long_speech,
     """``start_helper`` (``probtalk animate`` calls it before it loads the model): the first clip is sent
     while the helper still loads its language model, and its reply is waited for."""
     short = long_speech[: 3 * 16000]
+    monkeypatch.setattr(ear, "dereverberate", lambda audio: audio)  # leaves the helper no time to finish loading
     with pytest.MonkeyPatch.context() as m:
         m.setattr(ear, "HELPER", False)
         alone = ear.recognise_bilabials(short, words=True)

@@ -160,6 +160,21 @@ def perturb_speech(a: torch.Tensor, config: AugmentConfig, gen: torch.Generator)
     return a, speed
 
 
+def far_room(audio: np.ndarray, drr_db: float, seed: int, rt60: float = 0.4) -> np.ndarray:
+    """Speech through a synthetic room heard from a distance (the benchmarks' milder room): the direct
+    sound, then a noise tail from 1 ms on decaying 60 dB in ``rt60`` s, ``drr_db`` below the direct
+    sound in energy (the direct-to-reverberant ratio); level kept. float32 [N] in, float32 [N] out."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(rt60 * AUDIO_SAMPLE_RATE)) / AUDIO_SAMPLE_RATE
+    tail = rng.standard_normal(t.size) * np.exp(-6.9 * t / rt60)
+    tail[:16] = 0.0
+    ir = tail / np.linalg.norm(tail) * 10 ** (-drr_db / 20)
+    ir[0] = 1.0
+    x = np.asarray(audio, np.float64)
+    y = np.convolve(x, ir)[: x.size]
+    return (y * (np.linalg.norm(x) / max(np.linalg.norm(y), 1e-8))).astype(np.float32)
+
+
 def moved_voice(audio: np.ndarray, pitch: float, room: bool, seed: int) -> np.ndarray:
     """Speech moved off its voice, the benchmarks' proxy for real recordings: pitch and formants shifted by
     ``pitch`` semitones at the same duration; with ``room``, a 0.3 s reverb tail and noise at 20 dB SNR
