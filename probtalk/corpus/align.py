@@ -66,7 +66,7 @@ EAR_BEAM = 1e-10
 # (WORDS_TOPN) instead of 4. Against pocketsphinx's defaults (a second, flat pass, a lattice best
 # path, 30000 HMMs) the first pass at 1500 HMMs took 0.13-0.14 s per second of speech on one core
 # instead of 0.24-0.33; without the best path and with 2 Gaussians, recognition and the phone
-# alignment of its words together take 0.15-0.16 s instead of 0.17-0.21, and the seal's ear marks
+# alignment of its words together take 0.15-0.17 s instead of 0.18-0.22, and the seal's ear marks
 # 94.0 / 89.5 / 85.7 / 89.7 % of the p/b/m midpoints instead of 92.0 / 88.6 / 82.9 / 89.2 % (the
 # corpus's test and unseen-engine splits: 40 clips each; real speech: 11; joe: 135; compared clip by
 # clip, interleaved). Beams pruned harder (1e-40) were another 20 % faster but lost 4 points on joe
