@@ -8,6 +8,7 @@ import pytest
 from probtalk.corpus import ear
 from probtalk.corpus.align import ALIGN_DITHER, pcm16
 from probtalk.dereverb import _istft, _stft, dereverberate
+from probtalk.train.augment import far_room
 
 SR = 16000
 
@@ -23,17 +24,6 @@ def _bursts(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return dry, gaps
 
 
-def _room(dry: np.ndarray, seed: int = 1) -> np.ndarray:
-    """The direct sound plus a 0.4 s decaying noise tail as loud as it (a direct-to-reverberant ratio of 0 dB)."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(0.4 * SR)) / SR
-    tail = rng.standard_normal(t.size) * np.exp(-6.9 * t / 0.4)
-    tail[:16] = 0.0
-    ir = tail / np.linalg.norm(tail)
-    ir[0] = 1.0
-    return np.convolve(dry, ir)[: dry.size].astype(np.float32)
-
-
 def _gap_db(x: np.ndarray, gaps: np.ndarray) -> float:
     return float(10 * np.log10(np.mean(x[gaps] ** 2) / np.mean(x[~gaps] ** 2)))
 
@@ -45,7 +35,7 @@ def test_the_transform_inverts_exactly():
 
 def test_late_reverberation_falls_and_dry_speech_passes():
     dry, gaps = _bursts()
-    wet = _room(dry)
+    wet = far_room(dry, 0.0, seed=1)  # a 0.4 s tail as loud as the direct sound
     out = dereverberate(wet)
     assert out.shape == wet.shape and out.dtype == np.float32
     # the reverberation left in the gaps between the bursts falls (by about 3 dB) ...
