@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from lipsync_speech import aligned_entry, speech_files  # benchmarks/, beside this script
 from threadpoolctl import threadpool_limits
 
 import probtalk
@@ -57,19 +58,14 @@ CONDITIONS = {
 
 
 def clips(folder: Path, cache_path: Path, limit: int) -> list[tuple[str, np.ndarray, list]]:
-    from probtalk.transcript import align_transcript
-
+    """(name, speech, aligned phones) of the clips aligned phone by phone, the alignments kept in
+    ``cache_path`` (the same JSON as ``lipsync_speech.py --align-cache``)."""
     cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
     out = []
-    for path in sorted(folder.iterdir()):
-        text_path = path.with_suffix(".txt")
-        if path.suffix.lower() not in (".wav", ".flac") or not text_path.is_file():
-            continue
+    for path, text in speech_files(folder):
         audio = load_audio(str(path))
         if path.name not in cache:
-            r = align_transcript(audio, text_path.read_text())
-            cache[path.name] = {"used": r.used, "seconds": r.seconds, "reason": r.reason, "phone_level": r.phone_level,
-                                "phones": [[p.start, p.end, p.phone] for p in r.phones] if r.used and r.phones else None}
+            cache[path.name] = aligned_entry(audio, text)
         entry = cache[path.name]
         if entry["used"] and entry.get("phone_level", True):
             out.append((path.name, audio, entry["phones"]))

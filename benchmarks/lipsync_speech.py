@@ -67,6 +67,18 @@ def speech_files(folder: Path) -> list[tuple[Path, str]]:
     return pairs
 
 
+def aligned_entry(audio: np.ndarray, text: str) -> dict[str, Any]:
+    """One clip's forced alignment to its transcript, as the ``--align-cache`` JSON keeps it.
+
+    No detector here (unlike animate's fit check): the alignment is also what the clip is scored
+    against, and a clip kept because the detector heard its p/b/m would favour the "audio" column."""
+    from probtalk.transcript import align_transcript
+
+    r = align_transcript(audio, text)
+    return {"used": r.used, "seconds": r.seconds, "reason": r.reason, "phone_level": r.phone_level,
+            "phones": [[p.start, p.end, p.phone] for p in r.phones] if r.used and r.phones else None}
+
+
 class Tally:
     """Counts for one (model, column) cell."""
 
@@ -134,13 +146,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             audio = moved_voice(audio, args.pitch, args.room, n)
         key = path.name + tag
         if key not in cache:
-            from probtalk.transcript import align_transcript
-
-            # No detector here (unlike animate's fit check): the alignment is also what the clip is scored
-            # against, and a clip kept because the detector heard its p/b/m would favour the "audio" column.
-            r = align_transcript(audio, text)
-            cache[key] = {"used": r.used, "seconds": r.seconds, "reason": r.reason, "phone_level": r.phone_level,
-                          "phones": [[p.start, p.end, p.phone] for p in r.phones] if r.used and r.phones else None}
+            cache[key] = aligned_entry(audio, text)
         entry = cache[key]
         seconds.append(entry["seconds"])
         if not entry["used"]:
