@@ -15,6 +15,7 @@ import pytest
 import soundfile as sf
 import torch
 
+import probtalk
 from probtalk.errors import InputError
 from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS, KINTREE_TABLE, PARAM_DIM, PARAM_EXPRESSION, PARAM_JAW
 from probtalk.train.config import AugmentConfig, TrainConfig, load_train_config
@@ -138,6 +139,9 @@ def test_pitch_shift_moves_pitch_and_keeps_duration():
         assert peak_hz == pytest.approx(200 * 2 ** (semitones / 12), abs=2.0)
         assert float(shifted[4000:].std()) == pytest.approx(float(tone[4000:].std()), rel=0.2)  # loudness kept
     assert torch.equal(pitch_shift(tone, 0.0), tone)
+    # 363 STFT frames at -1.13 semitones: torch.arange's float step lands on its end, one frame past the spare
+    odd = torch.randn(362 * 128, generator=torch.Generator().manual_seed(0))
+    assert pitch_shift(odd, -1.13).shape == odd.shape
     assert pitch_shift(tone[:300], 2.0).shape == (300,)  # shorter than one analysis window
 
 
@@ -339,3 +343,81 @@ def test_device_setting_names_a_gpu_that_exists(monkeypatch):
     monkeypatch.setenv("LOCAL_RANK", "1")
     with pytest.raises(InputError, match="GPU 1 does not exist.*at most that many processes"):
         setup_distributed("auto")
+
+
+def test_coloured_noise_keeps_the_snr_and_tilts_its_power_down():
+    from probtalk.train.augment import add_noise
+
+    speech = torch.zeros(4 * AUDIO_SAMPLE_RATE)
+    speech[::400] = 1.0  # power 1/400
+    low_to_high = []
+    for color in (0.0, 1.0, 2.0):
+        noise = add_noise(speech, 10.0, torch.Generator().manual_seed(3), color) - speech
+        assert float(noise.pow(2).mean()) == pytest.approx(float(speech.pow(2).mean()) / 10, rel=0.02)
+        power = torch.fft.rfft(noise).abs().pow(2)
+        hz = torch.fft.rfftfreq(noise.shape[0], 1 / AUDIO_SAMPLE_RATE)
+        low_to_high.append(float(power[(hz > 100) & (hz < 500)].mean() / power[(hz > 4000) & (hz < 8000)].mean()))
+    assert low_to_high[0] == pytest.approx(1.0, rel=0.2)  # white
+    assert 5 < low_to_high[1] < low_to_high[2]  # pink (about 14x over these bands), brown (about 200x)
+
+
+def test_a_far_room_keeps_its_direct_sound_at_the_stated_ratio():
+    from probtalk.train.augment import far_room, room, room_response
+
+    tail = np.random.default_rng(0).standard_normal(AUDIO_SAMPLE_RATE // 2)
+    for drr in (0.0, 5.0, 12.0):
+        ir = room_response(0.5, drr, tail)
+        assert ir[0] == 1.0 and not ir[1:16].any()  # the direct sound, then nothing for the first ms
+        assert 10 * math.log10(1.0 / np.sum(ir[1:] ** 2)) == pytest.approx(drr, abs=1e-6)
+        assert np.sum(ir[-800:] ** 2) < 1e-3 * np.sum(ir[16:816] ** 2)  # the tail has died away
+    click = np.zeros(AUDIO_SAMPLE_RATE, np.float32)
+    click[100] = 1.0
+    heard = room(torch.from_numpy(click), 0.4, 5.0, torch.Generator().manual_seed(1)).numpy()
+    assert heard.shape == click.shape and int(np.argmax(np.abs(heard))) == 100
+    direct, late = heard[100] ** 2, np.sum(heard[101:] ** 2)
+    assert 10 * math.log10(direct / late) == pytest.approx(5.0, abs=0.01)
+    assert np.array_equal(far_room(click, 5.0, seed=2), far_room(click, 5.0, seed=2))  # the benchmarks' seeded room
+
+
+@pytest.mark.parametrize("name,kbps", [("mp3", 24), ("opus", 12)])
+def test_the_codec_augmentation_round_trips_speech_in_time_with_its_losses(name, kbps):
+    pytest.importorskip("av")
+    from probtalk.audio import load_audio
+    from probtalk.train.augment import codec
+
+    speech = load_audio(Path(probtalk.__file__).parent / "assets" / "hello.wav")
+    heard = codec(speech, name, kbps)
+    assert heard.shape == speech.shape and heard.dtype == np.float32
+    assert not np.allclose(heard, speech, atol=1e-3)  # it lost something
+    lags = [float(np.dot(speech[: speech.size - lag], heard[lag:])) for lag in range(0, 160)]
+    assert int(np.argmax(lags)) <= 3  # no codec delay left in (MP3 and Opus both pad their start)
+    spectrum = np.abs(np.fft.rfft(heard)) ** 2
+    hz = np.fft.rfftfreq(heard.size, 1 / AUDIO_SAMPLE_RATE)
+    assert spectrum[hz < 3000].sum() > 0.5 * (np.abs(np.fft.rfft(speech)) ** 2)[hz < 3000].sum()  # the voice stays
+
+
+def test_the_codec_augmentation_without_pyav_names_the_extra(monkeypatch):
+    import sys
+
+    from probtalk.errors import MissingExtraError
+    from probtalk.train.augment import codec
+
+    monkeypatch.setitem(sys.modules, "av", None)  # import av raises ImportError
+    with pytest.raises(MissingExtraError, match=r"probtalk\[render\]"):
+        codec(np.zeros(1600, np.float32), "mp3", 16)
+
+
+def test_perturbing_with_room_coloured_noise_and_codec_keeps_the_clip():
+    pytest.importorskip("av")
+    from probtalk.audio import load_audio
+    from probtalk.train.augment import perturb_speech
+
+    speech = torch.from_numpy(load_audio(Path(probtalk.__file__).parent / "assets" / "hello.wav"))
+    config = AugmentConfig.off()
+    config = dataclasses.replace(config, room_prob=1.0, noise_prob=1.0, noise_color_prob=1.0, snr_db=(20.0, 20.0),
+                                 codec_prob=1.0)
+    a, speed = perturb_speech(speech, config, torch.Generator().manual_seed(0))
+    b, _ = perturb_speech(speech, config, torch.Generator().manual_seed(0))
+    assert speed == 1.0 and a.shape == speech.shape and torch.isfinite(a).all()
+    assert torch.equal(a, b)  # seeded
+    assert not torch.allclose(a, speech, atol=1e-3)

@@ -8,12 +8,14 @@ speed change resamples the motion in time by the same factor.
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from probtalk.errors import MissingExtraError
 from probtalk.layout import AUDIO_SAMPLE_RATE
 from probtalk.models.blocks import lengths_to_mask
 from probtalk.train.config import AugmentConfig
@@ -92,6 +94,7 @@ def _time_stretch(x: torch.Tensor, rate: float, n_fft: int = 512, hop: int = 128
         return _resample_1d(x[:n, None], max(1, int(round(n / rate))))[:, 0]
     spec = torch.cat([spec, spec[:, -1:], spec[:, -1:]], 1)  # two frames to spare: istft gets its full length
     pos = torch.arange(0.0, frames + 1, rate, dtype=x.dtype)
+    pos = pos[pos < frames + 1]  # a float step can carry arange onto its end (e.g. 363 frames at -1.13 semitones)
     i0 = pos.floor().long()
     frac = (pos - i0)[None]
     mag = (1 - frac) * spec[:, i0].abs() + frac * spec[:, i0 + 1].abs()
@@ -134,14 +137,82 @@ def reverb(x: torch.Tensor, seconds: float, gen: torch.Generator) -> torch.Tenso
     return y * (x.norm() / y.norm().clamp_min(1e-8))
 
 
-def add_noise(x: torch.Tensor, snr_db: float, gen: torch.Generator) -> torch.Tensor:
-    """1-D speech plus white noise at ``snr_db`` below its mean power."""
+def add_noise(x: torch.Tensor, snr_db: float, gen: torch.Generator, color: float = 0.0) -> torch.Tensor:
+    """1-D speech plus noise at ``snr_db`` below its mean power: white, or with ``color`` its power falling
+    as frequency to the power of ``-color`` (1: pink, 3 dB per octave; 2: brown, 6 dB per octave)."""
     power = x.pow(2).mean().clamp_min(1e-10)
-    return x + torch.randn(x.shape, generator=gen) * math.sqrt(float(power) / 10 ** (snr_db / 10))
+    noise = torch.randn(x.shape, generator=gen)
+    if color and x.shape[0] > 1:
+        spec = torch.fft.rfft(noise)
+        f = torch.arange(spec.shape[0], dtype=torch.float32).clamp_min(1.0)  # DC shaped as the lowest band
+        noise = torch.fft.irfft(spec * f.pow(-color / 2), n=x.shape[0])
+        noise = noise / noise.pow(2).mean().sqrt().clamp_min(1e-12)
+    return x + noise * math.sqrt(float(power) / 10 ** (snr_db / 10))
+
+
+def room_response(rt60: float, drr_db: float, tail: np.ndarray) -> np.ndarray:
+    """A room heard from a distance as an impulse response (float64): 1 (the direct sound), then from 1 ms
+    on the noise ``tail`` (one value per sample, its length the response's) decaying 60 dB in ``rt60`` s,
+    scaled so that its energy lies ``drr_db`` below the direct sound's."""
+    t = np.arange(tail.size) / AUDIO_SAMPLE_RATE
+    ir = np.asarray(tail, np.float64) * np.exp(-6.9 * t / rt60)
+    ir[:16] = 0.0
+    ir *= 10 ** (-drr_db / 20) / max(float(np.linalg.norm(ir)), 1e-12)
+    ir[0] = 1.0
+    return ir
+
+
+def _convolve(x: np.ndarray, ir: np.ndarray) -> np.ndarray:
+    """``x`` through ``ir`` (FFT convolution, float64), ``x``'s length, its level kept."""
+    n = x.size + ir.size - 1
+    size = 1 << max(0, (n - 1).bit_length())
+    y = np.fft.irfft(np.fft.rfft(x, size) * np.fft.rfft(ir, size), size)[: x.size]
+    return y * (np.linalg.norm(x) / max(float(np.linalg.norm(y)), 1e-8))
+
+
+def room(x: torch.Tensor, rt60: float, drr_db: float, gen: torch.Generator) -> torch.Tensor:
+    """1-D speech heard in a room from a distance (:func:`room_response`, the tail drawn from ``gen``), level
+    kept; the training counterpart of :func:`far_room`."""
+    tail = torch.randn(max(32, int(rt60 * AUDIO_SAMPLE_RATE)), generator=gen, dtype=torch.float64).numpy()
+    return torch.from_numpy(_convolve(x.double().numpy(), room_response(rt60, drr_db, tail))).to(x.dtype)
+
+
+#: The codecs of :func:`codec`: PyAV encoder, container, and the rate the encoder runs at.
+CODECS = {"mp3": ("libmp3lame", "mp3", AUDIO_SAMPLE_RATE), "opus": ("libopus", "ogg", 48000)}
+
+
+def codec(x: np.ndarray, name: str, kbps: float) -> np.ndarray:
+    """16 kHz speech [N] encoded with a lossy codec (:data:`CODECS`) at ``kbps`` kbit/s and decoded again
+    (PyAV), float32 [N], as speech taken from video or the web is heard."""
+    try:
+        import av
+    except ImportError:
+        raise MissingExtraError("the codec augmentation (codec_prob)", "render") from None
+
+    encoder, container, rate = CODECS[name]
+    pcm = (np.clip(np.asarray(x, np.float32), -1.0, 1.0) * 32767.0).astype(np.int16)[None]
+    buf = io.BytesIO()
+    with av.open(buf, "w", format=container) as out:
+        stream = out.add_stream(encoder, rate=rate)
+        stream.bit_rate = int(kbps * 1000)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        frame.sample_rate = AUDIO_SAMPLE_RATE
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    buf.seek(0)
+    chunks = []
+    with av.open(buf) as src:
+        back = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_SAMPLE_RATE)
+        for decoded in src.decode(audio=0):
+            chunks += [f.to_ndarray().ravel() for f in back.resample(decoded)]
+        chunks += [f.to_ndarray().ravel() for f in back.resample(None)]
+    y = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    y = y[: x.size]
+    return np.pad(y, (0, x.size - y.size))
 
 
 def perturb_speech(a: torch.Tensor, config: AugmentConfig, gen: torch.Generator) -> tuple[torch.Tensor, float]:
-    """One clip's speech [N] randomly perturbed (speed, pitch, EQ, reverb, noise, gain) and the speed factor
+    """One clip's speech [N] randomly perturbed (speed, pitch, EQ, reverb, room, noise, codec, gain) and the speed factor
     applied (1.0 when none; the caller warps the clip's motion and labels to follow, see :func:`speed_source`)."""
     speed = 1.0
     if config.speed_prob > 0 and float(torch.rand((), generator=gen)) < config.speed_prob:
@@ -153,8 +224,16 @@ def perturb_speech(a: torch.Tensor, config: AugmentConfig, gen: torch.Generator)
         a = _eq(a, config.eq_db, gen)
     if config.reverb_prob > 0 and float(torch.rand((), generator=gen)) < config.reverb_prob:
         a = reverb(a, _uniform(*config.reverb_seconds, gen), gen)
+    if config.room_prob > 0 and float(torch.rand((), generator=gen)) < config.room_prob:
+        a = room(a, _uniform(*config.room_rt60, gen), _uniform(*config.room_drr_db, gen), gen)
     if config.noise_prob > 0 and float(torch.rand((), generator=gen)) < config.noise_prob:
-        a = add_noise(a, _uniform(*config.snr_db, gen), gen)
+        color = 0.0
+        if config.noise_color_prob > 0 and float(torch.rand((), generator=gen)) < config.noise_color_prob:
+            color = 1.0 if float(torch.rand((), generator=gen)) < 0.5 else 2.0
+        a = add_noise(a, _uniform(*config.snr_db, gen), gen, color)
+    if config.codec_prob > 0 and float(torch.rand((), generator=gen)) < config.codec_prob:
+        name = "mp3" if float(torch.rand((), generator=gen)) < 0.5 else "opus"
+        a = torch.from_numpy(codec(a.numpy(), name, _uniform(*config.codec_kbps, gen)))
     if config.gain_db > 0:
         a = a * 10 ** (_uniform(-config.gain_db, config.gain_db, gen) / 20)
     return a, speed
@@ -164,15 +243,8 @@ def far_room(audio: np.ndarray, drr_db: float, seed: int, rt60: float = 0.4) -> 
     """Speech through a synthetic room heard from a distance (the benchmarks' milder room): the direct
     sound, then a noise tail from 1 ms on decaying 60 dB in ``rt60`` s, ``drr_db`` below the direct
     sound in energy (the direct-to-reverberant ratio); level kept. float32 [N] in, float32 [N] out."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(rt60 * AUDIO_SAMPLE_RATE)) / AUDIO_SAMPLE_RATE
-    tail = rng.standard_normal(t.size) * np.exp(-6.9 * t / rt60)
-    tail[:16] = 0.0
-    ir = tail / np.linalg.norm(tail) * 10 ** (-drr_db / 20)
-    ir[0] = 1.0
-    x = np.asarray(audio, np.float64)
-    y = np.convolve(x, ir)[: x.size]
-    return (y * (np.linalg.norm(x) / max(np.linalg.norm(y), 1e-8))).astype(np.float32)
+    tail = np.random.default_rng(seed).standard_normal(int(rt60 * AUDIO_SAMPLE_RATE))
+    return _convolve(np.asarray(audio, np.float64), room_response(rt60, drr_db, tail)).astype(np.float32)
 
 
 def moved_voice(audio: np.ndarray, pitch: float, room: bool, seed: int) -> np.ndarray:

@@ -48,6 +48,17 @@ class AugmentConfig:
             ``pitch_semitones`` at the same duration (a phase-vocoder stretch, then resampling),
             so voice height varies independently of speaking rate; the motion is untouched.
         pitch_semitones: (min, max) shift in semitones.
+        room_prob: the speech heard from a distance in a room (:func:`probtalk.train.augment.room`): the
+            direct sound, then a decaying noise tail whose energy lies a direct-to-reverberant ratio drawn
+            from ``room_drr_db`` below it, 60 dB down after a time drawn from ``room_rt60``. Unlike
+            ``reverb`` (a tail far louder than the direct sound), the direct sound is still heard.
+        room_drr_db: (min, max) direct-to-reverberant ratio in dB.
+        room_rt60: (min, max) reverberation time in seconds.
+        noise_color_prob: of the noise added (``noise_prob``), the share that is pink or brown (equally
+            likely; power falling 3 or 6 dB per octave, as hum, traffic and crowds do) rather than white.
+        codec_prob: the speech sent through a lossy codec and back (MP3 or Opus, equally likely, through
+            PyAV) at a bit rate drawn from ``codec_kbps``, as speech taken from video or the web is.
+        codec_kbps: (min, max) bit rate in kbit/s.
     """
 
     speed_prob: float = 0.3
@@ -61,6 +72,12 @@ class AugmentConfig:
     gain_db: float = 6.0
     pitch_prob: float = 0.0
     pitch_semitones: tuple[float, float] = (-4.0, 4.0)
+    room_prob: float = 0.0
+    room_drr_db: tuple[float, float] = (0.0, 15.0)
+    room_rt60: tuple[float, float] = (0.2, 0.8)
+    noise_color_prob: float = 0.0
+    codec_prob: float = 0.0
+    codec_kbps: tuple[float, float] = (8.0, 32.0)
 
     @classmethod
     def off(cls) -> AugmentConfig:
