@@ -4,23 +4,9 @@ Recordings made away from the microphone carry the room: reverberation smears ea
 next, and pocketsphinx's acoustic model learnt from close-talking speech. This takes a folder of
 speech with transcripts (``scripts/sphinx_speech_set.py``, ``scripts/piper_speech_set.py``),
 force-aligns each clip once as recorded (``--align-cache``), puts it through a room and scores the
-ear at the aligned p/b/m midpoints (a room, noise or a codec changes no timing). Conditions:
-
-* rooms heard from a distance (``probtalk.train.augment.far_room``: the direct sound, then an
-  exponentially decaying noise tail from 1 ms on, 60 dB down after 0.4 s) at a direct-to-reverberant
-  ratio of 5 dB and of 0 dB: the same family as the detector's training rooms
-  (``probtalk.train.bilabial.DETECTOR_AUGMENT``);
-* a room of another make (:func:`reflecting_room`: six discrete early reflections, then a 0.7 s tail
-  as loud as the direct sound), which no training augmentation draws;
-* white noise at 20 dB SNR and pink noise at 10 dB (noise of both colours is in the detector's
-  training); four other clips of the set talking over the speech at 10 dB (:func:`babble`, not in
-  training);
-* MP3 at 24 kbit/s and Opus at 8 kbit/s (``probtalk.train.augment.codec``; both codecs are in the
-  detector's training);
-* the benchmarks' moved voice's room (``probtalk.train.augment.moved_voice``: a 0.3 s tail with no
-  separate direct sound, then 20 dB of noise).
-
-Columns, the share of p/b/m midpoints marked:
+ear at the aligned p/b/m midpoints (a room, noise or a codec changes no timing), in each of the
+conditions of ``conditions.py`` (rooms of two makes, white, pink and four voices' noise, MP3 and Opus,
+the moved voice's room). Columns, the share of p/b/m midpoints marked:
 
 * the detector alone (``probtalk.bilabial``);
 * the default ear (detector plus the p, b and m of recognised words, ``listen="words"``), the words
@@ -45,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from lipsync_speech import aligned_entry, speech_files  # benchmarks/, beside this script
+from conditions import CONDITIONS  # benchmarks/, beside this script
+from lipsync_speech import aligned_entry, speech_files
 from threadpoolctl import threadpool_limits
 
 import probtalk
@@ -55,58 +42,8 @@ from probtalk.corpus import ear
 from probtalk.dereverb import dereverberate
 from probtalk.eval.lipsync import phone_midpoints
 from probtalk.layout import AUDIO_SAMPLE_RATE
-from probtalk.train.augment import add_noise, codec, far_room, moved_voice, room_response
 
 FPS = 25.0
-
-
-def reflecting_room(audio: np.ndarray, seed: int) -> np.ndarray:
-    """A room unlike the training augmentation's (:func:`probtalk.train.augment.room`, whose tail starts
-    as noise): the direct sound, six discrete early reflections 2-25 ms after it at 0.3-0.7 of its
-    amplitude, then a tail decaying 60 dB in 0.7 s whose energy equals the direct sound's; level kept."""
-    rng = np.random.default_rng(seed)
-    rt60 = 0.7
-    ir = room_response(rt60, 0.0, rng.standard_normal(int(rt60 * AUDIO_SAMPLE_RATE)))
-    ir[:400] = 0.0  # the diffuse tail from 25 ms on, as loud as the direct sound
-    ir /= np.linalg.norm(ir)
-    ir[0] = 1.0
-    for delay, gain in zip(rng.integers(32, 400, 6), rng.uniform(0.3, 0.7, 6) * rng.choice([-1, 1], 6), strict=True):
-        ir[delay] += gain
-    x = np.asarray(audio, np.float64)
-    n = x.size + ir.size - 1
-    y = np.fft.irfft(np.fft.rfft(x, n) * np.fft.rfft(ir, n), n)[: x.size]
-    return (y * np.linalg.norm(x) / max(float(np.linalg.norm(y)), 1e-8)).astype(np.float32)
-
-
-def babble(audio: np.ndarray, others: list[np.ndarray], seed: int, snr_db: float) -> np.ndarray:
-    """Speech with four other clips of the set talking over it (each at the same level, looped to length),
-    together ``snr_db`` below it."""
-    crowd = np.zeros(audio.size)
-    for k in range(4):
-        other = others[(seed + 1 + 7 * k) % len(others)]
-        other = np.tile(other, -(-audio.size // other.size))[: audio.size].astype(np.float64)
-        crowd += other / max(float(other.std()), 1e-9)
-    scale = np.sqrt(np.mean(np.square(audio, dtype=np.float64)) / max(np.mean(crowd**2), 1e-12) / 10 ** (snr_db / 10))
-    return (audio + crowd * scale).astype(np.float32)
-
-
-def _noise(a: np.ndarray, n: int, snr_db: float, color: float = 0.0) -> np.ndarray:
-    return add_noise(torch.from_numpy(a), snr_db, torch.Generator().manual_seed(n), color).numpy()
-
-
-#: Conditions: (name, speech, clip number, the set's other clips) -> the speech as heard.
-CONDITIONS = {
-    "as recorded": lambda a, n, o: a,
-    "room, DRR 5 dB": lambda a, n, o: far_room(a, 5.0, n),
-    "room, DRR 0 dB": lambda a, n, o: far_room(a, 0.0, n),
-    "reflecting room, DRR 0 dB, 0.7 s": lambda a, n, o: reflecting_room(a, n),
-    "white noise, 20 dB SNR": lambda a, n, o: _noise(a, n, 20.0),
-    "pink noise, 10 dB SNR": lambda a, n, o: _noise(a, n, 10.0, 1.0),
-    "babble of four voices, 10 dB SNR": lambda a, n, o: babble(a, o, n, 10.0),
-    "MP3, 24 kbit/s": lambda a, n, o: codec(a, "mp3", 24),
-    "Opus, 8 kbit/s": lambda a, n, o: codec(a, "opus", 8),
-    "moved voice's room": lambda a, n, o: moved_voice(a, 0.0, True, n),
-}
 
 
 def clips(folder: Path, cache_path: Path, limit: int) -> list[tuple[str, np.ndarray, list]]:

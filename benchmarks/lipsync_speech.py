@@ -22,8 +22,9 @@ Takes are neutral, average speaker, without head motion, blinks or gaze.
 ``--pitch`` / ``--room`` move the speech (as in benchmarks/lipsync.py) before
 alignment. ``--far-room DRR`` puts it through a milder room heard from a distance
 (``probtalk.train.augment.far_room``: the direct sound and a 0.4 s tail DRR dB below it) and scores
-it at the alignment of the speech as recorded (a room moves no phone); ``--no-dereverb`` lets the
-word ear hear the speech as it is (``probtalk.corpus.ear.DEREVERBERATE = False``).
+it at the alignment of the speech as recorded (a room moves no phone); ``--condition NAME`` does the
+same with one of ``conditions.py``'s conditions (rooms, noise, other voices, codecs); ``--no-dereverb``
+lets the word ear hear the speech as it is (``probtalk.corpus.ear.DEREVERBERATE = False``).
 
 Usage::
 
@@ -43,6 +44,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from conditions import CONDITIONS  # benchmarks/, beside this script
 
 import probtalk
 from probtalk.audio import load_audio
@@ -140,6 +142,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     rejected, coarse, seconds = [], [], []
     common = {"num_samples": args.takes, "temperature": args.temperature, "head_motion": 0.0, "blinks": False,
               "gaze": False}
+    others = None  # the set's clips, for a condition that mixes in other voices
     for n, (path, text) in enumerate(pairs):
         audio = load_audio(path)
         if tag:
@@ -159,6 +162,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         phones = [tuple(p) for p in entry["phones"]]
         if args.far_room is not None:  # aligned as recorded, heard through the room
             audio = far_room(audio, args.far_room, n)
+        if args.condition:  # aligned as recorded, heard in the condition
+            if others is None:
+                others = [load_audio(p) for p, _ in pairs]
+            audio = CONDITIONS[args.condition](audio, n, others)
         for name, model in models.items():
             frames = max(1, int(round(audio.size * model.fps / AUDIO_SAMPLE_RATE)))
             closed, opened = phone_midpoints(phones, model.fps, frames)
@@ -185,7 +192,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "folder": str(folder), "clips": len(pairs), "rejected": rejected, "coarse": coarse, "takes": args.takes,
         "temperature": args.temperature,
         "perturbation": "+".join(x for x in (tag.lstrip("#"), f"far room DRR {args.far_room:g} dB" if args.far_room is not None else "",
-                                              "no dereverberation" if args.no_dereverb else "") if x) or None,
+                                              args.condition or "", "no dereverberation" if args.no_dereverb else "") if x) or None,
         "alignment_seconds_per_clip": float(np.mean(seconds)) if seconds else math.nan,
         "cells": {f"{m}|{c}": t.row() for (m, c), t in cells.items()},
         "detector": {m: {"recall": h[0] / max(1, h[1]), "false_alarms": h[2] / max(1, h[3])} for m, h in heard.items()},
@@ -232,6 +239,8 @@ def main() -> None:
     ap.add_argument("--room", action="store_true", help="add a reverb tail and noise (20 dB SNR)")
     ap.add_argument("--far-room", type=float, default=None, metavar="DRR",
                     help="put the speech through a room heard from a distance, DRR dB direct-to-reverberant")
+    ap.add_argument("--condition", choices=[c for c in CONDITIONS if c != "as recorded"], default=None,
+                    help="hear the speech in one of conditions.py's conditions (scored at its alignment as recorded)")
     ap.add_argument("--no-dereverb", action="store_true", help="the word ear hears the speech as it is")
     ap.add_argument("--align-cache", default=None, help="JSON file keeping the forced alignments between runs")
     ap.add_argument("--json", default=None)

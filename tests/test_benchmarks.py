@@ -87,3 +87,32 @@ def test_ear_split_benchmark_runs(corpus):
     assert shortest >= SPLIT_SECONDS  # long enough to be cut in two
     rates = [float(x) for x in re.findall(r"([\d.]+) / ([\d.]+) %", rows[0]) for x in x]
     assert len(rates) == 4 and all(0.0 <= r <= 100.0 for r in rates), rows  # one search / cut, marked and false marks
+
+
+def test_the_benchmark_conditions_keep_the_clip_and_its_timing():
+    pytest.importorskip("av")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from conditions import CONDITIONS, babble
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    import numpy as np
+
+    from probtalk.audio import load_audio
+
+    speech = load_audio(ROOT / "probtalk" / "assets" / "hello.wav")
+    others = [speech[::-1].copy(), np.roll(speech, 4000)]
+    for name, make in CONDITIONS.items():
+        heard = make(speech, 1, others)
+        assert heard.shape == speech.shape and np.isfinite(heard).all(), name
+        if name == "as recorded":
+            assert np.array_equal(heard, speech)
+            continue
+        assert not np.allclose(heard, speech, atol=1e-3), name
+        if name == "moved voice's room":
+            continue  # its tail has no separate direct sound to find
+        lags = [float(np.dot(speech[: speech.size - lag], heard[lag:])) for lag in range(0, 80)]
+        assert int(np.argmax(lags)) <= 3, name  # the direct sound stays where it was: no phone moves
+    crowd = babble(speech, others, 0, 10.0) - speech
+    assert 10 * np.log10(np.sum(speech.astype(np.float64) ** 2) / np.sum(crowd.astype(np.float64) ** 2)) \
+        == pytest.approx(10.0, abs=0.01)
