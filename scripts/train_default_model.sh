@@ -49,11 +49,10 @@ $PT train predictor --data "$DATA" --out "$RUNS/predictor_performance" --vq "$RU
 $PT train head --data "$DATA" --out "$RUNS/head" --set steps=2000 --set max_clips=3000
 # 4b. the lip seal's bilabial detector (log-mel -> p/b/m frames, for audio without a transcript): the corpus
 #     plus 600 sentences spoken by a neural voice (Piper, GPL-3, run from its own venv), force-aligned;
-#     heard through rooms, coloured noise and codecs; frames sealed where the shown-frame probability
-#     passes 0.45. 10-30 min of Piper, 20 min of training on CPU
+#     frames sealed where the shown-frame probability passes 0.4. 10 min of Piper, 20 min of training on CPU
 make piper
 .venv/bin/python scripts/piper_speech_set.py --out datasets/speech_joe_train --grammar 600 --length-scales 0.8,0.9,1,1.1,1.25
-$PT train bilabial --data "$DATA" --out "$RUNS/bilabial" --speech datasets/speech_joe_train --set threshold=0.45
+$PT train bilabial --data "$DATA" --out "$RUNS/bilabial" --speech datasets/speech_joe_train --set threshold=0.4
 # 5. ship it: fp16, inference-only weights with the head net and the detector; then the ONNX copy the
 #    fast path loads
 .venv/bin/python scripts/ship_model.py "$RUNS/predictor_performance/best.pt" probtalk/assets/default_model.pt \

@@ -151,10 +151,9 @@ def test_shipped_detector_hears_the_bilabials_of_an_unheard_voice(model, bilabia
     closed, opened = phone_midpoints(phones, 25.0, frames)
     found = np.mean([sealed[max(0, k - 1) : k + 2].any() for k in closed])
     marked = np.mean(sealed[opened])
-    # measured with the shipped detector (threshold 0.45): 6 of the 11 sealed (4 missed at a peak
-    # probability <= 0.35, one at 0.49 whose shown frames average under the threshold), none of the 10
-    # open vowels; the detector before it sealed 7 at 0.4, with lower probabilities at 9 of the 11
-    assert len(closed) >= 10 and found >= 0.5, (found, len(closed))
+    # measured with the shipped detector: 7 of the 11 sealed (4 missed at probability <= 0.09), none
+    # of the 10 open vowels
+    assert len(closed) >= 10 and found >= 0.6, (found, len(closed))
     assert marked <= 0.1, marked
     truth = np.isin(phone_tokens(phones, 25.0, frames), list(BILABIAL_TOKENS))
     assert p[truth].mean() > p[~truth].mean() + 0.3
