@@ -6,17 +6,17 @@ phone, so a clip is scored at the alignment of the speech as recorded:
 
 * rooms heard from a distance (``probtalk.train.augment.far_room``: the direct sound, then an
   exponentially decaying noise tail from 1 ms on, 60 dB down after 0.4 s) at a direct-to-reverberant
-  ratio of 5 dB and of 0 dB: the same family as the detector's training rooms
-  (``probtalk.train.bilabial.DETECTOR_AUGMENT``);
+  ratio of 5 dB and of 0 dB;
 * a room of another make (:func:`reflecting_room`: six discrete early reflections, then a 0.7 s tail
-  as loud as the direct sound), which no training augmentation draws;
-* white noise at 20 dB SNR and pink noise at 10 dB (noise of both colours is in the detector's
-  training); four other clips of the set talking over the speech at 10 dB (:func:`babble`, not in
-  training);
-* MP3 at 24 kbit/s and Opus at 8 kbit/s (``probtalk.train.augment.codec``; both codecs are in the
-  detector's training);
+  as loud as the direct sound);
+* white noise at 20 dB SNR, pink noise at 10 dB, and four other clips of the set talking over the
+  speech at 10 dB (:func:`babble`);
+* MP3 at 24 kbit/s and Opus at 8 kbit/s (``probtalk.train.augment.codec``);
 * the benchmarks' moved voice's room (``probtalk.train.augment.moved_voice``: a 0.3 s tail with no
   separate direct sound, then 20 dB of noise).
+
+The shipped detector's training (``probtalk.train.bilabial.DETECTOR_AUGMENT``) hears white noise and
+reverb tails with no separate direct sound, like the moved voice's room; none of the others.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ from probtalk.train.augment import add_noise, codec, far_room, moved_voice, room
 
 
 def reflecting_room(audio: np.ndarray, seed: int) -> np.ndarray:
-    """A room unlike the training augmentation's (:func:`probtalk.train.augment.room`, whose tail starts
-    as noise): the direct sound, six discrete early reflections 2-25 ms after it at 0.3-0.7 of its
-    amplitude, then a tail decaying 60 dB in 0.7 s whose energy equals the direct sound's; level kept."""
+    """A room of another make than :func:`probtalk.train.augment.room` (whose tail starts as noise right
+    after the direct sound): the direct sound, six discrete early reflections 2-25 ms after it at
+    0.3-0.7 of its amplitude, then a tail decaying 60 dB in 0.7 s as loud as the direct sound; level
+    kept."""
     rng = np.random.default_rng(seed)
     rt60 = 0.7
     ir = room_response(rt60, 0.0, rng.standard_normal(int(rt60 * AUDIO_SAMPLE_RATE)))

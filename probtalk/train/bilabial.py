@@ -7,9 +7,8 @@
 
 Each distinct utterance of the ``train`` split is heard ``variants`` times:
 once as recorded and the rest through the speech augmentation of
-:mod:`probtalk.train.augment` (speed, pitch and formants, EQ, rooms, noise of
-three colours, lossy codecs: :data:`DETECTOR_AUGMENT`) at strengths past the
-motion model's own, since the detector must hold on voices and rooms the corpus
+:mod:`probtalk.train.augment` (speed, pitch and formants, EQ, room, noise:
+:data:`DETECTOR_AUGMENT`) at strengths past the motion model's own, since the detector must hold on voices and rooms the corpus
 lacks. The target of each frame is whether the
 corpus's phone timing puts it inside a P, B or M. The features are computed
 once; training draws 4 s crops of them (binary cross-entropy, bilabial frames
@@ -61,14 +60,12 @@ from probtalk.train.frameconv import FrameConv, start_run
 
 logger = logging.getLogger(__name__)
 
-#: Stronger than the motion model's augmentation: the detector sees nothing but the speech. Besides voice
-#: (speed, pitch, EQ), what separates recordings from studio speech: rooms heard from a distance (the direct
-#: sound kept, 3 dB under to 15 dB over the reverberation) and rooms with no direct sound left (``reverb``),
-#: white, pink and brown noise, and MP3 or Opus at 8-32 kbit/s.
+#: Stronger than the motion model's augmentation: the detector sees nothing but the speech. (Rooms heard
+#: from a distance, coloured noise and codecs, ``room_prob``, ``noise_color_prob`` and ``codec_prob``, were
+#: tried and not shipped: docs/default_model_metrics.md, "Tried and not shipped".)
 DETECTOR_AUGMENT = AugmentConfig(
     speed_prob=0.5, speed_range=(0.85, 1.15), pitch_prob=0.7, pitch_semitones=(-6.0, 6.0), eq_prob=0.5, eq_db=8.0,
-    reverb_prob=0.25, reverb_seconds=(0.1, 0.6), room_prob=0.5, room_drr_db=(-3.0, 15.0), room_rt60=(0.2, 0.9),
-    noise_prob=0.5, snr_db=(5.0, 35.0), noise_color_prob=0.5, codec_prob=0.3, codec_kbps=(8.0, 32.0), gain_db=0.0,
+    reverb_prob=0.5, reverb_seconds=(0.1, 0.6), noise_prob=0.5, snr_db=(5.0, 35.0), gain_db=0.0,
 )
 CROP_FRAMES = 100
 
