@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from probtalk.layout import AUDIO_SAMPLE_RATE
-from probtalk.train.augment import add_noise, codec, far_room, moved_voice, room_response
+from probtalk.train.augment import add_noise, codec, convolve, far_room, moved_voice, room_response
 
 
 def reflecting_room(audio: np.ndarray, seed: int) -> np.ndarray:
@@ -41,10 +41,7 @@ def reflecting_room(audio: np.ndarray, seed: int) -> np.ndarray:
     ir[0] = 1.0
     for delay, gain in zip(rng.integers(32, 400, 6), rng.uniform(0.3, 0.7, 6) * rng.choice([-1, 1], 6), strict=True):
         ir[delay] += gain
-    x = np.asarray(audio, np.float64)
-    n = x.size + ir.size - 1
-    y = np.fft.irfft(np.fft.rfft(x, n) * np.fft.rfft(ir, n), n)[: x.size]
-    return (y * np.linalg.norm(x) / max(float(np.linalg.norm(y)), 1e-8)).astype(np.float32)
+    return convolve(np.asarray(audio, np.float64), ir).astype(np.float32)
 
 
 def babble(audio: np.ndarray, others: list[np.ndarray], seed: int, snr_db: float) -> np.ndarray:

@@ -162,7 +162,7 @@ def room_response(rt60: float, drr_db: float, tail: np.ndarray) -> np.ndarray:
     return ir
 
 
-def _convolve(x: np.ndarray, ir: np.ndarray) -> np.ndarray:
+def convolve(x: np.ndarray, ir: np.ndarray) -> np.ndarray:
     """``x`` through ``ir`` (FFT convolution, float64), ``x``'s length, its level kept."""
     n = x.size + ir.size - 1
     size = 1 << max(0, (n - 1).bit_length())
@@ -174,7 +174,7 @@ def room(x: torch.Tensor, rt60: float, drr_db: float, gen: torch.Generator) -> t
     """1-D speech heard in a room from a distance (:func:`room_response`, the tail drawn from ``gen``), level
     kept; the training counterpart of :func:`far_room`."""
     tail = torch.randn(max(32, int(rt60 * AUDIO_SAMPLE_RATE)), generator=gen, dtype=torch.float64).numpy()
-    return torch.from_numpy(_convolve(x.double().numpy(), room_response(rt60, drr_db, tail))).to(x.dtype)
+    return torch.from_numpy(convolve(x.double().numpy(), room_response(rt60, drr_db, tail))).to(x.dtype)
 
 
 #: The codecs of :func:`codec`: PyAV encoder, container, and the rate the encoder runs at.
@@ -244,7 +244,7 @@ def far_room(audio: np.ndarray, drr_db: float, seed: int, rt60: float = 0.4) -> 
     sound, then a noise tail from 1 ms on decaying 60 dB in ``rt60`` s, ``drr_db`` below the direct
     sound in energy (the direct-to-reverberant ratio); level kept. float32 [N] in, float32 [N] out."""
     tail = np.random.default_rng(seed).standard_normal(int(rt60 * AUDIO_SAMPLE_RATE))
-    return _convolve(np.asarray(audio, np.float64), room_response(rt60, drr_db, tail)).astype(np.float32)
+    return convolve(np.asarray(audio, np.float64), room_response(rt60, drr_db, tail)).astype(np.float32)
 
 
 def moved_voice(audio: np.ndarray, pitch: float, room: bool, seed: int) -> np.ndarray:
