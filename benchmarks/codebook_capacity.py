@@ -12,9 +12,14 @@ vertices with shape and pose zero, as ``probtalk evaluate``):
   carry of that difference (a search, so a lower bound);
 * the fit's own error.
 
+``--vq CKPT`` measures a stage-1 checkpoint (``probtalk train vq``) instead of the default model's
+codebook and decoder, and adds what its own encoder passes: how far apart the two performances'
+reconstructions (encode, quantise, decode) are, and their error.
+
 Usage::
 
     python benchmarks/codebook_capacity.py --data datasets/synth5 [--pairs 3] [--frames 100] [--sweeps 3]
+    python benchmarks/codebook_capacity.py --data datasets/synth5 --vq runs/vq/best.pt
 """
 
 from __future__ import annotations
@@ -27,9 +32,13 @@ import numpy as np
 import torch
 
 import probtalk
+from probtalk.errors import CheckpointError
 from probtalk.eval.evaluate import motion_to_vertices
 from probtalk.flame import FlameLayer, load_rig
 from probtalk.layout import params_to_motion
+from probtalk.models.checkpoint import load_checkpoint
+from probtalk.models.motion_vq import MotionVQ
+from probtalk.models.talker import Normalizer
 
 CONTEXT = 8  # frames either side a code is judged on
 
@@ -56,6 +65,14 @@ def fit_codes(vq: torch.nn.Module, target: torch.Tensor, sweeps: int) -> torch.T
         return vq.decode_indices(idx[None], mask[:1])[0]
 
 
+def reconstruct(vq: MotionVQ, norm: Normalizer, motion: np.ndarray) -> np.ndarray:
+    """Raw motion [T, 53] -> the stage-1 model's reconstruction (encode, quantise, decode), raw [T, 53]."""
+    m = torch.as_tensor(motion, dtype=torch.float32)[None]
+    mask = torch.ones(1, m.shape[1], dtype=torch.bool)
+    with torch.no_grad():
+        return norm.denormalize(vq(norm.normalize(m), mask).motion)[0].numpy()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="a corpus with several performances per utterance")
@@ -63,12 +80,22 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=100, help="frames of each utterance fitted")
     parser.add_argument("--sweeps", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--vq", default=None, help="a stage-1 checkpoint (default: the default model's codebook)")
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from corpus_diversity import Corpus
 
-    talker = probtalk.load_model(None, device="cpu").backend.talker
-    vq, norm = talker.vq, talker.normalizer
+    if args.vq:
+        try:
+            vq, info = load_checkpoint(args.vq)
+        except CheckpointError as exc:
+            raise SystemExit(f"--vq: {exc}") from None
+        if not isinstance(vq, MotionVQ):
+            raise SystemExit(f"{args.vq} is not a stage-1 checkpoint; give one written by `probtalk train vq`")
+        norm = info.normalizer
+    else:
+        talker = probtalk.load_model(None, device="cpu").backend.talker
+        vq, norm = talker.vq, talker.normalizer
     rig = load_rig(None)
     layer = FlameLayer(rig)
     regions = {"face": slice(None), "upper face": np.asarray(rig.regions["upper_face"]),
@@ -93,13 +120,21 @@ def main() -> None:
         rows.append([mm(truth[0], truth[1], r) for r in regions.values()]
                     + [mm(fitted[0], fitted[1], r) for r in regions.values()]
                     + [float(np.mean([mm(t, f, r) for t, f in zip(truth, fitted, strict=True)])) for r in regions.values()])
+        if args.vq:
+            passed = [motion_to_vertices(layer, reconstruct(vq, norm, m[:n])) for m in motions]
+            rows[-1] += ([mm(passed[0], passed[1], r) for r in regions.values()]
+                         + [float(np.mean([mm(t, f, r) for t, f in zip(truth, passed, strict=True)]))
+                            for r in regions.values()])
         print(f"{keyid}: " + " ".join(f"{x:.3f}" for x in rows[-1]), file=sys.stderr, flush=True)
     mean = np.mean(rows, axis=0)
     k = len(regions)
     print(f"{len(rows)} utterances, p1 against p2, {args.frames} frames at most (mm: " + " / ".join(regions) + ")")
     print("ground truth apart:     " + " / ".join(f"{x:.3f}" for x in mean[:k]))
     print("fitted codes apart:     " + " / ".join(f"{x:.3f}" for x in mean[k : 2 * k]))
-    print("fit error (truth, fit): " + " / ".join(f"{x:.3f}" for x in mean[2 * k :]))
+    print("fit error (truth, fit): " + " / ".join(f"{x:.3f}" for x in mean[2 * k : 3 * k]))
+    if args.vq:
+        print("reconstructions apart:  " + " / ".join(f"{x:.3f}" for x in mean[3 * k : 4 * k]))
+        print("reconstruction error:   " + " / ".join(f"{x:.3f}" for x in mean[4 * k :]))
 
 
 if __name__ == "__main__":

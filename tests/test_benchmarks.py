@@ -116,3 +116,25 @@ def test_the_benchmark_conditions_keep_the_clip_and_its_timing():
     crowd = babble(speech, others, 0, 10.0) - speech
     assert 10 * np.log10(np.sum(speech.astype(np.float64) ** 2) / np.sum(crowd.astype(np.float64) ** 2)) \
         == pytest.approx(10.0, abs=0.01)
+
+
+def test_codebook_capacity_measures_a_stage_one_checkpoint(corpus, tmp_path):
+    """``--vq``: a stage-1 checkpoint's codebook and its own encoder's reconstructions, beside the truth."""
+    import torch
+
+    from probtalk.models.motion_vq import MotionVQ, MotionVQConfig
+    from probtalk.models.talker import Normalizer
+
+    torch.manual_seed(0)
+    vq = MotionVQ(MotionVQConfig(hidden=32, layers=1, heads=2, ff_dim=64, latent_dim=16, num_codes=8, dropout=0.0))
+    path = save_checkpoint(tmp_path / "vq.pt", vq.eval(), normalizer=Normalizer())
+    out = _run("codebook_capacity.py", "--data", str(corpus), "--vq", str(path), "--pairs", "1", "--frames", "12",
+               "--sweeps", "1")
+    rows = {line.split(":")[0]: [float(x) for x in line.split(":")[1].split(" / ")]
+            for line in out.splitlines() if line.count(" / ") == 2 and "(mm:" not in line}
+    assert set(rows) == {"ground truth apart", "fitted codes apart", "fit error (truth, fit)", "reconstructions apart",
+                         "reconstruction error"}
+    assert rows["ground truth apart"][0] > 0 and all(x >= 0 for r in rows.values() for x in r)
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "codebook_capacity.py"), "--data", str(corpus),
+                           "--vq", str(tmp_path / "missing.pt")], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode != 0 and "--vq:" in done.stderr and "Traceback" not in done.stderr
