@@ -10,12 +10,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PT=.venv/bin/probtalk
 RUNS=${RUNS:-runs/default}
-DATA=${DATA:-datasets/synth5}
+DATA=${DATA:-datasets/synth6}
 
-# 1. the corpus (generator version 5): 24 training/validation/test voices (2 held out), 5 flite voices
+# 1. the corpus (generator version 6): 24 training/validation/test voices (2 held out), 5 flite voices
 #    held out as an unseen engine, 3 performances per training utterance that differ like retakes
 #    (upper face, emphasis, energy, articulation and jaw, lips shut or parted in pauses; each take's
-#    habits recorded in performance/),
+#    habits recorded in performance/; version 6 varies the upper face, smiles and emotion strength wider),
 #    prosody-driven head motion (neck/), ~3.3 h of speech, 8346 motion clips
 $PT data synth --out "$DATA" --seed 0
 # 2. stage 1: motion VQ-VAE, one code per frame, lip-contact term
@@ -45,6 +45,10 @@ $PT train predictor --data "$DATA" --out "$RUNS/predictor_takes" --vq "$RUNS/vq/
 #     (performance/<keyid>.json), best-of-8 for the rest of the noise
 $PT train predictor --data "$DATA" --out "$RUNS/predictor_performance" --vq "$RUNS/vq/best.pt" \
     --config probtalk/assets/recipes/default_predictor_performance.toml --set init_from="$RUNS/predictor_takes/best.pt" --resume
+# 3h. stage 2h: 1000 steps more at lr 2e-4 (the shipped weights had a stage 1 of their own on version 6 and a
+#     fresh output layer: docs/default_model.md; in one pass on version 6, step 2 already is that stage 1)
+$PT train predictor --data "$DATA" --out "$RUNS/predictor_upper" --vq "$RUNS/vq/best.pt" \
+    --config probtalk/assets/recipes/default_predictor_upper.toml --set init_from="$RUNS/predictor_performance/best.pt" --resume
 # 4. the life stage's head-motion net (prosody + style -> neck), minutes on CPU
 $PT train head --data "$DATA" --out "$RUNS/head" --set steps=2000 --set max_clips=3000
 # 4b. the lip seal's bilabial detector (log-mel -> p/b/m frames, for audio without a transcript): the corpus
@@ -55,6 +59,6 @@ make piper
 $PT train bilabial --data "$DATA" --out "$RUNS/bilabial" --speech datasets/speech_joe_train --set threshold=0.4
 # 5. ship it: fp16, inference-only weights with the head net and the detector; then the ONNX copy the
 #    fast path loads
-.venv/bin/python scripts/ship_model.py "$RUNS/predictor_performance/best.pt" probtalk/assets/default_model.pt \
+.venv/bin/python scripts/ship_model.py "$RUNS/predictor_upper/best.pt" probtalk/assets/default_model.pt \
     --head "$RUNS/head/head.npz" --bilabial "$RUNS/bilabial/bilabial.npz"
 .venv/bin/python scripts/export_onnx.py

@@ -197,7 +197,7 @@ def test_neck_files_are_written_and_loaded(corpus):
         assert neck.dtype == np.float32 and neck.shape == (1, params.shape[1], 3)
         assert np.abs(neck).max() > np.radians(0.5)
     manifest = json.loads((corpus / "manifest.json").read_text())
-    assert manifest["generator_version"] == GENERATOR_VERSION == 5
+    assert manifest["generator_version"] == GENERATOR_VERSION == 6
     data = MotionDataset(corpus, "train")
     sample = data[0]
     assert sample.neck is not None and sample.neck.shape == (sample.motion.shape[0], 3)

@@ -19,10 +19,13 @@ from probtalk.layout import MOTION_EXPRESSION_DIM, PARAM_EXPRESSION
 
 SAMPLE = Path(probtalk.__file__).parent / "assets" / "hello.wav"
 # Ten takes of SAMPLE at the default temperature (seed 0), face only (expression and jaw, no blinks, head
-# or eyes: the paper's definition), measured 0.159 mm apart (first five against last five, mean vertex
-# distance) with the stage-2g default (stage 2f: 0.090 mm, stage 2e: 0.067 mm); 0.120 mm is the floor.
-# (With four takes the figure swings widely with the seed on this 2 s clip, too widely for a floor.)
-MIN_DIVERSITY_M = 0.000120
+# or eyes: the paper's definition), measured 0.200 mm apart (first five against last five, mean vertex
+# distance) with the stage-2h default (stage 2g: 0.151-0.159 mm, stage 2f: 0.090 mm, stage 2e: 0.067 mm);
+# 0.170 mm is the floor. (With four takes the figure swings widely with the seed on this 2 s clip, too
+# widely for a floor.) Over the upper face alone (brows, forehead, eyelids) the same takes are 0.257 mm
+# apart (stage 2g: 0.042 mm): the takes differ where retakes do, not only in the mouth; 0.150 mm is its floor.
+MIN_DIVERSITY_M = 0.000170
+MIN_UPPER_FACE_DIVERSITY_M = 0.000150
 
 
 @pytest.fixture(scope="module")
@@ -219,5 +222,6 @@ def test_takes_differ_by_a_stated_amount(model, rig):
     takes = model.animate(SAMPLE, num_samples=10, seed=0, blinks=False)
     layer = FlameLayer(rig)
     verts = np.stack([motion_to_vertices(layer, a.motion()) for a in takes])
-    diversity = float(np.linalg.norm(verts[:5] - verts[5:], axis=-1).mean())
-    assert diversity > MIN_DIVERSITY_M
+    apart = np.linalg.norm(verts[:5] - verts[5:], axis=-1)
+    assert float(apart.mean()) > MIN_DIVERSITY_M
+    assert float(apart[..., rig.region("upper_face")].mean()) > MIN_UPPER_FACE_DIVERSITY_M

@@ -130,16 +130,16 @@ def _habits(rng: np.random.Generator) -> dict[str, float]:
 # performance channels is conditioned on (``performance/<keyid>.json`` of a corpus).
 PERFORMANCE_DRAWS: tuple[tuple[str, float, float], ...] = (
     ("articulation", 0.8, 1.3),  # gain on the speaker's
-    ("brow_use", 0.3, 2.0),  # gain
+    ("brow_use", 0.2, 2.8),  # gain
     ("jaw_range", 0.8, 1.3),  # gain
-    ("smile_bias", -0.08, 0.12),  # offset
+    ("smile_bias", -0.1, 0.2),  # offset
     ("anticipation_s", -0.015, 0.015),  # offset
     ("head_motion", 0.7, 1.4),  # gain
-    ("expressiveness", 0.65, 1.35),  # gain
-    ("emphasis_rate", -0.3, 0.3),  # offset
-    ("smile_rate", 0.0, 2.5),  # gain
-    ("brow_tone", -0.35, 0.4),  # offset
-    ("squint_tone", -0.05, 0.2),  # offset
+    ("expressiveness", 0.5, 1.6),  # gain
+    ("emphasis_rate", -0.4, 0.4),  # offset
+    ("smile_rate", 0.0, 3.5),  # gain
+    ("brow_tone", -0.5, 0.6),  # offset
+    ("squint_tone", -0.05, 0.35),  # offset
     ("rest_open", -0.08, 0.12),  # offset
 )
 PERFORMANCE_HABITS = tuple(name for name, _, _ in PERFORMANCE_DRAWS)
@@ -170,9 +170,10 @@ def perform_style(
     """One performance by the speaker: habits varied the way an actor's retakes vary.
 
     How much the brows work and where they rest, smile episodes, cheek raise, how
-    strongly the emotion shows, head motion; how wide the take articulates and opens
-    the jaw (x0.8-1.3 each, corpus v5; v4 drew x0.85-1.25 and x0.85-1.2) and whether
-    the lips rest shut or parted in pauses. Every range keeps the lips on the phones
+    strongly the emotion shows, head motion (corpus v6 widened these: brow use x0.2-2.8,
+    was x0.3-2.0; emotion strength x0.5-1.6, was x0.65-1.35; see :data:`PERFORMANCE_DRAWS`);
+    how wide the take articulates and opens the jaw (x0.8-1.3 each since corpus v5; v4
+    drew x0.85-1.25 and x0.85-1.2) and whether the lips rest shut or parted in pauses. Every range keeps the lips on the phones
     (sealed on p/b/m, open on open vowels). Identity, asymmetry and blink rate stay
     the speaker's. Every performance of a clip (the first included) is
     drawn with this, so the speaker's own style is the centre of their takes.
@@ -189,17 +190,17 @@ def perform_style(
         speaker_id=style.speaker_id,
         articulation=float(np.clip(style.articulation * d["articulation"], 0.75, 1.4)),
         asymmetry=style.asymmetry,
-        brow_use=float(np.clip(style.brow_use * d["brow_use"], 0.1, 2.2)),
+        brow_use=float(np.clip(style.brow_use * d["brow_use"], 0.1, 3.0)),
         jaw_range=float(np.clip(style.jaw_range * d["jaw_range"], 0.75, 1.4)),
-        smile_bias=float(np.clip(style.smile_bias + d["smile_bias"], 0.0, 0.25)),
+        smile_bias=float(np.clip(style.smile_bias + d["smile_bias"], 0.0, 0.35)),
         blink_rate=style.blink_rate,
         anticipation_s=float(np.clip(style.anticipation_s + d["anticipation_s"], 0.0, 0.04)),
         identity=style.identity,
         head_motion=float(np.clip(style.head_motion * d["head_motion"], 0.3, 2.0)),
-        expressiveness=float(np.clip(style.expressiveness * d["expressiveness"], 0.5, 1.6)),
-        emphasis_rate=float(np.clip(style.emphasis_rate + d["emphasis_rate"], 0.1, 0.95)),
-        smile_rate=float(np.clip(style.smile_rate * d["smile_rate"], 0.0, 0.3)),
-        brow_tone=float(np.clip(style.brow_tone + d["brow_tone"], -0.45, 0.55)),
-        squint_tone=float(np.clip(style.squint_tone + d["squint_tone"], 0.0, 0.3)),
+        expressiveness=float(np.clip(style.expressiveness * d["expressiveness"], 0.4, 1.9)),
+        emphasis_rate=float(np.clip(style.emphasis_rate + d["emphasis_rate"], 0.05, 1.0)),
+        smile_rate=float(np.clip(style.smile_rate * d["smile_rate"], 0.0, 0.45)),
+        brow_tone=float(np.clip(style.brow_tone + d["brow_tone"], -0.6, 0.75)),
+        squint_tone=float(np.clip(style.squint_tone + d["squint_tone"], 0.0, 0.45)),
         rest_open=float(np.clip(style.rest_open + d["rest_open"], 0.0, 0.14)),
     )

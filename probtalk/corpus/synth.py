@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GENERATOR = "probtalk.corpus.synth"
-GENERATOR_VERSION = 5  # 3: performances vary the upper face and timing; neck/ head motion; motion-only rebuild. 4: and the mouth (emphasis, energy, wider articulation). 5: wider still (articulation, jaw, energy drift, smiles) and lips shut or parted in pauses
+GENERATOR_VERSION = 6  # 3: performances vary the upper face and timing; neck/ head motion; motion-only rebuild. 4: and the mouth (emphasis, energy, wider articulation). 5: wider still (articulation, jaw, energy drift, smiles) and lips shut or parted in pauses. 6: the upper face, smiles, emotion strength and emphasis vary wider (the mouth as 5)
 SPLIT_FRACTIONS = (0.8, 0.9)  # sentence-number cut points: train <= 80 %, val <= 90 %, test the rest
 
 
