@@ -148,6 +148,9 @@ def test_perform_style_varies_the_upper_face_habits():
     assert np.ptp([s.articulation for s in takes]) > 0.3 and np.ptp([s.jaw_range for s in takes]) > 0.3
     rest = [s.rest_open for s in takes]
     assert min(rest) == 0.0 and max(rest) > 0.08 and all(0.0 <= r <= 0.14 for r in rest)
+    # v6: smiles and cheek raise reach past version 5's limits (smile bias 0.25, smile rate 0.3, squint 0.3)
+    assert max(s.smile_bias for s in takes) > 0.25 and max(s.smile_rate for s in takes) > 0.3
+    assert max(s.squint_tone for s in takes) > 0.3
 
 
 def test_takes_rest_with_the_lips_shut_or_parted_in_pauses(animator):

@@ -173,8 +173,8 @@ def perform_style(
     strongly the emotion shows, head motion (corpus v6 widened these: brow use x0.2-2.8,
     was x0.3-2.0; emotion strength x0.5-1.6, was x0.65-1.35; see :data:`PERFORMANCE_DRAWS`);
     how wide the take articulates and opens the jaw (x0.8-1.3 each since corpus v5; v4
-    drew x0.85-1.25 and x0.85-1.2) and whether the lips rest shut or parted in pauses. Every range keeps the lips on the phones
-    (sealed on p/b/m, open on open vowels). Identity, asymmetry and blink rate stay
+    drew x0.85-1.25 and x0.85-1.2) and whether the lips rest shut or parted in pauses.
+    Every range keeps the lips on the phones (sealed on p/b/m, open on open vowels). Identity, asymmetry and blink rate stay
     the speaker's. Every performance of a clip (the first included) is
     drawn with this, so the speaker's own style is the centre of their takes.
 
