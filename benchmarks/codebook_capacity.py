@@ -38,7 +38,6 @@ from probtalk.flame import FlameLayer, load_rig
 from probtalk.layout import params_to_motion
 from probtalk.models.checkpoint import load_checkpoint
 from probtalk.models.motion_vq import MotionVQ
-from probtalk.models.talker import Normalizer
 
 CONTEXT = 8  # frames either side a code is judged on
 
@@ -63,14 +62,6 @@ def fit_codes(vq: torch.nn.Module, target: torch.Tensor, sweeps: int) -> torch.T
             if not changed:
                 break
         return vq.decode_indices(idx[None], mask[:1])[0]
-
-
-def reconstruct(vq: MotionVQ, norm: Normalizer, motion: np.ndarray) -> np.ndarray:
-    """Raw motion [T, 53] -> the stage-1 model's reconstruction (encode, quantise, decode), raw [T, 53]."""
-    m = torch.as_tensor(motion, dtype=torch.float32)[None]
-    mask = torch.ones(1, m.shape[1], dtype=torch.bool)
-    with torch.no_grad():
-        return norm.denormalize(vq(norm.normalize(m), mask).motion)[0].numpy()
 
 
 def main() -> None:
@@ -121,7 +112,7 @@ def main() -> None:
                     + [mm(fitted[0], fitted[1], r) for r in regions.values()]
                     + [float(np.mean([mm(t, f, r) for t, f in zip(truth, fitted, strict=True)])) for r in regions.values()])
         if args.vq:
-            passed = [motion_to_vertices(layer, reconstruct(vq, norm, m[:n])) for m in motions]
+            passed = [motion_to_vertices(layer, vq.reconstruct(m[:n], norm)) for m in motions]
             rows[-1] += ([mm(passed[0], passed[1], r) for r in regions.values()]
                          + [float(np.mean([mm(t, f, r) for t, f in zip(truth, passed, strict=True)]))
                             for r in regions.values()])

@@ -421,10 +421,7 @@ def run_vq(args: argparse.Namespace) -> dict[str, Any]:
         rec, truth = Scores(), Scores()
         for i in np.linspace(0, len(data) - 1, min(args.limit, len(data))).astype(int):
             s = data[int(i)]
-            m = torch.from_numpy(s.motion)[None]
-            mask = torch.ones(1, m.shape[1], dtype=torch.bool)
-            with torch.no_grad():
-                r = info.normalizer.denormalize(vq(info.normalizer.normalize(m), mask).motion)[0].numpy()
+            r = vq.reconstruct(s.motion, info.normalizer)
             _score(rec, r[None], None, s.motion, s.phones, layer, rig, regions, full=True)
             _score(truth, s.motion[None], None, s.motion, s.phones, layer, rig, regions, full=False)
         out[split] = {"reconstruction": rec.row(), "truth": truth.row()}

@@ -14,13 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from torch import nn
 
 from probtalk.layout import MOTION_DIM, MOTION_EXPRESSION, MOTION_JAW
 from probtalk.models.blocks import Downsample, MaskedTransformer, Upsample, downsample_mask
 from probtalk.models.quantizer import Quantized, VectorQuantizer
+
+if TYPE_CHECKING:
+    from probtalk.models.talker import Normalizer
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,13 @@ class MotionVQ(nn.Module):
         lmask = self.latent_mask(mask)
         q = self.quantize(self.encode(motion, mask), lmask)
         return VQOutput(self.decode(q.quantized, mask), q, lmask)
+
+    def reconstruct(self, motion: np.ndarray, normalizer: Normalizer) -> np.ndarray:
+        """Raw motion [T, 53] -> its reconstruction (normalise, encode, quantise, decode, denormalise), raw [T, 53]."""
+        m = torch.as_tensor(motion, dtype=torch.float32)[None]
+        mask = torch.ones(1, m.shape[1], dtype=torch.bool)
+        with torch.no_grad():
+            return normalizer.denormalize(self(normalizer.normalize(m), mask).motion)[0].numpy()
 
     def loss(
         self, motion: torch.Tensor, mask: torch.Tensor, lip_fn: Callable[..., torch.Tensor] | None = None
