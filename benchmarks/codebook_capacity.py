@@ -18,8 +18,8 @@ reconstructions (encode, quantise, decode) are, and their error.
 
 Usage::
 
-    python benchmarks/codebook_capacity.py --data datasets/synth5 [--pairs 3] [--frames 100] [--sweeps 3]
-    python benchmarks/codebook_capacity.py --data datasets/synth5 --vq runs/vq/best.pt
+    python benchmarks/codebook_capacity.py --data datasets/synth6 [--pairs 3] [--frames 100] [--sweeps 3]
+    python benchmarks/codebook_capacity.py --data datasets/synth6 --vq runs/vq/best.pt
 """
 
 from __future__ import annotations

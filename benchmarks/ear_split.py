@@ -12,7 +12,7 @@ recogniser searching the whole clip at once and cut in two:
 
 Usage::
 
-    python benchmarks/ear_split.py --data datasets/synth5 --speech datasets/speech_joe \\
+    python benchmarks/ear_split.py --data datasets/synth6 --speech datasets/speech_joe \\
         --align-cache out/align_joe.json
 """
 
@@ -89,7 +89,7 @@ def compare(name: str, clips: list[tuple[np.ndarray, list]], net, join: int) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=None, help="a corpus folder (datasets/synth5)")
+    parser.add_argument("--data", default=None, help="a corpus folder (datasets/synth6)")
     parser.add_argument("--splits", default="test,test_unseen_speakers,test_unseen_engine")
     parser.add_argument("--speech", default=None, help="a folder of speech with transcripts (datasets/speech_joe)")
     parser.add_argument("--align-cache", default=None, help="benchmarks/lipsync_speech.py's alignment cache")

@@ -17,7 +17,9 @@ with and without the transcript, it prints:
 * LVE (first take), MEE (mean over takes), CE (closest take), in m^2;
 * diversity (the paper's: takes paired first half with second half, mean vertex
   L2; shape and pose zero) over the whole face, the lips and the upper face, at
-  three temperatures; the deterministic take's closure;
+  three temperatures (and with ``--variations 0,1,2`` at those performance variations, the
+  ``variation`` option, at the default temperature, with the figures above); the deterministic
+  take's closure;
 * the takes' mean vertex speed relative to the ground truth's (1 = as lively);
 * the ground truth's own closure and opening on the same clips (the corpus motion
   scored like a take: what a goal means on these clips).
@@ -224,7 +226,7 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
         talker, info = load_checkpoint(path)
         models[name] = talker.eval()
         detectors[name] = BilabialNet.load(args.bilabial) if args.bilabial else info.bilabial
-    temps = [float(t) for t in args.temperatures.split(",")]
+    settings = _settings(args)
     ear = next(iter(detectors.values()), None)  # the fit check's detector: the first model's
     check = _check_id(ear)
     results: dict[str, Any] = {}
@@ -235,7 +237,7 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
             print(f"[{split}] skipped: {exc}", file=sys.stderr)
             continue
         idx = np.linspace(0, len(data) - 1, min(args.limit, len(data))).astype(int)
-        cells: dict[tuple[str, str, float], Scores] = {}
+        cells: dict[tuple[str, str, str], Scores] = {}
         truth = Scores()  # the corpus motion itself: what the goals mean on these clips
         rejected = 0
         tag = f"#pitch{args.pitch:g}{'+room' if args.room else ''}" if args.pitch or args.room else ""
@@ -267,10 +269,10 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                     if cond == "text" and text_phones is not None:
                         ph = torch.from_numpy(phone_tokens(text_phones, 25.0, len(sample.motion)))[None]
                     det, _ = talker.sample(audio, lengths, style, frames, temperature=None, phones=ph)
-                    for t in temps:
+                    for t, (temp, variation) in settings.items():
                         gen = torch.Generator().manual_seed(args.seed + n)
-                        takes, _ = talker.sample(audio, lengths, style, frames, num_samples=args.takes, temperature=t,
-                                                 generator=gen, phones=ph)
+                        takes, _ = talker.sample(audio, lengths, style, frames, num_samples=args.takes, temperature=temp,
+                                                 generator=gen, phones=ph, variation=variation)
                         sc = cells.setdefault((name, cond, t), Scores())
                         _score(sc, takes.numpy(), det[0].numpy(), sample.motion, sample.phones, layer, rig, regions,
                                full=True)
@@ -298,13 +300,13 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
             print(f"[{split}] {n + 1}/{len(idx)} {sample.keyid}", file=sys.stderr, flush=True)
         if args.align_only:
             continue
-        rows = {f"{m}|{c}|T={t:g}": sc.row() for (m, c, t), sc in cells.items()}
+        rows = {f"{m}|{c}|{t}": sc.row() for (m, c, t), sc in cells.items()}
         for r in rows.values():  # pooled over takes
             r["closure_take"] = r["closure_take"] / args.takes if not math.isnan(r["closure_take"]) else r["closure_take"]
         t_row = truth.row()
         results[split] = {"clips": len(idx), "transcripts_rejected": int(rejected), "cells": rows,
                           "truth": {k: t_row[k] for k in ("closure_take", "opening_take", "bilabials")}}
-        _print_split(split, results[split], temps)
+        _print_split(split, results[split], list(settings))
     if cache_path:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         cache_path.write_text(json.dumps(cache))
@@ -314,28 +316,39 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-def _print_split(split: str, res: dict[str, Any], temps: list[float]) -> None:
+def _settings(args: argparse.Namespace) -> dict[str, tuple[float, float]]:
+    """The sampling settings scored, by label: each of ``--temperatures`` at variation 1 ("T=0.5"), then
+    each other of ``--variations`` at the default temperature ("T=0.2,v=2")."""
+    out = {f"T={float(t):g}": (float(t), 1.0) for t in args.temperatures.split(",")}
+    for v in (float(x) for x in args.variations.split(",")):
+        if v != 1.0:
+            out[f"T={DEFAULT_TEMPERATURE:g},v={v:g}"] = (DEFAULT_TEMPERATURE, v)
+    return out
+
+
+def _print_split(split: str, res: dict[str, Any], temps: list[str]) -> None:
     cells = res["cells"]
     print(f"\n== {split}: {res['clips']} clips; transcripts rejected by the fit check: {res['transcripts_rejected']}")
     if "truth" in res:
         print(f"truth (the corpus motion): p/b/m closed {res['truth']['closure_take']:.1%} "
               f"(of {res['truth']['bilabials']}), open vowels open {res['truth']['opening_take']:.1%}")
     cols = sorted({k.rsplit("|", 1)[0] for k in cells})
-    print(f"{'metric':34s}" + "".join(f"{c:>18s}" for c in cols))
+    print(f"{'metric':42s}" + "".join(f"{c:>18s}" for c in cols))
     t0 = f"T={DEFAULT_TEMPERATURE:g}"
     lines = [("closed p/b/m, per take", "closure_take", "{:.1%}"), ("closed p/b/m, every take", "closure_every_take", "{:.1%}"),
              ("closed p/b/m, deterministic", "closure_deterministic", "{:.1%}"), ("open vowels open, per take", "opening_take", "{:.1%}"),
              ("LVE (m^2)", "lve", "{:.3e}"), ("MEE (m^2)", "mee", "{:.3e}"), ("CE (m^2)", "ce", "{:.3e}")]
-    for label, key, fmt in lines:
-        vals = [cells.get(f"{c}|{t0}", {}).get(key, math.nan) for c in cols]
-        print(f"{label + ' @' + t0:34s}" + "".join(f"{fmt.format(v):>18s}" for v in vals))
+    for setting in [t0] + [t for t in temps if ",v=" in t]:  # the default temperature, at each variation
+        for label, key, fmt in lines:
+            vals = [cells.get(f"{c}|{setting}", {}).get(key, math.nan) for c in cols]
+            print(f"{label + ' @' + setting:42s}" + "".join(f"{fmt.format(v):>18s}" for v in vals))
     for t in temps:
         for label, key in (("diversity face mm", "diversity_mm"), ("diversity lips mm", "diversity_lips_mm"),
                            ("diversity upper face mm", "diversity_upper_mm"), ("closed every take", "closure_every_take"),
                            ("vertex speed / truth", "speed_ratio")):
-            vals = [cells.get(f"{c}|T={t:g}", {}).get(key, math.nan) for c in cols]
+            vals = [cells.get(f"{c}|{t}", {}).get(key, math.nan) for c in cols]
             fmt = "{:.1%}" if "closed" in label else "{:.3f}"
-            print(f"{label + ' @T=' + format(t, 'g'):34s}" + "".join(f"{fmt.format(v):>18s}" for v in vals))
+            print(f"{label + ' @' + t:42s}" + "".join(f"{fmt.format(v):>18s}" for v in vals))
 
 
 def run_speed(args: argparse.Namespace) -> dict[str, Any]:
@@ -438,6 +451,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=30)
     ap.add_argument("--takes", type=int, default=10)
     ap.add_argument("--temperatures", default="0.2,0.5,1.0")
+    ap.add_argument("--variations", default="1",
+                    help="also score these performance variations at the default temperature (e.g. 0,1,2)")
     ap.add_argument("--text", choices=("on", "off"), default="on")
     ap.add_argument("--text-source", choices=("aligned", "oracle", "recognised"), default="aligned")
     ap.add_argument("--seed", type=int, default=0)

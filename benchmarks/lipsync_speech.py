@@ -140,8 +140,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     cells: dict[tuple[str, str], Tally] = {}
     heard: dict[str, list[int]] = {}
     rejected, coarse, seconds = [], [], []
-    common = {"num_samples": args.takes, "temperature": args.temperature, "head_motion": 0.0, "blinks": False,
-              "gaze": False}
+    common = {"num_samples": args.takes, "temperature": args.temperature, "variation": args.variation,
+              "head_motion": 0.0, "blinks": False, "gaze": False}
     others = None  # the set's clips, for a condition that mixes in other voices
     for n, (path, text) in enumerate(pairs):
         audio = load_audio(path)
@@ -190,7 +190,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cache_path.write_text(json.dumps(cache))
     return {
         "folder": str(folder), "clips": len(pairs), "rejected": rejected, "coarse": coarse, "takes": args.takes,
-        "temperature": args.temperature,
+        "temperature": args.temperature, "variation": args.variation,
         "perturbation": "+".join(x for x in (tag.lstrip("#"), f"far room DRR {args.far_room:g} dB" if args.far_room is not None else "",
                                               args.condition or "", "no dereverberation" if args.no_dereverb else "") if x) or None,
         "alignment_seconds_per_clip": float(np.mean(seconds)) if seconds else math.nan,
@@ -206,7 +206,7 @@ def report(res: dict[str, Any]) -> None:
     print(f"\n{res['folder']}{' (' + res['perturbation'] + ')' if res['perturbation'] else ''}: "
           f"{res['clips'] - len(res['rejected']) - len(res['coarse'])} of {res['clips']} clips scored "
           f"({len(res['rejected'])} transcripts rejected, {len(res['coarse'])} aligned only word by word), "
-          f"{res['takes']} takes at T = {res['temperature']:g}")
+          f"{res['takes']} takes at T = {res['temperature']:g}, variation {res.get('variation', 1.0):g}")
     models = sorted({k.split("|")[0] for k in res["cells"]})
     columns = [c for c in ("model", "audio", "text") if any(f"{m}|{c}" in res["cells"] for m in models)]
     head = [f"{m}: {c}" for m in models for c in columns if f"{m}|{c}" in res["cells"]]
@@ -230,6 +230,7 @@ def main() -> None:
     ap.add_argument("--model", action="append", default=None, help="name=checkpoint (repeatable; default: the embedded model)")
     ap.add_argument("--takes", type=int, default=3)
     ap.add_argument("--temperature", type=float, default=0.2)
+    ap.add_argument("--variation", type=float, default=1.0, help="the takes' performance variation (animate's variation)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0, help="first N clips only (0: all)")
     ap.add_argument("--text", choices=("on", "off"), default="on")

@@ -40,6 +40,12 @@ MAX_SEED = 2**63 - 1  # seeds are stored as int64 in meta and fed to torch.Gener
 MIN_WINDOW_SECONDS = 1.0
 MAX_HEAD_MOTION = 2.0
 MAX_PERFORMANCE_SCORE = 3.0  # performance habits in standard-normal units: -3 .. 3 covers the corpus's takes
+#: How widely each take's performance habits are drawn, as a multiple of the corpus's retakes (1).
+DEFAULT_VARIATION = 1.0
+#: The top of the variation range. Drawn habits are clipped to +-MAX_PERFORMANCE_SCORE (the ends of the
+#: corpus's ranges), which at 2 holds 13 % of them (|z| > 1.5); the takes then differ 1.3 times as much
+#: as at 1 and move no faster (docs/default_model_metrics.md, "Variation").
+MAX_VARIATION = 2.0
 
 
 # ------------------------------------------------------------------ scalars
@@ -99,6 +105,11 @@ def check_num_samples(value: Any) -> int:
 def check_temperature(value: Any) -> float:
     """Sampling temperature: a number in [0, 1]; 0 gives the deterministic take."""
     return check_finite("temperature", value, low=0.0, high=MAX_TEMPERATURE)
+
+
+def check_variation(value: Any) -> float:
+    """Performance variation: a number in [0, 2]; 1 draws the takes' habits as widely as the corpus's retakes."""
+    return check_finite("variation", value, low=0.0, high=MAX_VARIATION)
 
 
 def check_top_k(value: Any) -> int | None:
@@ -422,6 +433,13 @@ class AnimateOptions:
             corpus's takes (-3..3; 0 the median take), e.g. ``{"articulation": 1.5, "rest_open": -1}``
             for wide articulation with the lips shut in pauses; habits not named are drawn per take.
             Only for models with performance channels (``probtalk info`` lists their habits).
+        variation: how widely each sampled take's performance is drawn, 0..2, as a multiple of how
+            widely the corpus's retakes of a line differ (1, the default): 0 gives every take the
+            median performance (takes then differ only in the finer motion the temperature samples),
+            2 draws habits twice as widely, clipped to the ends of the corpus's ranges (-3..3): takes
+            that differ more in articulation, brows and smiles without moving faster. Held habits
+            (``performance``) and deterministic takes are not affected. Only for models with
+            performance channels; others ignore it.
 
     Example:
         >>> opts = AnimateOptions(emotion={"happy": 0.7, "surprised": 0.3}, seed=7)
@@ -446,6 +464,7 @@ class AnimateOptions:
     blinks: bool = _opt(True, check_bool("blinks"))
     gaze: bool = _opt(True, check_bool("gaze"))
     performance: dict[str, float] | None = _opt(None, check_performance)
+    variation: float = _opt(DEFAULT_VARIATION, check_variation)
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

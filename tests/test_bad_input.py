@@ -195,6 +195,8 @@ CLI_CASES: list[tuple[str, Inputs, list[str], str]] = [
     ("performance out of range", A, ["--performance", "articulation=5"], "[-3, 3]"),
     ("performance on a model without channels", A, ["--performance", "articulation=1"], "no performance channels"),
     ("performance with the rules engine", A, ["--engine", "rules", "--performance", "articulation=1"], "rules engine"),
+    ("variation out of range", A, ["--variation", "3"], "variation must be <= 2"),
+    ("variation negative", A, ["--variation", "-0.5"], "variation must be >= 0"),
 ]
 
 if IS_ROOT:  # root reads and writes through permission bits: those cases cannot be made here
@@ -412,6 +414,9 @@ API_CASES: list[tuple[str, Callable[..., Any], tuple[type[BaseException], ...], 
     ("unknown option", lambda m, s, d: m.animate(s, temprature=0.5), (TypeError,), "temprature"),
     ("options not options", lambda m, s, d: m.animate(s, options={"seed": 1}), (TypeError,), "options"),
     ("performance a list", lambda m, s, d: m.animate(s, performance=[1.0]), (TypeError,), "performance"),
+    ("variation text", lambda m, s, d: m.animate(s, variation="wide"), (TypeError,), "variation"),
+    ("variation NaN", lambda m, s, d: m.animate(s, variation=math.nan), (ValueError,), "variation"),
+    ("variation 5", lambda m, s, d: m.animate(s, variation=5.0), (ValueError,), "variation must be <= 2"),
     ("performance NaN", lambda m, s, d: m.animate(s, performance={"articulation": math.nan}), (ValueError,), "[-3, 3]"),
     ("performance on a model without channels", lambda m, s, d: m.animate(s, performance={"jaw_range": 1.0}),
      (ValueError,), "no performance channels"),

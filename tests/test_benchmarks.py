@@ -63,11 +63,13 @@ def test_lipsync_benchmark_scores_a_refused_transcript_as_animate_does(corpus, t
         path.write_text(json.dumps({**meta, "text": "Seven cold fish swim near the green shore."}))
     out = tmp_path / "lipsync.json"
     _run("lipsync.py", "--data", str(wrong), "--model", f"tiny={ckpt}", "--bilabial", str(detector), "--split", SPLIT,
-         "--limit", "1", "--takes", "2", "--temperatures", "0.2", "--text", "on", "--json", str(out))
+         "--limit", "1", "--takes", "2", "--temperatures", "0.2", "--variations", "0,1", "--text", "on",
+         "--json", str(out))
     result = json.loads(out.read_text())["models"][SPLIT]
     cells = result["cells"]
     assert result["transcripts_rejected"] == 1
     assert {"tiny|audio|T=0.2", "tiny|audio+seal|T=0.2", "tiny|text|T=0.2", "tiny|text+seal|T=0.2"} <= set(cells)
+    assert {"tiny|audio|T=0.2,v=0", "tiny|audio+seal|T=0.2,v=0"} <= set(cells)  # --variations: 1 is T=0.2
     sealed, text = cells["tiny|audio+seal|T=0.2"], cells["tiny|text+seal|T=0.2"]
     assert sealed["bilabials"] > 0
     for key in ("closure_take", "closure_every_take", "opening_take", "lve"):

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from probtalk.errors import OptionError
 from probtalk.models.checkpoint import load_checkpoint, save_checkpoint
@@ -137,6 +138,35 @@ def test_performance_channels_hold_knot_zero_for_the_whole_take():
     np.testing.assert_array_equal(frames[:, 2], take_noise(7, 2, 40, 200, fps=25.0, rate=2.0, dim=3, scale=0.5)[:, 2])
     other = take_noise(7, 3, 40, 200, fps=25.0, rate=2.0, dim=3, scale=0.5, take_channels=2)
     assert np.abs(other[0, :2] - frames[0, :2]).min() > 1e-6  # each take its own performance
+
+
+def test_variation_scales_the_drawn_performance_and_clips_it_to_the_habits_range():
+    base = noise_knots(7, 2, np.arange(3), 4, take_channels=2)
+    wide = noise_knots(7, 2, np.arange(3), 4, take_channels=2, variation=2.0)
+    np.testing.assert_array_equal(wide[:, 2:], base[:, 2:])  # the free channels are the temperature's
+    np.testing.assert_allclose(wide[:, :2], np.clip(2.0 * base[:, :2], -3.0, 3.0), rtol=1e-12)
+    assert not noise_knots(7, 2, np.arange(3), 4, take_channels=2, variation=0.0)[:, :2].any()
+    # Over many takes: the spread doubles, and no habit leaves -3..3 (the corpus's range).
+    habits = np.stack([noise_knots(5, k, np.arange(1), 3, take_channels=3, variation=2.0)[0] for k in range(3000)])
+    assert np.abs(habits).max() == 3.0 and 0.10 < float((np.abs(habits) == 3.0).mean()) < 0.17
+    assert 1.7 < float(habits.std()) < 1.95  # 2 before the clip
+    frames = take_noise(7, 2, 10, 50, fps=25.0, rate=2.0, dim=4, scale=0.5, take_channels=2, variation=2.0)
+    np.testing.assert_allclose(frames[:, :2], np.broadcast_to(0.5 * wide[0, :2], (50, 2)), rtol=1e-6)
+
+
+def test_torch_takes_draw_the_performance_by_the_same_rule(tiny):
+    ckpt, _ = tiny
+    from probtalk.models.checkpoint import load_checkpoint
+
+    predictor = load_checkpoint(ckpt)[0].predictor
+    p = predictor.take_channels
+    if not p:
+        pytest.skip("this model has no performance channels")
+    draw = lambda v: predictor.draw_noise(400, 50, 25.0, torch.Generator().manual_seed(3), variation=v)  # noqa: E731
+    plain, wide, none = draw(None), draw(2.0), draw(0.0)
+    np.testing.assert_array_equal(wide[:, :, p:].numpy(), plain[:, :, p:].numpy())
+    np.testing.assert_allclose(wide[:, :, :p].numpy(), np.clip(2.0 * plain[:, :, :p].numpy(), -3, 3), rtol=1e-6)
+    assert not none[:, :, :p].any() and (wide[:, 1:, :p] == wide[:, :1, :p]).all()
 
 
 class _Recorder:
@@ -285,6 +315,41 @@ def test_held_performance_channels_are_the_same_in_every_take(tiny):
     np.testing.assert_array_equal(extra[:, :, 1:], free[:, :, 1:])
     det = encoder_inputs(backend, 20, 30, num_samples=3, temperature=None, seed=1, performance=held)["noise"]
     assert det.shape[0] == 1 and (det[0, :, 0] == 1.5).all() and not det[0, :, 1:].any()
+
+
+def test_variation_reaches_the_takes_and_their_meta(tiny):
+    from probtalk.runtime.loading import load_fast_model
+
+    ckpt, folder = tiny
+    backend = OnnxBackend(folder)
+    if not backend.take_channels:
+        pytest.skip("this model has no performance channels")
+    held = np.array([1.5, np.nan])
+    wide = encoder_inputs(backend, 20, 30, num_samples=3, temperature=0.2, seed=1, performance=held, variation=2.0)["noise"]
+    plain = encoder_inputs(backend, 20, 30, num_samples=3, temperature=0.2, seed=1, performance=held)["noise"]
+    assert (wide[:, :, 0] == 1.5).all()  # held habits are as asked, whatever the variation
+    np.testing.assert_allclose(wide[:, :, 1], np.clip(2.0 * plain[:, :, 1], -3.0, 3.0), rtol=1e-6)
+    np.testing.assert_array_equal(wide[:, :, 2:], plain[:, :, 2:])
+    det = encoder_inputs(backend, 20, 30, num_samples=3, temperature=None, seed=1, variation=2.0)["noise"]
+    assert det.shape[0] == 1 and not det.any()  # deterministic takes draw nothing
+    wav = _speech(2.0)
+    for model in (load_fast_model(ckpt), load_fast_model(folder)):  # torch and onnxruntime
+        takes = {v: model.animate(wav, sample_rate=16000, num_samples=2, seed=3, variation=v, blinks=False)
+                 for v in (0.0, 1.0, 2.0)}
+        assert [takes[v][0].meta["variation"] for v in (0.0, 1.0, 2.0)] == [0.0, 1.0, 2.0]
+        assert np.abs(takes[2.0][0].motion() - takes[1.0][0].motion()).max() > 1e-4
+        once = model.animate(wav, sample_rate=16000, num_samples=2, seed=3, variation=2.0, blinks=False)
+        np.testing.assert_array_equal(once[1].motion(), takes[2.0][1].motion())  # seeded takes repeat
+        (det,) = model.animate(wav, sample_rate=16000, deterministic=True, variation=2.0, blinks=False)
+        (plain_det,) = model.animate(wav, sample_rate=16000, deterministic=True, blinks=False)
+        assert det.meta["variation"] is None
+        np.testing.assert_array_equal(det.motion(), plain_det.motion())
+        stream = model.stream(num_samples=2, seed=3, variation=2.0, blinks=False, lookahead_seconds=10.0,
+                              context_seconds=10.0)
+        parts = [stream.feed(wav[i : i + 1600])[0].motion() for i in range(0, wav.size, 1600)]
+        streamed = np.concatenate([*parts, stream.flush()[0].motion()])
+        assert stream.meta["variation"] == 2.0
+        np.testing.assert_allclose(streamed, takes[2.0][0].motion(), atol=1e-4)
 
 
 def test_animate_and_stream_hold_the_asked_performance(tiny):

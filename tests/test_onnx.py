@@ -94,6 +94,10 @@ def test_export_json_describes_the_graphs():
     assert meta["fps"] == 25.0 and meta["sample_rate"] == 16000
     assert len(meta["normalizer"]["mean"]) == len(meta["normalizer"]["std"]) == 53
     assert "splitmix64" in meta["sampling_rule"]
+    from probtalk.runtime.sampling import __doc__ as rule  # the committed export states today's rule
+
+    assert meta["sampling_rule"] == " ".join(rule.split()), "the export's sampling rule is stale: re-export"
+    assert meta["defaults"]["variation"] == 1.0 and "variation" in meta["noise"]["rule"]
     assert meta["vocabulary"]["emotions"][0] == "neutral" and meta["frames_per_code"] >= 1
     import onnx
 

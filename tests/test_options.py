@@ -31,3 +31,26 @@ def test_cli_listen_flag(tmp_path):
         (npz,) = sorted(out.glob("*.npz"))
         meta = Animation.load(npz).meta
         assert meta["listen"] == listen and meta["sealed_from"] == "audio"
+
+
+def test_cli_variation_flag(tmp_path):
+    from pathlib import Path
+
+    import numpy as np
+    from typer.testing import CliRunner
+
+    import probtalk
+    from probtalk.animation import Animation
+    from probtalk.cli.main import app
+
+    hello = Path(probtalk.__file__).parent / "assets" / "hello.wav"
+    motions = {}
+    for flags, variation in (([], 1.0), (["--variation", "2"], 2.0)):
+        out = tmp_path / str(variation)
+        res = CliRunner().invoke(app, ["animate", str(hello), "-o", str(out), "--seed", "1", "--no-blinks", *flags])
+        assert res.exit_code == 0, res.output
+        (npz,) = sorted(out.glob("*.npz"))
+        anim = Animation.load(npz)
+        assert anim.meta["variation"] == variation
+        motions[variation] = anim.motion()
+    assert np.abs(motions[2.0] - motions[1.0]).max() > 1e-3  # the flag reaches the take

@@ -25,6 +25,7 @@ FLAGS = {
     "seal_lips": "--seal-lips/--no-seal-lips",
     "listen": "--listen",
     "performance": "--performance",
+    "variation": "--variation",
 }
 
 
@@ -99,6 +100,11 @@ def animate(
         help="Hold habits of every take, habit=score in -3..3 (0 = the median take), e.g. articulation=1.5,rest_open=-1; "
         "the rest are drawn per take ('probtalk info' lists the model's habits).",
     ),
+    variation: float = typer.Option(
+        DEFAULTS.variation, "--variation",
+        help="How widely each take's performance (articulation, brows, smiles) is drawn, 0-2: 1 = as the corpus's "
+        "retakes differ (default), 0 = every take the median performance, 2 = twice as widely.",
+    ),
 ) -> None:
     """Animate speech: one file per input, emotion, take and format.
 
@@ -119,7 +125,7 @@ def animate(
     options = AnimateOptions(
         intensity=intensity, speaker=speaker, num_samples=takes, temperature=temperature, seed=seed,
         deterministic=deterministic, seal_lips=seal_lips, listen=listen, head_motion=head_motion, blinks=blinks,
-        gaze=gaze, performance=performance,
+        gaze=gaze, performance=performance, variation=variation,
     )
     if engine not in ("model", "rules"):
         raise InputError(f"unknown engine {engine!r}; use --engine model or --engine rules")

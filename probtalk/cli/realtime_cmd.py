@@ -51,6 +51,11 @@ def stream(
     performance: str = typer.Option(
         None, "--performance", help="Hold habits of the take, habit=score in -3..3, e.g. articulation=1.5,rest_open=-1."
     ),
+    variation: float = typer.Option(
+        DEFAULTS.variation, "--variation",
+        help="How widely each take's performance (articulation, brows, smiles) is drawn, 0-2: 1 = as the corpus's "
+        "retakes differ (default), 0 = every take the median performance, 2 = twice as widely.",
+    ),
 ) -> None:
     """Animate live speech: one line per frame on standard output, each as soon as it is ready."""
     from pathlib import Path
@@ -68,7 +73,7 @@ def stream(
     live = the_model.stream(
         16000, AnimateOptions(emotion=emotions[0], intensity=intensity, speaker=speaker, temperature=temperature,
                               seed=seed, deterministic=deterministic, head_motion=head_motion, blinks=blinks,
-                              gaze=gaze, performance=performance),
+                              gaze=gaze, performance=performance, variation=variation),
         stream_options=StreamOptions(lookahead_seconds=lookahead, context_seconds=context),
     )
     lines = FrameLines(line_format, arkit=arkit, rig=rig)

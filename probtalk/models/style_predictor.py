@@ -43,6 +43,7 @@ from torch import nn
 from probtalk.models.blocks import Downsample, MaskedTransformer
 from probtalk.models.phone_tokens import NUM_PHONE_TOKENS
 from probtalk.models.style import Style, StyleEmbedding
+from probtalk.options import MAX_PERFORMANCE_SCORE
 
 
 @dataclass(frozen=True)
@@ -137,15 +138,19 @@ class StylePredictor(nn.Module):
         return max(2, math.ceil(num_frames / fps * self.config.noise_rate) + 1)
 
     def draw_noise(self, batch: int, num_frames: int, fps: float, generator: torch.Generator | None = None,
-                   device: torch.device | str = "cpu") -> torch.Tensor:
+                   device: torch.device | str = "cpu", variation: float | None = None) -> torch.Tensor:
         """Standard-normal noise knots [batch, K, noise_dim] for clips of ``num_frames`` frames.
 
-        The first :attr:`take_channels` channels are the same at every knot (one draw per row).
+        The first :attr:`take_channels` channels are the same at every knot (one draw per row). With
+        ``variation`` (sampling takes; None while training) those are multiplied by it and clipped to
+        +-:data:`~probtalk.options.MAX_PERFORMANCE_SCORE`, as :mod:`probtalk.runtime.sampling` does.
         """
         shape = (batch, self.noise_knots(num_frames, fps), self.config.noise_dim)
         noise = torch.randn(shape, generator=generator)
         p = self.take_channels
         if p:
+            if variation is not None:
+                noise[:, :1, :p] = (float(variation) * noise[:, :1, :p]).clamp(-MAX_PERFORMANCE_SCORE, MAX_PERFORMANCE_SCORE)
             noise[:, 1:, :p] = noise[:, :1, :p]
         return noise.to(device)
 

@@ -14,7 +14,7 @@ from probtalk.models.audio_encoder import AudioEncoder
 from probtalk.models.motion_vq import MotionVQ, masked_l1, reconstruction_losses
 from probtalk.models.style import Style, StyleVocabulary
 from probtalk.models.style_predictor import StylePredictor
-from probtalk.options import DEFAULT_TEMPERATURE
+from probtalk.options import DEFAULT_TEMPERATURE, DEFAULT_VARIATION
 
 
 class Normalizer(nn.Module):
@@ -153,6 +153,7 @@ class Talker(nn.Module):
         fps: float = DATASET_FPS,
         phones: torch.Tensor | None = None,
         noise_scale: float | None = None,
+        variation: float = DEFAULT_VARIATION,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Generate motion takes.
 
@@ -170,6 +171,8 @@ class Talker(nn.Module):
             noise_scale: standard deviation of the per-take noise of a model with a noise input;
                 default ``min(1, temperature / 0.2)``, and always 0 when ``temperature`` is None,
                 so the deterministic take is exactly the same every time.
+            variation: how widely the performance channels are drawn (the ``variation`` option of
+                :class:`~probtalk.options.AnimateOptions`).
 
         Returns:
             motion: [B * num_samples, T, 53] raw (denormalised) motion, takes of clip b at rows
@@ -191,7 +194,8 @@ class Talker(nn.Module):
             # The audio encoder (and the predictor's layers before the noise) run once per clip,
             # the rest once per take, each take with its own noise.
             n = b * num_samples
-            noise = self.predictor.draw_noise(n, features.shape[1], fps, generator, features.device) * noise_scale
+            noise = self.predictor.draw_noise(n, features.shape[1], fps, generator, features.device,
+                                              variation) * noise_scale
             latents, lmask = self.predictor(features, mask, style, phones, noise)
             mask = mask.repeat_interleave(num_samples, 0)
         else:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from probtalk.layout import AUDIO_SAMPLE_RATE
+from probtalk.options import DEFAULT_VARIATION
 from probtalk.runtime.backend import Backend, StyleInputs
 from probtalk.runtime.sampling import noise_scale, select_codes, take_noise
 from probtalk.windows import plan_windows, stitch
@@ -32,6 +33,7 @@ def encoder_inputs(
     seed: int,
     phones: np.ndarray | None = None,
     performance: np.ndarray | None = None,
+    variation: float = DEFAULT_VARIATION,
 ) -> dict[str, np.ndarray]:
     """The optional encoder inputs for frames [first_frame, first_frame + num_frames) of a clip.
 
@@ -47,6 +49,7 @@ def encoder_inputs(
         performance: float [take_channels] held values of the performance channels, NaN where
             each take draws its own (None: all drawn); held values are the same in every take,
             deterministic ones included, and are not scaled by the temperature.
+        variation: how widely the drawn performance channels are drawn (the ``variation`` option).
 
     Returns:
         ``{"phones": [1, num_frames]}`` and ``{"noise": [R, num_frames, C]}`` as the model takes them.
@@ -62,7 +65,7 @@ def encoder_inputs(
         rows = num_samples if scale > 0 else 1
         extra["noise"] = np.stack([
             take_noise(seed, k, first_frame, num_frames, fps=backend.fps, rate=backend.noise_rate,
-                       dim=backend.noise_dim, scale=scale, take_channels=backend.take_channels)
+                       dim=backend.noise_dim, scale=scale, take_channels=backend.take_channels, variation=variation)
             for k in range(rows)
         ])
         if performance is not None:
@@ -116,6 +119,7 @@ def sample_takes_with_reference(
     overlap_seconds: float,
     phones: np.ndarray | None = None,
     performance: np.ndarray | None = None,
+    variation: float = DEFAULT_VARIATION,
     reference: bool = True,
 ) -> tuple[list[np.ndarray], np.ndarray | None]:
     """Raw motion [T, 53] per take for 16 kHz speech [N], windowed and cross-faded like long offline audio,
@@ -135,6 +139,7 @@ def sample_takes_with_reference(
         overlap_seconds: cross-faded overlap between windows.
         phones: per-frame transcript phone tokens int64 [T] (None: audio only; ignored by models without).
         performance: held performance channels (see :func:`encoder_inputs`).
+        variation: how widely the takes' performance is drawn (see :func:`encoder_inputs`).
         reference: also return the deterministic take (None when the takes are deterministic already).
 
     Returns:
@@ -148,7 +153,7 @@ def sample_takes_with_reference(
     per_take: list[list[np.ndarray]] = [[] for _ in range(num_samples + int(reference))]
     for win in windows:
         extra = encoder_inputs(backend, win.start, win.num_frames, num_samples=num_samples, temperature=temperature,
-                               seed=seed, phones=phones, performance=performance)
+                               seed=seed, phones=phones, performance=performance, variation=variation)
         if reference and "noise" in extra:
             fixed = encoder_inputs(backend, win.start, win.num_frames, num_samples=1, temperature=None, seed=seed,
                                    performance=performance)["noise"]

@@ -35,6 +35,7 @@ import torch
 from probtalk.errors import CheckpointError, MissingExtraError
 from probtalk.io import atomic_path
 from probtalk.layout import AUDIO_SAMPLE_RATE, DATASET_FPS, MOTION_DIM, MOTION_EXPRESSION, MOTION_JAW
+from probtalk.options import DEFAULT_VARIATION
 from probtalk.runtime.backend import (
     BILABIAL_FILE,
     DECODER_FILE,
@@ -151,7 +152,7 @@ def describe(
             "take": takes,
             "performance": list(pcfg.performance_habits),
             "rule": "see sampling_rule (noise knots from (seed, take), linear per frame, scale min(1, temperature/0.2); "
-            "the first 'take' channels hold knot 0's value at every knot)",
+            "the first 'take' channels hold knot 0's value times the variation option, clipped to -3..3, at every knot)",
         } if "noise" in optional else None,
         "checkpoint_sha256": checkpoint_sha256,
         "rig": info.rig_id,
@@ -178,7 +179,8 @@ def describe(
             "emotion_rule": "weights in the order of emotions, non-negative, summing to 1",
             "intensity_rule": "0 low, 1 medium, 2 high; fractions interpolate",
         },
-        "defaults": {"temperature": 0.2, "top_k": None, "window_seconds": 20.0, "overlap_seconds": 1.0},
+        "defaults": {"temperature": 0.2, "variation": DEFAULT_VARIATION, "top_k": None, "window_seconds": 20.0,
+                     "overlap_seconds": 1.0},
         "sampling_rule": " ".join(SAMPLING_RULE.split()) if SAMPLING_RULE else "",
         "provenance": {k: info.provenance.get(k) for k in ("data", "data_manifest_sha256", "steps") if k in info.provenance},
     }

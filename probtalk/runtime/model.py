@@ -139,7 +139,7 @@ class RuntimeModel:
                 self.backend, wav, style, num_samples=opts.num_samples,
                 temperature=opts.sampling_temperature, top_k=opts.top_k, seed=seed,
                 window_seconds=opts.window_seconds, overlap_seconds=opts.overlap_seconds, phones=phones,
-                performance=self.performance_vector(opts.performance), reference=shares,
+                performance=self.performance_vector(opts.performance), variation=opts.variation, reference=shares,
             )
             motions, sealed, sealed_from, shared, opened = self.seal(motions, wav, shown, opts.seal_lips, reference,
                                                                      opts.listen == "words", vowels)
@@ -330,6 +330,7 @@ class RuntimeModel:
             self.backend, style, num_samples=opts.num_samples,
             temperature=opts.sampling_temperature, top_k=opts.top_k, seed=seed,
             options=stream_options, meta=meta, sealer=sealer, performance=self.performance_vector(opts.performance),
+            variation=opts.variation,
             life=Life(self.fps, *life_takes(None if opts.sampling_temperature is None else seed, opts.num_samples),
                       _settings(opts), meta["emotion"], style.intensity, self.head_net),
         )
@@ -373,6 +374,10 @@ class RuntimeModel:
             "gaze": opts.gaze,
             "head_net": self.head_net is not None and opts.head_motion > 0,
             "performance": opts.performance,
+            # how widely the drawn habits were drawn; None where nothing was drawn (no performance
+            # channels, or a deterministic take)
+            "variation": (opts.variation if self.backend.performance_habits and opts.sampling_temperature is not None
+                          else None),
         }
 
 

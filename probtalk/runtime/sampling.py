@@ -36,7 +36,9 @@ standard normal from two uniforms of the same rule, at positions
 
 The first P channels of a model with performance channels (``take`` in the
 ONNX export's noise metadata, P = 0 without) hold one value per take: for
-c < P every knot takes knot 0's value, ``knot[j, c] = knot[0, c]``. A
+c < P every knot takes knot 0's value times the ``variation`` option (1 by
+default), clipped to the habits' range,
+``knot[j, c] = min(3, max(-3, variation * knot[0, c]))``. A
 performance held by the caller (the ``performance`` option) sets its channels
 to the held scores at every frame of every take, unscaled, deterministic takes
 (one row) included.
@@ -53,7 +55,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from probtalk.options import DEFAULT_TEMPERATURE
+from probtalk.options import DEFAULT_TEMPERATURE, DEFAULT_VARIATION, MAX_PERFORMANCE_SCORE
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _TAKE = np.uint64(0xD1B54A32D192ED03)
@@ -117,10 +119,12 @@ def noise_scale(temperature: float | None) -> float:
     return 0.0 if temperature is None else min(1.0, float(temperature) / NOISE_REFERENCE_TEMPERATURE)
 
 
-def noise_knots(seed: int, take: int, knots: np.ndarray, dim: int, take_channels: int = 0) -> np.ndarray:
+def noise_knots(seed: int, take: int, knots: np.ndarray, dim: int, take_channels: int = 0,
+                variation: float = DEFAULT_VARIATION) -> np.ndarray:
     """Standard-normal noise knots float64 [len(knots), dim] for absolute knot indices (see the module docstring).
 
-    The first ``take_channels`` channels hold knot 0's values at every knot (the take's performance).
+    The first ``take_channels`` channels hold knot 0's values at every knot (the take's performance),
+    times ``variation``, clipped to +-:data:`~probtalk.options.MAX_PERFORMANCE_SCORE`.
     """
     j = np.asarray(knots, dtype=np.int64)[:, None]
     if take_channels:
@@ -130,14 +134,15 @@ def noise_knots(seed: int, take: int, knots: np.ndarray, dim: int, take_channels
     u2 = uniforms(seed, take, (n + 1).ravel()).reshape(n.shape)
     out = np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
     if take_channels:
-        out[1:, :take_channels] = out[:1, :take_channels]
+        habits = np.clip(float(variation) * out[:1, :take_channels], -MAX_PERFORMANCE_SCORE, MAX_PERFORMANCE_SCORE)
+        out[1:, :take_channels] = habits
         out = out[1:]
     return out
 
 
 def take_noise(
     seed: int, take: int, first_frame: int, num_frames: int, *, fps: float, rate: float, dim: int, scale: float,
-    take_channels: int = 0,
+    take_channels: int = 0, variation: float = DEFAULT_VARIATION,
 ) -> np.ndarray:
     """One take's per-frame noise float32 [num_frames, dim] for absolute frames ``first_frame ...``.
 
@@ -151,6 +156,7 @@ def take_noise(
         dim: noise width C.
         scale: standard deviation (:func:`noise_scale`); 0 gives zeros.
         take_channels: leading channels with one value per take (the performance channels).
+        variation: how widely those are drawn (the ``variation`` option; see :func:`noise_knots`).
     """
     if scale == 0.0:
         return np.zeros((int(num_frames), int(dim)), dtype=np.float32)
@@ -158,6 +164,7 @@ def take_noise(
     j = np.floor(x).astype(np.int64)
     w = (x - j)[:, None]
     first = int(j[0]) if j.size else 0
-    knots = noise_knots(seed, take, np.arange(first, (int(j[-1]) if j.size else first) + 2), dim, take_channels)
+    knots = noise_knots(seed, take, np.arange(first, (int(j[-1]) if j.size else first) + 2), dim, take_channels,
+                        variation)
     lo, hi = knots[j - first], knots[j - first + 1]
     return (float(scale) * ((1.0 - w) * lo + w * hi)).astype(np.float32)

@@ -36,7 +36,7 @@ from probtalk.errors import AudioError
 from probtalk.layout import AUDIO_SAMPLE_RATE, MOTION_DIM
 from probtalk.life import Life, LifeFrames, live_animation
 from probtalk.lipseal import RAMP_FRAMES
-from probtalk.options import check_finite
+from probtalk.options import DEFAULT_VARIATION, check_finite
 from probtalk.runtime.backend import Backend, StyleInputs, latent_count
 from probtalk.runtime.engine import encoder_inputs, frames_for, sample_codes
 from probtalk.runtime.threads import numpy_blas_one_thread
@@ -97,9 +97,11 @@ class Stream:
         life: Life | None = None,
         sealer: tuple[LipSeal, BilabialNet] | None = None,
         performance: np.ndarray | None = None,
+        variation: float = DEFAULT_VARIATION,
     ) -> None:
         self.backend = backend
         self.performance = performance
+        self.variation = variation
         self.style = style
         self.num_samples = num_samples
         self.temperature = temperature
@@ -218,7 +220,8 @@ class Stream:
         # A take's noise depends on (seed, take, absolute frame) only, so every step sees the same noise
         # for the frames it shares with earlier steps. Streams take no transcript.
         extra = encoder_inputs(self.backend, w0, w1 - w0, num_samples=self.num_samples,
-                               temperature=self.temperature, seed=self.seed, performance=self.performance)
+                               temperature=self.temperature, seed=self.seed, performance=self.performance,
+                               variation=self.variation)
         _, distances = self.backend.encode(audio, w1 - w0, self.style, extra)
         p0 = w0 // fpc
         codes = sample_codes(
