@@ -268,7 +268,9 @@ def open_vowel_centres(phones: Iterable[Any], fps: float, num_frames: int, avoid
         phones: ``(start_s, end_s, phone)`` segments (ARPAbet; stress digits ignored) or :class:`Phone`.
         fps: frame rate.
         num_frames: frames of the take.
-        avoid: bool [num_frames], the sealed frames: a centre on one, or beside one, is left out.
+        avoid: bool [num_frames], the sealed frames: a centre on one is left out. A centre beside one
+            opens (:meth:`LipSeal.open_frames` leaves the shut frame itself alone): a short vowel next
+            to a p, b or m opens in the frame after or before its closure.
     """
     out = np.zeros(max(0, int(num_frames)), bool)
     for seg in phones:
@@ -278,13 +280,8 @@ def open_vowel_centres(phones: Iterable[Any], fps: float, num_frames: int, avoid
             if 0 <= k < out.size:
                 out[k] = True
     if avoid is not None:
-        sealed = np.zeros(out.size, bool)
         n = min(out.size, int(np.asarray(avoid).size))
-        sealed[:n] = np.asarray(avoid, bool)[:n]
-        near = sealed.copy()
-        near[1:] |= sealed[:-1]
-        near[:-1] |= sealed[1:]
-        out &= ~near
+        out[:n] &= ~np.asarray(avoid, bool)[:n]
     return out
 
 

@@ -89,6 +89,23 @@ def test_the_fade_keeps_a_vowel_beside_the_seal_open(rig, seal):
         np.testing.assert_allclose(sealed[t], half, atol=1e-5)
 
 
+def test_a_vowel_beside_a_seal_opens_and_the_seal_holds(rig, seal):
+    """"ma" at 25 fps: the M shut on frames 8-9, the A's centre on frame 10, beside the seal. The seal
+    shuts frames 8-9; the vowel's frame then opens to OPEN_MM, and the shut frames stay shut."""
+    from probtalk.lipseal import OPEN_MM, open_vowel_centres, shown_bilabials
+
+    motion = _open_mouth(rig, 20)
+    motion[:, MOTION_JAW.start] = 0.03  # a mouth only a little open: the model under-opening
+    phones = [(0.30, 0.38, "M"), (0.38, 0.44, "AA1"), (0.44, 0.8, "N")]
+    shut = shown_bilabials(phones, 25.0, 20)
+    centres = open_vowel_centres(phones, 25.0, 20, avoid=shut)
+    assert np.flatnonzero(shut).tolist() == [8, 9] and np.flatnonzero(centres).tolist() == [10]
+    out, _ = seal.open_frames(seal.seal_frames(motion, shut)[0], centres)
+    gap = np.linalg.norm(seal.lip_vector(out), axis=1)
+    assert gap[[8, 9]].max() < 2.0 and gap[10] >= OPEN_MM - 0.05
+    assert _gap_mm(rig, out)[[8, 9]].max() < 2.0 and _gap_mm(rig, out)[10] > 6.0  # through the FLAME layer
+
+
 def test_no_bilabials_or_no_tokens_leave_the_take_alone(rig, seal):
     motion = _open_mouth(rig, 20)
     tokens = phone_tokens([(0.0, 0.8, "AA1")], 25.0, 20)
@@ -151,8 +168,10 @@ def test_open_vowel_centres_are_the_frames_nearest_each_open_vowels_midpoint():
     centres = open_vowel_centres(phones, 25.0, 30)
     assert list(np.flatnonzero(centres)) == [2, 18, 28]  # AA, AE and AH; not IY, not the bilabials
     sealed = np.zeros(30, bool)
-    sealed[19] = True  # a seal beside the AE's centre
+    sealed[18] = True  # a seal on the AE's centre: it stays shut
     assert list(np.flatnonzero(open_vowel_centres(phones, 25.0, 30, avoid=sealed))) == [2, 28]
+    sealed[18], sealed[19] = False, True  # a seal beside it: the vowel opens in the frame before
+    assert list(np.flatnonzero(open_vowel_centres(phones, 25.0, 30, avoid=sealed))) == [2, 18, 28]
     assert not open_vowel_centres(phones, 25.0, 0).size
 
 

@@ -172,8 +172,8 @@ class RuntimeModel:
         of a p, b or m, every take closes, and the takes differ elsewhere.
 
         Then, at the frame nearest the centre of each open vowel of the transcript's alignment
-        (``vowels``: its phones) or of the recognised words (``words``; :meth:`heard_phones`), away
-        from the sealed frames (:func:`probtalk.lipseal.open_vowel_centres`), the jaw opens until the
+        (``vowels``: its phones) or of the recognised words (``words``; :meth:`heard_phones`), unless
+        that frame is sealed (:func:`probtalk.lipseal.open_vowel_centres`), the jaw opens until the
         lips part at least :data:`probtalk.lipseal.OPEN_MM` (:meth:`LipSeal.open_frames`).
 
         Returns:
