@@ -301,11 +301,16 @@ def test_one_clip_in_several_emotions_is_aligned_and_warned_about_once(tiny, cap
     assert len([r for r in caplog.records if "takes no transcript" in r.getMessage()]) == 1
 
 
-def test_held_performance_channels_are_the_same_in_every_take(tiny):
-    _, folder = tiny
+def _with_habits(folder: Path) -> OnnxBackend:
+    """The export's backend; the test is skipped for a model without performance channels."""
     backend = OnnxBackend(folder)
     if not backend.take_channels:
         pytest.skip("this model has no performance channels")
+    return backend
+
+
+def test_held_performance_channels_are_the_same_in_every_take(tiny):
+    backend = _with_habits(tiny[1])
     held = np.array([1.5, np.nan])
     extra = encoder_inputs(backend, 20, 30, num_samples=3, temperature=0.2, seed=1, performance=held)["noise"]
     assert (extra[:, :, 0] == 1.5).all()  # held, and not scaled by the temperature
@@ -321,9 +326,7 @@ def test_variation_reaches_the_takes_and_their_meta(tiny):
     from probtalk.runtime.loading import load_fast_model
 
     ckpt, folder = tiny
-    backend = OnnxBackend(folder)
-    if not backend.take_channels:
-        pytest.skip("this model has no performance channels")
+    backend = _with_habits(folder)
     held = np.array([1.5, np.nan])
     wide = encoder_inputs(backend, 20, 30, num_samples=3, temperature=0.2, seed=1, performance=held, variation=2.0)["noise"]
     plain = encoder_inputs(backend, 20, 30, num_samples=3, temperature=0.2, seed=1, performance=held)["noise"]
@@ -357,8 +360,7 @@ def test_animate_and_stream_hold_the_asked_performance(tiny):
     from probtalk.runtime.loading import load_fast_model
 
     ckpt, folder = tiny
-    if not OnnxBackend(folder).take_channels:
-        pytest.skip("this model has no performance channels")
+    _with_habits(folder)
     for model in (load_fast_model(ckpt), load_fast_model(folder)):  # torch and onnxruntime
         wav = _speech(2.0)
         asked = {"articulation": 2.5}
