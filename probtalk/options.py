@@ -43,7 +43,7 @@ MAX_PERFORMANCE_SCORE = 3.0  # performance habits in standard-normal units: -3 .
 #: How widely each take's performance habits are drawn, as a multiple of the corpus's retakes (1).
 DEFAULT_VARIATION = 1.0
 #: The top of the variation range. Drawn habits are clipped to +-MAX_PERFORMANCE_SCORE (the ends of the
-#: corpus's ranges), which at 2 holds 13 % of them (|z| > 1.5); the takes then differ 1.3 times as much
+#: corpus's ranges), which at 2 clips 13 % of them (|z| > 1.5); the takes then differ 1.3 times as much
 #: as at 1 and move no faster (docs/default_model_metrics.md, "Variation").
 MAX_VARIATION = 2.0
 
@@ -439,7 +439,7 @@ class AnimateOptions:
             2 draws habits twice as widely, clipped to the ends of the corpus's ranges (-3..3): takes
             that differ more in articulation, brows and smiles without moving faster. Held habits
             (``performance``) and deterministic takes are not affected. Only for models with
-            performance channels; others ignore it.
+            performance channels (others refuse a variation other than 1); meta ``variation``.
 
     Example:
         >>> opts = AnimateOptions(emotion={"happy": 0.7, "surprised": 0.3}, seed=7)

@@ -27,7 +27,7 @@ from typing import Any
 from probtalk.animation import Animation
 from probtalk.errors import InputError, OptionError, OutputError
 from probtalk.io import ensure_writable_dir, output_lock, refuse_existing
-from probtalk.options import AnimateOptions, EmotionSpec, emotion_label, emotion_mix
+from probtalk.options import DEFAULT_VARIATION, AnimateOptions, EmotionSpec, emotion_label, emotion_mix
 
 logger = logging.getLogger(__name__)
 
@@ -275,6 +275,9 @@ def _engine(job: AnimateJob) -> Callable[[Path, EmotionSpec, str | None], list[A
         if opts.performance:
             raise OptionError("performance steers the learned model's takes; leave it out with the rules engine",
                               option="performance")
+        if opts.variation != DEFAULT_VARIATION:
+            raise OptionError("variation widens the learned model's takes; leave it out with the rules engine",
+                              option="variation")
         def rules(audio_path: Path, emotion: EmotionSpec, text: str | None) -> list[Animation]:
             anim = animate_rules(load_audio(audio_path), text=text, emotion=emotion, intensity=opts.intensity)
             anim.meta.update({"audio": audio_path.name, "audio_sha256": audio_sha256(audio_path)})

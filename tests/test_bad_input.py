@@ -197,6 +197,8 @@ CLI_CASES: list[tuple[str, Inputs, list[str], str]] = [
     ("performance with the rules engine", A, ["--engine", "rules", "--performance", "articulation=1"], "rules engine"),
     ("variation out of range", A, ["--variation", "3"], "variation must be <= 2"),
     ("variation negative", A, ["--variation", "-0.5"], "variation must be >= 0"),
+    ("variation on a model without channels", A, ["--variation", "2"], "no performance channels to draw"),
+    ("variation with the rules engine", A, ["--engine", "rules", "--variation", "0"], "rules engine"),
 ]
 
 if IS_ROOT:  # root reads and writes through permission bits: those cases cannot be made here
@@ -417,6 +419,8 @@ API_CASES: list[tuple[str, Callable[..., Any], tuple[type[BaseException], ...], 
     ("variation text", lambda m, s, d: m.animate(s, variation="wide"), (TypeError,), "variation"),
     ("variation NaN", lambda m, s, d: m.animate(s, variation=math.nan), (ValueError,), "variation"),
     ("variation 5", lambda m, s, d: m.animate(s, variation=5.0), (ValueError,), "variation must be <= 2"),
+    ("variation on a model without channels", lambda m, s, d: m.animate(s, variation=0.5), (ValueError,),
+     "no performance channels to draw"),
     ("performance NaN", lambda m, s, d: m.animate(s, performance={"articulation": math.nan}), (ValueError,), "[-3, 3]"),
     ("performance on a model without channels", lambda m, s, d: m.animate(s, performance={"jaw_range": 1.0}),
      (ValueError,), "no performance channels"),

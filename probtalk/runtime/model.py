@@ -24,7 +24,7 @@ from probtalk.audio import audio_sha256, load_audio
 from probtalk.errors import AudioError, OptionError, OptionTypeError
 from probtalk.layout import AUDIO_SAMPLE_RATE
 from probtalk.life import HeadNet, Life, LifeSettings, add_life, life_takes
-from probtalk.options import AnimateOptions
+from probtalk.options import DEFAULT_VARIATION, AnimateOptions
 from probtalk.runtime.backend import Backend, StyleInputs
 from probtalk.runtime.engine import frames_for, sample_takes_with_reference
 from probtalk.runtime.stream import Stream, StreamOptions
@@ -139,7 +139,8 @@ class RuntimeModel:
                 self.backend, wav, style, num_samples=opts.num_samples,
                 temperature=opts.sampling_temperature, top_k=opts.top_k, seed=seed,
                 window_seconds=opts.window_seconds, overlap_seconds=opts.overlap_seconds, phones=phones,
-                performance=self.performance_vector(opts.performance), variation=opts.variation, reference=shares,
+                performance=self.performance_vector(opts.performance), variation=self.variation(opts.variation),
+                reference=shares,
             )
             motions, sealed, sealed_from, shared, opened = self.seal(motions, wav, shown, opts.seal_lips, reference,
                                                                      opts.listen == "words", vowels)
@@ -330,7 +331,7 @@ class RuntimeModel:
             self.backend, style, num_samples=opts.num_samples,
             temperature=opts.sampling_temperature, top_k=opts.top_k, seed=seed,
             options=stream_options, meta=meta, sealer=sealer, performance=self.performance_vector(opts.performance),
-            variation=opts.variation,
+            variation=self.variation(opts.variation),
             life=Life(self.fps, *life_takes(None if opts.sampling_temperature is None else seed, opts.num_samples),
                       _settings(opts), meta["emotion"], style.intensity, self.head_net),
         )
@@ -355,6 +356,18 @@ class RuntimeModel:
         for name, score in performance.items():
             vector[habits.index(name)] = score
         return vector
+
+    def variation(self, variation: float) -> float:
+        """The ``variation`` option, checked against the model.
+
+        Raises:
+            OptionError: a variation other than the default for a model without performance channels.
+        """
+        if variation != DEFAULT_VARIATION and not self.backend.performance_habits:
+            raise OptionError(f"variation: model {self.name} has no performance channels to draw more or less widely; "
+                              "leave --variation out, or use a model trained with them (the default model)",
+                              option="variation")
+        return variation
 
     def take_meta(self, opts: AnimateOptions, style: StyleInputs, seed: int) -> dict[str, Any]:
         """Provenance shared by every take of one call."""
