@@ -284,6 +284,11 @@ def test_cli_stream_wav_file_csv_and_arkit(tmp_path, wav):
     sf.write(tmp_path / "cd.wav", wav[:44100], 44100)
     res = runner.invoke(app, ["stream", str(tmp_path / "cd.wav")])
     assert res.exit_code == 2 and "16 kHz" in res.output
+    res = runner.invoke(app, ["stream", str(path), "--variation", "3"])
+    assert res.exit_code == 2 and "--variation must be <= 2" in res.output and "Traceback" not in res.output
+    wide = runner.invoke(app, ["stream", str(path), "--format", "csv", "--seed", "4", "--variation", "2"])
+    plain = runner.invoke(app, ["stream", str(path), "--format", "csv", "--seed", "4"])
+    assert wide.exit_code == plain.exit_code == 0 and wide.stdout != plain.stdout  # the flag reaches the stream
 
 
 def test_cli_follows_a_growing_wav_file(tmp_path, wav):

@@ -18,6 +18,7 @@ FLAGS = {
     "seed": "--seed",
     "head_motion": "--head-motion",
     "performance": "--performance",
+    "variation": "--variation",
     "lookahead_seconds": "--lookahead",
     "context_seconds": "--context",
 }
