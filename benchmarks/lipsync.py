@@ -74,6 +74,7 @@ from probtalk.flame.layer import FlameLayer
 from probtalk.lipseal import LipSeal, open_vowel_centres, shown_bilabials, widen_to_heard
 from probtalk.models.checkpoint import load_checkpoint
 from probtalk.models.phone_tokens import phone_tokens
+from probtalk.options import DEFAULT_VARIATION
 from probtalk.train.augment import moved_voice
 
 SPLITS = ("test", "test_unseen_speakers", "test_unseen_engine")
@@ -319,9 +320,9 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
 def _settings(args: argparse.Namespace) -> dict[str, tuple[float, float]]:
     """The sampling settings scored, by label: each of ``--temperatures`` at variation 1 ("T=0.5"), then
     each other of ``--variations`` at the default temperature ("T=0.2,v=2")."""
-    out = {f"T={float(t):g}": (float(t), 1.0) for t in args.temperatures.split(",")}
+    out = {f"T={float(t):g}": (float(t), DEFAULT_VARIATION) for t in args.temperatures.split(",")}
     for v in (float(x) for x in args.variations.split(",")):
-        if v != 1.0:
+        if v != DEFAULT_VARIATION:
             out[f"T={DEFAULT_TEMPERATURE:g},v={v:g}"] = (DEFAULT_TEMPERATURE, v)
     return out
 

@@ -54,6 +54,7 @@ from probtalk.eval.lipsync import CLOSED_GAP_M, OPEN_GAP_M, lip_gap, phone_midpo
 from probtalk.flame import load_rig
 from probtalk.flame.layer import FlameLayer
 from probtalk.layout import AUDIO_SAMPLE_RATE
+from probtalk.options import DEFAULT_VARIATION
 from probtalk.train.augment import far_room, moved_voice
 
 
@@ -206,7 +207,7 @@ def report(res: dict[str, Any]) -> None:
     print(f"\n{res['folder']}{' (' + res['perturbation'] + ')' if res['perturbation'] else ''}: "
           f"{res['clips'] - len(res['rejected']) - len(res['coarse'])} of {res['clips']} clips scored "
           f"({len(res['rejected'])} transcripts rejected, {len(res['coarse'])} aligned only word by word), "
-          f"{res['takes']} takes at T = {res['temperature']:g}, variation {res.get('variation', 1.0):g}")
+          f"{res['takes']} takes at T = {res['temperature']:g}, variation {res.get('variation', DEFAULT_VARIATION):g}")
     models = sorted({k.split("|")[0] for k in res["cells"]})
     columns = [c for c in ("model", "audio", "text") if any(f"{m}|{c}" in res["cells"] for m in models)]
     head = [f"{m}: {c}" for m in models for c in columns if f"{m}|{c}" in res["cells"]]
@@ -230,7 +231,7 @@ def main() -> None:
     ap.add_argument("--model", action="append", default=None, help="name=checkpoint (repeatable; default: the embedded model)")
     ap.add_argument("--takes", type=int, default=3)
     ap.add_argument("--temperature", type=float, default=0.2)
-    ap.add_argument("--variation", type=float, default=1.0, help="the takes' performance variation (animate's variation)")
+    ap.add_argument("--variation", type=float, default=DEFAULT_VARIATION, help="the takes' performance variation (animate's variation)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=0, help="first N clips only (0: all)")
     ap.add_argument("--text", choices=("on", "off"), default="on")

@@ -228,7 +228,7 @@ def test_takes_differ_by_a_stated_amount(model, rig):
 
 
 def test_variation_widens_the_takes_without_speeding_them_up(model, rig):
-    """The ``variation`` option: ten takes at variation 0 / 1 / 2 (seed 0) differ by 0.14 / 0.20 / 0.32 mm over
+    """The ``variation`` option: ten takes at variation 0 / 1 / 2 (seed 0) differ by 0.14 / 0.20 / 0.31 mm over
     the face and 0.06 / 0.26 / 0.40 mm over the upper face, at the same vertex speed (0.27-0.28 mm a frame)."""
     layer = FlameLayer(rig)
     upper = rig.region("upper_face")
