@@ -13,7 +13,11 @@ phone, so a clip is scored at the alignment of the speech as recorded:
   speech at 10 dB (:func:`babble`);
 * MP3 at 24 kbit/s and Opus at 8 kbit/s (``probtalk.train.augment.codec``);
 * the benchmarks' moved voice's room (``probtalk.train.augment.moved_voice``: a 0.3 s tail with no
-  separate direct sound, then 20 dB of noise).
+  separate direct sound, then 20 dB of noise);
+* another voice: pitch and formants 4 semitones up or down at the same duration (a shorter or longer
+  vocal tract; ``probtalk.train.augment.pitch_shift``);
+* another speaking rate: the speech time-stretched (pitch kept) 1.25x faster or 0.8x as fast. These are
+  the only conditions that move the phones: every time scales by ``1 / TEMPO[name]`` (:func:`retimed`).
 
 The shipped detector's training (``probtalk.train.bilabial.DETECTOR_AUGMENT``) hears white noise and
 reverb tails with no separate direct sound, like the moved voice's room; none of the others.
@@ -25,7 +29,16 @@ import numpy as np
 import torch
 
 from probtalk.layout import AUDIO_SAMPLE_RATE
-from probtalk.train.augment import add_noise, codec, convolve, far_room, moved_voice, room_response
+from probtalk.train.augment import (
+    add_noise,
+    codec,
+    convolve,
+    far_room,
+    moved_voice,
+    pitch_shift,
+    room_response,
+    time_stretch,
+)
 
 
 def reflecting_room(audio: np.ndarray, seed: int) -> np.ndarray:
@@ -60,6 +73,24 @@ def _noise(a: np.ndarray, n: int, snr_db: float, color: float = 0.0) -> np.ndarr
     return add_noise(torch.from_numpy(a), snr_db, torch.Generator().manual_seed(n), color).numpy()
 
 
+def _pitch(a: np.ndarray, semitones: float) -> np.ndarray:
+    return pitch_shift(torch.from_numpy(np.asarray(a, np.float32)), semitones).numpy()
+
+
+def _tempo(a: np.ndarray, rate: float) -> np.ndarray:
+    return time_stretch(torch.from_numpy(np.asarray(a, np.float32)), rate).numpy()
+
+
+#: The conditions that change the speaking rate, by name: the speech is ``rate`` times as fast.
+TEMPO = {"faster speech, x1.25": 1.25, "slower speech, x0.8": 0.8}
+
+
+def retimed(phones: list, name: str) -> list:
+    """``(start_s, end_s, phone)`` segments of the speech as recorded, timed as heard in condition ``name``."""
+    rate = TEMPO.get(name, 1.0)
+    return [(float(a) / rate, float(b) / rate, p) for a, b, p in phones]
+
+
 #: Conditions: (name, speech, clip number, the set's other clips) -> the speech as heard.
 CONDITIONS = {
     "as recorded": lambda a, n, o: a,
@@ -72,4 +103,8 @@ CONDITIONS = {
     "MP3, 24 kbit/s": lambda a, n, o: codec(a, "mp3", 24),
     "Opus, 8 kbit/s": lambda a, n, o: codec(a, "opus", 8),
     "moved voice's room": lambda a, n, o: moved_voice(a, 0.0, True, n),
+    "voice 4 semitones up": lambda a, n, o: _pitch(a, 4.0),
+    "voice 4 semitones down": lambda a, n, o: _pitch(a, -4.0),
+    "faster speech, x1.25": lambda a, n, o: _tempo(a, TEMPO["faster speech, x1.25"]),
+    "slower speech, x0.8": lambda a, n, o: _tempo(a, TEMPO["slower speech, x0.8"]),
 }

@@ -2,6 +2,7 @@
 
     python benchmarks/corpus_diversity.py datasets/synth3 [--pairs 30] [--head-seconds 60]
     python benchmarks/corpus_diversity.py datasets/synth2 --reanimate   # today's animator on synth2's speech
+    python benchmarks/corpus_diversity.py datasets/synth6 --sources     # what the performances' difference is made of
 
 Prints, for ``--pairs`` random training utterances that have a second performance
 (p1 vs p2, FLAME vertices with shape, neck and eyes zero, as ``probtalk evaluate``):
@@ -18,6 +19,12 @@ head-motion targets of issue 13: rotation std per axis (deg), frame-to-frame cha
 
 ``--reanimate`` animates the clips from the corpus's wav and align files with the
 current animator instead of reading param/ and neck/ (nothing is written).
+
+``--sources`` also splits the two performances' difference by where it comes from: the second
+performance re-animated with the first one's habits (``performance`` stream: articulation, jaw,
+brows, smiles, ... as drawn once per take) but its own timing (``motion`` stream: which syllables
+are stressed, gestures, smile episodes, drifts), and with its own habits but the first one's
+timing. A model with performance channels is told the habits; the timing it has to sample.
 """
 
 from __future__ import annotations
@@ -35,9 +42,11 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=30, help="utterances compared (p1 vs p2)")
     parser.add_argument("--head-seconds", type=float, default=60.0, help="speech used for the head-motion stats")
     parser.add_argument("--reanimate", action="store_true", help="animate from wav/align with the current code")
+    parser.add_argument("--sources", action="store_true",
+                        help="split the difference into the takes' habits and their timing (re-animates)")
     args = parser.parse_args()
     corpus = Corpus(args.corpus, args.reanimate)
-    performances(corpus, args.pairs)
+    performances(corpus, args.pairs, args.sources)
     head(corpus, args.head_seconds)
 
 
@@ -55,9 +64,10 @@ class Corpus:
 
         return _read_speech(self.root, keyid)
 
-    def motion(self, keyid: str) -> tuple[np.ndarray, np.ndarray | None]:
-        """(params [T, 403], neck [T, 3] or None)."""
-        if not self.reanimate:
+    def motion(self, keyid: str, streams: dict[str, str] | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """(params [T, 403], neck [T, 3] or None). ``streams``: re-animate with these random streams taken
+        from other clips (:func:`probtalk.corpus.synth.animate_record`)."""
+        if not self.reanimate and not streams:
             neck_path = self.root / "neck" / f"{keyid}.npy"
             neck = np.load(neck_path)[0] if neck_path.is_file() else None
             return np.load(self.root / "param" / f"{keyid}.npy")[0], neck
@@ -73,11 +83,11 @@ class Corpus:
 
         job = ClipJob(keyid, record["text"], _V(), record["emotion"], int(record["intensity"]),
                       int(self.manifest["seed"]), float(self.manifest["fps"]), int(record.get("performance", 1)))
-        params, neck = animate_record(job, audio, record, self._animator)
+        params, neck = animate_record(job, audio, record, self._animator, streams)
         return params[0], neck[0]
 
 
-def performances(corpus: Corpus, pairs: int) -> None:
+def performances(corpus: Corpus, pairs: int, sources: bool = False) -> None:
     import torch
 
     from probtalk.eval.evaluate import motion_to_vertices
@@ -97,6 +107,8 @@ def performances(corpus: Corpus, pairs: int) -> None:
     lips = np.asarray(rig.regions["lips"])
     upper = np.asarray(rig.regions["upper_face"])
     div = {"all": [], "lips": [], "upper_face": []}
+    # p2 re-animated with p1's timing (its own habits), and with p1's habits (its own timing)
+    split = {"habits": {k: [] for k in div}, "timing": {k: [] for k in div}}
     lves, speeds = [], []
     counts = None
     fps = float(corpus.manifest["fps"])
@@ -112,11 +124,20 @@ def performances(corpus: Corpus, pairs: int) -> None:
         div["lips"].append(dist[:, lips].mean())
         div["upper_face"].append(dist[:, upper].mean())
         lves.append(lve(va[:n], vb[:n], lips))
+        if sources:
+            for part, stream in (("habits", "motion"), ("timing", "performance")):
+                vc = motion_to_vertices(layer, params_to_motion(corpus.motion(keyid + "-p2", {stream: keyid})[0]))
+                apart = np.linalg.norm(va[:n] - vc[:n], axis=-1)
+                for region, idx in (("all", slice(None)), ("lips", lips), ("upper_face", upper)):
+                    split[part][region].append(apart[:, idx].mean())
         for v in (va, vb):
             speeds.append(np.linalg.norm(np.diff(v, axis=0), axis=-1).mean(axis=1))
     speed = np.concatenate(speeds) * 1000
     print(f"{corpus.root}{' (re-animated)' if corpus.reanimate else ''}: {len(pick)} utterances, p1 vs p2")
     print("GT performance diversity (mm): " + ", ".join(f"{k} {1000 * np.mean(v):.3f}" for k, v in div.items()))
+    if sources:
+        for part, what in (("habits", "habits differ, timing shared"), ("timing", "timing differs, habits shared")):
+            print(f"  {what} (mm): " + ", ".join(f"{k} {1000 * np.mean(v):.3f}" for k, v in split[part].items()))
     print(f"LVE between performances: {np.mean(lves):.3e} m^2")
     print(f"lip-sync of these {2 * len(pick)} performances: closed at {counts.closure_rate:.1%} of "
           f"{counts.closed_total} p/b/m, open at {counts.opening_rate:.1%} of {counts.open_total} open vowels")

@@ -4,9 +4,10 @@ Recordings made away from the microphone carry the room: reverberation smears ea
 next, and pocketsphinx's acoustic model learnt from close-talking speech. This takes a folder of
 speech with transcripts (``scripts/sphinx_speech_set.py``, ``scripts/piper_speech_set.py``),
 force-aligns each clip once as recorded (``--align-cache``), puts it through a room and scores the
-ear at the aligned p/b/m midpoints (a room, noise or a codec changes no timing), in each of the
-conditions of ``conditions.py`` (rooms of two makes, white, pink and four voices' noise, MP3 and Opus,
-the moved voice's room). Columns, the share of p/b/m midpoints marked:
+ear at the aligned p/b/m midpoints (a room, noise or a codec changes no timing; a speaking rate scales
+it), in each of the conditions of ``conditions.py`` (rooms of two makes, white, pink and four voices'
+noise, MP3 and Opus, the moved voice's room, a voice 4 semitones up or down, speech 1.25x faster or
+0.8x as fast). Columns, the share of p/b/m midpoints marked:
 
 * the detector alone (``probtalk.bilabial``);
 * the default ear (detector plus the p, b and m of recognised words, ``listen="words"``), the words
@@ -31,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from conditions import CONDITIONS  # benchmarks/, beside this script
+from conditions import CONDITIONS, retimed  # benchmarks/, beside this script
 from lipsync_speech import aligned_entry, speech_files
 from threadpoolctl import threadpool_limits
 
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
         for n, (_, audio, phones) in enumerate(data):
             x = np.asarray(make(audio, n, others), np.float32)
             frames = int(round(x.size / AUDIO_SAMPLE_RATE * FPS))
-            closed, opened = phone_midpoints([tuple(p) for p in phones], FPS, frames)
+            closed, opened = phone_midpoints(retimed([tuple(p) for p in phones], name), FPS, frames)
             detector = shown_frames(net.probabilities(x, FPS, frames), net.threshold)
             t0 = time.perf_counter()
             dereverberate(x)

@@ -23,7 +23,8 @@ Takes are neutral, average speaker, without head motion, blinks or gaze.
 alignment. ``--far-room DRR`` puts it through a milder room heard from a distance
 (``probtalk.train.augment.far_room``: the direct sound and a 0.4 s tail DRR dB below it) and scores
 it at the alignment of the speech as recorded (a room moves no phone); ``--condition NAME`` does the
-same with one of ``conditions.py``'s conditions (rooms, noise, other voices, codecs); ``--no-dereverb``
+same with one of ``conditions.py``'s conditions (rooms, noise, other voices, codecs, a voice moved up or
+down, a faster or slower speaking rate: the alignment's times scaled with it); ``--no-dereverb``
 lets the word ear hear the speech as it is (``probtalk.corpus.ear.DEREVERBERATE = False``).
 
 Usage::
@@ -44,7 +45,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from conditions import CONDITIONS  # benchmarks/, beside this script
+from conditions import CONDITIONS, retimed  # benchmarks/, beside this script
 
 import probtalk
 from probtalk.audio import load_audio
@@ -167,6 +168,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if others is None:
                 others = [load_audio(p) for p, _ in pairs]
             audio = CONDITIONS[args.condition](audio, n, others)
+            phones = retimed(phones, args.condition)  # a speaking-rate condition moves every phone
         for name, model in models.items():
             frames = max(1, int(round(audio.size * model.fps / AUDIO_SAMPLE_RATE)))
             closed, opened = phone_midpoints(phones, model.fps, frames)

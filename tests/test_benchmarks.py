@@ -95,7 +95,7 @@ def test_the_benchmark_conditions_keep_the_clip_and_its_timing():
     pytest.importorskip("av")
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
-        from conditions import CONDITIONS, babble
+        from conditions import CONDITIONS, TEMPO, babble, retimed
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
     import numpy as np
@@ -106,18 +106,37 @@ def test_the_benchmark_conditions_keep_the_clip_and_its_timing():
     others = [speech[::-1].copy(), np.roll(speech, 4000)]
     for name, make in CONDITIONS.items():
         heard = make(speech, 1, others)
-        assert heard.shape == speech.shape and np.isfinite(heard).all(), name
+        assert np.isfinite(heard).all(), name
+        if name in TEMPO:  # a speaking rate: the clip as long as its phones, retimed, say
+            assert heard.size == pytest.approx(speech.size / TEMPO[name], abs=2), name
+            assert retimed([(0.5, 1.0, "AA")], name) == [(0.5 / TEMPO[name], 1.0 / TEMPO[name], "AA")]
+            continue
+        assert heard.shape == speech.shape, name
+        assert retimed([(0.5, 1.0, "AA")], name) == [(0.5, 1.0, "AA")]
         if name == "as recorded":
             assert np.array_equal(heard, speech)
             continue
         assert not np.allclose(heard, speech, atol=1e-3), name
-        if name == "moved voice's room":
-            continue  # its tail has no separate direct sound to find
+        if name == "moved voice's room" or name.startswith("voice "):
+            continue  # no separate direct sound to find (a tail; a voice moved in pitch)
         lags = [float(np.dot(speech[: speech.size - lag], heard[lag:])) for lag in range(0, 80)]
         assert int(np.argmax(lags)) <= 3, name  # the direct sound stays where it was: no phone moves
     crowd = babble(speech, others, 0, 10.0) - speech
     assert 10 * np.log10(np.sum(speech.astype(np.float64) ** 2) / np.sum(crowd.astype(np.float64) ** 2)) \
         == pytest.approx(10.0, abs=0.01)
+
+
+def test_corpus_diversity_splits_the_performances_difference_by_source(corpus):
+    """``--sources``: the two performances apart with only their habits different, and with only their timing."""
+    out = _run("corpus_diversity.py", str(corpus), "--pairs", "1", "--head-seconds", "1", "--sources")
+    rows = {}
+    for line in out.splitlines():
+        if line.strip().startswith(("habits differ", "timing differs", "GT performance diversity")):
+            label, _, values = line.strip().partition(" (mm): ")
+            rows[label] = {k: float(v) for k, v in (item.split() for item in values.split(", "))}
+    assert set(rows) == {"GT performance diversity", "habits differ, timing shared", "timing differs, habits shared"}
+    for values in rows.values():
+        assert set(values) == {"all", "lips", "upper_face"} and values["all"] > 0
 
 
 def test_codebook_capacity_measures_a_stage_one_checkpoint(corpus, tmp_path):

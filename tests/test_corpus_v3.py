@@ -270,6 +270,32 @@ def test_motion_only_rebuild_writes_no_speech_and_equals_a_full_generation(corpu
     assert (new / "splits" / "train").read_text() == (corpus / "splits" / "train").read_text()
 
 
+def test_a_take_re_animated_with_another_takes_streams(corpus):
+    """``animate_record(streams=...)``: a stream named after the clip itself re-makes the stored motion; one
+    from the utterance's other performance moves the take (its habits or its timing, not both)."""
+    from probtalk.corpus.synth import ClipJob, _read_speech, animate_record
+
+    seed = json.loads((corpus / "manifest.json").read_text())["seed"]
+    first = next(k for k in MotionDataset(corpus, "train").keyids if "-p" not in k)
+    audio, record = _read_speech(corpus, first + "-p2")
+
+    class _Voice:
+        speaker_id = record["speaker"]
+
+    job = ClipJob(first + "-p2", record["text"], _Voice(), record["emotion"], int(record["intensity"]), seed, 25.0, 2)
+    stored = np.load(corpus / "param" / f"{first}-p2.npy")
+    animator = default_animator()
+    own = animate_record(job, audio, record, animator, {"performance": job.keyid, "motion": job.keyid})[0]
+    np.testing.assert_array_equal(own, stored)
+    habits = animate_record(job, audio, record, animator, {"motion": first})[0]  # p2's habits, p1's timing
+    timing = animate_record(job, audio, record, animator, {"performance": first})[0]  # p1's habits, p2's timing
+    for other in (habits, timing):
+        assert other.shape == stored.shape and not np.allclose(other, stored, atol=1e-4)
+    assert not np.allclose(habits, timing, atol=1e-4)
+    with pytest.raises(ValueError, match="unknown stream"):
+        animate_record(job, audio, record, animator, {"blinks": first})
+
+
 def test_an_older_generator_version_is_refused(tmp_path):
     old = tmp_path / "old"
     old.mkdir()

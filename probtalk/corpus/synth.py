@@ -311,12 +311,15 @@ def _pcm16(audio: np.ndarray) -> np.ndarray:
 
 
 def animate_record(
-    job: ClipJob, audio: np.ndarray, record: dict[str, Any], animator: ProceduralAnimator
+    job: ClipJob, audio: np.ndarray, record: dict[str, Any], animator: ProceduralAnimator,
+    streams: dict[str, str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Motion of one clip from its speech (16 kHz audio) and align record (phones, emotion, intensity).
 
     Expression motion uses the clip's ``motion`` stream, the take's habits its ``performance``
     stream and head motion its ``head`` stream, so each is independent of the others.
+    ``streams`` draws a stream from another clip's instead, by name (e.g. ``{"motion": keyid}``:
+    this take's habits with another take's timing; ``benchmarks/corpus_diversity.py --sources``).
 
     Returns:
         params float32 [1, T, 403], neck float32 [1, T, 3] (FLAME neck axis-angle, radians).
@@ -330,15 +333,22 @@ def animate_record(
     frames = int(round(duration * job.fps))
     phones = [Phone(float(a), float(b), str(p)) for a, b, p in record["phones"]]
     emotion, intensity = str(record.get("emotion", job.emotion)), float(record.get("intensity", job.intensity))
-    style = perform_style(make_style(job.voice.speaker_id, job.seed), clip_rng(job.seed, job.keyid, "performance"))
+    unknown = set(streams or {}) - {"performance", "motion", "head"}
+    if unknown:
+        raise ValueError(f"unknown stream(s) {sorted(unknown)}; a clip's streams are performance, motion and head")
+
+    def rng(stream: str) -> np.random.Generator:
+        return clip_rng(job.seed, (streams or {}).get(stream, job.keyid), stream)
+
+    style = perform_style(make_style(job.voice.speaker_id, job.seed), rng("performance"))
     loud = loudness_envelope(audio, job.fps, frames)
     params = animator.animate(
         phones, duration, fps=job.fps, emotion=emotion, intensity=intensity, style=style,
-        loudness=loud, rng=clip_rng(job.seed, job.keyid, "motion"),
+        loudness=loud, rng=rng("motion"),
     )
     neck = animator.head_motion(
         phones, duration, fps=job.fps, emotion=emotion, intensity=intensity, style=style,
-        loudness=loud, rng=clip_rng(job.seed, job.keyid, "head"),
+        loudness=loud, rng=rng("head"),
     )
     return params[None].astype(np.float32), neck[None].astype(np.float32)
 

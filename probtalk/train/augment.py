@@ -82,7 +82,7 @@ def _resample_1d(x: torch.Tensor, n_out: int) -> torch.Tensor:
     return out[0].T.reshape(n_out, *x.shape[1:])
 
 
-def _time_stretch(x: torch.Tensor, rate: float, n_fft: int = 512, hop: int = 128) -> torch.Tensor:
+def time_stretch(x: torch.Tensor, rate: float, n_fft: int = 512, hop: int = 128) -> torch.Tensor:
     """Phase-vocoder time stretch of a 1-D signal: ``rate`` > 1 is faster (shorter), pitch kept."""
     window = torch.hann_window(n_fft, dtype=x.dtype)
     n = x.shape[0]
@@ -111,7 +111,7 @@ def pitch_shift(x: torch.Tensor, semitones: float) -> torch.Tensor:
     factor = 2.0 ** (semitones / 12.0)
     if abs(factor - 1.0) < 1e-6 or x.shape[0] < 2:
         return x
-    stretched = _time_stretch(x, 1.0 / factor)
+    stretched = time_stretch(x, 1.0 / factor)
     return _resample_1d(stretched[:, None], x.shape[0])[:, 0]
 
 
