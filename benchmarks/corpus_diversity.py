@@ -25,6 +25,7 @@ performance re-animated with the first one's habits (``performance`` stream: art
 brows, smiles, ... as drawn once per take) but its own timing (``motion`` stream: which syllables
 are stressed, gestures, smile episodes, drifts), and with its own habits but the first one's
 timing. A model with performance channels is told the habits; the timing it has to sample.
+It implies ``--reanimate`` (every take compared is the current animator's).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def main() -> None:
     parser.add_argument("--sources", action="store_true",
                         help="split the difference into the takes' habits and their timing (re-animates)")
     args = parser.parse_args()
-    corpus = Corpus(args.corpus, args.reanimate)
+    # --sources re-animates the takes it splits, so it compares them with takes of the same animator
+    corpus = Corpus(args.corpus, args.reanimate or args.sources)
     performances(corpus, args.pairs, args.sources)
     head(corpus, args.head_seconds)
 
