@@ -21,13 +21,15 @@ needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite no
 
 
 def tiny_talker(phone_input: bool = True, noise_dim: int = 4, hypotheses: int = 3, seed: int = 0,
-                noise_after: int = 0, habits: tuple[str, ...] = ()) -> Talker:
+                noise_after: int = 0, habits: tuple[str, ...] = (), noise_posterior: float = 0.0,
+                weight_latent: float = 1.0) -> Talker:
     torch.manual_seed(seed)
     enc = AudioEncoder.from_config(AudioEncoderConfig(hidden=32, layers=1, heads=2, intermediate=64, conv_dim=(16,) * 7))
     pcfg = StylePredictorConfig(audio_dim=enc.out_dim, latent_dim=16, num_speakers=2, hidden=32,
                                 layers=noise_after + 1, heads=2, ff_dim=64, dropout=0.0, phone_input=phone_input,
                                 noise_dim=noise_dim, noise_after=noise_after, hypotheses=hypotheses,
-                                weight_phone=0.1, weight_lip=0.1, performance_habits=habits)
+                                weight_phone=0.1, weight_lip=0.1, performance_habits=habits,
+                                noise_posterior=noise_posterior, weight_latent=weight_latent)
     vq = MotionVQ(MotionVQConfig(hidden=32, layers=1, heads=2, ff_dim=64, latent_dim=16, num_codes=32, dropout=0.0))
     talker = Talker(enc, StylePredictor(pcfg), vq, Normalizer(), StyleVocabulary(("A", "B")))
     if talker.predictor.phone_in is not None:  # a trained model's embedding is not zero
@@ -103,6 +105,90 @@ def test_best_of_k_objective_terms():
     assert torch.isfinite(loss) and {"latent", "expression", "jaw", "phone", "lip", "spread"} <= set(terms)
     loss.backward()
     assert talker.predictor.noise_in.weight.grad is not None and obj.phone_head.weight.grad is not None
+
+
+def test_noise_posterior_draws_the_free_channels_from_the_takes_motion(monkeypatch):
+    from probtalk.train.objective import StageTwoObjective
+
+    talker = tiny_talker(habits=("articulation",), noise_posterior=0.05)
+    obj = StageTwoObjective(talker, None).train()
+    assert obj.posterior is not None
+    seen = []
+    forward = talker.predictor.forward
+
+    def spy(features, mask, style, phones=None, noise=None):
+        seen.append(noise.detach().clone())
+        return forward(features, mask, style, phones, noise)
+
+    monkeypatch.setattr(talker.predictor, "forward", spy)
+    # One line, two performances: the same speech, motion that differs only in when it moves.
+    b, t = 2, 50
+    audio = (torch.randn(1, t * 640) * 0.1).expand(b, -1).contiguous()
+    motion = torch.zeros(b, t, 53)
+    motion[0, 5:15, :10] = 1.0
+    motion[1, 30:40, :10] = 1.0
+    mask = torch.ones(b, t, dtype=torch.bool)
+    perf = [{"articulation": 0.5}, {"articulation": 0.5}]
+    args = (audio, torch.tensor([t * 640] * b), motion, mask, torch.tensor([0, 0]), torch.tensor([0, 0]),
+            torch.tensor([0, 0]), None, perf)
+    loss, terms = obj(*args)
+    rows = seen[0].view(b, 2, -1, 4)
+    assert not rows[:, 0, :, 1:].any()  # row 0: the deterministic take (zero free noise)
+    assert torch.equal(rows[:, :, :, 0], torch.full_like(rows[:, :, :, 0], 0.5))  # the clips' own performance
+    assert rows[:, 1, :, 1:].abs().min() > 0  # row 1: drawn from the posterior
+    assert "kl" in terms and float(terms["kl"]) == pytest.approx(0.0, abs=1e-6)  # it starts at the standard normal
+    loss.backward()
+    assert obj.posterior.head.weight.grad is not None and obj.posterior.head.weight.grad.abs().sum() > 0
+    # It sees the take's motion where each knot sits: motion that differs only near the end of a
+    # 6 s clip moves the last knots' proposals, not the first ones' (out of the convolutions' reach).
+    torch.nn.init.normal_(obj.posterior.head.weight)
+    t = 150
+    a = torch.zeros(1, t, 53)
+    moved = a.clone()
+    moved[0, 120:130, :10] = 1.0
+    features = torch.randn(1, t, talker.audio_encoder.out_dim)
+    knots = talker.predictor.noise_knots(t, 25.0)
+    with torch.no_grad():
+        (ma, va, _), (mb, vb, _) = (obj.posterior(m, features, torch.ones(1, t, dtype=torch.bool), knots)
+                                    for m in (a, moved))
+    assert ma.shape == (1, knots, 3)
+    assert torch.allclose(ma[0, :3], mb[0, :3]) and torch.allclose(va[0, :3], vb[0, :3])
+    assert float((ma[0, -4:] - mb[0, -4:]).abs().max()) > 1e-3
+
+
+def test_without_the_latent_term_the_stage_one_encoder_is_not_run(monkeypatch):
+    """weight_latent = 0: only the decoded motion counts, so an inference-only model (no stage-1 encoder) can be
+    continued."""
+    from probtalk.train.objective import StageTwoObjective
+
+    talker = tiny_talker(habits=("articulation",), noise_posterior=0.05, weight_latent=0.0)
+    obj = StageTwoObjective(talker, None).train()
+
+    def no_encoder(*args, **kwargs):
+        raise AssertionError("the stage-1 encoder ran")
+
+    monkeypatch.setattr(talker.vq, "encode", no_encoder)
+    b, t = 2, 40
+    loss, terms = obj(torch.randn(b, t * 640) * 0.1, torch.tensor([t * 640] * b), torch.randn(b, t, 53) * 0.1,
+                      torch.ones(b, t, dtype=torch.bool), torch.tensor([0, 1]), torch.tensor([0, 1]),
+                      torch.tensor([0, 1]))
+    assert torch.isfinite(loss) and "latent" not in terms and {"expression", "jaw", "kl"} <= set(terms)
+    loss.backward()
+    assert talker.predictor.out.weight.grad.abs().sum() > 0
+
+
+def test_gaussian_kl_is_zero_at_the_standard_normal_only():
+    from probtalk.train.objective import gaussian_kl
+
+    valid = torch.ones(1, 4, dtype=torch.bool)
+    zero = torch.zeros(1, 4, 3)
+    assert float(gaussian_kl(zero, zero, valid)) == pytest.approx(0.0)
+    assert float(gaussian_kl(zero + 1.0, zero, valid)) == pytest.approx(0.5)  # a unit shift: half a nat
+    assert float(gaussian_kl(zero, zero + 1.0, valid)) > 0
+    valid[0, 2:] = False  # knots past the clip do not count
+    mean = zero.clone()
+    mean[0, 2:] = 5.0
+    assert float(gaussian_kl(mean, zero, valid)) == pytest.approx(0.0)
 
 
 def test_objective_gives_every_hypothesis_the_clips_own_performance(monkeypatch):

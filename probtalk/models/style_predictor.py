@@ -75,6 +75,10 @@ class StylePredictorConfig:
             noise channels, one value per take; the remaining channels stay per-knot noise.
         weight_phone: cross-entropy of a per-frame phone classifier on the audio features (training only).
         weight_lip: lip-contact term, mm of lip gap where the ground truth is closed (training only).
+        noise_posterior: weight of the KL term of a posterior over the free noise channels (training
+            only; 0 = best-of-K). Above 0 each clip is predicted twice, with zero noise and with free
+            channels drawn from a posterior that sees the take's motion (a conditional VAE), instead of
+            ``hypotheses`` draws; sampling is unchanged (standard-normal noise).
     """
 
     audio_dim: int = 512
@@ -99,6 +103,7 @@ class StylePredictorConfig:
     performance_habits: tuple[str, ...] = ()
     weight_phone: float = 0.0
     weight_lip: float = 0.0
+    noise_posterior: float = 0.0
 
     def __post_init__(self) -> None:
         habits = self.performance_habits

@@ -11,6 +11,14 @@ decoded motion), :class:`StageTwoObjective` adds what the lip-sync and retake is
 * **performance** (``predictor.performance_habits``): the first noise channels hold the
   take's habits; for clips whose corpus records them every hypothesis gets the clip's
   scores there (the other channels still differ), for the rest they are drawn.
+* **noise posterior** (``predictor.noise_posterior = beta``, instead of best-of-K): a
+  conditional VAE over the free noise channels. A small network sees the take's motion and
+  the audio features and proposes a Gaussian for each noise knot; the clip is predicted with
+  one draw from it (and once with zero noise, the deterministic take, at a small share), and
+  ``beta`` times its KL divergence from the standard normal keeps the proposals near what
+  sampling draws. Where best-of-K trains only the noise that lands closest, every timing in
+  the corpus (which syllables a take stresses, when its gestures fall) gets a noise that
+  explains it, so standard-normal noise at run time covers them.
 * **phone supervision** (``weight_phone``): a linear phone classifier on the audio
   encoder's per-frame features (training only) against the corpus' exact phone timings.
 * **lip contact** (``weight_lip``): the upper-to-lower-lip vector is (nearly) linear in
@@ -37,6 +45,9 @@ from probtalk.models.talker import Talker
 log = logging.getLogger(__name__)
 
 WTA_MEAN_SHARE = 0.05  # relaxed winner-takes-all: the mean over hypotheses keeps every noise trained
+ZERO_NOISE_SHARE = 0.1  # with the noise posterior: the deterministic take's (zero noise) share of the loss
+POSTERIOR_HIDDEN = 128
+POSTERIOR_GAIN = 10.0  # the posterior's output layer learns this much faster than the lr (it starts at zero)
 CLOSED_MM = 2.0  # the lip-sync metric's closure threshold
 LIP_MARGIN_MM = 0.3  # gaps within this much of the truth's are not penalised
 LIP_CAP_MM = 10.0  # per-frame cap: one wild frame cannot dominate the batch
@@ -120,6 +131,52 @@ def performance_scores(performance: list[dict[str, float] | None] | None, habits
     return scores, known
 
 
+class NoisePosterior(nn.Module):
+    """q(free noise knots | the take's motion, audio features): a Gaussian per knot and free channel.
+
+    Dilated 1-D convolutions over the normalised motion and the (detached) audio features, pooled
+    onto the knots with the hat weights :func:`~probtalk.models.style_predictor.interpolate_knots`
+    spreads them back with. The output layer starts at zero: the first proposals are the standard
+    normal the noise was drawn from before.
+    """
+
+    def __init__(self, motion_dim: int, audio_dim: int, channels: int, hidden: int = POSTERIOR_HIDDEN) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = motion_dim + audio_dim
+        for dilation in (1, 2, 4, 8):
+            layers += [nn.Conv1d(width, hidden, 5, padding=2 * dilation, dilation=dilation), nn.GELU()]
+            width = hidden
+        self.net = nn.Sequential(*layers)
+        self.head = nn.Linear(hidden, 2 * channels)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, motion: torch.Tensor, features: torch.Tensor, mask: torch.Tensor,
+                knots: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Normalised motion [B, T, M], features [B, T, A], mask [B, T] -> mean, log-variance [B, K, C]
+        and the knots that touch a valid frame [B, K] (bool)."""
+        t = min(motion.shape[1], features.shape[1], mask.shape[1])
+        valid = mask[:, :t, None].to(motion.dtype)
+        x = torch.cat([motion[:, :t], features[:, :t].detach()], -1) * valid
+        h = self.net(x.transpose(1, 2)).transpose(1, 2) * valid  # [B, T, H]
+        # Hat weights of knot j over frame f (knots spread evenly over the padded length, as interpolate_knots).
+        pos = torch.arange(features.shape[1], device=h.device, dtype=h.dtype)[:t] * (knots - 1) / max(1, features.shape[1] - 1)
+        hat = (1.0 - (pos[None, :] - torch.arange(knots, device=h.device, dtype=h.dtype)[:, None]).abs()).clamp_min(0.0)
+        weight = hat[None] * valid[..., 0][:, None, :]  # [B, K, T]
+        total = weight.sum(-1, keepdim=True)
+        pooled = (weight @ h) / total.clamp_min(1e-6)
+        mean, logvar = (POSTERIOR_GAIN * self.head(pooled)).chunk(2, dim=-1)
+        return mean, logvar.clamp(-8.0, 4.0), total[..., 0] > 0
+
+
+def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Mean KL divergence (nats per knot and channel) of N(mean, exp(logvar)) from N(0, 1) over ``valid`` knots [B, K]."""
+    kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)
+    v = valid[..., None].to(kl.dtype)
+    return (kl * v).sum() / (v.sum() * kl.shape[-1]).clamp_min(1.0)
+
+
 class StageTwoObjective(nn.Module):
     """Stage-2 loss around a :class:`Talker` (the module the trainer optimises).
 
@@ -136,6 +193,9 @@ class StageTwoObjective(nn.Module):
         c = talker.predictor.config
         self.phone_head = nn.Linear(talker.audio_encoder.out_dim, NUM_PHONE_TOKENS) if c.weight_phone > 0 else None
         self.lip = LipContact(talker.normalizer, lip_map) if lip_map is not None and c.weight_lip > 0 else None
+        free = c.noise_dim - len(c.performance_habits) if talker.uses_noise else 0
+        self.posterior = (NoisePosterior(talker.vq.config.motion_dim, talker.audio_encoder.out_dim, free)
+                          if c.noise_posterior > 0 and free > 0 else None)
 
     def forward(self, audio: torch.Tensor, audio_lengths: torch.Tensor, motion: torch.Tensor, mask: torch.Tensor,
                 speaker: torch.Tensor, emotion: torch.Tensor, intensity: torch.Tensor,
@@ -151,9 +211,10 @@ class StageTwoObjective(nn.Module):
         style = Style.from_indices(speaker, emotion, intensity)
         target = t.normalizer.normalize(motion) * mask[..., None].to(motion.dtype)
         lengths = mask.sum(1)
-        with torch.no_grad():
-            lmask_gt = t.vq.latent_mask(mask)
-            gt_latents = t.vq.quantize(t.vq.encode(target, mask), lmask_gt).quantized
+        gt_latents = None
+        if c.weight_latent > 0:  # the stage-1 encoder's codes of the truth (without it, only the decoded motion counts)
+            with torch.no_grad():
+                gt_latents = t.vq.quantize(t.vq.encode(target, mask), t.vq.latent_mask(mask)).quantized
         features, fmask = t.audio_encoder(audio, audio_lengths, lengths, self.fps)
         terms: dict[str, torch.Tensor] = {}
         total = features.new_zeros(())
@@ -163,7 +224,7 @@ class StageTwoObjective(nn.Module):
             terms["phone"] = nn.functional.cross_entropy(logits[:, : labels.shape[1]].reshape(-1, logits.shape[-1]),
                                                          labels.reshape(-1), ignore_index=0)
             total = total + c.weight_phone * terms["phone"]
-        k = max(1, c.hypotheses) if t.uses_noise else 1
+        k = (2 if self.posterior is not None else max(1, c.hypotheses)) if t.uses_noise else 1
         b = features.shape[0]
         rep = (lambda x: x.repeat_interleave(k, 0)) if k > 1 else (lambda x: x)
         noise = None
@@ -175,20 +236,34 @@ class StageTwoObjective(nn.Module):
             if known.any():  # the clip's own performance, in every hypothesis
                 p = len(c.performance_habits)
                 rows[known, :, :, :p] = scores[known][:, None, None, :].to(noise)
+            if self.posterior is not None:  # row 1: the free channels drawn from the posterior
+                p = len(c.performance_habits)
+                mean, logvar, valid = self.posterior(target, features, fmask, rows.shape[2])
+                drawn = mean + (0.5 * logvar).exp() * rows[:, 1, :, p:]
+                rows = torch.cat([rows[:, :1], torch.cat([rows[:, 1:, :, :p], drawn[:, None]], -1)], 1)
+                noise = rows.reshape(b * k, *rows.shape[2:])
+                terms["kl"] = gaussian_kl(mean, logvar, valid)
+                total = total + c.noise_posterior * terms["kl"]
         # One row per clip in, k rows (hypotheses) out: the layers before the noise run once per clip.
         latents, lmask = t.predictor(features, fmask, style, phones, noise)
         mask_k, target_k = rep(mask), rep(target)
-        per = {"latent": _per_clip_l1(latents, rep(gt_latents), lmask)}
+        per = {} if gt_latents is None else {"latent": _per_clip_l1(latents, rep(gt_latents), lmask)}
         recon = t.vq.decode(t.vq.quantize(latents, lmask).quantized, mask_k)
         per["expression"] = _per_clip_l1(recon[..., MOTION_EXPRESSION], target_k[..., MOTION_EXPRESSION], mask_k)
         per["jaw"] = _per_clip_l1(recon[..., MOTION_JAW], target_k[..., MOTION_JAW], mask_k)
-        clip = c.weight_latent * per["latent"] + c.weight_expression * per["expression"] + c.weight_jaw * per["jaw"]
+        clip = c.weight_expression * per["expression"] + c.weight_jaw * per["jaw"]
+        if gt_latents is not None:
+            clip = clip + c.weight_latent * per["latent"]
         if self.lip is not None:
             per["lip"] = self.lip(recon, target_k, mask_k)
             clip = clip + c.weight_lip * per["lip"]
         clip = clip.view(b, k)
-        best = clip.argmin(1)
-        total = total + clip.min(1).values.mean() + (WTA_MEAN_SHARE * clip.mean() if k > 1 else 0.0)
+        if self.posterior is not None:  # the posterior's draw counts; the deterministic take a share
+            best = torch.ones(b, dtype=torch.long, device=clip.device)
+            total = total + clip[:, 1].mean() + ZERO_NOISE_SHARE * clip[:, 0].mean()
+        else:
+            best = clip.argmin(1)
+            total = total + clip.min(1).values.mean() + (WTA_MEAN_SHARE * clip.mean() if k > 1 else 0.0)
         pick = best + torch.arange(b, device=best.device) * k
         for name, value in per.items():  # report the winning hypothesis' terms
             terms[name] = value[pick].mean()

@@ -322,7 +322,7 @@ def train_predictor(
 
         params = [p for p in step_module.parameters() if p.requires_grad]
         stage = TrainStage(step_module, params, step_fn, val_fn, save_fn,
-                           ["latent", "expression", "jaw", "phone", "lip", "spread", "lve", "lve_text"])
+                           ["latent", "expression", "jaw", "phone", "lip", "spread", "kl", "lve", "lve_text"])
         trainer = Trainer(stage, config=cfg, out_dir=Path(out), train_data=train, val_data=val, collate_fn=_collate,
                           ctx=ctx, progress=progress)
         metrics = trainer.fit(resume=resume)
