@@ -1,7 +1,7 @@
-"""The stage-2 training objective: best-of-K hypotheses, phone supervision and lip contact.
+"""The stage-2 training objective: best-of-K hypotheses or a noise posterior, phone supervision and lip contact.
 
-On top of :meth:`Talker.loss` (latent L1 to the stage-1 codes, expression/jaw L1 of the
-decoded motion), :class:`StageTwoObjective` adds what the lip-sync and retake issues need:
+On top of :meth:`Talker.loss` (latent L1 to the stage-1 codes, left out with ``weight_latent = 0``;
+expression/jaw L1 of the decoded motion), :class:`StageTwoObjective` adds what the lip-sync and retake issues need:
 
 * **best-of-K** (``predictor.hypotheses = K``): each clip is predicted with K noise
   draws (the first one zero: the deterministic take); the clip's loss is that of its
