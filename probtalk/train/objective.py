@@ -233,11 +233,10 @@ class StageTwoObjective(nn.Module):
             rows = noise.view(b, k, *noise.shape[1:])
             rows[:, 0] = 0.0  # hypothesis 0 is the deterministic take
             scores, known = performance_scores(performance, c.performance_habits, b)
+            p = len(c.performance_habits)
             if known.any():  # the clip's own performance, in every hypothesis
-                p = len(c.performance_habits)
                 rows[known, :, :, :p] = scores[known][:, None, None, :].to(noise)
             if self.posterior is not None:  # row 1: the free channels drawn from the posterior
-                p = len(c.performance_habits)
                 mean, logvar, valid = self.posterior(target, features, fmask, rows.shape[2])
                 drawn = mean + (0.5 * logvar).exp() * rows[:, 1, :, p:]
                 rows = torch.cat([rows[:, :1], torch.cat([rows[:, 1:, :, :p], drawn[:, None]], -1)], 1)
