@@ -20,7 +20,9 @@ Numpy only, so the torch and onnxruntime paths share it:
   phone tokens it learnt from, but a take's frame k is shown at k / fps,
   half-way between centres k - 1 and k; so frame k is sealed where the mean of
   those two probabilities is above the net's threshold (stored with it when it
-  was trained, :mod:`probtalk.train.bilabial`; 0.4 for the default model's).
+  was trained, :mod:`probtalk.train.bilabial`; 0.4 for the default model's) and
+  neither is below :data:`EDGE_MIN_P` (the edge of a p, b or m is left to the
+  seal's fade).
 
 Offline, the seal listens with a second ear as well (:func:`heard_frames`): free phone
 recognition (:mod:`probtalk.corpus.ear`), whose acoustic model
@@ -58,6 +60,12 @@ LOOKAHEAD = 6  # frames a marked frame may depend on after it: the stream's dela
 #: recogniser the seal marks 82.2 % of the p/b/m midpoints with or without the bar (the detector alone
 #: 74.0 %), and seals 34 frames of other phones instead of 100.
 RECOGNISED_MIN_P = 0.05
+#: A shown frame is marked only where both centres beside it reach this probability (:func:`shown_frames`):
+#: the frame at a p, b or m's edge, between a centre inside it and one clearly outside, is left to the
+#: seal's fade, which keeps the vowel beside it open. Sealing those frames fully closed the lips on the
+#: centre of the vowel after a release on voices whose detector probabilities trail the closure
+#: (docs/default_model_metrics.md, "The detector's edge frames").
+EDGE_MIN_P = 0.1
 DEFAULT_CONFIG = FrameNetConfig(inputs=SUBFRAMES * MELS, hidden=128, layers=((5, 1, 2),) * 3, outputs=1)
 
 
@@ -146,7 +154,7 @@ class BilabialNet(FrameNet):
 
 def heard_frames(
     net: BilabialNet, wav: np.ndarray, fps: float, num_frames: int, recognised: Sequence[Phone] | None = None,
-    min_p: float = RECOGNISED_MIN_P,
+    min_p: float = RECOGNISED_MIN_P, probabilities: np.ndarray | None = None,
 ) -> np.ndarray:
     """bool [num_frames]: the frames, as shown, that the audio-only lip seal closes: those the detector
     marks (:meth:`BilabialNet.frames`), and those inside a p, b or m that free phone recognition hears
@@ -154,16 +162,18 @@ def heard_frames(
     detector gives it at least ``min_p`` (:data:`RECOGNISED_MIN_P`: free phone recognition alone also
     hears m in n and b in "the"; 0 for the p, b and m of recognised words, ``listen="words"``, which
     need no bar). Offline only: the recogniser needs the utterance, so a stream's seal hears with the
-    detector alone.
+    detector alone. ``probabilities``: the net's on this clip (:meth:`BilabialNet.probabilities`),
+    when the caller has them already.
 
-    Over 90 clips of the corpus's three test splits, the detector alone marks 71.6 / 93.3 / 75.6 % of the
-    p/b/m midpoints; with the recogniser 85.1 / 96.0 / 85.9 %, sealing 44 / 51 / 79 frames of other
-    phones the detector left alone (77 / 106 / 126 without the bar; docs/default_model_metrics.md).
+    When the bar was chosen (corpus version 5, the phone recogniser, before :data:`EDGE_MIN_P`), over 90
+    clips of the corpus's three test splits the detector alone marked 71.6 / 93.3 / 75.6 % of the p/b/m
+    midpoints; with the recogniser 85.1 / 96.0 / 85.9 %, sealing 44 / 51 / 79 frames of other phones the
+    detector left alone (77 / 106 / 126 without the bar; docs/default_model_metrics.md).
     """
     from probtalk.corpus.ear import recognise_bilabials
     from probtalk.lipseal import shown_bilabials
 
-    p = net.probabilities(wav, fps, num_frames)
+    p = net.probabilities(wav, fps, num_frames) if probabilities is None else np.asarray(probabilities)
     marked = shown_frames(p, net.threshold)
     kept = []
     for ph in recognise_bilabials(wav) if recognised is None else recognised:
@@ -177,9 +187,11 @@ def shown_frames(p: np.ndarray, threshold: float) -> np.ndarray:
     """The shown frames inside a p, b or m, from the net's per-frame probabilities.
 
     Shown frame k (time k / fps) lies half-way between the centres of the net's frames k - 1 and k,
-    so it is marked where their mean probability is above ``threshold``. A stretch of centres above
-    the threshold whose means stay below it (a bilabial shorter than a frame) still marks one frame:
-    of its own frames and the one after, the one with the highest mean.
+    so it is marked where their mean probability is above ``threshold`` and neither is below
+    :data:`EDGE_MIN_P` (a frame with one centre clearly outside the bilabial is its edge). A stretch
+    of centres above the threshold none of whose frames is marked that way (a bilabial shorter than
+    a frame) still marks one frame: of its own frames and the one after, the one with the highest mean.
+    A single marked frame keeps the edge frame after it, where that frame's mean is above the threshold.
 
     Args:
         p: float [T] probabilities of the frames' centres.
@@ -191,11 +203,28 @@ def shown_frames(p: np.ndarray, threshold: float) -> np.ndarray:
     p = np.asarray(p, np.float64)
     if p.size == 0:
         return np.zeros(0, bool)
-    shown = 0.5 * (p + np.concatenate([p[:1], p[:-1]]))
-    marked = shown > threshold
+    before = np.concatenate([p[:1], p[:-1]])
+    shown = 0.5 * (p + before)
+    above = shown > threshold
+    marked = above & (np.minimum(p, before) >= EDGE_MIN_P)
     edges = np.diff(np.concatenate([[0], (p > threshold).astype(np.int8), [0]]))
     for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
         hi = min(stop + 1, p.size)
         if not marked[start:hi].any():
             marked[start + int(np.argmax(shown[start:hi]))] = True
-    return marked
+    # a closure of one frame keeps the edge after it (a p, b or m shorter than a frame still shows for two)
+    alone = marked & ~np.concatenate([[False], marked[:-1]]) & ~np.concatenate([marked[1:], [False]])
+    after = np.concatenate([[False], alone[:-1]])
+    return marked | (after & above)
+
+
+def unheard_frames(p: np.ndarray, threshold: float) -> np.ndarray:
+    """bool [T]: the shown frames where the detector hears no p, b or m at all: both centres beside
+    the frame (see :func:`shown_frames`) below ``threshold``. The audio-only seal lets an open vowel
+    of the words heard open a brief closure of the deterministic take only there
+    (:meth:`probtalk.lipseal.LipSeal.shared_closures`).
+    """
+    p = np.asarray(p, np.float64)
+    if p.size == 0:
+        return np.zeros(0, bool)
+    return np.maximum(p, np.concatenate([p[:1], p[:-1]])) < threshold

@@ -10,7 +10,8 @@ out over one more frame on each side, so timing and emotion elsewhere are
 the model's own. Without a transcript the frames come from the bilabial
 detector (:mod:`probtalk.bilabial`) instead of the alignment, and sampled takes
 are also sealed where their deterministic take closes briefly between open lips
-(:meth:`LipSeal.short_closures`), so those closures hold in every take. (:meth:`LipSeal.apply`
+(:meth:`LipSeal.shared_closures`: not where the words heard put an open vowel and the detector
+hears nothing), so those closures hold in every take. (:meth:`LipSeal.apply`
 seals from per-frame phone tokens alone: each bilabial token's frame and the one
 after, since a token only says which phone is at the frame's centre.)
 
@@ -139,6 +140,22 @@ class LipSeal:
                     and before.max() > SHARED_FLANK_MM and after.max() > SHARED_FLANK_MM):
                 out[start:t] = True
         return out
+
+    def shared_closures(self, reference: np.ndarray, marked: np.ndarray, centres: np.ndarray,
+                        unheard: np.ndarray) -> np.ndarray:
+        """bool [T]: the brief closures that sampled takes keep from their deterministic take without a
+        transcript (see :meth:`probtalk.runtime.model.RuntimeModel.seal`): those of ``reference`` (raw
+        motion [T, 53], the deterministic take) sealed at ``marked`` (:meth:`short_closures`), less
+        the frames where the words heard put an open vowel's centre (``centres``,
+        :func:`open_vowel_centres`) and the detector hears no p, b or m (``unheard``,
+        :func:`probtalk.bilabial.unheard_frames`): there the model closed on a vowel, and it opens
+        (on the corpus's three test splits, 0.6 / 0 / 2.0 points more open vowels open and no p, b or
+        m less shut: docs/default_model_metrics.md, "The detector's edge frames").
+        """
+        closures = self.short_closures(self.seal_frames(reference, marked)[0])
+        n = min(closures.size, np.asarray(centres).size, np.asarray(unheard).size)
+        closures[:n] &= ~(np.asarray(centres, bool)[:n] & np.asarray(unheard, bool)[:n])
+        return closures
 
     def open_frames(self, motion: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, int]:
         """Open the jaw on ``frames`` until the lips part at least :data:`OPEN_MM`.

@@ -147,6 +147,26 @@ def test_short_closures_are_brief_closures_in_speech_not_pauses(seal):
     np.testing.assert_array_equal(marks, expected)
 
 
+def test_a_shared_closure_on_a_heard_open_vowel_the_detector_does_not_hear_opens(seal):
+    unit = np.zeros(MOTION_DIM)
+    unit[MOTION_JAW.start] = 1.0
+    unit /= np.linalg.norm(seal.lip_vector(unit[None])[0])
+    gaps = np.array([1.0, 8, 8, 1, 1, 8, 8, 1, 8, 8])  # brief closures at 3-4 and at 7
+    reference = (gaps[:, None] * unit[None]).astype(np.float32)
+    none = np.zeros(gaps.size, bool)
+    every = np.ones(gaps.size, bool)
+    centres = none.copy()
+    centres[[4, 7]] = True  # the words heard put an open vowel's centre on 4 and on 7
+    unheard = every.copy()
+    unheard[7] = False  # ... and the detector hears a p, b or m at 7
+    np.testing.assert_array_equal(np.flatnonzero(seal.shared_closures(reference, none, none, every)), [3, 4, 7])
+    np.testing.assert_array_equal(np.flatnonzero(seal.shared_closures(reference, none, centres, unheard)), [3, 7])
+    np.testing.assert_array_equal(np.flatnonzero(seal.shared_closures(reference, none, centres, none)), [3, 4, 7])
+    # shorter marks (a detector run on fewer frames) leave the frames past them to the closures
+    np.testing.assert_array_equal(np.flatnonzero(seal.shared_closures(reference, none, centres[:4], unheard[:4])),
+                                  [3, 4, 7])
+
+
 def test_the_transcript_seal_follows_a_closure_heard_beside_the_aligned_phone():
     from probtalk.lipseal import widen_to_heard
 

@@ -169,8 +169,9 @@ class RuntimeModel:
         (:mod:`probtalk.bilabial`) and speech recognition (:meth:`heard_bilabials`); a model
         without a detector, or trained on another rig, leaves audio-only takes as they are. Without a
         transcript, sampled takes also keep the brief closures of their deterministic take
-        (``reference``, sealed the same way; :meth:`LipSeal.short_closures`): where the model is surest
-        of a p, b or m, every take closes, and the takes differ elsewhere.
+        (``reference``, sealed the same way; :meth:`LipSeal.shared_closures`): where the model is surest
+        of a p, b or m, every take closes, and the takes differ elsewhere; not where the words heard
+        put an open vowel's centre and the detector hears no p, b or m.
 
         Then, at the frame nearest the centre of each open vowel of the transcript's alignment
         (``vowels``: its phones) or of the recognised words (``words``; :meth:`heard_phones`), unless
@@ -197,7 +198,8 @@ class RuntimeModel:
         shared = 0
         centres = open_vowel_centres(vowels or (), self.fps, motions[0].shape[0], avoid=marked)
         if source == "audio" and reference is not None:
-            closures = seal.short_closures(seal.seal_frames(reference, marked)[0])
+            unheard = self._heard(wav, motions[0].shape[0], words)[3]
+            closures = seal.shared_closures(reference, marked, centres, unheard)
             n = min(marked.size, closures.size)
             shared = int((closures[:n] & ~marked[:n]).sum())
             marked = marked.copy()
@@ -223,8 +225,9 @@ class RuntimeModel:
         the words recognised), in seconds from its start."""
         return list(self._heard(wav, frames, words)[2])
 
-    def _heard(self, wav: np.ndarray, frames: int, words: bool) -> tuple[Any, np.ndarray, list[Phone]]:
-        from probtalk.bilabial import RECOGNISED_MIN_P, heard_frames
+    def _heard(self, wav: np.ndarray, frames: int, words: bool) -> tuple[Any, np.ndarray, list[Phone], np.ndarray]:
+        """(key, the seal's marks, the phones heard, the frames where the detector hears no p, b or m)."""
+        from probtalk.bilabial import RECOGNISED_MIN_P, heard_frames, unheard_frames
         from probtalk.corpus.ear import BILABIALS
 
         key = (frames, words, *_clip_key(wav))
@@ -238,8 +241,9 @@ class RuntimeModel:
 
                 phones = listen(wav, words).phones()
             recognised = [p for p in phones if p.phone in BILABIALS]
-            marks = heard_frames(self.bilabial_net, wav, self.fps, frames, recognised, 0.0 if words else RECOGNISED_MIN_P)
-            cached = (key, marks, phones)
+            p = self.bilabial_net.probabilities(wav, self.fps, frames)
+            marks = heard_frames(self.bilabial_net, wav, self.fps, frames, recognised, 0.0 if words else RECOGNISED_MIN_P, p)
+            cached = (key, marks, phones, unheard_frames(p, self.bilabial_net.threshold))
             self._last_heard = cached
         return cached
 
