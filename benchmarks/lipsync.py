@@ -63,7 +63,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from probtalk.bilabial import RECOGNISED_MIN_P, BilabialNet, heard_frames, unheard_frames
+from probtalk.bilabial import EDGE_MIN_P, RECOGNISED_MIN_P, BilabialNet, heard_frames, shown_frames, unheard_frames
 from probtalk.data.dataset import MotionDataset
 from probtalk.emotions import EMOTIONS
 from probtalk.eval import metrics as M
@@ -143,14 +143,14 @@ def _score(sc: Scores, takes: np.ndarray, det: np.ndarray | None, gt_motion: np.
 
 
 def _audio_sealed(seal: LipSeal, takes: np.ndarray, det: np.ndarray, heard: np.ndarray,
-                  phones: list[Any], unheard: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                  phones: list[Any], p: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """What ``animate()`` gives without a transcript (:meth:`probtalk.runtime.model.RuntimeModel.seal`): the takes
     sealed where the detector hears p/b/m and at the sealed deterministic take's brief closures (not at an
-    open vowel heard where the detector hears nothing, ``unheard``), and opened at the open vowels of the
-    words heard (``phones``; none with phones); and that take."""
+    open vowel heard where the detector, probabilities ``p``, hears nothing), and opened at the open vowels
+    of the words heard (``phones``; none with phones); and that take."""
     det_sealed = seal.seal_frames(det, heard)[0]
-    centres = open_vowel_centres(phones, 25.0, heard.size, avoid=heard)
-    closures = seal.shared_closures(det, heard, centres, unheard)[: heard.size]
+    centres = open_vowel_centres(phones, 25.0, heard.size, avoid=heard, spread=unheard_frames(p, EDGE_MIN_P))
+    closures = seal.shared_closures(det, heard, centres, unheard_frames(p, threshold))[: heard.size]
     marks = heard | closures
     det_opened = seal.open_frames(det_sealed, centres)[0]
     centres &= ~closures  # a shared closure stays shut
@@ -162,19 +162,17 @@ def _style(talker: Any, sample: Any) -> Any:
     return talker.vocabulary.make(EMOTIONS[int(sample.emotion)], float(sample.intensity), speaker)
 
 
-def _heard(detector: BilabialNet, audio: np.ndarray, frames: int, ear: str) -> tuple[np.ndarray, list[Any], np.ndarray]:
-    """The audio-only seal's frames as ``animate()`` marks them, the phones whose open vowels it opens
-    (``ear`` "words", ``listen="words"``, the default: the p, b and m of recognised words, no bar; the
-    words' phones; or "phones", ``listen="phones"``: no phones) and the frames where the detector hears
-    no p, b or m."""
+def _heard(detector: BilabialNet, audio: np.ndarray, p: np.ndarray, ear: str) -> tuple[np.ndarray, list[Any]]:
+    """The audio-only seal's frames as ``animate()`` marks them (``p``: the detector's probabilities) and
+    the phones whose open vowels it opens: ``ear`` "words" (``listen="words"``, the default: the p, b and m
+    of recognised words, no bar; the words' phones) or "phones" (``listen="phones"``; no phones)."""
     from probtalk.corpus.ear import BILABIALS, listen
 
     words = ear == "words"
     phones = listen(audio, words).phones()
-    p = detector.probabilities(audio, 25.0, frames)
-    marks = heard_frames(detector, audio, 25.0, frames, [q for q in phones if q.phone in BILABIALS],
+    marks = heard_frames(detector, audio, 25.0, p.size, [q for q in phones if q.phone in BILABIALS],
                          0.0 if words else RECOGNISED_MIN_P, p)
-    return marks, phones if words else [], unheard_frames(p, detector.threshold)
+    return marks, phones if words else []
 
 
 def _check_id(ear: BilabialNet | None) -> str:
@@ -264,11 +262,14 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
             for name, talker in models.items():
                 style = _style(talker, sample)
                 conds = ["audio"] + (["text"] if args.text != "off" and talker.uses_phones else [])
-                near = (detectors[name].frames(sample.audio, 25.0, len(sample.motion))
-                        if detectors[name] is not None else None)  # the transcript seal's widening: the detector
-                heard, heard_phones, unheard = (
-                    _heard(detectors[name], sample.audio, len(sample.motion), args.ear)
-                    if detectors[name] is not None and args.ear != "detector" else (near, [], np.ones(0, bool)))
+                detector = detectors[name]
+                p_heard = (detector.probabilities(sample.audio, 25.0, len(sample.motion))
+                           if detector is not None else np.zeros(0))
+                threshold = detector.threshold if detector is not None else 0.0
+                silent = unheard_frames(p_heard, EDGE_MIN_P)  # where a vowel's centre may spread
+                near = shown_frames(p_heard, threshold) if detector is not None else None  # the transcript's widening
+                heard, heard_phones = (_heard(detector, sample.audio, p_heard, args.ear)
+                                       if detector is not None and args.ear != "detector" else (near, []))
                 for cond in conds:
                     ph = None
                     if cond == "text" and text_phones is not None:
@@ -282,7 +283,7 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                         _score(sc, takes.numpy(), det[0].numpy(), sample.motion, sample.phones, layer, rig, regions,
                                full=True)
                         if cond == "audio" and heard is not None:  # what animate() gives
-                            sealed, det_sealed = _audio_sealed(seal, takes.numpy(), det[0].numpy(), heard, heard_phones, unheard)
+                            sealed, det_sealed = _audio_sealed(seal, takes.numpy(), det[0].numpy(), heard, heard_phones, p_heard, threshold)
                             _score(cells.setdefault((name, "audio+seal", t), Scores()), sealed, det_sealed,
                                    sample.motion, sample.phones, layer, rig, regions, full=True)
                         if cond == "text":  # what animate(text=...) gives: the lips sealed on the aligned p/b/m;
@@ -291,13 +292,14 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                                 shown = shown_bilabials(text_phones or [], 25.0, len(sample.motion))
                                 if near is not None:
                                     shown = widen_to_heard(shown, near)
-                                centres = open_vowel_centres(text_phones or [], 25.0, len(sample.motion), avoid=shown)
+                                centres = open_vowel_centres(text_phones or [], 25.0, len(sample.motion), avoid=shown,
+                                                             spread=silent)
                                 sealed = np.stack([seal.open_frames(seal.seal_frames(m, shown)[0], centres)[0]
                                                    for m in takes.numpy()])
                                 det_sealed = seal.open_frames(seal.seal_frames(det[0].numpy(), shown)[0], centres)[0]
                             elif heard is not None:
                                 sealed, det_sealed = _audio_sealed(seal, takes.numpy(), det[0].numpy(), heard,
-                                                                   heard_phones, unheard)
+                                                                   heard_phones, p_heard, threshold)
                             else:
                                 sealed, det_sealed = takes.numpy(), det[0].numpy()
                             _score(cells.setdefault((name, "text+seal", t), Scores()), sealed, det_sealed,

@@ -193,6 +193,13 @@ def test_open_vowel_centres_are_the_frames_nearest_each_open_vowels_midpoint():
     sealed[18], sealed[19] = False, True  # a seal beside it: the vowel opens in the frame before
     assert list(np.flatnonzero(open_vowel_centres(phones, 25.0, 30, avoid=sealed))) == [2, 18, 28]
     assert not open_vowel_centres(phones, 25.0, 0).size
+    # Where the detector is silent, a centre spreads to the frame beside it that lies within SPREAD_FRAMES of
+    # the midpoint and inside the vowel: AA's midpoint is 2.5 frames, AH's 27.5, AE's 18.0 (no neighbour near).
+    silent = np.ones(30, bool)
+    assert list(np.flatnonzero(open_vowel_centres(phones, 25.0, 30, spread=silent))) == [2, 3, 18, 27, 28]
+    silent[3] = False  # the detector hears something there: the AA opens on its nearest frame only
+    assert list(np.flatnonzero(open_vowel_centres(phones, 25.0, 30, spread=silent))) == [2, 18, 27, 28]
+    assert list(np.flatnonzero(open_vowel_centres(phones, 25.0, 30, spread=silent[:20]))) == [2, 18, 28]
 
 
 def test_open_frames_part_the_lips_at_an_open_vowels_centre(rig, seal):

@@ -174,7 +174,8 @@ class RuntimeModel:
         put an open vowel's centre and the detector hears no p, b or m.
 
         Then, at the frame nearest the centre of each open vowel of the transcript's alignment
-        (``vowels``: its phones) or of the recognised words (``words``; :meth:`heard_phones`), unless
+        (``vowels``: its phones) or of the recognised words (``words``; :meth:`heard_phones`), and at
+        the frame beside it where the midpoint is near and the bilabial detector is silent, unless
         that frame is sealed (:func:`probtalk.lipseal.open_vowel_centres`), the jaw opens until the
         lips part at least :data:`probtalk.lipseal.OPEN_MM` (:meth:`LipSeal.open_frames`).
 
@@ -183,6 +184,7 @@ class RuntimeModel:
             "audio" / None for what said where, frames sealed as the deterministic take's closures,
             open-vowel centres held open).
         """
+        from probtalk.bilabial import EDGE_MIN_P, unheard_frames
         from probtalk.lipseal import open_vowel_centres
 
         seal = self.lip_seal() if enabled and motions else None
@@ -196,9 +198,16 @@ class RuntimeModel:
         else:
             return motions, 0, None, 0, 0
         shared = 0
-        centres = open_vowel_centres(vowels or (), self.fps, motions[0].shape[0], avoid=marked)
-        if source == "audio" and reference is not None:
-            unheard = self._heard(wav, motions[0].shape[0], words)[3]
+        frames = motions[0].shape[0]
+        p = unheard = None
+        if source == "audio":
+            p = self._heard(wav, frames, words)[3]
+            unheard = unheard_frames(p, self.bilabial_net.threshold)
+        elif self.bilabial_net is not None:
+            p = self.bilabial_net.probabilities(wav, self.fps, frames)
+        silent = unheard_frames(p, EDGE_MIN_P) if p is not None else None  # where a vowel's centre may spread
+        centres = open_vowel_centres(vowels or (), self.fps, frames, avoid=marked, spread=silent)
+        if unheard is not None and reference is not None:
             closures = seal.shared_closures(reference, marked, centres, unheard)
             n = min(marked.size, closures.size)
             shared = int((closures[:n] & ~marked[:n]).sum())
@@ -226,8 +235,8 @@ class RuntimeModel:
         return list(self._heard(wav, frames, words)[2])
 
     def _heard(self, wav: np.ndarray, frames: int, words: bool) -> tuple[Any, np.ndarray, list[Phone], np.ndarray]:
-        """(key, the seal's marks, the phones heard, the frames where the detector hears no p, b or m)."""
-        from probtalk.bilabial import RECOGNISED_MIN_P, heard_frames, unheard_frames
+        """(key, the seal's marks, the phones heard, the detector's probabilities)."""
+        from probtalk.bilabial import RECOGNISED_MIN_P, heard_frames
         from probtalk.corpus.ear import BILABIALS
 
         key = (frames, words, *_clip_key(wav))
@@ -243,7 +252,7 @@ class RuntimeModel:
             recognised = [p for p in phones if p.phone in BILABIALS]
             p = self.bilabial_net.probabilities(wav, self.fps, frames)
             marks = heard_frames(self.bilabial_net, wav, self.fps, frames, recognised, 0.0 if words else RECOGNISED_MIN_P, p)
-            cached = (key, marks, phones, unheard_frames(p, self.bilabial_net.threshold))
+            cached = (key, marks, phones, p)
             self._last_heard = cached
         return cached
 
