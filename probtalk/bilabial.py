@@ -219,10 +219,12 @@ def shown_frames(p: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def unheard_frames(p: np.ndarray, threshold: float) -> np.ndarray:
-    """bool [T]: the shown frames where the detector hears no p, b or m at all: both centres beside
-    the frame (see :func:`shown_frames`) below ``threshold``. The audio-only seal lets an open vowel
-    of the words heard open a brief closure of the deterministic take only there
-    (:meth:`probtalk.lipseal.LipSeal.shared_closures`).
+    """bool [T]: the shown frames where the detector hears no p, b or m: both centres beside the frame
+    (see :func:`shown_frames`) below ``threshold``. At the net's threshold, the audio-only seal lets an
+    open vowel of the words heard open a brief closure of the deterministic take only there
+    (:meth:`probtalk.lipseal.LipSeal.shared_closures`); at :data:`EDGE_MIN_P` (the detector silent), an
+    open vowel's centre spreads to the frame beside it only there
+    (:func:`probtalk.lipseal.open_vowel_centres`).
     """
     p = np.asarray(p, np.float64)
     if p.size == 0:
