@@ -204,7 +204,7 @@ class RuntimeModel:
             p = self._heard(wav, frames, words)[3]
             unheard = unheard_frames(p, self.bilabial_net.threshold)
         elif self.bilabial_net is not None:
-            p = self.bilabial_net.probabilities(wav, self.fps, frames)
+            p = self.detector_probabilities(wav, frames)
         silent = unheard_frames(p, EDGE_MIN_P) if p is not None else None  # where a vowel's centre may spread
         centres = open_vowel_centres(vowels or (), self.fps, frames, avoid=marked, spread=silent)
         if unheard is not None and reference is not None:
@@ -250,11 +250,21 @@ class RuntimeModel:
 
                 phones = listen(wav, words).phones()
             recognised = [p for p in phones if p.phone in BILABIALS]
-            p = self.bilabial_net.probabilities(wav, self.fps, frames)
+            p = self.detector_probabilities(wav, frames)
             marks = heard_frames(self.bilabial_net, wav, self.fps, frames, recognised, 0.0 if words else RECOGNISED_MIN_P, p)
             cached = (key, marks, phones, p)
             self._last_heard = cached
         return cached
+
+    def detector_probabilities(self, wav: np.ndarray, frames: int) -> np.ndarray:
+        """float [frames]: the bilabial detector's probabilities on the clip (the seal's and the transcript's
+        widening read them; the last clip's are kept, so one clip runs the detector once)."""
+        key = (frames, *_clip_key(wav))
+        cached = getattr(self, "_last_probabilities", None)
+        if cached is None or cached[0] != key:
+            cached = (key, self.bilabial_net.probabilities(wav, self.fps, frames))
+            self._last_probabilities = cached
+        return cached[1]
 
     def listen_ahead(self, wav: np.ndarray, words: bool = True) -> Listening | None:
         """Start speech recognition of a clip whose seal marks are not kept yet, so that its helper
@@ -308,6 +318,7 @@ class RuntimeModel:
         if not self.backend.phone_input:
             logger.warning("model %s takes no transcript; animating from the audio alone", self.name)
             return None, None, None, {"text_used": False, "text_ignored": "the model takes no transcript"}
+        from probtalk.bilabial import shown_frames
         from probtalk.lipseal import shown_bilabials, widen_to_heard
         from probtalk.models.phone_tokens import phone_tokens
         from probtalk.transcript import align_transcript
@@ -323,7 +334,7 @@ class RuntimeModel:
             meta["text_heard"] = round(fit.heard, 3)
         shown = shown_bilabials(fit.phones or [], self.fps, frames)
         if self.bilabial_net is not None:  # the seal follows a closure heard a frame past the aligned phone
-            shown = widen_to_heard(shown, self.bilabial_net.frames(wav, self.fps, frames))
+            shown = widen_to_heard(shown, shown_frames(self.detector_probabilities(wav, frames), self.bilabial_net.threshold))
         return tokens, shown, list(fit.phones or []), meta
 
     def run_stream(self, sample_rate: int, opts: AnimateOptions, stream_options: StreamOptions) -> Stream:
