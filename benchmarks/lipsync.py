@@ -71,7 +71,7 @@ from probtalk.eval.evaluate import motion_to_vertices
 from probtalk.eval.lipsync import CLOSED_GAP_M, OPEN_GAP_M, lip_gap, phone_midpoints
 from probtalk.flame import load_rig
 from probtalk.flame.layer import FlameLayer
-from probtalk.lipseal import LipSeal, open_vowel_centres, shown_bilabials, widen_to_heard
+from probtalk.lipseal import LipSeal, seal_takes, shown_bilabials, widen_to_heard
 from probtalk.models.checkpoint import load_checkpoint
 from probtalk.models.phone_tokens import phone_tokens
 from probtalk.options import DEFAULT_VARIATION
@@ -144,17 +144,14 @@ def _score(sc: Scores, takes: np.ndarray, det: np.ndarray | None, gt_motion: np.
 
 def _audio_sealed(seal: LipSeal, takes: np.ndarray, det: np.ndarray, heard: np.ndarray,
                   phones: list[Any], p: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
-    """What ``animate()`` gives without a transcript (:meth:`probtalk.runtime.model.RuntimeModel.seal`): the takes
-    sealed where the detector hears p/b/m and at the sealed deterministic take's brief closures (not at an
-    open vowel heard where the detector, probabilities ``p``, hears nothing), and opened at the open vowels
-    of the words heard (``phones``; none with phones); and that take."""
-    det_sealed = seal.seal_frames(det, heard)[0]
-    centres = open_vowel_centres(phones, 25.0, heard.size, avoid=heard, spread=unheard_frames(p, EDGE_MIN_P))
-    closures = seal.shared_closures(det, heard, centres, unheard_frames(p, threshold))[: heard.size]
-    marks = heard | closures
-    det_opened = seal.open_frames(det_sealed, centres)[0]
-    centres &= ~closures  # a shared closure stays shut
-    return np.stack([seal.open_frames(seal.seal_frames(m, marks)[0], centres)[0] for m in takes]), det_opened
+    """What ``animate()`` gives without a transcript (:func:`probtalk.lipseal.seal_takes`, as
+    :meth:`probtalk.runtime.model.RuntimeModel.seal` calls it): the sampled takes, which keep the
+    deterministic take's brief closures, and the deterministic take (``det``), sealed at the ear's marks
+    (``heard``) and opened at the open vowels of the words heard (``phones``; none with phones);
+    ``p``: the detector's probabilities, ``threshold`` its bar."""
+    silent = unheard_frames(p, EDGE_MIN_P)
+    sampled = seal_takes(seal, list(takes), heard, phones, 25.0, silent, unheard_frames(p, threshold), det)
+    return np.stack(sampled.takes), seal_takes(seal, [det], heard, phones, 25.0, silent).takes[0]
 
 
 def _style(talker: Any, sample: Any) -> Any:
@@ -292,11 +289,10 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                                 shown = shown_bilabials(text_phones or [], 25.0, len(sample.motion))
                                 if near is not None:
                                     shown = widen_to_heard(shown, near)
-                                centres = open_vowel_centres(text_phones or [], 25.0, len(sample.motion), avoid=shown,
-                                                             spread=silent)
-                                sealed = np.stack([seal.open_frames(seal.seal_frames(m, shown)[0], centres)[0]
-                                                   for m in takes.numpy()])
-                                det_sealed = seal.open_frames(seal.seal_frames(det[0].numpy(), shown)[0], centres)[0]
+                                sealed = np.stack(seal_takes(seal, list(takes.numpy()), shown, text_phones or [], 25.0,
+                                                             silent).takes)
+                                det_sealed = seal_takes(seal, [det[0].numpy()], shown, text_phones or [], 25.0,
+                                                        silent).takes[0]
                             elif heard is not None:
                                 sealed, det_sealed = _audio_sealed(seal, takes.numpy(), det[0].numpy(), heard,
                                                                    heard_phones, p_heard, threshold)

@@ -322,6 +322,66 @@ def open_vowel_centres(phones: Iterable[Any], fps: float, num_frames: int, avoid
     return out
 
 
+@dataclass(frozen=True)
+class SealedTakes:
+    """What :func:`seal_takes` did.
+
+    Attributes:
+        takes: the takes, raw motion float32 [T, 53] each, sealed and opened.
+        sealed: frames sealed fully in the first take at the marks (the deterministic take's shared
+            closures not counted).
+        shared: frames sealed as the deterministic take's shared closures.
+        opened: open-vowel centres held open.
+    """
+
+    takes: list[np.ndarray]
+    sealed: int
+    shared: int
+    opened: int
+
+
+def seal_takes(seal: LipSeal, takes: list[np.ndarray], marked: np.ndarray, vowels: Iterable[Any], fps: float,
+               silent: np.ndarray | None = None, unheard: np.ndarray | None = None,
+               reference: np.ndarray | None = None) -> SealedTakes:
+    """The lip seal's whole rule on a clip's takes, as ``animate()`` applies it
+    (:meth:`probtalk.runtime.model.RuntimeModel.seal`; ``benchmarks/lipsync.py`` scores the same call).
+
+    The open-vowel centres of ``vowels`` (:func:`open_vowel_centres`, spreading where ``silent``) that
+    are not sealed; with ``unheard`` and ``reference`` (audio only, sampled takes) the deterministic
+    take's brief closures join the marks (:meth:`LipSeal.shared_closures`) and stay shut; every take
+    sealed at the marks (:meth:`LipSeal.seal_frames`), then opened at the centres
+    (:meth:`LipSeal.open_frames`).
+
+    Args:
+        seal: the rig's seal.
+        takes: raw motion float32 [T, 53] per take (at least one).
+        marked: bool [T'], the shown frames to seal (the transcript's aligned p, b and m, or what the ear heard).
+        vowels: the phones whose open vowels open (the transcript's alignment, the words heard; may be empty).
+        fps: frame rate.
+        silent: bool [T'], where the detector is silent (:func:`probtalk.bilabial.unheard_frames` at
+            :data:`~probtalk.bilabial.EDGE_MIN_P`); None: centres do not spread.
+        unheard: bool [T'], where the detector hears no p, b or m (at its threshold); with ``reference``.
+        reference: raw motion [T, 53], the deterministic take whose brief closures the takes keep.
+    """
+    frames = takes[0].shape[0]
+    marked = np.asarray(marked, bool)
+    centres = open_vowel_centres(vowels, fps, frames, avoid=marked, spread=silent)
+    shared = 0
+    if unheard is not None and reference is not None:
+        closures = seal.shared_closures(reference, marked, centres, unheard)
+        n = min(marked.size, closures.size)
+        shared = int((closures[:n] & ~marked[:n]).sum())
+        marked = marked.copy()
+        marked[:n] |= closures[:n]
+        m = min(centres.size, closures.size)
+        centres[:m] &= ~closures[:m]  # a shared closure stays shut
+    sealed = [seal.seal_frames(m, marked) for m in takes]
+    out = [m for m, _ in sealed]
+    if centres.any():
+        out = [seal.open_frames(m, centres)[0] for m in out]
+    return SealedTakes(out, sealed[0][1] - shared, shared, int(centres.sum()))
+
+
 def shown_bilabials(phones: Iterable[Any], fps: float, num_frames: int) -> np.ndarray:
     """bool [num_frames]: the frames, as shown (frame k at k / fps), inside an aligned p, b or m.
 

@@ -570,3 +570,49 @@ def test_the_seal_opens_the_open_vowels_of_the_words_heard_and_of_the_transcript
     assert source == "transcript" and count == 1
     seal = model.lip_seal()
     assert np.linalg.norm(seal.lip_vector(takes[0][k : k + 1]), axis=1)[0] >= 6.99
+
+
+def test_a_heard_open_vowel_opens_a_shared_closure_the_detector_does_not_hear_and_spreads(model, monkeypatch):
+    """End to end through ``animate()``: the two rules of the audio-only seal that read the words heard
+    beside the detector (:meth:`LipSeal.shared_closures`' yield, :func:`open_vowel_centres`' spread)."""
+    import soundfile as sf
+
+    import probtalk.corpus.ear as ear
+    from probtalk.bilabial import EDGE_MIN_P, unheard_frames
+    from probtalk.corpus.phones import Phone
+
+    audio, _ = sf.read(Path(probtalk.__file__).parent / "assets" / "hello.wav", dtype="float32")
+
+    def hearing(phones):
+        model._last_heard = None
+        monkeypatch.setattr(ear, "listen", lambda wav, words=False: _HeardByStandIn(phones if words else []))
+
+    hearing([])
+    takes = model.animate(audio, 16000, num_samples=2, seed=7, blinks=False)
+    frames = takes[0].num_frames
+    p = model.detector_probabilities(audio, frames)
+    extra = _shared(model, audio) & ~model.heard_bilabials(audio, frames) & unheard_frames(p, model.bilabial_net.threshold)
+    assert extra.any(), "the model closes somewhere the detector hears no p, b or m"
+    k = int(np.flatnonzero(extra)[0])
+    assert all(_gaps_mm(t)[k] < 2.0 for t in takes)  # every take keeps the deterministic take's closure
+    hearing([Phone((k - 0.5) / 25.0, (k + 0.5) / 25.0, "AA")])  # the words heard put an open vowel there
+    opened = model.animate(audio, 16000, num_samples=2, seed=7, blinks=False)
+    for before, after in zip(takes, opened, strict=True):
+        assert after.meta["shared_closure_frames"] < before.meta["shared_closure_frames"]
+        assert after.meta["opened_vowel_frames"] == 1 and _gaps_mm(after)[k] > 6.0  # the benchmarks' open bar
+
+    # A vowel whose midpoint lies 0.4 frames after a frame opens the next frame too where the detector is silent.
+    det = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
+    silent = unheard_frames(p, EDGE_MIN_P)
+    near = np.convolve(model.heard_bilabials(audio, frames), np.ones(7), mode="same") > 0
+    gaps = _gaps_mm(det)
+    spots = [j for j in range(3, frames - 4) if silent[j] and silent[j + 1] and not near[j - 1 : j + 3].any()
+             and gaps[j] < 5.0 and gaps[j + 1] < 5.0]
+    assert spots, "two frames side by side that the take leaves less open than a vowel, the detector silent"
+    j = spots[len(spots) // 2]
+    hearing([Phone((j + 0.4 - 1.0) / 25.0, (j + 0.4 + 1.0) / 25.0, "AA")])
+    spread = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
+    assert spread.meta["opened_vowel_frames"] == 2 and (_gaps_mm(spread)[j : j + 2] > 6.0).all()
+    monkeypatch.setattr("probtalk.lipseal.SPREAD_FRAMES", 0.5)  # the next frame's 0.6 is past the spread
+    hearing([Phone((j + 0.4 - 1.0) / 25.0, (j + 0.4 + 1.0) / 25.0, "AA")])
+    assert model.animate(audio, 16000, deterministic=True, blinks=False)[0].meta["opened_vowel_frames"] == 1

@@ -185,7 +185,7 @@ class RuntimeModel:
             open-vowel centres held open).
         """
         from probtalk.bilabial import EDGE_MIN_P, unheard_frames
-        from probtalk.lipseal import open_vowel_centres
+        from probtalk.lipseal import seal_takes
 
         seal = self.lip_seal() if enabled and motions else None
         if seal is None:
@@ -197,7 +197,6 @@ class RuntimeModel:
             vowels = self.heard_phones(wav, motions[0].shape[0]) if words else None
         else:
             return motions, 0, None, 0, 0
-        shared = 0
         frames = motions[0].shape[0]
         p = unheard = None
         if source == "audio":
@@ -206,20 +205,8 @@ class RuntimeModel:
         elif self.bilabial_net is not None:
             p = self.detector_probabilities(wav, frames)
         silent = unheard_frames(p, EDGE_MIN_P) if p is not None else None  # where a vowel's centre may spread
-        centres = open_vowel_centres(vowels or (), self.fps, frames, avoid=marked, spread=silent)
-        if unheard is not None and reference is not None:
-            closures = seal.shared_closures(reference, marked, centres, unheard)
-            n = min(marked.size, closures.size)
-            shared = int((closures[:n] & ~marked[:n]).sum())
-            marked = marked.copy()
-            marked[:n] |= closures[:n]
-            m = min(centres.size, closures.size)
-            centres[:m] &= ~closures[:m]  # a shared closure stays shut
-        sealed = [seal.seal_frames(m, marked) for m in motions]
-        takes = [m for m, _ in sealed]
-        if centres.any():
-            takes = [seal.open_frames(m, centres)[0] for m in takes]
-        return takes, sealed[0][1] - shared, source, shared, int(centres.sum())
+        done = seal_takes(seal, motions, marked, vowels or (), self.fps, silent, unheard, reference)
+        return done.takes, done.sealed, source, done.shared, done.opened
 
     def heard_bilabials(self, wav: np.ndarray, frames: int, words: bool = True) -> np.ndarray:
         """bool [frames]: where the audio-only seal closes the lips, heard by the bilabial detector and by
