@@ -10,7 +10,8 @@ noise, MP3 and Opus, the moved voice's room, a voice 4 semitones up or down, spe
 0.8x as fast). Columns, the share of p/b/m midpoints marked:
 
 * the detector alone (``probtalk.bilabial``);
-* the default ear (detector plus the p, b and m of recognised words, ``listen="words"``), the words
+* the default ear (detector plus the p, b and m of recognised words, ``listen="words"``, a low voice
+  heard again faster as ``animate()`` hears it: ``probtalk.bilabial.rehear``), the words
   recognised in the speech with its late reverberation taken out (``probtalk.dereverb``);
 * the same ear hearing the speech as it is (the ear before dereverberation).
 
@@ -38,7 +39,7 @@ from threadpoolctl import threadpool_limits
 
 import probtalk
 from probtalk.audio import load_audio
-from probtalk.bilabial import heard_frames, shown_frames
+from probtalk.bilabial import heard_frames, rehear, shown_frames
 from probtalk.corpus import ear
 from probtalk.dereverb import dereverberate
 from probtalk.eval.lipsync import phone_midpoints
@@ -95,7 +96,8 @@ def main(argv: list[str] | None = None) -> None:
             x = np.asarray(make(audio, n, others), np.float32)
             frames = int(round(x.size / AUDIO_SAMPLE_RATE * FPS))
             closed, opened = phone_midpoints(retimed([tuple(p) for p in phones], name), FPS, frames)
-            detector = shown_frames(net.probabilities(x, FPS, frames), net.threshold)
+            probabilities = net.probabilities(x, FPS, frames)
+            detector = shown_frames(probabilities, net.threshold)
             t0 = time.perf_counter()
             dereverberate(x)
             cost += time.perf_counter() - t0
@@ -103,7 +105,8 @@ def main(argv: list[str] | None = None) -> None:
             for dry in (ear.DEREVERBERATE, False):
                 saved, ear.DEREVERBERATE = ear.DEREVERBERATE, dry
                 try:
-                    words = [p for p in ear.listen(x, words=True).phones() if p.phone in ear.BILABIALS]
+                    heard = rehear(x, ear.listen(x, words=True).phones(), probabilities, FPS)[0]  # as animate() hears
+                    words = [p for p in heard if p.phone in ear.BILABIALS]
                 finally:
                     ear.DEREVERBERATE = saved
                 marks.append(heard_frames(net, x, FPS, frames, words, 0.0))

@@ -423,7 +423,10 @@ class AnimateOptions:
             pronunciations; "phones" recognises phones: faster (RTF about 0.03 against 0.08 for a
             10 s clip on two cores), but on real human speech it hears far fewer of them. The
             word recogniser knows English only: for speech in another language "phones" seals
-            fewer frames away from any p, b or m.
+            fewer frames away from any p, b or m. Where the words heard miss most of the p, b and m
+            the detector is sure of (a low voice, which the recogniser hears badly), "words" hears
+            the speech again played 1.26 times faster and keeps the hearing that agrees better
+            (:func:`probtalk.bilabial.rehear`; meta ``ear_warp``: 1 or 1.26, None without words).
             Unused with a transcript and in streams. Meta ``listen``.
         head_motion: scale of the head motion, 0..2 (1 = as learned; 0 = the neck stays exactly still).
         blinks: add seeded blinks (10-25 a minute, following pauses and phrase ends).

@@ -270,8 +270,63 @@ def test_the_audio_seal_also_hears_free_phone_recognition(model, bilabial_speech
         monkeypatch.setattr(ear, "listen", lambda wav, words=False, k=k, asked=asked: asked.append(words) or _HeardByStandIn(
             [Phone((k - 0.4) / 25.0, (k + 0.4) / 25.0, "M")]))
         worded = model.animate(audio, 16000, deterministic=True, blinks=False)[0]  # the default
-        assert asked == [True] and worded.meta["listen"] == "words" and heard.meta["listen"] == "phones"
+        # (words: a second hearing, faster, where the words miss the detector's confident frames; see rehear)
+        assert asked and all(asked) and worded.meta["listen"] == "words" and heard.meta["listen"] == "phones"
         assert _gaps_mm(worded)[k] < 2.0 and worded.meta["sealed_frames"] == detector.sum() + 1
+
+
+def test_words_that_miss_the_detectors_sure_marks_are_heard_again_faster(monkeypatch):
+    """:func:`probtalk.bilabial.rehear` with a stand-in ear: a second hearing only where the words miss most
+    of the detector's confident frames, of the speech played 1.26 times faster, its times scaled back, kept
+    only where it agrees better."""
+    import probtalk.corpus.ear as ear
+    from probtalk.bilabial import CONFIDENT_P, WARP, rehear, words_agreement
+    from probtalk.corpus.phones import Phone
+
+    fps, frames = 25.0, 100
+    p = np.zeros(frames)
+    p[[20, 21, 60, 61]] = 0.9  # confident at shown frames 21 and 61
+    assert CONFIDENT_P < 0.9
+    wav = np.zeros(4 * 16000, np.float32)
+    warp = WARP[0] / WARP[1]
+    on_them = [Phone(20.6 / fps, 21.4 / fps, "M"), Phone(60.6 / fps, 61.4 / fps, "B")]
+    elsewhere = [Phone(40.6 / fps, 41.4 / fps, "P")]
+    assert words_agreement(on_them, p, fps) == (1.0, 2) and words_agreement(elsewhere, p, fps) == (0.0, 2)
+    heard = []
+
+    def ear_hearing(phones):
+        def fake(audio, words=False):
+            heard.append((audio.size, words))
+            return _HeardByStandIn(phones)
+        return fake
+
+    monkeypatch.setattr(ear, "listen", ear_hearing([Phone(q.start / warp, q.end / warp, q.phone) for q in on_them]))
+    assert rehear(wav, on_them, p, fps) == (on_them, 1.0) and heard == []  # they agree: no second hearing
+    kept, used = rehear(wav, elsewhere, p, fps)
+    assert used == pytest.approx(warp) and len(heard) == 1 and heard[0][1] is True
+    assert abs(heard[0][0] - wav.size / warp) <= 2  # the speech played faster
+    np.testing.assert_allclose([q.start for q in kept], [q.start for q in on_them])  # its times scaled back
+    heard.clear()
+    monkeypatch.setattr(ear, "listen", ear_hearing(elsewhere))
+    assert rehear(wav, elsewhere, p, fps) == (elsewhere, 1.0) and len(heard) == 1  # no better: the first kept
+    heard.clear()
+    assert rehear(wav, elsewhere, np.zeros(frames), fps) == (elsewhere, 1.0) and heard == []  # the detector unsure
+
+
+def test_a_low_voice_is_heard_again_faster(model, bilabial_speech):
+    """End to end with the real word ear: the line moved 5 semitones down (a vocal tract a third longer)
+    is heard again at 1.26 times the speed; the line as spoken is not (meta ``ear_warp``)."""
+    from probtalk.bilabial import WARP
+    from probtalk.train.augment import pitch_shift
+
+    audio, _ = bilabial_speech
+    low = pitch_shift(torch.from_numpy(audio), -5.0).numpy()
+    model._last_heard = None
+    as_spoken = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
+    lowered = model.animate(low, 16000, deterministic=True, blinks=False)[0]
+    assert as_spoken.meta["ear_warp"] == 1.0
+    assert lowered.meta["ear_warp"] == pytest.approx(WARP[0] / WARP[1])
+    assert model.animate(low, 16000, deterministic=True, blinks=False, listen="phones")[0].meta["ear_warp"] is None
 
 
 def test_free_phone_recognition_hears_bilabials():

@@ -149,7 +149,7 @@ class RuntimeModel:
                 listening.close()
         meta = {**self.take_meta(opts, style, seed), **text_meta, "seal_lips": opts.seal_lips, "sealed_frames": sealed,
                 "sealed_from": sealed_from, "listen": opts.listen if sealed_from == "audio" else None, "shared_closure_frames": shared,
-                "opened_vowel_frames": opened}
+                "opened_vowel_frames": opened, "ear_warp": self.ear_warp(wav, motions, sealed_from, opts.listen)}
         if isinstance(audio, str | os.PathLike):
             meta["audio"] = Path(audio).name
             meta["audio_sha256"] = audio_sha256(audio)
@@ -216,14 +216,23 @@ class RuntimeModel:
         (``listen="words"``, the default; False: phones, :mod:`probtalk.corpus.ear`)."""
         return self._heard(wav, frames, words)[1].copy()
 
+    def ear_warp(self, wav: np.ndarray, motions: list[np.ndarray], sealed_from: str | None, listen: str) -> float | None:
+        """How much faster the word ear heard the clip (meta ``ear_warp``): 1 as recorded,
+        :data:`probtalk.bilabial.WARP` where it heard a low voice again (:func:`probtalk.bilabial.rehear`);
+        None where the seal did not recognise words."""
+        if sealed_from != "audio" or listen != "words" or not motions:
+            return None
+        return self._heard(wav, motions[0].shape[0], True)[4]
+
     def heard_phones(self, wav: np.ndarray, frames: int, words: bool = True) -> list[Phone]:
         """Every phone the ear heard in the clip of :meth:`heard_bilabials` (with ``words``: the phones of
         the words recognised), in seconds from its start."""
         return list(self._heard(wav, frames, words)[2])
 
-    def _heard(self, wav: np.ndarray, frames: int, words: bool) -> tuple[Any, np.ndarray, list[Phone], np.ndarray]:
-        """(key, the seal's marks, the phones heard, the detector's probabilities)."""
-        from probtalk.bilabial import RECOGNISED_MIN_P, heard_frames
+    def _heard(self, wav: np.ndarray, frames: int, words: bool) -> tuple[Any, np.ndarray, list[Phone], np.ndarray, float]:
+        """(key, the seal's marks, the phones heard, the detector's probabilities, the warp the words were
+        heard at: :func:`probtalk.bilabial.rehear`)."""
+        from probtalk.bilabial import RECOGNISED_MIN_P, heard_frames, rehear
         from probtalk.corpus.ear import BILABIALS
 
         key = (frames, words, *_clip_key(wav))
@@ -236,10 +245,11 @@ class RuntimeModel:
                 from probtalk.corpus.ear import listen
 
                 phones = listen(wav, words).phones()
-            recognised = [p for p in phones if p.phone in BILABIALS]
             p = self.detector_probabilities(wav, frames)
+            phones, warp = rehear(wav, phones, p, self.fps) if words else (phones, 1.0)
+            recognised = [q for q in phones if q.phone in BILABIALS]
             marks = heard_frames(self.bilabial_net, wav, self.fps, frames, recognised, 0.0 if words else RECOGNISED_MIN_P, p)
-            cached = (key, marks, phones, p)
+            cached = (key, marks, phones, p, warp)
             self._last_heard = cached
         return cached
 
