@@ -40,8 +40,19 @@ POWER_FLOOR = 1e-6
 def dereverberate(audio: np.ndarray, sample_rate: int = AUDIO_SAMPLE_RATE) -> np.ndarray:
     """Speech [N] with its late reverberation predicted and subtracted (float32 [N], same rate).
 
-    Audio shorter than the prediction's reach, silent or not finite comes back as it was.
+    Audio shorter than the prediction's reach, silent or not finite comes back as it was. numpy's BLAS
+    runs on one thread here whatever the caller set (:func:`probtalk.runtime.threads.numpy_blas_one_thread`,
+    as inside ``animate()``): its batched products round differently on more threads, and the word ear
+    turned that rounding into other words on a few clips, so a clip heard outside ``animate()`` (a
+    benchmark, :func:`probtalk.corpus.ear.listen` called directly) was heard differently inside it.
     """
+    from probtalk.runtime.threads import numpy_blas_one_thread
+
+    with numpy_blas_one_thread():
+        return _dereverberate(audio, sample_rate)
+
+
+def _dereverberate(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     x = np.asarray(audio, dtype=np.float32).ravel()
     size = max(16, WINDOW * sample_rate // AUDIO_SAMPLE_RATE)
     hop = max(4, HOP * sample_rate // AUDIO_SAMPLE_RATE)
