@@ -313,6 +313,22 @@ def test_words_that_miss_the_detectors_sure_marks_are_heard_again_faster(monkeyp
     assert rehear(wav, elsewhere, np.zeros(frames), fps) == (elsewhere, 1.0) and heard == []  # the detector unsure
 
 
+def test_speech_played_faster_keeps_its_shape_at_the_higher_pitch():
+    from probtalk.bilabial import WARP, played_faster
+
+    sr, seconds, tone = 16000, 2.0, 440.0
+    t = np.arange(int(sr * seconds)) / sr
+    x = (0.5 * np.sin(2 * np.pi * tone * t) * np.hanning(t.size)).astype(np.float32)
+    y = played_faster(x, *WARP)
+    warp = WARP[0] / WARP[1]
+    assert y.dtype == np.float32 and y.size == round(x.size / warp)
+    spectrum = np.abs(np.fft.rfft(y * np.hanning(y.size)))
+    peak = np.fft.rfftfreq(y.size, 1 / sr)[int(np.argmax(spectrum))]
+    assert abs(peak - tone * warp) < 2.0  # 554 Hz: the pitch up by 4 semitones
+    assert abs(float(np.abs(y).max()) - float(np.abs(x).max())) < 0.02  # as loud, its envelope 1.26 times sooner
+    assert abs(int(np.argmax(np.abs(y))) - int(np.argmax(np.abs(x))) / warp) < 0.02 * y.size
+
+
 def test_a_low_voice_is_heard_again_faster(model, bilabial_speech):
     """End to end with the real word ear: the line moved 5 semitones down (a vocal tract a third longer)
     is heard again at 1.26 times the speed; the line as spoken is not (meta ``ear_warp``)."""
