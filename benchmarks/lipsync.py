@@ -65,10 +65,9 @@ import torch
 
 from probtalk.bilabial import (
     EDGE_MIN_P,
-    RECOGNISED_MIN_P,
     BilabialNet,
+    ear_marks,
     heard_frames,
-    rehear,
     shown_frames,
     unheard_frames,
 )
@@ -171,14 +170,10 @@ def _heard(detector: BilabialNet, audio: np.ndarray, p: np.ndarray, ear: str) ->
     """The audio-only seal's frames as ``animate()`` marks them (``p``: the detector's probabilities) and
     the phones whose open vowels it opens: ``ear`` "words" (``listen="words"``, the default: the p, b and m
     of recognised words, no bar; the words' phones) or "phones" (``listen="phones"``; no phones)."""
-    from probtalk.corpus.ear import BILABIALS, listen
+    from probtalk.corpus.ear import listen
 
     words = ear == "words"
-    phones = listen(audio, words).phones()
-    if words:  # a low voice heard again, faster (as animate() hears it)
-        phones = rehear(audio, phones, p, 25.0)[0]
-    marks = heard_frames(detector, audio, 25.0, p.size, [q for q in phones if q.phone in BILABIALS],
-                         0.0 if words else RECOGNISED_MIN_P, p)
+    marks, phones, _ = ear_marks(detector, audio, 25.0, p.size, listen(audio, words).phones(), words, p)
     return marks, phones if words else []
 
 

@@ -199,6 +199,24 @@ def heard_frames(
     return marked | shown_bilabials(kept, fps, num_frames)
 
 
+def ear_marks(net: BilabialNet, wav: np.ndarray, fps: float, num_frames: int, phones: list[Phone], words: bool,
+              probabilities: np.ndarray) -> tuple[np.ndarray, list[Phone], float]:
+    """What the audio-only seal hears in a clip (``RuntimeModel``'s ear; ``benchmarks/lipsync.py`` calls the
+    same): (the shown frames to seal [num_frames], the phones heard, the warp they were heard at).
+
+    ``phones`` are the ear's (:func:`probtalk.corpus.ear.listen`), ``probabilities`` the net's on ``wav``.
+    With ``words`` (``listen="words"``) a low voice's words are heard again faster (:func:`rehear`) and every
+    p, b and m of the words kept is sealed; with phones only those the detector gives at least
+    :data:`RECOGNISED_MIN_P` (:func:`heard_frames`).
+    """
+    from probtalk.corpus.ear import BILABIALS
+
+    heard, warp = rehear(wav, phones, probabilities, fps) if words else (list(phones), 1.0)
+    bilabials = [q for q in heard if q.phone in BILABIALS]
+    marks = heard_frames(net, wav, fps, num_frames, bilabials, 0.0 if words else RECOGNISED_MIN_P, probabilities)
+    return marks, heard, warp
+
+
 def words_agreement(phones: Sequence[Phone], p: np.ndarray, fps: float) -> tuple[float, int]:
     """(the share of the detector's confident frames, :data:`CONFIDENT_P`, that lie within a frame of a p, b
     or m of ``phones``, the number of confident frames); (1, 0) without any. The share times the number

@@ -232,8 +232,7 @@ class RuntimeModel:
     def _heard(self, wav: np.ndarray, frames: int, words: bool) -> tuple[Any, np.ndarray, list[Phone], np.ndarray, float]:
         """(key, the seal's marks, the phones heard, the detector's probabilities, the warp the words were
         heard at: :func:`probtalk.bilabial.rehear`)."""
-        from probtalk.bilabial import RECOGNISED_MIN_P, heard_frames, rehear
-        from probtalk.corpus.ear import BILABIALS
+        from probtalk.bilabial import ear_marks
 
         key = (frames, words, *_clip_key(wav))
         cached = getattr(self, "_last_heard", None)
@@ -246,9 +245,7 @@ class RuntimeModel:
 
                 phones = listen(wav, words).phones()
             p = self.detector_probabilities(wav, frames)
-            phones, warp = rehear(wav, phones, p, self.fps) if words else (phones, 1.0)
-            recognised = [q for q in phones if q.phone in BILABIALS]
-            marks = heard_frames(self.bilabial_net, wav, self.fps, frames, recognised, 0.0 if words else RECOGNISED_MIN_P, p)
+            marks, phones, warp = ear_marks(self.bilabial_net, wav, self.fps, frames, phones, words, p)
             cached = (key, marks, phones, p, warp)
             self._last_heard = cached
         return cached
