@@ -11,7 +11,7 @@ noise, MP3 and Opus, the moved voice's room, a voice 4 semitones up or down, spe
 
 * the detector alone (``probtalk.bilabial``);
 * the default ear (detector plus the p, b and m of recognised words, ``listen="words"``, a low voice
-  heard again faster as ``animate()`` hears it: ``probtalk.bilabial.rehear``), the words
+  heard again faster as ``animate()`` hears it: ``probtalk.bilabial.ear_marks``), the words
   recognised in the speech with its late reverberation taken out (``probtalk.dereverb``);
 * the same ear hearing the speech as it is (the ear before dereverberation).
 
@@ -39,7 +39,7 @@ from threadpoolctl import threadpool_limits
 
 import probtalk
 from probtalk.audio import load_audio
-from probtalk.bilabial import heard_frames, rehear, shown_frames
+from probtalk.bilabial import ear_marks, shown_frames
 from probtalk.corpus import ear
 from probtalk.dereverb import dereverberate
 from probtalk.eval.lipsync import phone_midpoints
@@ -105,11 +105,10 @@ def main(argv: list[str] | None = None) -> None:
             for dry in (ear.DEREVERBERATE, False):
                 saved, ear.DEREVERBERATE = ear.DEREVERBERATE, dry
                 try:
-                    heard = rehear(x, ear.listen(x, words=True).phones(), probabilities, FPS)[0]  # as animate() hears
-                    words = [p for p in heard if p.phone in ear.BILABIALS]
+                    # as animate() hears: a low voice heard again faster, the words' p, b and m with no bar
+                    marks.append(ear_marks(net, x, FPS, frames, ear.listen(x, words=True).phones(), True, probabilities)[0])
                 finally:
                     ear.DEREVERBERATE = saved
-                marks.append(heard_frames(net, x, FPS, frames, words, 0.0))
             for i, m in enumerate((detector, *marks)):
                 hits[i] += sum(bool(m[k]) for k in closed)
             total += len(closed)
