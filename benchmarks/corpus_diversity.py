@@ -85,7 +85,7 @@ class Corpus:
 
         job = ClipJob(keyid, record["text"], _V(), record["emotion"], int(record["intensity"]),
                       int(self.manifest["seed"]), float(self.manifest["fps"]), int(record.get("performance", 1)))
-        params, neck = animate_record(job, audio, record, self._animator, streams)
+        params, neck, _ = animate_record(job, audio, record, self._animator, streams)
         return params[0], neck[0]
 
 

@@ -229,6 +229,46 @@ def test_each_take_records_the_performance_it_was_animated_with(corpus):
     assert len({t["articulation"] for t in takes}) == len(takes)  # every take its own
 
 
+def test_each_take_records_its_timing_tracks(corpus):
+    """``timing/<keyid>.npy``: the curves the take's motion stream drew, frame for frame with its motion; the
+    dataset carries them; the two performances of a line differ there."""
+    from probtalk.corpus.animator import TIMING_TRACKS
+    from probtalk.corpus.synth import ClipJob, _read_speech, animate_record
+
+    seed = json.loads((corpus / "manifest.json").read_text())["seed"]
+    data = MotionDataset(corpus, "train")
+    first = next(k for k in data.keyids if "-p" not in k)
+    for keyid in (first, first + "-p2"):
+        timing = np.load(corpus / "timing" / f"{keyid}.npy")
+        params = np.load(corpus / "param" / f"{keyid}.npy")
+        assert timing.dtype == np.float32 and timing.shape == (params.shape[1], len(TIMING_TRACKS))
+        audio, record = _read_speech(corpus, keyid)
+
+        class _Voice:
+            speaker_id = record["speaker"]
+
+        job = ClipJob(keyid, record["text"], _Voice(), record["emotion"], int(record["intensity"]), seed, 25.0,
+                      int(record["performance"]))
+        np.testing.assert_array_equal(animate_record(job, audio, record, default_animator())[2], timing)
+    one, two = (np.load(corpus / "timing" / f"{k}.npy") for k in (first, first + "-p2"))
+    energy = TIMING_TRACKS.index("energy")
+    assert 0.8 <= one[:, energy].min() and one[:, energy].max() <= 1.5 and one[:, energy].std() > 0.01
+    assert np.abs(one - two).max() > 0.1  # another take, another timing
+    sample = data[data.keyids.index(first)]
+    np.testing.assert_array_equal(sample.timing, one[: sample.motion.shape[0]])
+
+
+def test_a_missing_or_malformed_timing_record(corpus, tmp_path):
+    copy = tmp_path / "notiming"
+    shutil.copytree(corpus, copy)
+    keyid = MotionDataset(copy, "train").keyids[0]
+    np.save(copy / "timing" / f"{keyid}.npy", np.zeros((3, 7), np.float32))
+    with pytest.raises(DatasetError, match=r"timing.*shape.*regenerate"):
+        MotionDataset(copy, "train")[0]
+    shutil.rmtree(copy / "timing")
+    assert MotionDataset(copy, "train")[0].timing is None
+
+
 def test_a_missing_or_malformed_performance_record(corpus, tmp_path):
     copy = tmp_path / "noperf"
     shutil.copytree(corpus, copy)
@@ -256,17 +296,18 @@ def test_motion_only_rebuild_writes_no_speech_and_equals_a_full_generation(corpu
     result = synthesize_corpus(new, TINY, workers=1)
     assert result.generated == result.clips
     assert {p.name: (p.stat().st_mtime_ns, p.stat().st_size) for p in (new / "wav").iterdir()} == before
-    for sub in ("param", "neck"):
+    for sub in ("param", "neck", "timing"):
         for path in sorted((corpus / sub).glob("*.npy")):
             np.testing.assert_array_equal(np.load(new / sub / path.name), np.load(path))
     for path in sorted((corpus / "performance").glob("*.json")):
         assert (new / "performance" / path.name).read_text() == path.read_text()
-    # a corpus from before performance records is completed by re-making its motion, the same motion
-    shutil.rmtree(new / "performance")
-    assert synthesize_corpus(new, TINY, workers=1).generated == result.clips
-    for path in sorted((corpus / "param").glob("*.npy")):
-        np.testing.assert_array_equal(np.load(new / "param" / path.name), np.load(path))
-    assert len(list((new / "performance").glob("*.json"))) == result.clips
+    # a corpus from before performance records (or timing tracks) is completed by re-making its motion, the same
+    for sub in ("performance", "timing"):
+        shutil.rmtree(new / sub)
+        assert synthesize_corpus(new, TINY, workers=1).generated == result.clips
+        for path in sorted((corpus / "param").glob("*.npy")):
+            np.testing.assert_array_equal(np.load(new / "param" / path.name), np.load(path))
+        assert len(list((new / sub).glob("*"))) == result.clips
     assert (new / "splits" / "train").read_text() == (corpus / "splits" / "train").read_text()
 
 

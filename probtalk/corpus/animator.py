@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -212,6 +212,7 @@ class ProceduralAnimator:
         loudness: np.ndarray | None = None,
         rng: np.random.Generator | None = None,
         variation: float = 1.0,
+        timing: dict[str, np.ndarray] | None = None,
     ) -> np.ndarray:
         """Animate a phone sequence.
 
@@ -226,13 +227,14 @@ class ProceduralAnimator:
             rng: random generator for the stochastic variation; ``None`` gives a deterministic
                 animation with no variation and regularly spaced blinks.
             variation: scale of the stochastic variation (0 = none even with an ``rng``).
+            timing: a dict that receives the take's timing tracks (:meth:`semantic_weights`).
 
         Returns:
             float32 [T, 403] FLAME parameters (shape 0-299 | expression 300-399 | jaw 400-402).
         """
         weights = self.semantic_weights(
             phones, duration, fps=fps, emotion=emotion, intensity=intensity, style=style,
-            loudness=loudness, rng=rng, variation=variation,
+            loudness=loudness, rng=rng, variation=variation, timing=timing,
         )
         return self.weights_to_params(weights, (style or DEFAULT_STYLE).shape())
 
@@ -304,8 +306,15 @@ class ProceduralAnimator:
         loudness: np.ndarray | None = None,
         rng: np.random.Generator | None = None,
         variation: float = 1.0,
+        timing: dict[str, np.ndarray] | None = None,
     ) -> np.ndarray:
-        """Like :meth:`animate` but return the semantic weights, float32 [T, K] in [0, 1] (K = len(names))."""
+        """Like :meth:`animate` but return the semantic weights, float32 [T, K] in [0, 1] (K = len(names)).
+
+        ``timing``, a dict, receives the take's timing tracks (:data:`TIMING_TRACKS`, float32 [T] each):
+        the curves the ``motion`` stream drew, which syllables are stressed and how much, which gesture
+        rides on them, when smiles come and go, how the emotion shows over time. Filling it draws nothing
+        more from ``rng``, so the weights are the same either way.
+        """
         if not np.isfinite(duration) or duration <= 0:
             raise StyleError(f"duration must be > 0 seconds, got {duration}")
         if not np.isfinite(fps) or fps <= 0:
@@ -321,18 +330,20 @@ class ProceduralAnimator:
         loud = self._loudness_gain(loudness, num_frames)
         articulation = style.articulation * sum(w * EMOTION_ARTICULATION.get(e, 1.0) for e, w in mix.items())
 
+        tracks = {} if timing is None else timing
         accents = self._emphases(segs, t, style, loud, rng, var)
         speech = self._coarticulate(segs, t, style)  # [T, K]
-        speech *= articulation * self._energy(accents, t, rng, var)[:, None]
+        tracks["energy"] = self._energy(accents, t, rng, var)
+        speech *= articulation * tracks["energy"][:, None]
         speech *= 1.0 + self._jaw_mask * (style.jaw_range * loud[:, None] - 1.0)
 
         closure = self._closure(segs, t)  # [T]
-        emo = self._emotion(mix, intensity, t, duration, rng, var) * style.expressiveness  # [T, K]
+        emo = self._emotion(mix, intensity, t, duration, rng, var, tracks) * style.expressiveness  # [T, K]
         emo += self._vector({"mouthSmile": style.smile_bias})[None, :]
         weights = speech + emo
         weights += self._tone(style, t.size, fps, rng, var)
-        weights += self._brows(accents, t, style, rng, var)
-        weights += self._smiles(t, duration, style, rng, var)
+        weights += self._brows(accents, t, style, rng, var, tracks)
+        weights += self._smiles(t, duration, style, rng, var, tracks)
         weights += self._lowfreq_noise(num_frames, fps, rng, var)
         weights = self._apply_asymmetry(weights, style.asymmetry)
         # Seal the lips on bilabials: openers fade out, mouth shapes go to the closure pose.
@@ -340,6 +351,13 @@ class ProceduralAnimator:
         weights = weights * (1.0 - c * self._opener_mask) + c * self._closure_vector
         weights += self._blinks(t, duration, style, rng)
         return np.clip(weights, 0.0, 1.0).astype(np.float32)
+
+    def timing_tracks(self, phones: Sequence[PhoneLike], duration: float, **kwargs: Any) -> np.ndarray:
+        """The take's timing tracks, float32 [T, len(TIMING_TRACKS)], for the same arguments as
+        :meth:`semantic_weights` (the same ``rng`` state gives the same take's tracks)."""
+        timing: dict[str, np.ndarray] = {}
+        self.semantic_weights(phones, duration, timing=timing, **kwargs)
+        return np.stack([timing[name] for name in TIMING_TRACKS], 1).astype(np.float32)
 
     # ---------------------------------------------------------- internals
     def _segments(
@@ -428,10 +446,15 @@ class ProceduralAnimator:
         duration: float,
         rng: np.random.Generator | None,
         var: float,
+        tracks: dict[str, np.ndarray],
     ) -> np.ndarray:
-        """Emotion pattern [T, K]: blended AU pattern x intensity gain x onset/hold/offset envelope."""
+        """Emotion pattern [T, K]: blended AU pattern x intensity gain x onset/hold/offset envelope.
+
+        The envelope goes to ``tracks["emotion"]`` (zero for a neutral face, which draws nothing).
+        """
         pattern = sum(w * self._emotion_vectors[e] for e, w in mix.items())
         if not np.any(pattern):
+            tracks["emotion"] = np.zeros(t.size, np.float32)
             return np.zeros((t.size, self.num_shapes), np.float32)
         onset_at, rise = 0.0, 0.35
         if rng is not None and var > 0:  # each performance lets the emotion show at its own time
@@ -444,6 +467,7 @@ class ProceduralAnimator:
         if rng is not None and var > 0:
             fps = 1.0 / max(t[1] - t[0], 1e-6) if t.size > 1 else 25.0
             envelope *= 1.0 + 0.15 * var * _smooth_noise(rng, t.size, fps, cutoff_hz=0.3)
+        tracks["emotion"] = envelope.astype(np.float32)
         return (envelope[:, None] * intensity_gain(intensity) * pattern[None, :]).astype(np.float32)
 
     def _emphases(
@@ -504,27 +528,32 @@ class ProceduralAnimator:
         style: SpeakerStyle,
         rng: np.random.Generator | None,
         var: float,
+        tracks: dict[str, np.ndarray],
     ) -> np.ndarray:
         """Upper-face gestures on the emphasised syllables (:meth:`_emphases`).
 
         Without an rng each gets a brow raise of ``style.brow_use``. With one, each gets its
         own gesture (raise, inner or outer raise, frown, widened eyes, squint), size, length
-        and timing.
+        and timing. Each gesture's curve adds to its kind's track (:data:`GESTURE_TRACKS`).
         """
         out = np.zeros((t.size, self.num_shapes), np.float32)
+        for name in dict.fromkeys(GESTURE_TRACKS):
+            tracks[name] = np.zeros(t.size, np.float32)
         if style.brow_use <= 0 or t.size == 0:
             return out
         stochastic = rng is not None and var > 0
         for centre in accents:
             if stochastic:
-                kind = GESTURES[int(rng.choice(len(GESTURES), p=GESTURE_ODDS))]
+                which = int(rng.choice(len(GESTURES), p=GESTURE_ODDS))
                 amp = style.brow_use * float(rng.uniform(0.8, 1.8)) * min(var, 1.5)
                 half = float(rng.uniform(0.2, 0.5))
                 centre += float(rng.uniform(-0.12, 0.06))
             else:
-                kind, amp, half = GESTURES[0], style.brow_use, 0.22
+                which, amp, half = 0, style.brow_use, 0.22
             bump = np.clip(1.0 - np.abs(t - centre) / half, 0.0, None)
-            out += (amp * np.sin(0.5 * np.pi * bump) ** 2)[:, None] * self._vector(kind)[None, :]
+            curve = amp * np.sin(0.5 * np.pi * bump) ** 2
+            out += curve[:, None] * self._vector(GESTURES[which])[None, :]
+            tracks[GESTURE_TRACKS[which]] += curve.astype(np.float32)
         return out
 
     def _accents(
@@ -558,9 +587,11 @@ class ProceduralAnimator:
         return (level[:, None] * vec[None, :]).astype(np.float32)
 
     def _smiles(self, t: np.ndarray, duration: float, style: SpeakerStyle, rng: np.random.Generator | None,
-                var: float) -> np.ndarray:
-        """Smile episodes (Poisson, ``style.smile_rate`` per second), each with its own onset, hold and offset."""
+                var: float, tracks: dict[str, np.ndarray]) -> np.ndarray:
+        """Smile episodes (Poisson, ``style.smile_rate`` per second), each with its own onset, hold and offset;
+        their curve goes to ``tracks["smile"]``."""
         out = np.zeros((t.size, self.num_shapes), np.float32)
+        tracks["smile"] = np.zeros(t.size, np.float32)
         if rng is None or var <= 0 or style.smile_rate <= 0:
             return out
         smile = self._vector({"mouthSmile": 1.0, "cheekSquint": 0.6, "eyeSquint": 0.15})
@@ -574,6 +605,7 @@ class ProceduralAnimator:
             env = (3 * up**2 - 2 * up**3) * (1.0 - (3 * down**2 - 2 * down**3))
             curve = np.maximum(curve, amp * env)
             at += rise + hold + fall + float(rng.exponential(1.0 / style.smile_rate))
+        tracks["smile"] = curve.astype(np.float32)
         return (curve[:, None] * smile[None, :]).astype(np.float32)
 
     def _lowfreq_noise(self, num_frames: int, fps: float, rng: np.random.Generator | None, var: float) -> np.ndarray:
@@ -630,6 +662,10 @@ GESTURES: tuple[dict[str, float], ...] = (
     {"eyeSquint": 0.4, "cheekSquint": 0.35},  # squint / cheek raise
 )
 GESTURE_ODDS = np.array([0.35, 0.15, 0.12, 0.18, 0.1, 0.1])
+# The timing track each gesture's curve adds to: the three raises are one.
+GESTURE_TRACKS = ("brow_raise", "brow_raise", "brow_raise", "brow_frown", "eyes_wide", "squint")
+# A take's timing tracks (:meth:`ProceduralAnimator.timing_tracks`): what its ``motion`` stream drew over time.
+TIMING_TRACKS = ("energy", "brow_raise", "brow_frown", "eyes_wide", "squint", "smile", "emotion")
 EMPHASIS_DRIFT = 0.16  # std of a performance's slow articulation drift at variation 1 (v4: 0.10)
 EMPHASIS_BOOST = (0.10, 0.35)  # extra articulation on an emphasised syllable at variation 1
 SMILE_AMPLITUDE = (0.15, 0.5)  # peak mouthSmile of a smile episode at variation 1 (v4: 0.12-0.35)

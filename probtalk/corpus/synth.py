@@ -24,11 +24,15 @@ The default recipe (``SynthConfig()``) mirrors 3DMEAD's design:
 
 * Every clip also gets prosody-driven head motion, ``neck/<keyid>.npy``
   float32 [1, T, 3] (FLAME neck axis-angle, radians; :mod:`probtalk.corpus.head`).
+* Every clip records its take's habits, ``performance/<keyid>.json``, and its
+  timing, ``timing/<keyid>.npy`` float32 [T, 7] (the curves its motion stream
+  drew: :data:`probtalk.corpus.animator.TIMING_TRACKS`), which stage 2 can be
+  conditioned on (``predictor.performance_habits``, ``predictor.timing_tracks``).
 
 Each clip's random generators derive from (seed, keyid, stream) only ("speech",
 "performance", "motion", "head"), so results do not depend on the number of
-workers or on resuming; a clip whose four files already exist is skipped. A clip
-whose wav and align exist but whose param or neck is missing is re-animated
+workers or on resuming; a clip whose files all exist is skipped. A clip
+whose wav and align exist but whose motion files are not all there is re-animated
 from them without speech synthesis (a motion-only rebuild); fresh clips are
 animated from their just-written files the same way, so both give equal motion.
 """
@@ -256,14 +260,17 @@ def _clip_paths(root: Path, keyid: str) -> dict[str, Path]:
         "param": root / "param" / f"{keyid}.npy",
         "neck": root / "neck" / f"{keyid}.npy",
         "performance": root / "performance" / f"{keyid}.json",
+        "timing": root / "timing" / f"{keyid}.npy",
     }
 
 
 def clip_complete(root: Path, keyid: str) -> bool:
-    """True when the clip's wav, align, param, neck and performance files all exist (each is written atomically).
+    """True when the clip's wav, align, param, neck, performance and timing files all exist (each is written
+    atomically).
 
-    A corpus made before performance records (version 5 and older) so gets its motion re-made
-    on the next run (the same motion: it depends only on the stored speech and the seeds).
+    A corpus made before performance records (version 5 and older) or timing tracks (version 6 as first
+    made) so gets its motion re-made on the next run (the same motion: it depends only on the stored
+    speech and the seeds).
     """
     return all(p.is_file() for p in _clip_paths(root, keyid).values())
 
@@ -313,7 +320,7 @@ def _pcm16(audio: np.ndarray) -> np.ndarray:
 def animate_record(
     job: ClipJob, audio: np.ndarray, record: dict[str, Any], animator: ProceduralAnimator,
     streams: dict[str, str] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Motion of one clip from its speech (16 kHz audio) and align record (phones, emotion, intensity).
 
     Expression motion uses the clip's ``motion`` stream, the take's habits its ``performance``
@@ -322,9 +329,10 @@ def animate_record(
     this take's habits with another take's timing; ``benchmarks/corpus_diversity.py --sources``).
 
     Returns:
-        params float32 [1, T, 403], neck float32 [1, T, 3] (FLAME neck axis-angle, radians).
+        params float32 [1, T, 403], neck float32 [1, T, 3] (FLAME neck axis-angle, radians), and the
+        take's timing tracks float32 [T, len(TIMING_TRACKS)] (:meth:`ProceduralAnimator.timing_tracks`).
     """
-    from probtalk.corpus.animator import loudness_envelope
+    from probtalk.corpus.animator import TIMING_TRACKS, loudness_envelope
     from probtalk.corpus.phones import Phone
     from probtalk.corpus.style_profiles import make_style, perform_style
 
@@ -342,15 +350,17 @@ def animate_record(
 
     style = perform_style(make_style(job.voice.speaker_id, job.seed), rng("performance"))
     loud = loudness_envelope(audio, job.fps, frames)
+    timing: dict[str, np.ndarray] = {}
     params = animator.animate(
         phones, duration, fps=job.fps, emotion=emotion, intensity=intensity, style=style,
-        loudness=loud, rng=rng("motion"),
+        loudness=loud, rng=rng("motion"), timing=timing,
     )
     neck = animator.head_motion(
         phones, duration, fps=job.fps, emotion=emotion, intensity=intensity, style=style,
         loudness=loud, rng=rng("head"),
     )
-    return params[None].astype(np.float32), neck[None].astype(np.float32)
+    tracks = np.stack([timing[name] for name in TIMING_TRACKS], 1).astype(np.float32)
+    return params[None].astype(np.float32), neck[None].astype(np.float32), tracks
 
 
 def performance_record(job: ClipJob) -> dict[str, Any]:
@@ -376,7 +386,7 @@ def make_clip(
     utt = _speak(job)
     audio = _pcm16(utt.audio)
     record = _record(job, utt, np.asarray(utt.audio, np.float32))
-    params, neck = animate_record(job, audio, json.loads(json.dumps(record)), animator or default_animator())
+    params, neck, _ = animate_record(job, audio, json.loads(json.dumps(record)), animator or default_animator())
     return audio, params, record, neck
 
 
@@ -401,12 +411,13 @@ def _write_speech(root: Path, job: ClipJob, audio: np.ndarray, record: dict[str,
     atomic_write_text(paths["align"], json.dumps(record, indent=1))
 
 
-def _write_motion(root: Path, keyid: str, params: np.ndarray, neck: np.ndarray,
+def _write_motion(root: Path, keyid: str, params: np.ndarray, neck: np.ndarray, timing: np.ndarray,
                   performance: dict[str, Any]) -> None:
-    """Write performance and neck, then param last: their presence (with wav and align) marks the clip complete."""
+    """Write performance, timing and neck, then param last: their presence (with wav and align) marks the
+    clip complete."""
     paths = _clip_paths(root, keyid)
     atomic_write_text(paths["performance"], json.dumps(performance, indent=1))
-    for key, value in (("neck", neck), ("param", params)):
+    for key, value in (("timing", timing), ("neck", neck), ("param", params)):
         with atomic_path(paths[key]) as tmp:
             with open(tmp, "wb") as fh:
                 np.save(fh, value)
@@ -460,7 +471,7 @@ def synthesize_corpus(
     """
     config = config or SynthConfig()
     root = ensure_writable_dir(out)
-    for sub in ("param", "neck", "performance", "wav", "align", "splits"):
+    for sub in ("param", "neck", "performance", "timing", "wav", "align", "splits"):
         ensure_writable_dir(root / sub)
     started = time.perf_counter()
     animator = default_animator()

@@ -8,6 +8,8 @@
     root/align/<keyid>.json         optional phone segments
     root/neck/<keyid>.npy           optional float32 [1, T, 3] FLAME neck axis-angle (radians), same T as param
     root/performance/<keyid>.json   optional: the take's habits ({"scores": {habit: standard-normal score}})
+    root/timing/<keyid>.npy         optional float32 [T, 7]: the take's timing tracks, same T as param
+                                    (:data:`probtalk.corpus.animator.TIMING_TRACKS`)
     root/splits/{train,val,test}    one keyid per line (or use split_mode="sentence_ranges")
 
 keyid = ``<speaker>_<sentence:03d>_<emotion index>_<intensity index>``, optionally
@@ -115,6 +117,8 @@ class Sample:
         performance: the take's habits as standard-normal scores by name (articulation, jaw_range,
             rest_open, ...: :data:`probtalk.corpus.style_profiles.PERFORMANCE_HABITS`); None when the
             corpus has no ``performance/<keyid>.json`` (3DMEAD, our corpora before they recorded it).
+        timing: float32 [T, 7] the take's timing tracks (:data:`probtalk.corpus.animator.TIMING_TRACKS`),
+            frame for frame with ``motion``; None when the corpus has no ``timing/<keyid>.npy``.
     """
 
     keyid: str
@@ -128,6 +132,7 @@ class Sample:
     speaker_index: int = -1
     neck: np.ndarray | None = None
     performance: dict[str, float] | None = None
+    timing: np.ndarray | None = None
 
 
 @dataclass
@@ -148,6 +153,9 @@ class Batch:
         phones: int64 [B, Tmax] per-frame phone tokens (:mod:`probtalk.models.phone_tokens`;
             0 where unknown, everywhere for clips without alignments).
         performance: per clip, the take's habit scores (:attr:`Sample.performance`) or None.
+        timing: float32 [B, Tmax, 7] the takes' timing tracks (:attr:`Sample.timing`; zero for clips
+            without), or None when no clip of the batch has them.
+        timed: bool [B], which clips have timing tracks (None with ``timing``).
     """
 
     audio: torch.Tensor
@@ -162,6 +170,8 @@ class Batch:
     keyids: list[str]
     phones: torch.Tensor | None = None
     performance: list[dict[str, float] | None] | None = None
+    timing: torch.Tensor | None = None
+    timed: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         """Move every tensor to ``device``."""
@@ -191,12 +201,19 @@ def collate(samples: Sequence[Sample], fps: float = DATASET_FPS) -> Batch:
     motion = torch.zeros(b, t_max, dim)
     mask = torch.zeros(b, t_max, dtype=torch.bool)
     phones = torch.zeros(b, t_max, dtype=torch.long)
+    tracks = next((s.timing.shape[1] for s in samples if s.timing is not None), 0)
+    timing = torch.zeros(b, t_max, tracks) if tracks else None
     for i, s in enumerate(samples):
         audio[i, : s.audio.shape[0]] = torch.from_numpy(s.audio)
         motion[i, : s.motion.shape[0]] = torch.from_numpy(s.motion)
         mask[i, : s.motion.shape[0]] = True
         if s.phones:
             phones[i, : s.motion.shape[0]] = torch.from_numpy(phone_tokens(s.phones, fps, s.motion.shape[0]))
+        if timing is not None and s.timing is not None:
+            if s.timing.shape[1] != tracks:
+                raise DatasetError(f"clip {s.keyid} has {s.timing.shape[1]} timing tracks, others {tracks}; "
+                                   "regenerate the corpus with one generator version")
+            timing[i, : s.timing.shape[0]] = torch.from_numpy(s.timing)
     return Batch(
         audio=audio,
         audio_lengths=torch.tensor([s.audio.shape[0] for s in samples], dtype=torch.long),
@@ -210,6 +227,8 @@ def collate(samples: Sequence[Sample], fps: float = DATASET_FPS) -> Batch:
         keyids=[s.keyid for s in samples],
         phones=phones,
         performance=[s.performance for s in samples],
+        timing=timing,
+        timed=None if timing is None else torch.tensor([s.timing is not None for s in samples]),
     )
 
 
@@ -361,6 +380,9 @@ class MotionDataset:
         neck = self._neck(keyid, params.shape[0])
         if neck is not None:
             neck = resample_motion(neck, self.source_fps, self.fps, motion.shape[0])
+        timing = self._timing(keyid, params.shape[0])
+        if timing is not None:
+            timing = resample_motion(timing, self.source_fps, self.fps, motion.shape[0])
         motion, audio = self._reconcile(keyid, motion, audio)
         if self.max_seconds is not None:
             frames = max(int(round(self.max_seconds * self.fps)), 1)
@@ -368,6 +390,8 @@ class MotionDataset:
             audio = audio[: int(round(motion.shape[0] * AUDIO_SAMPLE_RATE / self.fps))]
         if neck is not None:
             neck = np.ascontiguousarray(neck[: motion.shape[0]], dtype=np.float32)
+        if timing is not None:
+            timing = np.ascontiguousarray(timing[: motion.shape[0]], dtype=np.float32)
         return Sample(
             keyid=keyid,
             audio=np.ascontiguousarray(audio, dtype=np.float32),
@@ -380,6 +404,7 @@ class MotionDataset:
             speaker_index=self._speaker_index.get(key.speaker, -1),
             neck=neck,
             performance=self._performance(keyid),
+            timing=timing,
         )
 
     def _neck(self, keyid: str, frames: int) -> np.ndarray | None:
@@ -394,6 +419,19 @@ class MotionDataset:
         if not np.all(np.isfinite(neck)):
             raise DatasetError(f"{path} holds NaN or infinite values; regenerate or drop the clip")
         return neck.astype(np.float32)
+
+    def _timing(self, keyid: str, frames: int) -> np.ndarray | None:
+        """The take's timing tracks [T, 7] at the corpus's fps, None without ``timing/<keyid>.npy``."""
+        path = self.root / "timing" / f"{keyid}.npy"
+        if not path.is_file():
+            return None
+        timing = _load_clip_array(path)
+        if timing.ndim != 2 or timing.shape[0] != frames or timing.dtype.kind != "f":
+            raise DatasetError(f"{path} has shape {list(timing.shape)} ({timing.dtype}); expected float [{frames}, "
+                               "tracks] like its param file; regenerate the clip")
+        if not np.all(np.isfinite(timing)):
+            raise DatasetError(f"{path} holds NaN or infinite values; regenerate or drop the clip")
+        return timing.astype(np.float32)
 
     def _performance(self, keyid: str) -> dict[str, float] | None:
         """The take's habit scores from ``performance/<keyid>.json``, None without one."""

@@ -91,9 +91,14 @@ def config_from_dict(cls: type[C], data: dict[str, Any]) -> C:
         if key not in names:
             continue
         if isinstance(value, list) and "tuple" in str(names[key].type):
-            value = tuple(value)
+            value = _tuples(value)
         kwargs[key] = value
     return cls(**kwargs)
+
+
+def _tuples(value: Any) -> Any:
+    """Lists (nested too) back to tuples."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list | tuple) else value
 
 
 def save_checkpoint(

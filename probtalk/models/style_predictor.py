@@ -30,6 +30,12 @@ Two optional inputs (both off in older checkpoints, whose configs lack them):
   they are drawn standard normal per take like the rest of the noise, and the
   takes differ the way the corpus's retakes differ. Zero is the median
   performance (the deterministic take).
+
+  With ``timing_tracks`` the next channels, one per named track, are trained on each
+  take's own timing (``timing/<keyid>.npy``: when its syllables are stressed and how
+  much, which gesture rides on them, when smiles come and go) as standard-normal scores
+  per knot (``timing_quantiles`` holds the map); at run time they are drawn like the
+  rest of the noise, so each take falls with a timing of its own.
 """
 
 from __future__ import annotations
@@ -79,6 +85,12 @@ class StylePredictorConfig:
             only; 0 = best-of-K). Above 0 each clip is predicted twice, with zero noise and with free
             channels drawn from a posterior that sees the take's motion (a conditional VAE), instead of
             ``hypotheses`` draws; sampling is unchanged (standard-normal noise).
+        timing_tracks: timing tracks (names from ``timing/<keyid>.npy``,
+            :data:`probtalk.corpus.animator.TIMING_TRACKS`) held by the noise channels after the
+            performance channels, one value per knot; training gives them the take's own tracks.
+        timing_quantiles: per timing track, the corpus's knot values at 101 evenly spaced quantiles
+            (0, 1, ..., 100 %): the map from a track's knot to the standard-normal score the channel
+            holds (filled at the start of training; saved so the checkpoint says what its channels mean).
     """
 
     audio_dim: int = 512
@@ -104,12 +116,20 @@ class StylePredictorConfig:
     weight_phone: float = 0.0
     weight_lip: float = 0.0
     noise_posterior: float = 0.0
+    timing_tracks: tuple[str, ...] = ()
+    timing_quantiles: tuple[tuple[float, ...], ...] = ()
 
     def __post_init__(self) -> None:
         habits = self.performance_habits
         if len(habits) > self.noise_dim or len(set(habits)) != len(habits):
             raise ValueError(f"performance_habits {list(habits)} must be distinct and at most "
                              f"noise_dim = {self.noise_dim} (they are noise channels)")
+        tracks = self.timing_tracks
+        if len(habits) + len(tracks) > self.noise_dim or len(set(tracks)) != len(tracks):
+            raise ValueError(f"timing_tracks {list(tracks)} must be distinct and, with the performance habits, at "
+                             f"most noise_dim = {self.noise_dim} (they are noise channels)")
+        if self.timing_quantiles and len(self.timing_quantiles) != len(tracks):
+            raise ValueError(f"timing_quantiles holds {len(self.timing_quantiles)} tracks, timing_tracks {len(tracks)}")
 
 
 class StylePredictor(nn.Module):

@@ -36,12 +36,13 @@ def _repad(clips: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
 
 
 def _rebuild(batch: Batch, audio: list[torch.Tensor], motion: list[torch.Tensor],
-             phones: list[torch.Tensor] | None = None) -> Batch:
+             phones: list[torch.Tensor] | None = None, timing: list[torch.Tensor] | None = None) -> Batch:
     lengths = torch.tensor([len(m) for m in motion], dtype=torch.long)
     motion_t = _repad(motion, batch.motion)
     return dataclasses.replace(
         batch,
         phones=None if phones is None else _repad(phones, batch.phones),
+        timing=None if timing is None else _repad(timing, batch.timing),
         audio=_repad(audio, batch.audio),
         audio_lengths=torch.tensor([len(a) for a in audio], dtype=torch.long),
         motion=motion_t,
@@ -58,8 +59,9 @@ def random_crop(batch: Batch, max_seconds: float, fps: float, gen: torch.Generat
     if int(batch.lengths.max()) <= max_frames:
         return batch
     spf = AUDIO_SAMPLE_RATE / fps
-    audio, motion, phones = [], [], []
+    audio, motion, phones, timing = [], [], [], []
     has_phones = getattr(batch, "phones", None) is not None
+    has_timing = getattr(batch, "timing", None) is not None
     for i in range(len(batch.lengths)):
         t, n = int(batch.lengths[i]), int(batch.audio_lengths[i])
         start = 0 if t <= max_frames else int(torch.randint(0, t - max_frames + 1, (), generator=gen))
@@ -70,7 +72,9 @@ def random_crop(batch: Batch, max_seconds: float, fps: float, gen: torch.Generat
         motion.append(batch.motion[i, start:stop])
         if has_phones:
             phones.append(batch.phones[i, start:stop])
-    return _rebuild(batch, audio, motion, phones if has_phones else None)
+        if has_timing:
+            timing.append(batch.timing[i, start:stop])
+    return _rebuild(batch, audio, motion, phones if has_phones else None, timing if has_timing else None)
 
 
 def _resample_1d(x: torch.Tensor, n_out: int) -> torch.Tensor:
@@ -267,21 +271,28 @@ def speed_source(frames: int, speed: float) -> tuple[int, torch.Tensor]:
 
 
 def augment_batch(batch: Batch, config: AugmentConfig, fps: float, gen: torch.Generator) -> Batch:
-    """Randomly perturb each clip's speech (speed, pitch, EQ, reverb, noise, gain); the motion follows speed changes."""
-    audio, motion, phones = [], [], []
+    """Randomly perturb each clip's speech (speed, pitch, EQ, reverb, noise, gain); the motion (and the timing
+    tracks) follow speed changes."""
+    audio, motion, phones, timing = [], [], [], []
     has_phones = getattr(batch, "phones", None) is not None
+    has_timing = getattr(batch, "timing", None) is not None
     for i in range(len(batch.lengths)):
         a = batch.audio[i, : int(batch.audio_lengths[i])].float()
         m = batch.motion[i, : int(batch.lengths[i])]
         p = batch.phones[i, : int(batch.lengths[i])] if has_phones else None
+        k = batch.timing[i, : int(batch.lengths[i])] if has_timing else None
         a, speed = perturb_speech(a, config, gen)
         if speed != 1.0:
             n, src = speed_source(len(m), speed)
             m = _resample_1d(m, n)
             if p is not None:  # nearest frame: phone tokens are labels, not values
                 p = p[src]
+            if k is not None:
+                k = _resample_1d(k, n)
         audio.append(a)
         motion.append(m)
         if p is not None:
             phones.append(p)
-    return _rebuild(batch, audio, motion, phones if has_phones else None)
+        if k is not None:
+            timing.append(k)
+    return _rebuild(batch, audio, motion, phones if has_phones else None, timing if has_timing else None)

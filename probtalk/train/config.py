@@ -173,6 +173,10 @@ def _coerce(cls: type, name: str, value: Any, where: str) -> Any:
         raise InputError(f"config key '{where}' expects {type(default).__name__}, got {value!r}")
     if name == "performance_habits":
         _check_habits(value, where)
+    if name == "timing_tracks":
+        _check_tracks(value, where)
+    if name == "timing_quantiles":
+        raise InputError(f"config key '{where}' is filled by training from the corpus's timing tracks; leave it out")
     _check_range(name, value, where)
     return value
 
@@ -184,6 +188,16 @@ def _check_habits(value: tuple[Any, ...], where: str) -> None:
     unknown = [v for v in value if v not in PERFORMANCE_HABITS]
     if unknown or len(set(value)) != len(value):
         raise InputError(f"config key '{where}' must list distinct habits out of {', '.join(PERFORMANCE_HABITS)}; "
+                         f"got {list(value)!r}")
+
+
+def _check_tracks(value: tuple[Any, ...], where: str) -> None:
+    """InputError unless ``value`` names distinct timing tracks a corpus records (``timing/<keyid>.npy``)."""
+    from probtalk.corpus.animator import TIMING_TRACKS
+
+    unknown = [v for v in value if v not in TIMING_TRACKS]
+    if unknown or len(set(value)) != len(value):
+        raise InputError(f"config key '{where}' must list distinct timing tracks out of {', '.join(TIMING_TRACKS)}; "
                          f"got {list(value)!r}")
 
 

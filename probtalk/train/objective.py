@@ -19,13 +19,20 @@ expression/jaw L1 of the decoded motion), :class:`StageTwoObjective` adds what t
   sampling draws. Where best-of-K trains only the noise that lands closest, every timing in
   the corpus (which syllables a take stresses, when its gestures fall) gets a noise that
   explains it, so standard-normal noise at run time covers them.
+* **timing channels** (``predictor.timing_tracks``, instead of best-of-K): the noise channels
+  after the performance channels are told the take's own timing tracks (``timing/<keyid>.npy``:
+  articulation energy, brow gestures by kind, smiles, the emotion's envelope) as standard-normal
+  scores at the knots (:func:`timing_scores`); the clip is predicted with them and with zero noise
+  (the deterministic take, at a small share). The scores follow the corpus's distribution, so the
+  standard-normal noise drawn at run time falls as the corpus's timings do.
 * **phone supervision** (``weight_phone``): a linear phone classifier on the audio
   encoder's per-frame features (training only) against the corpus' exact phone timings.
 * **lip contact** (``weight_lip``): the upper-to-lower-lip vector is (nearly) linear in
   the motion parameters; a map fitted through the rig turns decoded motion into a lip
   gap in mm, and gaps above the ground truth's are penalised where the truth is closed.
 
-Everything here is training-only: none of it is saved with the model.
+Everything here is training-only: none of it is saved with the model but the timing channels' map
+(``predictor.timing_quantiles``, filled from the corpus at the start of a run).
 """
 
 from __future__ import annotations
@@ -45,7 +52,8 @@ from probtalk.models.talker import Talker
 log = logging.getLogger(__name__)
 
 WTA_MEAN_SHARE = 0.05  # relaxed winner-takes-all: the mean over hypotheses keeps every noise trained
-ZERO_NOISE_SHARE = 0.1  # with the noise posterior: the deterministic take's (zero noise) share of the loss
+ZERO_NOISE_SHARE = 0.1  # with the noise posterior or timing tracks: the deterministic take's share of the loss
+TIMING_TIE = 1e-3  # knot values this close to a quantile count as equal to it (a gesture track's many zeros)
 POSTERIOR_HIDDEN = 128
 POSTERIOR_GAIN = 10.0  # the posterior's output layer learns this much faster than the lr (it starts at zero)
 CLOSED_MM = 2.0  # the lip-sync metric's closure threshold
@@ -131,6 +139,61 @@ def performance_scores(performance: list[dict[str, float] | None] | None, habits
     return scores, known
 
 
+def hat_weights(num_frames: int, knots: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """[K, T]: how much knot j weighs in frame f when ``knots`` knots are spread evenly over ``num_frames``
+    frames and linearly interpolated (:func:`~probtalk.models.style_predictor.interpolate_knots`)."""
+    pos = torch.arange(num_frames, dtype=dtype) * (knots - 1) / max(1, num_frames - 1)
+    return (1.0 - (pos[None, :] - torch.arange(knots, dtype=dtype)[:, None]).abs()).clamp_min(0.0)
+
+
+def fit_knots(values: torch.Tensor, mask: torch.Tensor, knots: int) -> torch.Tensor:
+    """Knots [B, K, C] for per-frame ``values`` [B, T, C]: each knot the hat-weighted mean of the valid
+    frames (``mask`` [B, T]) it reaches when interpolated (:func:`hat_weights`), so a knot stays within the
+    track's range (a least-squares fit rings around a brief gesture); knots over no valid frame come out 0."""
+    hat = hat_weights(values.shape[1], knots, values.dtype).to(values.device)  # [K, T]
+    w = hat[None] * mask[:, None, :].to(values.dtype)  # [B, K, T]
+    return (w @ values) / w.sum(-1, keepdim=True).clamp_min(1e-6)
+
+
+def timing_scores(timing: torch.Tensor, mask: torch.Tensor, knots: int,
+                  quantiles: tuple[tuple[float, ...], ...]) -> torch.Tensor:
+    """The takes' timing tracks [B, T, Q] (valid frames ``mask`` [B, T]) as standard-normal scores at the
+    noise knots [B, K, Q]: the knots (:func:`fit_knots`) through the corpus's knot distribution
+    (``quantiles``, per track the values at 0, 1, ..., 100 %; a value shared by many knots, such as a
+    gesture track's zero, gets a random rank among them: a randomised probability integral transform)."""
+    fitted = fit_knots(timing, mask, knots)
+    table = torch.as_tensor(quantiles, dtype=fitted.dtype, device=fitted.device)  # [Q, 101]
+    n = table.shape[1]
+    flat = fitted.permute(2, 0, 1).reshape(table.shape[0], -1)  # [Q, B*K]
+    lo = torch.searchsorted(table.contiguous(), (flat - TIMING_TIE).contiguous(), side="left").to(fitted.dtype)
+    hi = torch.searchsorted(table.contiguous(), (flat + TIMING_TIE).contiguous(), side="right").to(fitted.dtype)
+    # position among the quantiles -> cumulative probability (between two quantiles: linear in the value)
+    below = table.gather(1, (hi.long() - 1).clamp(0, n - 1))
+    above = table.gather(1, hi.long().clamp(0, n - 1))
+    frac = ((flat - below) / (above - below).clamp_min(1e-9)).clamp(0.0, 1.0)
+    # the value is (within TIMING_TIE) one of the quantiles: a random place in their run, so that a gesture
+    # track's many zeros fill the lower scores the way standard-normal draws at run time do
+    tied = lo < hi
+    step = torch.where(tied, lo + torch.rand_like(flat) * (hi - 1.0 - lo), hi - 1.0 + frac)
+    prob = (step / (n - 1)).clamp(0.5 / n, 1.0 - 0.5 / n)
+    scores = torch.special.ndtri(prob)
+    return scores.reshape(table.shape[0], fitted.shape[0], knots).permute(1, 2, 0)
+
+
+def timing_quantiles(tracks: list[np.ndarray], knots_per_second: float, fps: float) -> tuple[tuple[float, ...], ...]:
+    """Per track, the knot values (:func:`fit_knots`, each clip whole) at 0, 1, ..., 100 % over ``tracks``
+    (float [T, Q] per clip), rounded to 5 decimals."""
+    fitted = []
+    for clip in tracks:
+        t = int(clip.shape[0])
+        knots = max(2, int(np.ceil(t / fps * knots_per_second)) + 1)
+        values = torch.as_tensor(np.asarray(clip, np.float32))[None]
+        fitted.append(fit_knots(values, torch.ones(1, t, dtype=torch.bool), knots)[0].numpy())
+    every = np.concatenate(fitted, 0)  # [N, Q]
+    table = np.quantile(every, np.linspace(0.0, 1.0, 101), axis=0).T
+    return tuple(tuple(round(float(v), 5) for v in row) for row in table)
+
+
 class NoisePosterior(nn.Module):
     """q(free noise knots | the take's motion, audio features): a Gaussian per knot and free channel.
 
@@ -196,15 +259,28 @@ class StageTwoObjective(nn.Module):
         free = c.noise_dim - len(c.performance_habits) if talker.uses_noise else 0
         self.posterior = (NoisePosterior(talker.vq.config.motion_dim, talker.audio_encoder.out_dim, free)
                           if c.noise_posterior > 0 and free > 0 else None)
+        self.timing: list[int] = []
+        if c.timing_tracks and talker.uses_noise:
+            from probtalk.corpus.animator import TIMING_TRACKS
+
+            if self.posterior is not None:
+                raise ValueError("predictor.timing_tracks and predictor.noise_posterior both explain the free noise "
+                                 "channels; set one of them")
+            if len(c.timing_quantiles) != len(c.timing_tracks):
+                raise ValueError("predictor.timing_quantiles is not filled; train_predictor fills it from the corpus")
+            self.timing = [TIMING_TRACKS.index(name) for name in c.timing_tracks]
 
     def forward(self, audio: torch.Tensor, audio_lengths: torch.Tensor, motion: torch.Tensor, mask: torch.Tensor,
                 speaker: torch.Tensor, emotion: torch.Tensor, intensity: torch.Tensor,
                 phones: torch.Tensor | None = None,
-                performance: list[dict[str, float] | None] | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                performance: list[dict[str, float] | None] | None = None,
+                timing: torch.Tensor | None = None,
+                timed: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Weighted loss and its terms for a batch.
 
         Raw motion [B, T, 53], phone tokens [B, T] or None, per clip the take's habit scores
-        (:attr:`probtalk.data.dataset.Sample.performance`) or None.
+        (:attr:`probtalk.data.dataset.Sample.performance`) or None, the takes' timing tracks
+        [B, T, 7] (:attr:`probtalk.data.dataset.Batch.timing`) and which clips have them [B], or None.
         """
         t = self.talker
         c = t.predictor.config
@@ -224,7 +300,8 @@ class StageTwoObjective(nn.Module):
             terms["phone"] = nn.functional.cross_entropy(logits[:, : labels.shape[1]].reshape(-1, logits.shape[-1]),
                                                          labels.reshape(-1), ignore_index=0)
             total = total + c.weight_phone * terms["phone"]
-        k = (2 if self.posterior is not None else max(1, c.hypotheses)) if t.uses_noise else 1
+        paired = self.posterior is not None or bool(self.timing)  # one drawn take and the deterministic one
+        k = (2 if paired else max(1, c.hypotheses)) if t.uses_noise else 1
         b = features.shape[0]
         rep = (lambda x: x.repeat_interleave(k, 0)) if k > 1 else (lambda x: x)
         noise = None
@@ -236,6 +313,13 @@ class StageTwoObjective(nn.Module):
             p = len(c.performance_habits)
             if known.any():  # the clip's own performance, in every hypothesis
                 rows[known, :, :, :p] = scores[known][:, None, None, :].to(noise)
+            if self.timing and timing is not None and timed is not None and bool(timed.any()):
+                # row 1: the take's own timing, as standard-normal scores at the knots
+                q = len(self.timing)
+                tracks = timing[..., self.timing][:, : features.shape[1]]
+                tracks = nn.functional.pad(tracks, (0, 0, 0, features.shape[1] - tracks.shape[1]))
+                z = timing_scores(tracks.float(), fmask[:, : tracks.shape[1]], rows.shape[2], c.timing_quantiles)
+                rows[timed, 1, :, p : p + q] = z[timed].to(noise)
             if self.posterior is not None:  # row 1: the free channels drawn from the posterior
                 mean, logvar, valid = self.posterior(target, features, fmask, rows.shape[2])
                 drawn = mean + (0.5 * logvar).exp() * rows[:, 1, :, p:]
@@ -257,7 +341,7 @@ class StageTwoObjective(nn.Module):
             per["lip"] = self.lip(recon, target_k, mask_k)
             clip = clip + c.weight_lip * per["lip"]
         clip = clip.view(b, k)
-        if self.posterior is not None:  # the posterior's draw counts; the deterministic take a share
+        if paired:  # the posterior's draw (or the take's own timing) counts; the deterministic take a share
             best = torch.ones(b, dtype=torch.long, device=clip.device)
             total = total + clip[:, 1].mean() + ZERO_NOISE_SHARE * clip[:, 0].mean()
         else:

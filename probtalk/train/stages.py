@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from probtalk.errors import CheckpointError, DatasetError, RigError
+from probtalk.errors import CheckpointError, DatasetError, InputError, RigError
 from probtalk.flame.rig import Rig
 from probtalk.layout import MOTION_EXPRESSION, MOTION_JAW
 from probtalk.models.audio_encoder import AudioEncoder
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from probtalk.data.dataset import Batch, MotionDataset, Sample
 
 log = logging.getLogger(__name__)
+TIMING_QUANTILE_CLIPS = 2000  # training clips whose timing tracks set the knot-to-score map
 
 
 class _VQStep(nn.Module):
@@ -91,6 +93,30 @@ def _lip_map(train: Any, clips: int, rig: Any) -> tuple[Any, Any] | None:
     except (RigError, OSError, KeyError) as exc:
         log.warning("no lip-contact term (%s)", exc)
         return None
+
+
+def _with_timing_quantiles(cfg: TrainConfig, train: MotionDataset) -> TrainConfig:
+    """``cfg`` with ``predictor.timing_quantiles`` measured on the training clips' timing tracks
+    (:func:`probtalk.train.objective.timing_quantiles`, up to :data:`TIMING_QUANTILE_CLIPS` clips spread over
+    the split); unchanged without ``predictor.timing_tracks``. InputError when no training clip records them."""
+    from probtalk.corpus.animator import TIMING_TRACKS
+    from probtalk.train.objective import timing_quantiles
+
+    names = cfg.predictor.timing_tracks
+    if not names:
+        return cfg
+    paths = [train.root / "timing" / f"{k}.npy" for k in train.keyids]
+    have = [p for p in paths if p.is_file()]
+    log.info("timing channels (%s): %d of %d training clips record them; the rest get random draws",
+             ", ".join(names), len(have), len(paths))
+    if not have:
+        raise InputError("predictor.timing_tracks is set but no training clip has timing/<keyid>.npy; regenerate the "
+                         "corpus with 'probtalk data synth' (it re-animates and records the tracks) or leave it out")
+    pick = have[:: max(1, len(have) // TIMING_QUANTILE_CLIPS)][:TIMING_QUANTILE_CLIPS]
+    index = [TIMING_TRACKS.index(n) for n in names]
+    tracks = [np.load(p, allow_pickle=False)[:, index] for p in pick]
+    table = timing_quantiles(tracks, cfg.predictor.noise_rate, train.source_fps)
+    return dataclasses.replace(cfg, predictor=dataclasses.replace(cfg.predictor, timing_quantiles=table))
 
 
 def _log_performance(train: MotionDataset, habits: tuple[str, ...]) -> None:
@@ -284,6 +310,7 @@ def train_predictor(
     try:
         torch.manual_seed(cfg.seed)
         train, val = _datasets(data, cfg.fps)
+        cfg = _with_timing_quantiles(cfg, train)
         talker = build_talker(vq_checkpoint, cfg, tuple(train.speaker_vocab), hubert)
         if hubert is None and not (resume and (Path(out) / "train_state.pt").is_file()):
             _init_from(talker, cfg.init_from)
@@ -298,12 +325,13 @@ def train_predictor(
             batch = random_crop(batch, cfg.max_seconds, cfg.fps, gen)
             batch = augment_batch(batch, cfg.augment, cfg.fps, gen).to(ctx.device)
             return module(batch.audio, batch.audio_lengths, batch.motion, batch.motion_mask,
-                          batch.speaker_index, batch.emotion, batch.intensity, batch.phones, batch.performance)
+                          batch.speaker_index, batch.emotion, batch.intensity, batch.phones, batch.performance,
+                          batch.timing, batch.timed)
 
         def val_fn(module: nn.Module, batch: Batch) -> dict[str, float]:
             loss, terms = module(batch.audio, batch.audio_lengths, batch.motion, batch.motion_mask,
                                  batch.speaker_index, batch.emotion, batch.intensity, batch.phones,
-                                 batch.performance)
+                                 batch.performance, batch.timing, batch.timed)
             row = {"loss": float(loss), **{k: float(v) for k, v in terms.items()}}
             if lve is not None:
                 style = Style.from_indices(batch.speaker_index, batch.emotion, batch.intensity)
