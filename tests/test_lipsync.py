@@ -39,6 +39,19 @@ def tiny_talker(phone_input: bool = True, noise_dim: int = 4, hypotheses: int = 
     return talker.eval()
 
 
+def spy_noise(monkeypatch, talker: Talker) -> list[torch.Tensor]:
+    """Record the noise each call of ``talker``'s predictor gets (a list that fills as it runs)."""
+    seen: list[torch.Tensor] = []
+    forward = talker.predictor.forward
+
+    def spy(features, mask, style, phones=None, noise=None):
+        seen.append(noise.detach().clone())
+        return forward(features, mask, style, phones, noise)
+
+    monkeypatch.setattr(talker.predictor, "forward", spy)
+    return seen
+
+
 @pytest.fixture(scope="module")
 def speech():
     t = torch.arange(16000) / 16000
@@ -113,14 +126,7 @@ def test_noise_posterior_draws_the_free_channels_from_the_takes_motion(monkeypat
     talker = tiny_talker(habits=("articulation",), noise_posterior=0.05)
     obj = StageTwoObjective(talker, None).train()
     assert obj.posterior is not None
-    seen = []
-    forward = talker.predictor.forward
-
-    def spy(features, mask, style, phones=None, noise=None):
-        seen.append(noise.detach().clone())
-        return forward(features, mask, style, phones, noise)
-
-    monkeypatch.setattr(talker.predictor, "forward", spy)
+    seen = spy_noise(monkeypatch, talker)
     # One line, two performances: the same speech, motion that differs only in when it moves.
     b, t = 2, 50
     audio = (torch.randn(1, t * 640) * 0.1).expand(b, -1).contiguous()
@@ -196,14 +202,7 @@ def test_objective_gives_every_hypothesis_the_clips_own_performance(monkeypatch)
 
     talker = tiny_talker(hypotheses=3, habits=("articulation", "rest_open"))
     obj = StageTwoObjective(talker, None).train()
-    seen = []
-    forward = talker.predictor.forward
-
-    def spy(features, mask, style, phones=None, noise=None):
-        seen.append(noise.clone())
-        return forward(features, mask, style, phones, noise)
-
-    monkeypatch.setattr(talker.predictor, "forward", spy)
+    seen = spy_noise(monkeypatch, talker)
     b, t = 2, 60
     audio = torch.randn(b, t * 640) * 0.1
     perf = [{"articulation": 1.5, "rest_open": -0.7, "brow_use": 0.2}, None]

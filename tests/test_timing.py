@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_lipsync import spy_noise
 
 from probtalk.corpus.animator import GESTURE_TRACKS, GESTURES, TIMING_TRACKS
 from probtalk.corpus.phones import Phone
@@ -151,14 +152,7 @@ def test_the_drawn_take_gets_the_takes_own_timing(monkeypatch, animator):
     table = timing_quantiles([c[:, index] for c in clips], 2.0, 25.0)
     talker = _tiny_talker(names, table).train()
     obj = StageTwoObjective(talker, None).train()
-    seen = []
-    forward = talker.predictor.forward
-
-    def spy(features, mask, style, phones=None, noise=None):
-        seen.append(noise.detach().clone())
-        return forward(features, mask, style, phones, noise)
-
-    monkeypatch.setattr(talker.predictor, "forward", spy)
+    seen = spy_noise(monkeypatch, talker)
     b, t = 2, 50
     timing = torch.as_tensor(np.stack([clips[0][:t], clips[1][:t]]))
     timed = torch.tensor([True, False])
