@@ -14,7 +14,7 @@ from test_lipsync import spy_noise
 from probtalk.corpus.animator import GESTURE_TRACKS, GESTURES, TIMING_TRACKS
 from probtalk.corpus.phones import Phone
 from probtalk.corpus.synth import default_animator
-from probtalk.errors import InputError
+from probtalk.errors import DatasetError, InputError
 from probtalk.models.style_predictor import StylePredictorConfig
 from probtalk.train.objective import fit_knots, hat_weights, timing_quantiles, timing_scores
 
@@ -231,3 +231,6 @@ def test_training_on_timing_tracks(tmp_path):
     loaded, _ = load_checkpoint(Path(tmp_path / "pred" / "last.pt"))
     table = loaded.predictor.config.timing_quantiles
     assert len(table) == 2 and table[0][0] < 1.0 < table[0][100] and table[1][0] == 0.0 < table[1][100]
+    np.save(corpus / "timing" / path.name, np.ones(5, np.float32))  # a malformed record: named, no traceback
+    with pytest.raises(DatasetError, match=r"timing.*regenerate the clip"):
+        train_predictor(corpus, tmp_path / "bad", tmp_path / "vq" / "last.pt", cfg, progress=False)

@@ -243,7 +243,7 @@ def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any] | None:
         raise DatasetError(f"{path} is not valid JSON ({exc}); regenerate the corpus or delete the manifest") from None
 
 
-def _load_clip_array(path: Path) -> np.ndarray:
+def load_clip_array(path: Path) -> np.ndarray:
     """A clip's ``.npy`` (no pickles), its leading batch axis of 1 dropped; DatasetError when unreadable."""
     try:
         arr = np.load(path, allow_pickle=False)
@@ -365,7 +365,7 @@ class MotionDataset:
             raise DatasetError(f"{param_path} is missing; the split lists {keyid} but it has no motion file")
         if not wav_path.is_file():
             raise DatasetError(f"{wav_path} is missing; every param/<keyid>.npy needs wav/<keyid>.wav")
-        params = _load_clip_array(param_path)
+        params = load_clip_array(param_path)
         if params.ndim != 2 or params.shape[1] != PARAM_DIM or params.shape[0] == 0:
             raise DatasetError(f"{param_path} has shape {list(params.shape)}; expected [1, T, {PARAM_DIM}]")
         if params.dtype.kind not in "iuf":
@@ -412,7 +412,7 @@ class MotionDataset:
         path = self.root / "neck" / f"{keyid}.npy"
         if not path.is_file():
             return None
-        neck = _load_clip_array(path)
+        neck = load_clip_array(path)
         if neck.ndim != 2 or neck.shape != (frames, 3) or neck.dtype.kind != "f":
             raise DatasetError(f"{path} has shape {list(neck.shape)} ({neck.dtype}); expected float [1, {frames}, 3] "
                                "like its param file; regenerate the clip")
@@ -425,7 +425,7 @@ class MotionDataset:
         path = self.root / "timing" / f"{keyid}.npy"
         if not path.is_file():
             return None
-        timing = _load_clip_array(path)
+        timing = load_clip_array(path)
         if timing.ndim != 2 or timing.shape[0] != frames or timing.dtype.kind != "f":
             raise DatasetError(f"{path} has shape {list(timing.shape)} ({timing.dtype}); expected float [{frames}, "
                                "tracks] like its param file; regenerate the clip")

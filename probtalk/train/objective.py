@@ -224,8 +224,7 @@ class NoisePosterior(nn.Module):
         x = torch.cat([motion[:, :t], features[:, :t].detach()], -1) * valid
         h = self.net(x.transpose(1, 2)).transpose(1, 2) * valid  # [B, T, H]
         # Hat weights of knot j over frame f (knots spread evenly over the padded length, as interpolate_knots).
-        pos = torch.arange(features.shape[1], device=h.device, dtype=h.dtype)[:t] * (knots - 1) / max(1, features.shape[1] - 1)
-        hat = (1.0 - (pos[None, :] - torch.arange(knots, device=h.device, dtype=h.dtype)[:, None]).abs()).clamp_min(0.0)
+        hat = hat_weights(features.shape[1], knots, h.dtype).to(h.device)[:, :t]
         weight = hat[None] * valid[..., 0][:, None, :]  # [B, K, T]
         total = weight.sum(-1, keepdim=True)
         pooled = (weight @ h) / total.clamp_min(1e-6)

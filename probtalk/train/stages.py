@@ -100,6 +100,7 @@ def _with_timing_quantiles(cfg: TrainConfig, train: MotionDataset) -> TrainConfi
     (:func:`probtalk.train.objective.timing_quantiles`, up to :data:`TIMING_QUANTILE_CLIPS` clips spread over
     the split); unchanged without ``predictor.timing_tracks``. InputError when no training clip records them."""
     from probtalk.corpus.animator import TIMING_TRACKS
+    from probtalk.data.dataset import load_clip_array
     from probtalk.train.objective import timing_quantiles
 
     names = cfg.predictor.timing_tracks
@@ -114,7 +115,13 @@ def _with_timing_quantiles(cfg: TrainConfig, train: MotionDataset) -> TrainConfi
                          "corpus with 'probtalk data synth' (it re-animates and records the tracks) or leave it out")
     pick = have[:: max(1, len(have) // TIMING_QUANTILE_CLIPS)][:TIMING_QUANTILE_CLIPS]
     index = [TIMING_TRACKS.index(n) for n in names]
-    tracks = [np.load(p, allow_pickle=False)[:, index] for p in pick]
+    tracks = []
+    for path in pick:
+        clip = load_clip_array(path)
+        if clip.ndim != 2 or clip.shape[1] != len(TIMING_TRACKS) or clip.dtype.kind != "f" or not np.isfinite(clip).all():
+            raise DatasetError(f"{path} holds {list(clip.shape)} {clip.dtype} values, not {len(TIMING_TRACKS)} finite "
+                               "timing tracks per frame; regenerate the clip")
+        tracks.append(clip[:, index])
     table = timing_quantiles(tracks, cfg.predictor.noise_rate, train.source_fps)
     return dataclasses.replace(cfg, predictor=dataclasses.replace(cfg.predictor, timing_quantiles=table))
 
