@@ -155,7 +155,7 @@ class Batch:
         performance: per clip, the take's habit scores (:attr:`Sample.performance`) or None.
         timing: float32 [B, Tmax, 7] the takes' timing tracks (:attr:`Sample.timing`; zero for clips
             without), or None when no clip of the batch has them.
-        timed: bool [B], which clips have timing tracks (None with ``timing``).
+        timed: bool [B], which clips have timing tracks (None when ``timing`` is None).
     """
 
     audio: torch.Tensor
