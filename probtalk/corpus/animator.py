@@ -357,7 +357,7 @@ class ProceduralAnimator:
         :meth:`semantic_weights` (the same ``rng`` state gives the same take's tracks)."""
         timing: dict[str, np.ndarray] = {}
         self.semantic_weights(phones, duration, timing=timing, **kwargs)
-        return np.stack([timing[name] for name in TIMING_TRACKS], 1).astype(np.float32)
+        return stack_tracks(timing)
 
     # ---------------------------------------------------------- internals
     def _segments(
@@ -669,6 +669,12 @@ TIMING_TRACKS = ("energy", "brow_raise", "brow_frown", "eyes_wide", "squint", "s
 EMPHASIS_DRIFT = 0.16  # std of a performance's slow articulation drift at variation 1 (v4: 0.10)
 EMPHASIS_BOOST = (0.10, 0.35)  # extra articulation on an emphasised syllable at variation 1
 SMILE_AMPLITUDE = (0.15, 0.5)  # peak mouthSmile of a smile episode at variation 1 (v4: 0.12-0.35)
+
+
+def stack_tracks(timing: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The tracks a ``timing`` dict received (:meth:`ProceduralAnimator.semantic_weights`) as float32
+    [T, len(TIMING_TRACKS)], in :data:`TIMING_TRACKS` order."""
+    return np.stack([timing[name] for name in TIMING_TRACKS], 1).astype(np.float32)
 
 
 def _smooth_noise(rng: np.random.Generator, num_frames: int, fps: float, cutoff_hz: float = 0.6) -> np.ndarray:

@@ -332,7 +332,7 @@ def animate_record(
         params float32 [1, T, 403], neck float32 [1, T, 3] (FLAME neck axis-angle, radians), and the
         take's timing tracks float32 [T, len(TIMING_TRACKS)] (:meth:`ProceduralAnimator.timing_tracks`).
     """
-    from probtalk.corpus.animator import TIMING_TRACKS, loudness_envelope
+    from probtalk.corpus.animator import loudness_envelope, stack_tracks
     from probtalk.corpus.phones import Phone
     from probtalk.corpus.style_profiles import make_style, perform_style
 
@@ -359,8 +359,7 @@ def animate_record(
         phones, duration, fps=job.fps, emotion=emotion, intensity=intensity, style=style,
         loudness=loud, rng=rng("head"),
     )
-    tracks = np.stack([timing[name] for name in TIMING_TRACKS], 1).astype(np.float32)
-    return params[None].astype(np.float32), neck[None].astype(np.float32), tracks
+    return params[None].astype(np.float32), neck[None].astype(np.float32), stack_tracks(timing)
 
 
 def performance_record(job: ClipJob) -> dict[str, Any]:

@@ -171,34 +171,25 @@ def _coerce(cls: type, name: str, value: Any, where: str) -> Any:
             raise InputError(f"config key '{where}' expects 2 values, got {len(value)}")
     if default is not None and not isinstance(default, dict) and type(value) is not type(default):
         raise InputError(f"config key '{where}' expects {type(default).__name__}, got {value!r}")
-    if name == "performance_habits":
-        _check_habits(value, where)
+    if name == "performance_habits":  # what a corpus records: performance/<keyid>.json, timing/<keyid>.npy
+        from probtalk.corpus.style_profiles import PERFORMANCE_HABITS
+
+        _check_names(value, where, PERFORMANCE_HABITS, "habits")
     if name == "timing_tracks":
-        _check_tracks(value, where)
+        from probtalk.corpus.animator import TIMING_TRACKS
+
+        _check_names(value, where, TIMING_TRACKS, "timing tracks")
     if name == "timing_quantiles":
         raise InputError(f"config key '{where}' is filled by training from the corpus's timing tracks; leave it out")
     _check_range(name, value, where)
     return value
 
 
-def _check_habits(value: tuple[Any, ...], where: str) -> None:
-    """InputError unless ``value`` names distinct habits a corpus records (``performance/<keyid>.json``)."""
-    from probtalk.corpus.style_profiles import PERFORMANCE_HABITS
-
-    unknown = [v for v in value if v not in PERFORMANCE_HABITS]
+def _check_names(value: tuple[Any, ...], where: str, known: tuple[str, ...], what: str) -> None:
+    """InputError unless ``value`` names distinct ``what`` out of ``known``."""
+    unknown = [v for v in value if v not in known]
     if unknown or len(set(value)) != len(value):
-        raise InputError(f"config key '{where}' must list distinct habits out of {', '.join(PERFORMANCE_HABITS)}; "
-                         f"got {list(value)!r}")
-
-
-def _check_tracks(value: tuple[Any, ...], where: str) -> None:
-    """InputError unless ``value`` names distinct timing tracks a corpus records (``timing/<keyid>.npy``)."""
-    from probtalk.corpus.animator import TIMING_TRACKS
-
-    unknown = [v for v in value if v not in TIMING_TRACKS]
-    if unknown or len(set(value)) != len(value):
-        raise InputError(f"config key '{where}' must list distinct timing tracks out of {', '.join(TIMING_TRACKS)}; "
-                         f"got {list(value)!r}")
+        raise InputError(f"config key '{where}' must list distinct {what} out of {', '.join(known)}; got {list(value)!r}")
 
 
 #: Keys that must be > 0 (every other number must be >= 0, except the signed ones); keys ending in "_prob" lie in [0, 1].
