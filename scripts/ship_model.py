@@ -12,11 +12,15 @@ head net its checkpoint already carries (if any), and a model with none gives
 takes the stochastic head motion only. ``--bilabial`` adds the lip seal's p/b/m
 detector (``probtalk train bilabial``) as the optional ``bilabial`` part the
 same way; a model with none seals the lips only where a transcript is given.
+``--noise-memory`` sets how its sampled takes draw their free noise channels
+(the predictor's ``noise_memory``: the correlation of neighbouring knots, a
+sampling setting that training does not use; without it the checkpoint's own).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -32,8 +36,15 @@ def main() -> None:
     parser.add_argument("--metrics", default=None, help="JSON file of evaluation metrics to record")
     parser.add_argument("--head", default=None, help="head motion net (.npz from 'probtalk train head') to ship with it")
     parser.add_argument("--bilabial", default=None, help="bilabial detector (.npz from 'probtalk train bilabial')")
+    parser.add_argument("--noise-memory", type=float, default=None,
+                        help="knot-to-knot correlation of the free noise channels in sampled takes, in [0, 1)")
     args = parser.parse_args()
     talker, info = load_checkpoint(args.checkpoint)
+    if args.noise_memory is not None:
+        try:
+            talker.predictor.config = dataclasses.replace(talker.predictor.config, noise_memory=args.noise_memory)
+        except ValueError as exc:
+            parser.error(str(exc))
     provenance = dict(info.provenance)
     provenance["recipe"] = "scripts/train_default_model.sh"
     if args.metrics:

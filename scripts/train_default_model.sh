@@ -57,8 +57,9 @@ $PT train head --data "$DATA" --out "$RUNS/head" --set steps=2000 --set max_clip
 make piper
 .venv/bin/python scripts/piper_speech_set.py --out datasets/speech_joe_train --grammar 600 --length-scales 0.8,0.9,1,1.1,1.25
 $PT train bilabial --data "$DATA" --out "$RUNS/bilabial" --speech datasets/speech_joe_train --set threshold=0.4
-# 5. ship it: fp16, inference-only weights with the head net and the detector; then the ONNX copy the
-#    fast path loads
+# 5. ship it: fp16, inference-only weights with the head net and the detector, sampled takes drawing their
+#    free noise with the knot-to-knot memory of the corpus's articulation energy (0.88); then the ONNX copy
+#    the fast path loads
 .venv/bin/python scripts/ship_model.py "$RUNS/predictor_upper/best.pt" probtalk/assets/default_model.pt \
-    --head "$RUNS/head/head.npz" --bilabial "$RUNS/bilabial/bilabial.npz"
+    --head "$RUNS/head/head.npz" --bilabial "$RUNS/bilabial/bilabial.npz" --noise-memory 0.88
 .venv/bin/python scripts/export_onnx.py

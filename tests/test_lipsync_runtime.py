@@ -26,17 +26,18 @@ STYLE = StyleInputs(1, (0.0, 0.7, 0.0, 0.3, 0.0, 0.0, 0.0, 0.0), 1.5)
 TOL = 1e-4
 
 
-@pytest.fixture(scope="module", params=[(True, 4, 0, 0), (False, 3, 0, 0), (True, 0, 0, 0), (True, 4, 1, 0),
-                                        (True, 4, 0, 2)],
-                ids=["phones+noise", "noise", "phones", "phones+late-noise", "phones+performance"])
+@pytest.fixture(scope="module", params=[(True, 4, 0, 0, 0.0), (False, 3, 0, 0, 0.0), (True, 0, 0, 0, 0.0),
+                                        (True, 4, 1, 0, 0.0), (True, 4, 0, 2, 0.0), (True, 4, 0, 2, 0.88)],
+                ids=["phones+noise", "noise", "phones", "phones+late-noise", "phones+performance",
+                     "phones+performance+memory"])
 def tiny(request, tmp_path_factory) -> tuple[Path, Path]:
     from test_lipsync import tiny_talker
 
-    phone_input, noise_dim, noise_after, habits = request.param
+    phone_input, noise_dim, noise_after, habits, memory = request.param
     folder = tmp_path_factory.mktemp("lipsync_onnx")
     path = folder / "tiny.pt"
     talker = tiny_talker(phone_input=phone_input, noise_dim=noise_dim, noise_after=noise_after,
-                         habits=("articulation", "rest_open")[:habits])
+                         habits=("articulation", "rest_open")[:habits], noise_memory=memory)
     save_checkpoint(path, talker, provenance={"fps": 25.0})
     return path, export_onnx(path, folder / "onnx")
 
@@ -54,9 +55,12 @@ def test_export_has_the_models_inputs_and_encodes_like_torch(tiny):
     torch_be, onnx_be = TorchBackend(talker), OnnxBackend(folder)
     assert (onnx_be.phone_input, onnx_be.noise_dim) == (torch_be.phone_input, torch_be.noise_dim)
     assert onnx_be.noise_rate == torch_be.noise_rate
+    assert onnx_be.noise_memory == torch_be.noise_memory == talker.predictor.config.noise_memory
     assert onnx_be.take_channels == torch_be.take_channels == len(talker.predictor.config.performance_habits)
     meta = json.loads((folder / "probtalk_onnx.json").read_text())
-    if onnx_be.take_channels:  # an engine that predates performance channels must refuse the export
+    if onnx_be.noise_memory:  # an engine that predates knot memory must refuse the export
+        assert meta["version"] == 4 and meta["noise"]["memory"] == 0.88 and meta["noise"]["take"] == 2
+    elif onnx_be.take_channels:  # an engine that predates performance channels must refuse the export
         assert meta["version"] == 3 and meta["noise"]["take"] == 2 and meta["noise"]["performance"] == ["articulation",
                                                                                                       "rest_open"]
     else:
@@ -154,6 +158,50 @@ def test_variation_scales_the_drawn_performance_and_clips_it_to_the_habits_range
     np.testing.assert_allclose(frames[:, :2], np.broadcast_to(0.5 * wide[0, :2], (50, 2)), rtol=1e-6)
 
 
+def test_knot_memory_follows_the_documented_rule():
+    m, dim, taps = 0.88, 3, 32
+    a = [m**lag / math.sqrt(sum(m ** (2 * i) for i in range(taps))) for lag in range(taps)]
+    knots = noise_knots(7, 2, np.array([0, 1, 40]), dim, take_channels=1, memory=m)
+    for row, j in enumerate((0, 1, 40)):
+        assert knots[row, 0] == pytest.approx(_reference_knot(7, 2, 0, 0, dim), abs=1e-12)  # the performance: no memory
+        for c in (1, 2):
+            expected = sum(a[lag] * _reference_knot(7, 2, j - lag, c, dim) for lag in range(taps))
+            assert knots[row, c] == pytest.approx(expected, abs=1e-12)
+    # Still standard normal, now correlated about m with the neighbouring knot, a little at ten knots.
+    many = noise_knots(3, 0, np.arange(20000), 2, memory=m)
+    assert abs(many.mean()) < 0.1 and abs(many.std() - 1.0) < 0.05
+    lag = lambda k: float(np.mean([np.corrcoef(many[:-k, c], many[k:, c])[0, 1] for c in (0, 1)]))  # noqa: E731
+    assert abs(lag(1) - m) < 0.02 and abs(lag(10) - m**10) < 0.08
+    plain = noise_knots(3, 0, np.arange(20000), 2)
+    assert abs(float(np.corrcoef(plain[:-1, 0], plain[1:, 0])[0, 1])) < 0.03
+    # Windows see the same noise as the whole clip, the performance channels are memory's own, 0 is no memory.
+    whole = take_noise(4, 1, 0, 300, fps=25.0, rate=2.0, dim=4, scale=1.0, take_channels=1, memory=m)
+    np.testing.assert_array_equal(take_noise(4, 1, 137, 90, fps=25.0, rate=2.0, dim=4, scale=1.0, take_channels=1,
+                                             memory=m), whole[137:227])
+    flat = take_noise(4, 1, 0, 300, fps=25.0, rate=2.0, dim=4, scale=1.0, take_channels=1)
+    np.testing.assert_array_equal(whole[:, 0], flat[:, 0])
+    assert np.abs(whole[:, 1:] - flat[:, 1:]).max() > 0.5
+    np.testing.assert_array_equal(take_noise(4, 1, 0, 300, fps=25.0, rate=2.0, dim=4, scale=1.0, memory=0.0),
+                                  take_noise(4, 1, 0, 300, fps=25.0, rate=2.0, dim=4, scale=1.0))
+    with pytest.raises(ValueError, match="noise memory"):
+        noise_knots(3, 0, np.arange(4), 2, memory=1.0)
+
+
+def test_torch_takes_draw_with_the_knot_memory_and_training_without():
+    from test_lipsync import tiny_talker
+
+    with pytest.raises(ValueError, match="noise memory"):
+        tiny_talker(noise_memory=-0.1)
+    predictor = tiny_talker(noise_dim=4, habits=("articulation",), noise_memory=0.88).predictor
+    gen = lambda: torch.Generator().manual_seed(3)  # noqa: E731
+    sampled = predictor.draw_noise(300, 500, 25.0, gen(), variation=1.0).numpy()
+    training = predictor.draw_noise(300, 500, 25.0, gen()).numpy()
+    corr = lambda x: float(np.corrcoef(x[:, :-1].ravel(), x[:, 1:].ravel())[0, 1])  # noqa: E731
+    assert abs(corr(sampled[:, :, 1:]) - 0.88) < 0.02 and abs(float(sampled[:, :, 1:].std()) - 1.0) < 0.03
+    assert abs(corr(training[:, :, 1:])) < 0.03
+    assert (sampled[:, 1:, 0] == sampled[:, :1, 0]).all()  # the performance channel: one value a take
+
+
 def test_torch_takes_draw_the_performance_by_the_same_rule(tiny):
     ckpt, _ = tiny
     from probtalk.models.checkpoint import load_checkpoint
@@ -164,7 +212,7 @@ def test_torch_takes_draw_the_performance_by_the_same_rule(tiny):
         pytest.skip("this model has no performance channels")
     draw = lambda v: predictor.draw_noise(400, 50, 25.0, torch.Generator().manual_seed(3), variation=v)  # noqa: E731
     plain, wide, none = draw(None), draw(2.0), draw(0.0)
-    np.testing.assert_array_equal(wide[:, :, p:].numpy(), plain[:, :, p:].numpy())
+    np.testing.assert_array_equal(wide[:, :, p:].numpy(), draw(1.0)[:, :, p:].numpy())  # the temperature's channels
     np.testing.assert_allclose(wide[:, :, :p].numpy(), np.clip(2.0 * plain[:, :, :p].numpy(), -3, 3), rtol=1e-6)
     assert not none[:, :, :p].any() and (wide[:, 1:, :p] == wide[:, :1, :p]).all()
 
@@ -176,7 +224,7 @@ class _Recorder:
         self.inner = inner
         self.calls: list[tuple[int, np.ndarray]] = []
         for name in ("fps", "frames_per_code", "num_codes", "latent_dim", "phone_input", "noise_dim", "noise_rate",
-                     "take_channels", "performance_habits"):
+                     "noise_memory", "take_channels", "performance_habits"):
             setattr(self, name, getattr(inner, name))
 
     def encode(self, audio, num_frames, style, extra=None):
@@ -200,7 +248,7 @@ def test_stream_noise_is_the_offline_noise_at_every_step(tiny):
         stream.feed(wav[i : i + 1600])
     stream.flush()
     whole = [take_noise(9, k, 0, 75, fps=25.0, rate=backend.noise_rate, dim=backend.noise_dim, scale=1.0,
-                        take_channels=backend.take_channels) for k in (0, 1)]
+                        take_channels=backend.take_channels, memory=backend.noise_memory) for k in (0, 1)]
     starts = set()
     for _num_frames, noise in rec.calls:
         assert noise.shape[0] == 2

@@ -36,6 +36,13 @@ Two optional inputs (both off in older checkpoints, whose configs lack them):
   much, which gesture rides on them, when smiles come and go) as standard-normal scores
   per knot (``timing_quantiles`` holds the map); at run time they are drawn like the
   rest of the noise, so each take falls with a timing of its own.
+
+  With ``noise_memory`` m > 0 a sampled take draws its free channels (those after the
+  performance and timing channels) with knot-to-knot memory: each knot is a fixed
+  filter of independent normals (:func:`probtalk.runtime.sampling.memory_weights`),
+  still standard normal, correlated about m with its neighbours, so a take's drifts
+  last seconds, as a performance's energy and expression do. Training draws stay
+  independent (each best-of-K draw is one way the line can fall).
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ from probtalk.models.blocks import Downsample, MaskedTransformer
 from probtalk.models.phone_tokens import NUM_PHONE_TOKENS
 from probtalk.models.style import Style, StyleEmbedding
 from probtalk.options import MAX_PERFORMANCE_SCORE
+from probtalk.runtime.sampling import MEMORY_TAPS, check_memory, memory_weights
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,9 @@ class StylePredictorConfig:
         timing_quantiles: per timing track, the corpus's knot values at 101 evenly spaced quantiles
             (0, 1, ..., 100 %): the map from a track's knot to the standard-normal score the channel
             holds (filled at the start of training; saved so the checkpoint says what its channels mean).
+        noise_memory: correlation of neighbouring knots of the free noise channels in sampled takes
+            (0 = independent knots; training draws are independent either way). The corpus's own
+            performances: about 0.88 between the articulation-energy knots of a take, 2 a second.
     """
 
     audio_dim: int = 512
@@ -118,8 +129,10 @@ class StylePredictorConfig:
     noise_posterior: float = 0.0
     timing_tracks: tuple[str, ...] = ()
     timing_quantiles: tuple[tuple[float, ...], ...] = ()
+    noise_memory: float = 0.0
 
     def __post_init__(self) -> None:
+        check_memory(self.noise_memory)
         habits = self.performance_habits
         if len(habits) > self.noise_dim or len(set(habits)) != len(habits):
             raise ValueError(f"performance_habits {list(habits)} must be distinct and at most "
@@ -168,11 +181,17 @@ class StylePredictor(nn.Module):
 
         The first :attr:`take_channels` channels are the same at every knot (one draw per row). With
         ``variation`` (sampling takes; None while training) those are multiplied by it and clipped to
-        +-:data:`~probtalk.options.MAX_PERFORMANCE_SCORE`, as :mod:`probtalk.runtime.sampling` does.
+        +-:data:`~probtalk.options.MAX_PERFORMANCE_SCORE`, and the others get the knot memory
+        ``noise_memory``, as :mod:`probtalk.runtime.sampling` does.
         """
         shape = (batch, self.noise_knots(num_frames, fps), self.config.noise_dim)
         noise = torch.randn(shape, generator=generator)
         p = self.take_channels
+        if variation is not None and self.config.noise_memory and p < shape[2]:
+            before = torch.randn((batch, MEMORY_TAPS - 1, shape[2] - p), generator=generator)
+            g = torch.cat([before, noise[:, :, p:]], 1)
+            a = memory_weights(self.config.noise_memory)
+            noise[:, :, p:] = sum(float(a[lag]) * g[:, MEMORY_TAPS - 1 - lag : g.shape[1] - lag] for lag in range(MEMORY_TAPS))
         if p:
             if variation is not None:
                 noise[:, :1, :p] = (float(variation) * noise[:, :1, :p]).clamp(-MAX_PERFORMANCE_SCORE, MAX_PERFORMANCE_SCORE)

@@ -30,8 +30,9 @@ HEAD_FILE = "head.npz"  # the life stage's head motion net (optional; numpy arra
 BILABIAL_FILE = "bilabial.npz"  # the lip seal's p/b/m detector (optional; numpy arrays, see probtalk.bilabial)
 META_FILE = "probtalk_onnx.json"
 ONNX_FORMAT = "probtalk-onnx"
-ONNX_FORMAT_VERSION = 3  # 2: optional encoder inputs "phones" and "noise" (exports without them say 1);
-# 3: per-take performance channels in the noise ("take" in its metadata; exports without them say 2)
+ONNX_FORMAT_VERSION = 4  # 2: optional encoder inputs "phones" and "noise" (exports without them say 1);
+# 3: per-take performance channels in the noise ("take" in its metadata; exports without them say 2);
+# 4: knot memory in the noise ("memory" in its metadata; exports without it say 3 or less)
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEFAULT_MODEL_FILE = ASSETS / "default_model.pt"  # the embedded model
 DEFAULT_ONNX_DIR = ASSETS / "default_onnx"  # the same model as ONNX graphs (scripts/export_onnx.py)
@@ -80,7 +81,8 @@ class Backend(Protocol):
     * ``"noise"``: float32 [R, num_frames, noise_dim] per-frame noise, one row per
       take (see :func:`probtalk.runtime.sampling.take_noise`), when ``noise_dim > 0``; its first
       ``take_channels`` channels hold one value per take (the take's performance: the habits
-      ``performance_habits`` names, in order).
+      ``performance_habits`` names, in order); the others are drawn with the knot memory
+      ``noise_memory`` (0 = independent knots).
     """
 
     fps: float
@@ -90,6 +92,7 @@ class Backend(Protocol):
     phone_input: bool
     noise_dim: int
     noise_rate: float
+    noise_memory: float
     take_channels: int
     performance_habits: tuple[str, ...]
 
@@ -154,6 +157,7 @@ class OnnxBackend:
         noise = meta.get("noise") or {}
         self.noise_dim = int(noise.get("dim", 0)) if "noise" in self._encoder_inputs else 0
         self.noise_rate = float(noise.get("rate", 2.0))
+        self.noise_memory = float(noise.get("memory", 0.0))
         self.take_channels = int(noise.get("take", 0)) if self.noise_dim else 0
         self.performance_habits = tuple(str(h) for h in noise.get("performance") or ())[: self.take_channels]
 

@@ -65,7 +65,8 @@ def encoder_inputs(
         rows = num_samples if scale > 0 else 1
         extra["noise"] = np.stack([
             take_noise(seed, k, first_frame, num_frames, fps=backend.fps, rate=backend.noise_rate,
-                       dim=backend.noise_dim, scale=scale, take_channels=backend.take_channels, variation=variation)
+                       dim=backend.noise_dim, scale=scale, take_channels=backend.take_channels, variation=variation,
+                       memory=backend.noise_memory)
             for k in range(rows)
         ])
         if performance is not None:

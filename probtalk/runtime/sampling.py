@@ -43,6 +43,17 @@ performance held by the caller (the ``performance`` option) sets its channels
 to the held scores at every frame of every take, unscaled, deterministic takes
 (one row) included.
 
+The remaining channels (c >= P) of a model with knot memory ``m > 0`` (``memory``
+in the ONNX export's noise metadata, 0 without) remember the knots before: with
+``g[j, c]`` the standard normal above (for any integer j, negative ones included),
+``L = 32`` taps and weights ``a[l] = m**l / sqrt(sum_{i<L} m**(2 i))``::
+
+    knot[j, c] = a[0] * g[j, c] + a[1] * g[j - 1, c] + ... + a[L - 1] * g[j - L + 1, c]
+
+summed in that order in double precision: still standard normal at every knot, with a
+correlation of about ``m`` between neighbouring knots, like the slow drifts of a
+performance's energy and expression; a knot still depends only on (seed, take, j).
+
 Frame ``f`` (absolute, counted from the start of the audio) takes
 ``x = f * noise_rate / fps``, ``j = floor(x)``, ``w = x - j`` and
 ``noise[f] = scale * ((1 - w) * knot[j] + w * knot[j + 1])`` with
@@ -63,6 +74,7 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 NOISE_POSITION = 2**62  # noise uniforms use positions from here on (code positions stay far below)
 NOISE_REFERENCE_TEMPERATURE = DEFAULT_TEMPERATURE  # 0.2: the noise reaches its trained scale there
+MEMORY_TAPS = 32  # knots the knot-memory filter reaches back (its weights m**l; 0.88**31 = 0.02)
 
 
 def uniforms(seed: int, take: int, positions: np.ndarray) -> np.ndarray:
@@ -119,20 +131,49 @@ def noise_scale(temperature: float | None) -> float:
     return 0.0 if temperature is None else min(1.0, float(temperature) / NOISE_REFERENCE_TEMPERATURE)
 
 
-def noise_knots(seed: int, take: int, knots: np.ndarray, dim: int, take_channels: int = 0,
-                variation: float = DEFAULT_VARIATION) -> np.ndarray:
-    """Standard-normal noise knots float64 [len(knots), dim] for absolute knot indices (see the module docstring).
+def memory_weights(memory: float) -> np.ndarray:
+    """The knot-memory filter's :data:`MEMORY_TAPS` weights float64 ``a[l] = m**l``, scaled to unit sum of squares."""
+    a = float(memory) ** np.arange(MEMORY_TAPS, dtype=np.float64)
+    return a / np.sqrt(np.sum(a * a))
 
-    The first ``take_channels`` channels hold knot 0's values at every knot (the take's performance),
-    times ``variation``, clipped to +-:data:`~probtalk.options.MAX_PERFORMANCE_SCORE`.
-    """
+
+def check_memory(memory: float) -> float:
+    """``memory`` as a float, or ValueError unless 0 <= memory < 1."""
+    m = float(memory)
+    if not 0.0 <= m < 1.0:
+        raise ValueError(f"noise memory must be in [0, 1) (the correlation of neighbouring knots), got {memory}")
+    return m
+
+
+def _normals(seed: int, take: int, knots: np.ndarray, dim: int) -> np.ndarray:
+    """The standard normals ``g`` float64 [len(knots), dim] of knots ``knots`` (Box-Muller of two uniforms)."""
     j = np.asarray(knots, dtype=np.int64)[:, None]
-    if take_channels:
-        j = np.concatenate([np.zeros((1, 1), dtype=np.int64), j])  # knot 0 first, for the per-take channels
     n = NOISE_POSITION + 2 * (j * int(dim) + np.arange(int(dim), dtype=np.int64)[None, :])
     u1 = uniforms(seed, take, n.ravel()).reshape(n.shape)
     u2 = uniforms(seed, take, (n + 1).ravel()).reshape(n.shape)
-    out = np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+    return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def noise_knots(seed: int, take: int, knots: np.ndarray, dim: int, take_channels: int = 0,
+                variation: float = DEFAULT_VARIATION, memory: float = 0.0) -> np.ndarray:
+    """Standard-normal noise knots float64 [len(knots), dim] for absolute knot indices (see the module docstring).
+
+    The first ``take_channels`` channels hold knot 0's values at every knot (the take's performance),
+    times ``variation``, clipped to +-:data:`~probtalk.options.MAX_PERFORMANCE_SCORE`. With ``memory``
+    the other channels are the knot-memory filter of the normals at each knot and the 31 before it.
+    """
+    j = np.asarray(knots, dtype=np.int64)
+    if take_channels:
+        j = np.concatenate([np.zeros(1, dtype=np.int64), j])  # knot 0 first, for the per-take channels
+    out = _normals(seed, take, j, dim)
+    if check_memory(memory) and j.size and take_channels < dim:
+        first = int(j.min()) - MEMORY_TAPS + 1
+        g = _normals(seed, take, np.arange(first, int(j.max()) + 1), dim)[:, take_channels:]
+        a = memory_weights(memory)
+        filtered = np.zeros((j.size, g.shape[1]))
+        for lag in range(MEMORY_TAPS):  # in this order, so that any window gives the same sums
+            filtered += a[lag] * g[j - lag - first]
+        out[:, take_channels:] = filtered
     if take_channels:
         habits = np.clip(float(variation) * out[:1, :take_channels], -MAX_PERFORMANCE_SCORE, MAX_PERFORMANCE_SCORE)
         out[1:, :take_channels] = habits
@@ -142,7 +183,7 @@ def noise_knots(seed: int, take: int, knots: np.ndarray, dim: int, take_channels
 
 def take_noise(
     seed: int, take: int, first_frame: int, num_frames: int, *, fps: float, rate: float, dim: int, scale: float,
-    take_channels: int = 0, variation: float = DEFAULT_VARIATION,
+    take_channels: int = 0, variation: float = DEFAULT_VARIATION, memory: float = 0.0,
 ) -> np.ndarray:
     """One take's per-frame noise float32 [num_frames, dim] for absolute frames ``first_frame ...``.
 
@@ -157,6 +198,7 @@ def take_noise(
         scale: standard deviation (:func:`noise_scale`); 0 gives zeros.
         take_channels: leading channels with one value per take (the performance channels).
         variation: how widely those are drawn (the ``variation`` option; see :func:`noise_knots`).
+        memory: the other channels' knot memory (the model's ``noise_memory``; 0 = independent knots).
     """
     if scale == 0.0:
         return np.zeros((int(num_frames), int(dim)), dtype=np.float32)
@@ -165,6 +207,6 @@ def take_noise(
     w = (x - j)[:, None]
     first = int(j[0]) if j.size else 0
     knots = noise_knots(seed, take, np.arange(first, (int(j[-1]) if j.size else first) + 2), dim, take_channels,
-                        variation)
+                        variation, memory)
     lo, hi = knots[j - first], knots[j - first + 1]
     return (float(scale) * ((1.0 - w) * lo + w * hi)).astype(np.float32)

@@ -176,6 +176,7 @@ class TorchBackend:
         self.phone_input = talker.uses_phones
         self.noise_dim = talker.predictor.config.noise_dim if talker.uses_noise else 0
         self.noise_rate = float(talker.predictor.config.noise_rate)
+        self.noise_memory = float(talker.predictor.config.noise_memory) if talker.uses_noise else 0.0
         self.take_channels = talker.predictor.take_channels if talker.uses_noise else 0
         self.performance_habits = tuple(talker.predictor.config.performance_habits)[: self.take_channels]
 
