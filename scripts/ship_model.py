@@ -14,7 +14,10 @@ detector (``probtalk train bilabial``) as the optional ``bilabial`` part the
 same way; a model with none seals the lips only where a transcript is given.
 ``--noise-memory`` sets how its sampled takes draw their free noise channels
 (the predictor's ``noise_memory``: the correlation of neighbouring knots, a
-sampling setting that training does not use; without it the checkpoint's own).
+sampling setting that training does not use; without it the checkpoint's own), and
+``--habit-spread NAME=WIDTH`` (repeatable) how widely they draw a performance habit,
+in the corpus's standard deviations (the predictor's ``habit_spread``; habits not
+named keep the checkpoint's width, 1 unless it says).
 """
 
 from __future__ import annotations
@@ -38,13 +41,29 @@ def main() -> None:
     parser.add_argument("--bilabial", default=None, help="bilabial detector (.npz from 'probtalk train bilabial')")
     parser.add_argument("--noise-memory", type=float, default=None,
                         help="knot-to-knot correlation of the free noise channels in sampled takes, in [0, 1)")
+    parser.add_argument("--habit-spread", action="append", default=[], metavar="NAME=WIDTH",
+                        help="how widely sampled takes draw a performance habit (repeatable)")
     args = parser.parse_args()
     talker, info = load_checkpoint(args.checkpoint)
+    config = talker.predictor.config
+    changes: dict[str, object] = {}
     if args.noise_memory is not None:
-        try:
-            talker.predictor.config = dataclasses.replace(talker.predictor.config, noise_memory=args.noise_memory)
-        except ValueError as exc:
-            parser.error(str(exc))
+        changes["noise_memory"] = args.noise_memory
+    if args.habit_spread:
+        spread = dict(zip(config.performance_habits, talker.predictor.habit_spread, strict=True))
+        for item in args.habit_spread:
+            name, _, width = item.partition("=")
+            if name not in spread:
+                parser.error(f"--habit-spread {item}: the model's habits are {', '.join(config.performance_habits) or 'none'}")
+            try:
+                spread[name] = float(width)
+            except ValueError:
+                parser.error(f"--habit-spread {item}: give NAME=WIDTH, e.g. brow_use=2")
+        changes["habit_spread"] = tuple(spread.values())
+    try:
+        talker.predictor.config = dataclasses.replace(config, **changes)
+    except ValueError as exc:
+        parser.error(str(exc))
     provenance = dict(info.provenance)
     provenance["recipe"] = "scripts/train_default_model.sh"
     if args.metrics:

@@ -22,7 +22,7 @@ needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite no
 
 def tiny_talker(phone_input: bool = True, noise_dim: int = 4, hypotheses: int = 3, seed: int = 0,
                 noise_after: int = 0, habits: tuple[str, ...] = (), noise_posterior: float = 0.0,
-                weight_latent: float = 1.0, noise_memory: float = 0.0) -> Talker:
+                weight_latent: float = 1.0, noise_memory: float = 0.0, habit_spread: tuple[float, ...] = ()) -> Talker:
     torch.manual_seed(seed)
     enc = AudioEncoder.from_config(AudioEncoderConfig(hidden=32, layers=1, heads=2, intermediate=64, conv_dim=(16,) * 7))
     pcfg = StylePredictorConfig(audio_dim=enc.out_dim, latent_dim=16, num_speakers=2, hidden=32,
@@ -30,7 +30,7 @@ def tiny_talker(phone_input: bool = True, noise_dim: int = 4, hypotheses: int = 
                                 noise_dim=noise_dim, noise_after=noise_after, hypotheses=hypotheses,
                                 weight_phone=0.1, weight_lip=0.1, performance_habits=habits,
                                 noise_posterior=noise_posterior, weight_latent=weight_latent,
-                                noise_memory=noise_memory)
+                                noise_memory=noise_memory, habit_spread=habit_spread)
     vq = MotionVQ(MotionVQConfig(hidden=32, layers=1, heads=2, ff_dim=64, latent_dim=16, num_codes=32, dropout=0.0))
     talker = Talker(enc, StylePredictor(pcfg), vq, Normalizer(), StyleVocabulary(("A", "B")))
     if talker.predictor.phone_in is not None:  # a trained model's embedding is not zero

@@ -37,7 +37,8 @@ def tiny(request, tmp_path_factory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("lipsync_onnx")
     path = folder / "tiny.pt"
     talker = tiny_talker(phone_input=phone_input, noise_dim=noise_dim, noise_after=noise_after,
-                         habits=("articulation", "rest_open")[:habits], noise_memory=memory)
+                         habits=("articulation", "rest_open")[:habits], noise_memory=memory,
+                         habit_spread=(1.0, 2.0) if memory else ())
     save_checkpoint(path, talker, provenance={"fps": 25.0})
     return path, export_onnx(path, folder / "onnx")
 
@@ -56,10 +57,12 @@ def test_export_has_the_models_inputs_and_encodes_like_torch(tiny):
     assert (onnx_be.phone_input, onnx_be.noise_dim) == (torch_be.phone_input, torch_be.noise_dim)
     assert onnx_be.noise_rate == torch_be.noise_rate
     assert onnx_be.noise_memory == torch_be.noise_memory == talker.predictor.config.noise_memory
+    assert onnx_be.habit_spread == torch_be.habit_spread == talker.predictor.habit_spread
     assert onnx_be.take_channels == torch_be.take_channels == len(talker.predictor.config.performance_habits)
     meta = json.loads((folder / "probtalk_onnx.json").read_text())
     if onnx_be.noise_memory:  # an engine that predates knot memory must refuse the export
         assert meta["version"] == 4 and meta["noise"]["memory"] == 0.88 and meta["noise"]["take"] == 2
+        assert meta["noise"]["spread"] == [1.0, 2.0]
     elif onnx_be.take_channels:  # an engine that predates performance channels must refuse the export
         assert meta["version"] == 3 and meta["noise"]["take"] == 2 and meta["noise"]["performance"] == ["articulation",
                                                                                                       "rest_open"]
@@ -156,6 +159,12 @@ def test_variation_scales_the_drawn_performance_and_clips_it_to_the_habits_range
     assert 1.7 < float(habits.std()) < 1.95  # 2 before the clip
     frames = take_noise(7, 2, 10, 50, fps=25.0, rate=2.0, dim=4, scale=0.5, take_channels=2, variation=2.0)
     np.testing.assert_allclose(frames[:, :2], np.broadcast_to(0.5 * wide[0, :2], (50, 2)), rtol=1e-6)
+    # A habit's spread widens that habit alone, on top of the variation.
+    spread = noise_knots(7, 2, np.arange(3), 4, take_channels=2, variation=2.0, spread=(1.0, 0.5))
+    np.testing.assert_array_equal(spread[:, 0], wide[:, 0])
+    np.testing.assert_allclose(spread[:, 1], np.clip(base[:, 1], -3.0, 3.0), rtol=1e-12)  # 2 x 0.5
+    np.testing.assert_array_equal(spread[:, 2:], base[:, 2:])
+    np.testing.assert_array_equal(noise_knots(7, 2, np.arange(3), 4, take_channels=2, spread=(1.0, 1.0)), base)
 
 
 def test_knot_memory_follows_the_documented_rule():
@@ -200,6 +209,11 @@ def test_torch_takes_draw_with_the_knot_memory_and_training_without():
     assert abs(corr(sampled[:, :, 1:]) - 0.88) < 0.02 and abs(float(sampled[:, :, 1:].std()) - 1.0) < 0.03
     assert abs(corr(training[:, :, 1:])) < 0.03
     assert (sampled[:, 1:, 0] == sampled[:, :1, 0]).all()  # the performance channel: one value a take
+    wide = tiny_talker(noise_dim=4, habits=("articulation",), noise_memory=0.88, habit_spread=(2.0,)).predictor
+    np.testing.assert_allclose(wide.draw_noise(300, 500, 25.0, gen(), variation=0.5).numpy()[:, :, 0],
+                               np.clip(sampled[:, :, 0], -3.0, 3.0), rtol=1e-6)  # 0.5 x 2: the same as 1 x 1
+    with pytest.raises(ValueError, match="habit_spread"):
+        tiny_talker(noise_dim=4, habits=("articulation",), habit_spread=(1.0, 2.0))
 
 
 def test_torch_takes_draw_the_performance_by_the_same_rule(tiny):
@@ -213,7 +227,8 @@ def test_torch_takes_draw_the_performance_by_the_same_rule(tiny):
     draw = lambda v: predictor.draw_noise(400, 50, 25.0, torch.Generator().manual_seed(3), variation=v)  # noqa: E731
     plain, wide, none = draw(None), draw(2.0), draw(0.0)
     np.testing.assert_array_equal(wide[:, :, p:].numpy(), draw(1.0)[:, :, p:].numpy())  # the temperature's channels
-    np.testing.assert_allclose(wide[:, :, :p].numpy(), np.clip(2.0 * plain[:, :, :p].numpy(), -3, 3), rtol=1e-6)
+    width = 2.0 * np.asarray(predictor.habit_spread)
+    np.testing.assert_allclose(wide[:, :, :p].numpy(), np.clip(width * plain[:, :, :p].numpy(), -3, 3), rtol=1e-6)
     assert not none[:, :, :p].any() and (wide[:, 1:, :p] == wide[:, :1, :p]).all()
 
 
@@ -224,7 +239,7 @@ class _Recorder:
         self.inner = inner
         self.calls: list[tuple[int, np.ndarray]] = []
         for name in ("fps", "frames_per_code", "num_codes", "latent_dim", "phone_input", "noise_dim", "noise_rate",
-                     "noise_memory", "take_channels", "performance_habits"):
+                     "noise_memory", "take_channels", "performance_habits", "habit_spread"):
             setattr(self, name, getattr(inner, name))
 
     def encode(self, audio, num_frames, style, extra=None):
@@ -248,7 +263,8 @@ def test_stream_noise_is_the_offline_noise_at_every_step(tiny):
         stream.feed(wav[i : i + 1600])
     stream.flush()
     whole = [take_noise(9, k, 0, 75, fps=25.0, rate=backend.noise_rate, dim=backend.noise_dim, scale=1.0,
-                        take_channels=backend.take_channels, memory=backend.noise_memory) for k in (0, 1)]
+                        take_channels=backend.take_channels, memory=backend.noise_memory, spread=backend.habit_spread)
+             for k in (0, 1)]
     starts = set()
     for _num_frames, noise in rec.calls:
         assert noise.shape[0] == 2

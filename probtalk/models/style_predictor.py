@@ -102,6 +102,9 @@ class StylePredictorConfig:
         noise_memory: correlation of neighbouring knots of the free noise channels in sampled takes
             (0 = independent knots; training draws are independent either way). The corpus's own
             performances: about 0.88 between the articulation-energy knots of a take, 2 a second.
+        habit_spread: per performance habit, how widely sampled takes draw it, in the corpus's standard
+            deviations (empty = 1 for each; the ``variation`` option multiplies it). A model whose takes
+            vary a habit's effect less than the corpus's retakes do can be drawn wider (sampling only).
     """
 
     audio_dim: int = 512
@@ -130,9 +133,14 @@ class StylePredictorConfig:
     timing_tracks: tuple[str, ...] = ()
     timing_quantiles: tuple[tuple[float, ...], ...] = ()
     noise_memory: float = 0.0
+    habit_spread: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         check_memory(self.noise_memory)
+        if self.habit_spread and (len(self.habit_spread) != len(self.performance_habits)
+                                  or not all(0.0 <= s <= MAX_PERFORMANCE_SCORE for s in self.habit_spread)):
+            raise ValueError(f"habit_spread {list(self.habit_spread)} must give one width in 0..{MAX_PERFORMANCE_SCORE} "
+                             f"per performance habit ({len(self.performance_habits)})")
         habits = self.performance_habits
         if len(habits) > self.noise_dim or len(set(habits)) != len(habits):
             raise ValueError(f"performance_habits {list(habits)} must be distinct and at most "
@@ -171,6 +179,11 @@ class StylePredictor(nn.Module):
         """Leading noise channels that hold one value per take (the performance), 0 without."""
         return len(self.config.performance_habits) if self.noise_in is not None else 0
 
+    @property
+    def habit_spread(self) -> tuple[float, ...]:
+        """How widely sampled takes draw each performance channel (1 for each unless the config says)."""
+        return tuple(self.config.habit_spread) or (1.0,) * self.take_channels
+
     def noise_knots(self, num_frames: int, fps: float) -> int:
         """Number of noise knots for ``num_frames`` frames (at least 2)."""
         return max(2, math.ceil(num_frames / fps * self.config.noise_rate) + 1)
@@ -181,8 +194,8 @@ class StylePredictor(nn.Module):
 
         The first :attr:`take_channels` channels are the same at every knot (one draw per row). With
         ``variation`` (sampling takes; None while training) those are multiplied by it and clipped to
-        +-:data:`~probtalk.options.MAX_PERFORMANCE_SCORE`, and the others get the knot memory
-        ``noise_memory``, as :mod:`probtalk.runtime.sampling` does.
+        +-:data:`~probtalk.options.MAX_PERFORMANCE_SCORE` (each habit's ``habit_spread`` too), and
+        the others get the knot memory ``noise_memory``, as :mod:`probtalk.runtime.sampling` does.
         """
         shape = (batch, self.noise_knots(num_frames, fps), self.config.noise_dim)
         noise = torch.randn(shape, generator=generator)
@@ -194,7 +207,8 @@ class StylePredictor(nn.Module):
             noise[:, :, p:] = sum(float(a[lag]) * g[:, MEMORY_TAPS - 1 - lag : g.shape[1] - lag] for lag in range(MEMORY_TAPS))
         if p:
             if variation is not None:
-                noise[:, :1, :p] = (float(variation) * noise[:, :1, :p]).clamp(-MAX_PERFORMANCE_SCORE, MAX_PERFORMANCE_SCORE)
+                width = float(variation) * torch.tensor(self.habit_spread, dtype=noise.dtype)
+                noise[:, :1, :p] = (width * noise[:, :1, :p]).clamp(-MAX_PERFORMANCE_SCORE, MAX_PERFORMANCE_SCORE)
             noise[:, 1:, :p] = noise[:, :1, :p]
         return noise.to(device)
 

@@ -32,7 +32,7 @@ META_FILE = "probtalk_onnx.json"
 ONNX_FORMAT = "probtalk-onnx"
 ONNX_FORMAT_VERSION = 4  # 2: optional encoder inputs "phones" and "noise" (exports without them say 1);
 # 3: per-take performance channels in the noise ("take" in its metadata; exports without them say 2);
-# 4: knot memory in the noise ("memory" in its metadata; exports without it say 3 or less)
+# 4: knot memory and habit spread in the noise ("memory", "spread" in its metadata; exports without them say 3 or less)
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEFAULT_MODEL_FILE = ASSETS / "default_model.pt"  # the embedded model
 DEFAULT_ONNX_DIR = ASSETS / "default_onnx"  # the same model as ONNX graphs (scripts/export_onnx.py)
@@ -81,8 +81,8 @@ class Backend(Protocol):
     * ``"noise"``: float32 [R, num_frames, noise_dim] per-frame noise, one row per
       take (see :func:`probtalk.runtime.sampling.take_noise`), when ``noise_dim > 0``; its first
       ``take_channels`` channels hold one value per take (the take's performance: the habits
-      ``performance_habits`` names, in order); the others are drawn with the knot memory
-      ``noise_memory`` (0 = independent knots).
+      ``performance_habits`` names, in order, drawn ``habit_spread`` wide); the others are drawn with
+      the knot memory ``noise_memory`` (0 = independent knots).
     """
 
     fps: float
@@ -95,6 +95,7 @@ class Backend(Protocol):
     noise_memory: float
     take_channels: int
     performance_habits: tuple[str, ...]
+    habit_spread: tuple[float, ...]
 
     def encode(
         self, audio: np.ndarray, num_frames: int, style: StyleInputs, extra: dict[str, np.ndarray] | None = None
@@ -160,6 +161,7 @@ class OnnxBackend:
         self.noise_memory = float(noise.get("memory", 0.0))
         self.take_channels = int(noise.get("take", 0)) if self.noise_dim else 0
         self.performance_habits = tuple(str(h) for h in noise.get("performance") or ())[: self.take_channels]
+        self.habit_spread = tuple(float(s) for s in noise.get("spread") or (1.0,) * self.take_channels)[: self.take_channels]
 
     def encode(
         self, audio: np.ndarray, num_frames: int, style: StyleInputs, extra: dict[str, np.ndarray] | None = None

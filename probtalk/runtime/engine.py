@@ -66,7 +66,7 @@ def encoder_inputs(
         extra["noise"] = np.stack([
             take_noise(seed, k, first_frame, num_frames, fps=backend.fps, rate=backend.noise_rate,
                        dim=backend.noise_dim, scale=scale, take_channels=backend.take_channels, variation=variation,
-                       memory=backend.noise_memory)
+                       memory=backend.noise_memory, spread=backend.habit_spread)
             for k in range(rows)
         ])
         if performance is not None:

@@ -135,9 +135,11 @@ def describe(
     optional = [name for name in encoder_inputs if name not in EncoderGraph.BASE_INPUTS]
     takes = len(pcfg.performance_habits) if "noise" in optional else 0
     memory = float(pcfg.noise_memory) if "noise" in optional else 0.0
+    spread = list(talker.predictor.habit_spread) if takes else []
+    newer = memory or any(s != 1.0 for s in spread)
     return {
         "format": ONNX_FORMAT,
-        "version": (ONNX_FORMAT_VERSION if memory else 3 if takes else 2) if optional else 1,
+        "version": (ONNX_FORMAT_VERSION if newer else 3 if takes else 2) if optional else 1,
         "opset": OPSET,
         "encoder": ENCODER_FILE,
         "decoder": DECODER_FILE,
@@ -153,8 +155,10 @@ def describe(
             "take": takes,
             "performance": list(pcfg.performance_habits),
             "memory": memory,
+            "spread": spread,
             "rule": "see sampling_rule (noise knots from (seed, take), linear per frame, scale min(1, temperature/0.2); "
-            "the first 'take' channels hold knot 0's value times the variation option, clipped to -3..3, at every knot; "
+            "the first 'take' channels hold knot 0's value times the variation option and the habit's spread, clipped "
+            "to -3..3, at every knot; "
             "with 'memory' m > 0 the others are the 32-tap filter m**l of the knot's normal and the 31 before it)",
         } if "noise" in optional else None,
         "checkpoint_sha256": checkpoint_sha256,

@@ -37,8 +37,9 @@ standard normal from two uniforms of the same rule, at positions
 The first P channels of a model with performance channels (``take`` in the
 ONNX export's noise metadata, P = 0 without) hold one value per take: for
 c < P every knot takes knot 0's value times the ``variation`` option (1 by
-default), clipped to the habits' range,
-``knot[j, c] = min(3, max(-3, variation * knot[0, c]))``. A
+default) and the habit's spread ``s[c]`` (``spread`` in the metadata, 1 for
+every habit without), clipped to the habits' range,
+``knot[j, c] = min(3, max(-3, (variation * s[c]) * knot[0, c]))``. A
 performance held by the caller (the ``performance`` option) sets its channels
 to the held scores at every frame of every take, unscaled, deterministic takes
 (one row) included.
@@ -63,6 +64,8 @@ on windows or stream steps. docs/realtime.md restates both rules.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -155,11 +158,13 @@ def _normals(seed: int, take: int, knots: np.ndarray, dim: int) -> np.ndarray:
 
 
 def noise_knots(seed: int, take: int, knots: np.ndarray, dim: int, take_channels: int = 0,
-                variation: float = DEFAULT_VARIATION, memory: float = 0.0) -> np.ndarray:
+                variation: float = DEFAULT_VARIATION, memory: float = 0.0,
+                spread: Sequence[float] | None = None) -> np.ndarray:
     """Standard-normal noise knots float64 [len(knots), dim] for absolute knot indices (see the module docstring).
 
     The first ``take_channels`` channels hold knot 0's values at every knot (the take's performance),
-    times ``variation``, clipped to +-:data:`~probtalk.options.MAX_PERFORMANCE_SCORE`. With ``memory``
+    times ``variation`` and each habit's ``spread`` (None: 1 for each), clipped to
+    +-:data:`~probtalk.options.MAX_PERFORMANCE_SCORE`. With ``memory``
     the other channels are the knot-memory filter of the normals at each knot and the 31 before it.
     """
     j = np.asarray(knots, dtype=np.int64)
@@ -175,7 +180,8 @@ def noise_knots(seed: int, take: int, knots: np.ndarray, dim: int, take_channels
             filtered += a[lag] * g[j - lag - first]
         out[:, take_channels:] = filtered
     if take_channels:
-        habits = np.clip(float(variation) * out[:1, :take_channels], -MAX_PERFORMANCE_SCORE, MAX_PERFORMANCE_SCORE)
+        width = float(variation) * (np.ones(take_channels) if spread is None else np.asarray(spread, dtype=np.float64))
+        habits = np.clip(width * out[:1, :take_channels], -MAX_PERFORMANCE_SCORE, MAX_PERFORMANCE_SCORE)
         out[1:, :take_channels] = habits
         out = out[1:]
     return out
@@ -184,6 +190,7 @@ def noise_knots(seed: int, take: int, knots: np.ndarray, dim: int, take_channels
 def take_noise(
     seed: int, take: int, first_frame: int, num_frames: int, *, fps: float, rate: float, dim: int, scale: float,
     take_channels: int = 0, variation: float = DEFAULT_VARIATION, memory: float = 0.0,
+    spread: Sequence[float] | None = None,
 ) -> np.ndarray:
     """One take's per-frame noise float32 [num_frames, dim] for absolute frames ``first_frame ...``.
 
@@ -199,6 +206,7 @@ def take_noise(
         take_channels: leading channels with one value per take (the performance channels).
         variation: how widely those are drawn (the ``variation`` option; see :func:`noise_knots`).
         memory: the other channels' knot memory (the model's ``noise_memory``; 0 = independent knots).
+        spread: each performance channel's width (the model's ``habit_spread``; None = 1 for each).
     """
     if scale == 0.0:
         return np.zeros((int(num_frames), int(dim)), dtype=np.float32)
@@ -207,6 +215,6 @@ def take_noise(
     w = (x - j)[:, None]
     first = int(j[0]) if j.size else 0
     knots = noise_knots(seed, take, np.arange(first, (int(j[-1]) if j.size else first) + 2), dim, take_channels,
-                        variation, memory)
+                        variation, memory, spread)
     lo, hi = knots[j - first], knots[j - first + 1]
     return (float(scale) * ((1.0 - w) * lo + w * hi)).astype(np.float32)

@@ -179,6 +179,7 @@ class TorchBackend:
         self.noise_memory = float(talker.predictor.config.noise_memory) if talker.uses_noise else 0.0
         self.take_channels = talker.predictor.take_channels if talker.uses_noise else 0
         self.performance_habits = tuple(talker.predictor.config.performance_habits)[: self.take_channels]
+        self.habit_spread = talker.predictor.habit_spread[: self.take_channels]
 
     @torch.inference_mode()
     def encode(
