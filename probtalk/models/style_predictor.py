@@ -37,12 +37,14 @@ Two optional inputs (both off in older checkpoints, whose configs lack them):
   per knot (``timing_quantiles`` holds the map); at run time they are drawn like the
   rest of the noise, so each take falls with a timing of its own.
 
-  With ``noise_memory`` m > 0 a sampled take draws its free channels (those after the
-  performance and timing channels) with knot-to-knot memory: each knot is a fixed
-  filter of independent normals (:func:`probtalk.runtime.sampling.memory_weights`),
-  still standard normal, correlated about m with its neighbours, so a take's drifts
-  last seconds, as a performance's energy and expression do. Training draws stay
-  independent (each best-of-K draw is one way the line can fall).
+  With ``noise_memory`` m > 0 a sampled take draws the channels after the performance
+  channels (the free ones, and the timing channels of a model that has them) with
+  knot-to-knot memory: each knot is a fixed filter of independent normals
+  (:func:`probtalk.runtime.sampling.memory_weights`), still standard normal, correlated
+  about m with its neighbours, so a take's drifts last seconds, as a performance's
+  energy and expression do. With ``habit_spread`` a sampled take draws each habit that
+  many of the corpus's standard deviations wide. Both are sampling settings: training
+  draws independent knots and uses the corpus's habit scores.
 """
 
 from __future__ import annotations
@@ -99,9 +101,9 @@ class StylePredictorConfig:
         timing_quantiles: per timing track, the corpus's knot values at 101 evenly spaced quantiles
             (0, 1, ..., 100 %): the map from a track's knot to the standard-normal score the channel
             holds (filled at the start of training; saved so the checkpoint says what its channels mean).
-        noise_memory: correlation of neighbouring knots of the free noise channels in sampled takes
-            (0 = independent knots; training draws are independent either way). The corpus's own
-            performances: about 0.88 between the articulation-energy knots of a take, 2 a second.
+        noise_memory: correlation of neighbouring knots of the channels after the performance channels in
+            sampled takes (0 = independent knots; training draws are independent either way). The corpus's
+            own performances: about 0.88 between the articulation-energy knots of a take, 2 a second.
         habit_spread: per performance habit, how widely sampled takes draw it, in the corpus's standard
             deviations (empty = 1 for each; the ``variation`` option multiplies it). A model whose takes
             vary a habit's effect less than the corpus's retakes do can be drawn wider (sampling only).
