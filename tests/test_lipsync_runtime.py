@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from probtalk.errors import OptionError
+from probtalk.errors import CheckpointError, OptionError
 from probtalk.models.checkpoint import load_checkpoint, save_checkpoint
 from probtalk.runtime.backend import OnnxBackend, StyleInputs
 from probtalk.runtime.engine import encoder_inputs, sample_takes
@@ -165,6 +165,24 @@ def test_variation_scales_the_drawn_performance_and_clips_it_to_the_habits_range
     np.testing.assert_allclose(spread[:, 1], np.clip(base[:, 1], -3.0, 3.0), rtol=1e-12)  # 2 x 0.5
     np.testing.assert_array_equal(spread[:, 2:], base[:, 2:])
     np.testing.assert_array_equal(noise_knots(7, 2, np.arange(3), 4, take_channels=2, spread=(1.0, 1.0)), base)
+
+
+def test_an_export_whose_habit_widths_do_not_match_its_habits_is_refused(tiny, tmp_path):
+    import shutil
+
+    from probtalk.runtime.loading import load_onnx_model
+
+    _, folder = tiny
+    if not OnnxBackend(folder).noise_memory:
+        pytest.skip("checked on the export with knot memory and habit widths")
+    described = load_onnx_model(folder).input_names()[-1]  # what 'probtalk info' shows
+    assert "rest_open x2" in described and "knot memory 0.88" in described
+    copy = shutil.copytree(folder, tmp_path / "onnx")
+    meta = json.loads((copy / "probtalk_onnx.json").read_text())
+    meta["noise"]["spread"] = [2.0]
+    (copy / "probtalk_onnx.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="2 habits and 1 widths for 2 performance channels; re-export"):
+        OnnxBackend(copy)
 
 
 def test_knot_memory_follows_the_documented_rule():
@@ -420,7 +438,6 @@ def test_variation_reaches_the_takes_and_their_meta(tiny):
 
 
 def test_animate_and_stream_hold_the_asked_performance(tiny):
-    from probtalk.errors import OptionError
     from probtalk.runtime.loading import load_fast_model
 
     ckpt, folder = tiny

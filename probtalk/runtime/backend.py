@@ -162,6 +162,9 @@ class OnnxBackend:
         self.take_channels = int(noise.get("take", 0)) if self.noise_dim else 0
         self.performance_habits = tuple(str(h) for h in noise.get("performance") or ())[: self.take_channels]
         self.habit_spread = tuple(float(s) for s in noise.get("spread") or (1.0,) * self.take_channels)[: self.take_channels]
+        if len(self.habit_spread) != self.take_channels or len(self.performance_habits) != self.take_channels:
+            raise CheckpointError(f"{meta_path} names {len(self.performance_habits)} habits and {len(self.habit_spread)} "
+                                  f"widths for {self.take_channels} performance channels; re-export the model")
 
     def encode(
         self, audio: np.ndarray, num_frames: int, style: StyleInputs, extra: dict[str, np.ndarray] | None = None

@@ -71,9 +71,11 @@ class RuntimeModel:
         if self.backend.phone_input:
             names.append("transcript phones (text=)")
         if self.backend.noise_dim:
-            habits = self.backend.performance_habits
-            names.append(f"per-take noise ({self.backend.noise_dim} channels"
-                         + (f", {len(habits)} of them the take's performance: {', '.join(habits)})" if habits else ")"))
+            be = self.backend
+            habits = [h if s == 1.0 else f"{h} x{s:g}" for h, s in zip(be.performance_habits, be.habit_spread, strict=True)]
+            names.append(f"per-take noise ({be.noise_dim} channels"
+                         + (f", {len(habits)} of them the take's performance: {', '.join(habits)}" if habits else "")
+                         + (f"; knot memory {be.noise_memory:g}" if be.noise_memory else "") + ")")
         return names
 
     def style_inputs(self, emotion: Any, intensity: float | str, speaker: str | None) -> StyleInputs:
