@@ -108,7 +108,7 @@ def check_temperature(value: Any) -> float:
 
 
 def check_variation(value: Any) -> float:
-    """Performance variation: a number in [0, 2]; 1 draws the takes' habits as widely as the corpus's retakes."""
+    """Performance variation: a number in [0, 2]; 1 draws the takes' habits as widely as the model says (its widths)."""
     return check_finite("variation", value, low=0.0, high=MAX_VARIATION)
 
 
@@ -436,11 +436,13 @@ class AnimateOptions:
             corpus's takes (-3..3; 0 the median take), e.g. ``{"articulation": 1.5, "rest_open": -1}``
             for wide articulation with the lips shut in pauses; habits not named are drawn per take.
             Only for models with performance channels (``probtalk info`` lists their habits).
-        variation: how widely each sampled take's performance is drawn, 0..2, as a multiple of how
-            widely the corpus's retakes of a line differ (1, the default): 0 gives every take the
-            median performance (takes then differ only in the finer motion the temperature samples),
-            2 draws habits twice as widely, clipped to the ends of the corpus's ranges (-3..3): takes
-            that differ more in articulation, brows and smiles without moving faster. Held habits
+        variation: how widely each sampled take's performance is drawn, 0..2, as a multiple of the
+            model's own widths (1, the default: as widely as the corpus's retakes of a line differ, or
+            the width the model gives a habit; ``probtalk info`` shows those other than 1): 0 gives every
+            take the median performance (takes then differ in the timing the noise draws and the finer
+            motion the temperature samples), 2 draws habits twice as widely, clipped to the ends of the
+            corpus's ranges (-3..3): takes that differ more in articulation, brows and smiles without
+            moving faster. Held habits
             (``performance``) and deterministic takes are not affected. Only for models with
             performance channels (others refuse a variation other than 1); meta ``variation``.
 

@@ -102,8 +102,9 @@ def animate(
     ),
     variation: float = typer.Option(
         DEFAULTS.variation, "--variation",
-        help="How widely each take's performance (articulation, brows, smiles) is drawn, 0-2: 1 = as the corpus's "
-        "retakes differ (default), 0 = every take the median performance, 2 = twice as widely.",
+        help="How widely each take's performance (articulation, brows, smiles) is drawn, 0-2: 1 = the model's own "
+        "widths (default; the corpus's retakes', 'probtalk info' shows any other), 0 = every take the median "
+        "performance, 2 = twice as widely.",
     ),
 ) -> None:
     """Animate speech: one file per input, emotion, take and format.
