@@ -268,7 +268,7 @@ def test_upper_face_habits_drawn_wider_widen_the_upper_face_alone(model, rig, mo
     monkeypatch.setattr(model.backend, "habit_spread", (1.0,) * len(habits))
     upper_before, lips_before = apart()
     assert upper > 1.3 * upper_before
-    assert lips < 1.05 * lips_before
+    assert lips < 1.1 * lips_before  # measured 0.99x; the margin is for other CPUs
 
 
 def test_variation_widens_the_takes_without_speeding_them_up(model, rig):
