@@ -170,15 +170,18 @@ def noise_knots(seed: int, take: int, knots: np.ndarray, dim: int, take_channels
     j = np.asarray(knots, dtype=np.int64)
     if take_channels:
         j = np.concatenate([np.zeros(1, dtype=np.int64), j])  # knot 0 first, for the per-take channels
-    out = _normals(seed, take, j, dim)
     if check_memory(memory) and j.size and take_channels < dim:
+        # The normals of every knot the filter reaches, drawn once; the knots asked for are among them.
         first = int(j.min()) - MEMORY_TAPS + 1
-        g = _normals(seed, take, np.arange(first, int(j.max()) + 1), dim)[:, take_channels:]
+        g = _normals(seed, take, np.arange(first, int(j.max()) + 1), dim)
+        out = g[j - first]
         a = memory_weights(memory)
-        filtered = np.zeros((j.size, g.shape[1]))
+        filtered = np.zeros((j.size, dim - take_channels))
         for lag in range(MEMORY_TAPS):  # in this order, so that any window gives the same sums
-            filtered += a[lag] * g[j - lag - first]
+            filtered += a[lag] * g[j - lag - first, take_channels:]
         out[:, take_channels:] = filtered
+    else:
+        out = _normals(seed, take, j, dim)
     if take_channels:
         width = float(variation) * (np.ones(take_channels) if spread is None else np.asarray(spread, dtype=np.float64))
         habits = np.clip(width * out[:1, :take_channels], -MAX_PERFORMANCE_SCORE, MAX_PERFORMANCE_SCORE)
