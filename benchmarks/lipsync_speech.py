@@ -16,6 +16,9 @@ words: too coarse to score at phone midpoints), and the takes of each model are 
 Columns: "model" is the takes as the model makes them (``seal_lips=False``),
 "audio" what ``animate(audio)`` returns (sealed where the detector and the ear hear p/b/m; the
 ear recognises words, as ``animate()``'s default; ``--listen phones``: as ``animate(audio, listen="phones")``),
+"whisper" what ``animate(audio, listen="whisper")`` returns (``--whisper``: a transcript recognised by a
+local Whisper model from the speech as heard, :mod:`probtalk.whisper_ear`; its recognition's seconds
+per second of speech printed apart),
 "text" what ``animate(audio, text=...)`` returns (``--text on``; the same
 alignment then drives both the seal and the score, so it is an upper bound).
 Takes are neutral, average speaker, without head motion, blinks or gaze.
@@ -120,6 +123,28 @@ def gaps_of(takes: list[Any], layer: FlameLayer, rig: Any, frames: int) -> np.nd
     return np.stack(rows)
 
 
+_RECOGNISED: dict[str, float] = {}
+
+
+def _time_recognition() -> None:
+    """Time Whisper's recognition inside ``animate(listen="whisper")`` (its seconds, apart from the rest)."""
+    from probtalk import whisper_ear
+
+    if getattr(whisper_ear.recognise, "timed", False):
+        return
+    plain = whisper_ear.recognise
+
+    def timed(*a: Any, **k: Any) -> str:
+        t = time.perf_counter()
+        try:
+            return plain(*a, **k)
+        finally:
+            _RECOGNISED["seconds"] = _RECOGNISED.get("seconds", 0.0) + time.perf_counter() - t
+
+    timed.timed = True  # type: ignore[attr-defined]
+    whisper_ear.recognise = timed
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     folder = Path(args.folder)
     if not folder.is_dir():
@@ -141,7 +166,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     tag = f"#pitch{args.pitch:g}{'+room' if args.room else ''}" if args.pitch or args.room else ""
     cells: dict[tuple[str, str], Tally] = {}
     heard: dict[str, list[int]] = {}
+    recognised: dict[str, list[float]] = {}  # per model: recognised transcripts used, clips, Whisper's seconds, speech's
     rejected, coarse, seconds = [], [], []
+    if args.whisper:
+        _time_recognition()
     common = {"num_samples": args.takes, "temperature": args.temperature, "variation": args.variation,
               "head_motion": 0.0, "blinks": False, "gaze": False}
     others = None  # the set's clips, for a condition that mixes in other voices
@@ -173,10 +201,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             frames = max(1, int(round(audio.size * model.fps / AUDIO_SAMPLE_RATE)))
             closed, opened = phone_midpoints(phones, model.fps, frames)
             runs = {"model": {"seal_lips": False}, "audio": {"listen": args.listen}}
+            if args.whisper:  # a transcript recognised by Whisper from the speech as heard
+                runs["whisper"] = {"listen": "whisper", "whisper_model": args.whisper_model}
             if args.text == "on":
                 runs["text"] = {"text": text}
             for column, extra in runs.items():
                 takes = model.animate(audio, AUDIO_SAMPLE_RATE, seed=args.seed + n, **common, **extra)
+                if column == "whisper":
+                    used = recognised.setdefault(name, [0, 0, 0.0, 0.0])
+                    used[0] += bool(takes[0].meta["text_used"])
+                    used[1] += 1
+                    used[2] += _RECOGNISED.pop("seconds", 0.0)
+                    used[3] += audio.size / AUDIO_SAMPLE_RATE
                 cells.setdefault((name, column), Tally()).add(gaps_of(takes, layer, rig, frames), closed, opened)
             net = model.bilabial_net
             if net is not None:
@@ -199,6 +235,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "alignment_seconds_per_clip": float(np.mean(seconds)) if seconds else math.nan,
         "cells": {f"{m}|{c}": t.row() for (m, c), t in cells.items()},
         "detector": {m: {"recall": h[0] / max(1, h[1]), "false_alarms": h[2] / max(1, h[3])} for m, h in heard.items()},
+        "whisper": {m: {"used": int(u[0]), "clips": int(u[1]), "seconds_per_second": u[2] / max(u[3], 1e-9)}
+                    for m, u in recognised.items()},
     }
 
 
@@ -211,7 +249,7 @@ def report(res: dict[str, Any]) -> None:
           f"({len(res['rejected'])} transcripts rejected, {len(res['coarse'])} aligned only word by word), "
           f"{res['takes']} takes at T = {res['temperature']:g}, variation {res.get('variation', DEFAULT_VARIATION):g}")
     models = sorted({k.split("|")[0] for k in res["cells"]})
-    columns = [c for c in ("model", "audio", "text") if any(f"{m}|{c}" in res["cells"] for m in models)]
+    columns = [c for c in ("model", "audio", "whisper", "text") if any(f"{m}|{c}" in res["cells"] for m in models)]
     head = [f"{m}: {c}" for m in models for c in columns if f"{m}|{c}" in res["cells"]]
     rows = [("p/b/m closed, per take", "closure_take"), ("p/b/m closed in every take", "closure_every_take"),
             ("open vowels open, per take", "opening_take")]
@@ -224,6 +262,9 @@ def report(res: dict[str, Any]) -> None:
     print(f"p/b/m midpoints scored: {bil}")
     for m, d in res["detector"].items():
         print(f"detector of {m}: hears {pct(d['recall'])} of p/b/m, marks {pct(d['false_alarms'])} of open vowels")
+    for m, w in res.get("whisper", {}).items():
+        print(f"whisper column of {m}: the recognised transcript used on {w['used']} of {w['clips']} clips; "
+              f"recognition {w['seconds_per_second']:.3f} s per second of speech")
     print(f"forced alignment: {res['alignment_seconds_per_clip']:.2f} s per clip")
 
 
@@ -239,6 +280,10 @@ def main() -> None:
     ap.add_argument("--text", choices=("on", "off"), default="on")
     ap.add_argument("--listen", choices=("phones", "words"), default="words",
                     help="the audio column's listen option (how the seal hears p, b and m without a transcript)")
+    ap.add_argument("--whisper", action="store_true",
+                    help="add a column animated with listen='whisper' (a transcript recognised by a local Whisper model)")
+    ap.add_argument("--whisper-model", default=None,
+                    help="the Whisper folder for --whisper (default: $PROBTALK_WHISPER_MODEL, else models/whisper-base)")
     ap.add_argument("--pitch", type=float, default=0.0, help="shift the speech by this many semitones")
     ap.add_argument("--room", action="store_true", help="add a reverb tail and noise (20 dB SNR)")
     ap.add_argument("--far-room", type=float, default=None, metavar="DRR",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,14 +143,25 @@ def check_text(value: Any) -> str | None:
 #: How the audio-only lip seal listens for p, b and m beside its detector (:mod:`probtalk.corpus.ear`):
 #: "words" (the default) word recognition with pocketsphinx's en-us language model and the p, b and m of
 #: the words' pronunciations; "phones" free phone recognition, about three times faster, but on real
-#: human speech it hears far fewer of them (docs/default_model_metrics.md).
-LISTEN_MODES = ("phones", "words")
+#: human speech it hears far fewer of them (docs/default_model_metrics.md); "whisper" a transcript
+#: recognised by a local Whisper model (:mod:`probtalk.whisper_ear`), used as a given transcript is.
+LISTEN_MODES = ("phones", "whisper", "words")
 
 
 def check_listen(value: Any) -> str:
     if value not in LISTEN_MODES:
         raise OptionError(f"listen must be one of {', '.join(LISTEN_MODES)}, got {value!r}", option="listen")
     return str(value)
+
+
+def check_whisper_model(value: Any) -> str | None:
+    """None (the folder of ``PROBTALK_WHISPER_MODEL`` or ``make whisper``'s) or a folder path (checked when used)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str | os.PathLike):
+        raise OptionTypeError(f"whisper_model must be a folder path or None, got {type(value).__name__}",
+                              option="whisper_model")
+    return os.fspath(value)
 
 
 def check_speaker(value: Any) -> str | None:
@@ -427,7 +439,14 @@ class AnimateOptions:
             the detector is sure of (a low voice, which the recogniser hears badly), "words" hears
             the speech again played 1.26 times faster and keeps the hearing that agrees better
             (:func:`probtalk.bilabial.rehear`; meta ``ear_warp``: 1 or 1.26, None without words).
+            "whisper" recognises a transcript with a local Whisper model (``whisper_model``;
+            :mod:`probtalk.whisper_ear`) and animates as with a given ``text``: far more of the p, b and
+            m held in noise, rooms, other voices and low voices; where the fit check refuses it (or no
+            words are heard) the seal falls back to "words" with a warning (meta ``text_source``
+            "recognised", ``recognised_text``).
             Unused with a transcript and in streams. Meta ``listen``.
+        whisper_model: the CTranslate2 Whisper folder ``listen="whisper"`` uses; None: the folder
+            named by ``PROBTALK_WHISPER_MODEL``, else the one ``make whisper`` writes (models/whisper-base).
         head_motion: scale of the head motion, 0..2 (1 = as learned; 0 = the neck stays exactly still).
         blinks: add seeded blinks (10-25 a minute, following pauses and phrase ends).
         gaze: move the eyes (fixations, small saccades, aversion in pauses, counter-rotating the head);
@@ -465,6 +484,7 @@ class AnimateOptions:
     text: str | None = _opt(None, check_text)
     seal_lips: bool = _opt(True, check_bool("seal_lips"))
     listen: str = _opt("words", check_listen)
+    whisper_model: str | None = _opt(None, check_whisper_model)
     head_motion: float = _opt(1.0, lambda v: check_finite("head_motion", v, low=0.0, high=MAX_HEAD_MOTION))
     blinks: bool = _opt(True, check_bool("blinks"))
     gaze: bool = _opt(True, check_bool("gaze"))

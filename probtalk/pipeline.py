@@ -187,6 +187,11 @@ def check_job(job: AnimateJob) -> None:
         raise InputError(f"unknown engine {job.engine!r}; use model or rules")
     for emotion in job.emotions:
         emotion_mix(emotion, None)  # weights here; names against the model's (or the rules') vocabulary later
+    if (job.engine == "model" and job.options.listen == "whisper" and job.text is None
+            and not all(p.with_suffix(".txt").is_file() for p in job.inputs)):
+        from probtalk.whisper_ear import check_ready
+
+        check_ready(job.options.whisper_model)  # the folder and the extra, before any work
     plan_outputs(job)
 
 
@@ -243,7 +248,7 @@ def _start_listening(job: AnimateJob) -> None:
         return
     from probtalk.corpus import ear
 
-    ear.start_helper(words=opts.listen == "words")
+    ear.start_helper(words=opts.listen != "phones")  # with "whisper": its fallback ear
 
 
 def transcript_for(job: AnimateJob, audio_path: Path) -> str | None:

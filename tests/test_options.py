@@ -1,15 +1,20 @@
 
 
 def test_listen_names_its_choices():
+    from pathlib import Path
+
     import pytest
 
     from probtalk.errors import OptionError
     from probtalk.options import LISTEN_MODES, AnimateOptions
 
     assert AnimateOptions().listen == "words" and AnimateOptions(listen="phones").listen == "phones"
-    assert LISTEN_MODES == ("phones", "words")
-    with pytest.raises(OptionError, match="listen must be one of phones, words"):
+    assert LISTEN_MODES == ("phones", "whisper", "words")
+    with pytest.raises(OptionError, match="listen must be one of phones, whisper, words"):
         AnimateOptions(listen="sentences")
+    assert AnimateOptions(whisper_model=Path("w")).whisper_model == "w" and AnimateOptions().whisper_model is None
+    with pytest.raises(OptionError, match="whisper_model must be a folder path"):
+        AnimateOptions(whisper_model=3)
 
 
 def test_cli_listen_flag(tmp_path):
@@ -23,7 +28,7 @@ def test_cli_listen_flag(tmp_path):
 
     hello = Path(probtalk.__file__).parent / "assets" / "hello.wav"
     bad = CliRunner().invoke(app, ["animate", str(hello), "-o", str(tmp_path / "bad"), "--listen", "loud"])
-    assert bad.exit_code == 2 and "--listen must be one of phones, words" in bad.output and "Traceback" not in bad.output
+    assert bad.exit_code == 2 and "--listen must be one of phones, whisper, words" in bad.output and "Traceback" not in bad.output
     for flags, listen in (([], "words"), (["--listen", "phones"], "phones")):
         out = tmp_path / listen
         res = CliRunner().invoke(app, ["animate", str(hello), "-o", str(out), "--seed", "1", *flags])

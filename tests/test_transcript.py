@@ -253,3 +253,145 @@ def test_the_transcript_seal_widens_to_what_the_detector_hears(speech, tiny_ckpt
     eared = model.animate(path, deterministic=True, text=LINE)[0].meta
     assert plain["sealed_from"] == eared["sealed_from"] == "transcript"
     assert eared["sealed_frames"] > plain["sealed_frames"] > 0
+
+
+# --- listen="whisper": a transcript recognised by a local Whisper model (probtalk.whisper_ear) --------------
+
+
+def test_numbers_in_digits_are_spelled_as_spoken():
+    from probtalk.corpus.text import number_words, words_of
+
+    assert words_of("Go forward 10 meters.") == ["go", "forward", "ten", "meters"]
+    assert words_of("8 of spades, 4 of clubs") == ["eight", "of", "spades", "four", "of", "clubs"]
+    assert " ".join(words_of("3.5 km, the 21st, 3rd and 12th")) == "three point five km the twenty first third and twelfth"
+    assert " ".join(words_of("1,200 people")) == "one thousand two hundred people"
+    assert number_words(2_000_019) == "two million nineteen"
+    assert words_of("no digits here") == ["no", "digits", "here"]
+
+
+@pytest.fixture
+def whisper_folder(tmp_path, monkeypatch):
+    """A folder with the files a CTranslate2 Whisper folder holds, and ``recognise`` replaced by what the test
+    says Whisper heard (the real model is not shipped; the plumbing around it is tested here)."""
+    from probtalk import whisper_ear
+
+    folder = tmp_path / "whisper"
+    folder.mkdir()
+    for name in whisper_ear.REQUIRED:
+        (folder / name).write_bytes(b"{}")
+    heard = {"text": LINE, "calls": 0}
+
+    def recognise(wav, path=None):
+        whisper_ear.whisper_folder(path)
+        heard["calls"] += 1
+        return heard["text"]
+
+    monkeypatch.setattr(whisper_ear, "recognise", recognise)
+    monkeypatch.delenv(whisper_ear.ENV, raising=False)
+    return folder, heard
+
+
+def test_a_recognised_transcript_is_used_as_a_given_one(speech, tiny_ckpt, whisper_folder):
+    import probtalk
+
+    path, _ = speech
+    folder, heard = whisper_folder
+    model = probtalk.load_model(tiny_ckpt, device="cpu")
+    given = model.animate(path, deterministic=True, text=LINE)[0]
+    recognised = model.animate(path, deterministic=True, listen="whisper", whisper_model=str(folder))[0]
+    assert recognised.meta["text_used"] is True and recognised.meta["text_source"] == "recognised"
+    assert recognised.meta["recognised_text"] == LINE and given.meta["text_source"] == "given"
+    np.testing.assert_array_equal(recognised.motion(), given.motion())
+    model.animate(path, deterministic=True, listen="whisper", whisper_model=str(folder), emotion="happy")
+    assert heard["calls"] == 1  # another emotion of one clip is recognised once
+    text_wins = model.animate(path, deterministic=True, listen="whisper", whisper_model=str(folder), text=OTHER)[0]
+    assert heard["calls"] == 1 and text_wins.meta["text_source"] == "given"  # a given transcript is not recognised
+
+
+@pytest.mark.parametrize("heard_text", [OTHER, ""])
+def test_a_refused_or_empty_recognition_falls_back_to_the_audio(speech, tiny_ckpt, whisper_folder, caplog, heard_text):
+    import probtalk
+
+    path, _ = speech
+    folder, heard = whisper_folder
+    heard["text"] = heard_text
+    model = probtalk.load_model(tiny_ckpt, device="cpu")
+    plain = model.animate(path, deterministic=True)[0]
+    with caplog.at_level(logging.WARNING):
+        fallback = model.animate(path, deterministic=True, listen="whisper", whisper_model=str(folder))[0]
+    assert fallback.meta["text_used"] is False and fallback.meta["text_source"] == "recognised"
+    assert fallback.meta["recognised_text"] == heard_text
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "\n" not in warned[0]
+    assert ("recognised transcript ignored" if heard_text else "Whisper heard no words") in warned[0]
+    np.testing.assert_array_equal(fallback.motion(), plain.motion())
+
+
+def test_whisper_folder_and_extra_are_checked_with_the_fix_named(speech, tiny_ckpt, tmp_path, monkeypatch):
+    import sys
+
+    import probtalk
+    from probtalk import whisper_ear
+    from probtalk.errors import MissingExtraError
+
+    path, _ = speech
+    model = probtalk.load_model(tiny_ckpt, device="cpu")
+    monkeypatch.delenv(whisper_ear.ENV, raising=False)
+    monkeypatch.setattr(whisper_ear, "DEFAULT_FOLDER", tmp_path / "not-installed")
+    with pytest.raises(InputError, match="make whisper"):
+        model.animate(path, listen="whisper")
+    with pytest.raises(InputError, match="does not exist"):
+        model.animate(path, listen="whisper", whisper_model=str(tmp_path / "nope"))
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "model.bin").write_bytes(b"x")
+    monkeypatch.setenv(whisper_ear.ENV, str(partial))  # the environment names the folder
+    with pytest.raises(InputError, match="config.json, tokenizer.json"):
+        model.animate(path, listen="whisper")
+    for name in whisper_ear.REQUIRED:
+        (partial / name).write_bytes(b"{}")
+    monkeypatch.setitem(sys.modules, "faster_whisper", None)  # the extra is not installed
+    whisper_ear._load.cache_clear()
+    with pytest.raises(MissingExtraError, match=r"probtalk\[whisper\]"):
+        model.animate(path, listen="whisper")
+    with pytest.raises(MissingExtraError):
+        whisper_ear.check_ready()
+
+
+def test_cli_listen_whisper_refuses_a_missing_model_before_any_work(speech, tiny_ckpt, tmp_path, monkeypatch):
+    from probtalk import whisper_ear
+    from probtalk.cli.main import app
+
+    path, _ = speech
+    monkeypatch.delenv(whisper_ear.ENV, raising=False)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["animate", str(path), "--model", str(tiny_ckpt), "-o", str(out), "--listen", "whisper",
+                                   "--whisper-model", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and "does not exist" in res.output and "Traceback" not in res.output
+    assert not out.exists() or not any(out.iterdir())
+    res = CliRunner().invoke(app, ["animate", str(path), "--model", str(tiny_ckpt), "-o", str(out), "--listen", "whisper",
+                                   "--whisper-model", str(tmp_path / "nope"), "--text", LINE])
+    assert res.exit_code == 0, res.output  # with a transcript nothing is recognised
+
+
+def _installed_whisper():
+    import importlib.util
+
+    from probtalk import whisper_ear
+
+    if importlib.util.find_spec("faster_whisper") is None:
+        return None
+    try:
+        return whisper_ear.whisper_folder()
+    except InputError:
+        return None
+
+
+@pytest.mark.skipif(_installed_whisper() is None, reason="no Whisper installed (`make whisper`)")
+def test_the_installed_whisper_recognises_the_line(speech):
+    from probtalk.corpus.text import words_of
+    from probtalk.whisper_ear import recognise
+
+    _, audio = speech
+    heard = words_of(recognise(audio))
+    assert len(set(heard) & set(words_of(LINE))) >= 5, heard

@@ -24,6 +24,7 @@ FLAGS = {
     "text": "--text",
     "seal_lips": "--seal-lips/--no-seal-lips",
     "listen": "--listen",
+    "whisper_model": "--whisper-model",
     "performance": "--performance",
     "variation": "--variation",
 }
@@ -83,7 +84,14 @@ def animate(
     listen: str = typer.Option(
         DEFAULTS.listen, "--listen",
         help="Without a transcript, how the lip seal hears p, b and m beside its detector: words (recognises "
-        "the words; the default) or phones (about 3x faster, hears far fewer on real recordings).",
+        "the words; the default), phones (about 3x faster, hears far fewer on real recordings) or whisper "
+        "(a local Whisper model recognises a transcript, used as --text is: holds in noise and rooms; "
+        "`make whisper` installs one).",
+    ),
+    whisper_model: str = typer.Option(
+        None, "--whisper-model",
+        help="CTranslate2 Whisper folder for --listen whisper (default: $PROBTALK_WHISPER_MODEL, else "
+        "models/whisper-base from `make whisper`).",
     ),
     fps: float = typer.Option(None, "--fps", help="Export frame rate, resampled from 25 (e.g. 24, 29.97, 30, 60)."),
     with_audio: bool = typer.Option(False, "--with-audio", help="Copy the speech next to the exports as <stem>.wav."),
@@ -125,7 +133,8 @@ def animate(
         raise OutputError("-o/--out is empty; give an output folder (e.g. -o out)")
     options = AnimateOptions(
         intensity=intensity, speaker=speaker, num_samples=takes, temperature=temperature, seed=seed,
-        deterministic=deterministic, seal_lips=seal_lips, listen=listen, head_motion=head_motion, blinks=blinks,
+        deterministic=deterministic, seal_lips=seal_lips, listen=listen, whisper_model=whisper_model,
+        head_motion=head_motion, blinks=blinks,
         gaze=gaze, performance=performance, variation=variation,
     )
     if engine not in ("model", "rules"):

@@ -238,9 +238,47 @@ def load_dictionary() -> dict[str, tuple[str, ...]]:
     return out
 
 
+_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+         "sixteen seventeen eighteen nineteen").split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_SCALES = ((10**9, "billion"), (10**6, "million"), (1000, "thousand"), (100, "hundred"))
+_ORDINAL = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth", "nine": "ninth",
+            "twelve": "twelfth"}
+_NUMBER_RE = re.compile(r"(\d[\d,]*)(?:\.(\d+))?(st|nd|rd|th)?\b", re.IGNORECASE)
+
+
+def number_words(n: int) -> str:
+    """A whole number as English words: ``number_words(1999)`` is "one thousand nine hundred ninety nine"."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    for scale, name in _SCALES:
+        if n >= scale:
+            rest = n % scale
+            return f"{number_words(n // scale)} {name}" + ("" if rest == 0 else " " + number_words(rest))
+    raise AssertionError(n)  # unreachable: every n >= 100 meets a scale
+
+
+def _spoken(match: re.Match[str]) -> str:
+    whole, decimals, suffix = match.group(1).replace(",", ""), match.group(2), match.group(3)
+    if len(whole) > 12:  # an identifier, not a quantity: digit by digit
+        return " " + " ".join(_ONES[int(c)] for c in whole + (decimals or "")) + " "
+    words = number_words(int(whole))
+    if decimals:
+        words += " point " + " ".join(_ONES[int(c)] for c in decimals)
+    elif suffix:
+        *head, last = words.split()
+        last = _ORDINAL.get(last, (last[:-1] + "ieth") if last.endswith("y") else last + "th")
+        words = " ".join([*head, last])
+    return f" {words} "
+
+
 def words_of(text: str) -> list[str]:
-    """Lower-case words of a sentence, punctuation removed (apostrophes kept)."""
-    return _WORD_RE.findall(text.lower().replace("\u2019", "'"))
+    """Lower-case words of a sentence, punctuation removed (apostrophes kept); numbers written in digits
+    are spelled out as spoken ("10" ten, "3.5" three point five, "21st" twenty first, "1,200" one thousand
+    two hundred), so a transcript or a recogniser's "Go forward 10 meters" aligns every word."""
+    return _WORD_RE.findall(_NUMBER_RE.sub(_spoken, text.lower().replace("\u2019", "'")))
 
 
 def pronounce(word: str) -> list[str]:

@@ -132,10 +132,19 @@ class RuntimeModel:
         style = self.style_inputs(opts.emotion, opts.intensity, opts.speaker)
         wav = load_audio(audio, sample_rate)
         seed = opts.seed if opts.seed is not None else secrets.randbits(31)
-        phones, shown, vowels, text_meta = self.transcript(wav, opts.text)
+        text, recognised = opts.text, None
+        if text is None and opts.listen == "whisper":
+            recognised = self.recognised_text(wav, opts.whisper_model)
+            text = recognised or None
+        phones, shown, vowels, text_meta = self.transcript(wav, text, "recognised" if recognised is not None else "given")
+        if recognised is not None:
+            text_meta = {**text_meta, "text_source": "recognised", "recognised_text": recognised}
+        elif opts.text is not None:
+            text_meta = {**text_meta, "text_source": "given"}
+        ear = "words" if opts.listen == "whisper" else opts.listen  # without a transcript used, whisper's fallback ear
         # Audio-only sealing shares the deterministic take's brief closures with sampled takes (see seal).
         shares = opts.seal_lips and shown is None and self.bilabial_net is not None and self.lip_seal() is not None
-        listening = self.listen_ahead(wav, opts.listen == "words") if shares else None  # the seal's second ear decodes while the model runs
+        listening = self.listen_ahead(wav, ear == "words") if shares else None  # the seal's second ear decodes while the model runs
         try:
             motions, reference = sample_takes_with_reference(
                 self.backend, wav, style, num_samples=opts.num_samples,
@@ -145,13 +154,13 @@ class RuntimeModel:
                 reference=shares,
             )
             motions, sealed, sealed_from, shared, opened = self.seal(motions, wav, shown, opts.seal_lips, reference,
-                                                                     opts.listen == "words", vowels)
+                                                                     ear == "words", vowels)
         finally:
             if listening is not None:
                 listening.close()
         meta = {**self.take_meta(opts, style, seed), **text_meta, "seal_lips": opts.seal_lips, "sealed_frames": sealed,
-                "sealed_from": sealed_from, "listen": opts.listen if sealed_from == "audio" else None, "shared_closure_frames": shared,
-                "opened_vowel_frames": opened, "ear_warp": self.ear_warp(wav, motions, sealed_from, opts.listen)}
+                "sealed_from": sealed_from, "listen": ear if sealed_from == "audio" else None, "shared_closure_frames": shared,
+                "opened_vowel_frames": opened, "ear_warp": self.ear_warp(wav, motions, sealed_from, ear)}
         if isinstance(audio, str | os.PathLike):
             meta["audio"] = Path(audio).name
             meta["audio_sha256"] = audio_sha256(audio)
@@ -281,8 +290,28 @@ class RuntimeModel:
 
         return lip_seal_for(self.rig_id)
 
+    def recognised_text(self, wav: np.ndarray, whisper_model: str | None) -> str:
+        """The clip's words as a local Whisper model hears them (:func:`probtalk.whisper_ear.recognise`;
+        ``listen="whisper"``), "" where it hears none. The last clip's are kept, so animating one clip in
+        several emotions recognises it once.
+
+        Raises:
+            InputError: no usable Whisper folder. MissingExtraError: the ``whisper`` extra is missing.
+        """
+        from probtalk.whisper_ear import recognise, whisper_folder
+
+        key = (str(whisper_folder(whisper_model).resolve()), *_clip_key(wav))
+        cached = getattr(self, "_last_recognised", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        heard = recognise(wav, whisper_model)
+        if not heard:
+            logger.warning("Whisper heard no words; the lip seal listens with its own ear")
+        self._last_recognised = (key, heard)
+        return heard
+
     def transcript(
-        self, wav: np.ndarray, text: str | None
+        self, wav: np.ndarray, text: str | None, source: str = "given"
     ) -> tuple[np.ndarray | None, np.ndarray | None, list[Phone] | None, dict[str, Any]]:
         """From a transcript: per-frame phone tokens int64 [T] (the model input), the shown frames inside an
         aligned p, b or m bool [T] (the lip seal's, :func:`probtalk.lipseal.shown_bilabials`, and with a
@@ -291,7 +320,8 @@ class RuntimeModel:
         (None, None, None, meta) for audio only.
 
         A model without a phone input, or a transcript that does not fit the speech (see
-        :func:`probtalk.transcript.align_transcript`), gives None and one warning line.
+        :func:`probtalk.transcript.align_transcript`), gives None and one warning line (``source``:
+        "given", or "recognised" for Whisper's, :meth:`recognised_text`, named so in the warning).
         The last alignment is kept, so animating one clip in several emotions aligns it once
         (and warns once).
 
@@ -300,19 +330,20 @@ class RuntimeModel:
         """
         if text is None:
             return None, None, None, {"text_used": False}
-        key = (text, *_clip_key(wav))
+        key = (text, source, *_clip_key(wav))
         cached = getattr(self, "_last_transcript", None)
         if cached is not None and cached[0] == key:
             return cached[1]
-        result = self._align(wav, text)
+        result = self._align(wav, text, source)
         self._last_transcript = (key, result)
         return result
 
     def _align(
-        self, wav: np.ndarray, text: str
+        self, wav: np.ndarray, text: str, source: str = "given"
     ) -> tuple[np.ndarray | None, np.ndarray | None, list[Phone] | None, dict[str, Any]]:
+        what = "recognised transcript" if source == "recognised" else "transcript"
         if not self.backend.phone_input:
-            logger.warning("model %s takes no transcript; animating from the audio alone", self.name)
+            logger.warning("model %s takes no %s; animating from the audio alone", self.name, what)
             return None, None, None, {"text_used": False, "text_ignored": "the model takes no transcript"}
         from probtalk.bilabial import shown_frames
         from probtalk.lipseal import shown_bilabials, widen_to_heard
@@ -321,7 +352,7 @@ class RuntimeModel:
 
         fit = align_transcript(wav, text, self.bilabial_net, self.fps)
         if not fit.used:
-            logger.warning("transcript ignored: %s; animating from the audio alone", fit.reason)
+            logger.warning("%s ignored: %s; animating from the audio alone", what, fit.reason)
             return None, None, None, {"text_used": False, "text_ignored": fit.reason}
         frames = frames_for(wav.size, self.fps)
         tokens = phone_tokens(fit.phones or [], self.fps, frames)
