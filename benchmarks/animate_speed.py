@@ -15,7 +15,7 @@ Prints:
   * the same 1-take RTF with the ear's helper process and without it (this process decodes
     both parts: ``probtalk.corpus.ear.HELPER = False``), interleaved, with their ratio, and
     with the default ``listen="words"`` beside ``listen="phones"`` (phone recognition instead
-    of word recognition);
+    of word recognition) and, where Whisper is installed (``make whisper``), ``listen="whisper"``;
   * the same with numpy's BLAS left on its own threads instead of held at one inside
     ``animate`` (probtalk.runtime.threads), interleaved;
   * cold start of the ``probtalk animate`` command on a 2 s clip (fresh process,
@@ -138,6 +138,34 @@ def peak_memory_child(model: str | None, seconds: float) -> None:
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, hwm[0] if hwm else float("nan"))
 
 
+def whisper_pairs(model, clip: np.ndarray, pairs: int = 5) -> None:
+    """listen='whisper' beside the default ear, interleaved, and Whisper's recognition alone; skipped (one
+    line) where Whisper is not installed (`make whisper`)."""
+    from probtalk import whisper_ear
+    from probtalk.errors import ProbtalkError
+
+    try:
+        whisper_ear.check_ready()
+    except ProbtalkError as exc:
+        print(f"listen='whisper' not timed: {exc}")
+        return
+    model.animate(fresh(clip), 16000, listen="whisper")  # loads Whisper
+    words, whisper, alone = [], [], []
+    for r in range(pairs):
+        words.append(rtf(model, clip, 1, 1))
+        c = fresh(clip)
+        t0 = time.perf_counter()
+        model.animate(c, 16000, num_samples=1, seed=r, listen="whisper")
+        whisper.append((time.perf_counter() - t0) / 10.0)
+        c = fresh(clip)
+        t0 = time.perf_counter()
+        whisper_ear.recognise(c)
+        alone.append((time.perf_counter() - t0) / 10.0)
+    print(f"RTF 10 s clip, 1 take, the default listen='words' {np.median(words):.4f}, listen='whisper' "
+          f"{np.median(whisper):.4f} (Whisper's recognition alone {np.median(alone):.4f}; the rest the transcript's "
+          f"alignment and fit check), median of {pairs} interleaved pairs")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None)
@@ -192,6 +220,7 @@ def main() -> None:
         phones.append((time.perf_counter() - t0) / 10.0)
     print(f"RTF 10 s clip, 1 take, the default listen='words' {np.median(words):.4f}, listen='phones' (phone "
           f"recognition) {np.median(phones):.4f}, median of 5 interleaved pairs")
+    whisper_pairs(model, clip)
     blas_one_thread(args.model)
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -46,7 +46,9 @@ With text, the transcript (``text`` in ``align/<keyid>.json``) is force-aligned
 with pocketsphinx exactly as ``model.animate(audio, text=...)`` does (fit check
 included: a rejected transcript means audio only); ``--text-source oracle`` uses the corpus' exact
 phone timings instead, ``--text-source recognised`` pocketsphinx's phone recogniser (no
-transcript) as the phone input. ``--align-cache FILE`` keeps the alignments between runs.
+transcript) as the phone input, ``--text-source whisper`` the words a local Whisper model recognises
+in the speech, force-aligned and fit-checked (what ``animate(audio, listen="whisper")`` gives: its
+"text+seal" column). ``--align-cache FILE`` keeps the alignments between runs.
 """
 
 from __future__ import annotations
@@ -208,12 +210,20 @@ def _text_phones(sample: Any, root: Path, source: str, cache: dict[str, Any], ta
             cache[key] = {"used": True, "seconds": time.perf_counter() - t, "fit": None,
                           "phones": [[p.start, p.end, p.phone] for p in phones]}
         return cache[key]["phones"]
-    key = sample.keyid + tag
+    key = sample.keyid + tag + ("#whisper" if source == "whisper" else "")
     check = _check_id(ear) if check is None else check
     if key not in cache or cache[key].get("check") != check:
         from probtalk.transcript import align_transcript
 
-        text = json.loads((root / "align" / f"{sample.keyid}.json").read_text())["text"]
+        if source == "whisper":  # what animate(listen="whisper") aligns: Whisper's transcript of the speech
+            from probtalk.whisper_ear import recognise
+
+            text = recognise(sample.audio)
+        else:
+            text = json.loads((root / "align" / f"{sample.keyid}.json").read_text())["text"]
+        if not text.strip():  # no words heard: audio only, as animate() falls back
+            cache[key] = {"used": False, "seconds": 0.0, "fit": None, "check": check, "phones": None, "text": text}
+            return None
         r = align_transcript(sample.audio, text, ear)
         cache[key] = {"used": r.used, "seconds": r.seconds, "fit": r.fit, "uncovered": r.uncovered, "check": check,
                       "phones": [[p.start, p.end, p.phone] for p in r.phones] if r.used and r.phones else None}
@@ -465,7 +475,10 @@ def main() -> None:
     ap.add_argument("--variations", default="1",
                     help="also score these performance variations at the default temperature (e.g. 0,1,2)")
     ap.add_argument("--text", choices=("on", "off"), default="on")
-    ap.add_argument("--text-source", choices=("aligned", "oracle", "recognised"), default="aligned")
+    ap.add_argument("--text-source", choices=("aligned", "oracle", "recognised", "whisper"), default="aligned",
+                    help="the text columns' transcript: the line's own, force-aligned (default); its exact phones; "
+                    "pocketsphinx's phone recognition; or Whisper's recognised words, force-aligned "
+                    "(animate(listen='whisper'); needs `make whisper`)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--speed", action="store_true")
     ap.add_argument("--ear", choices=("words", "phones", "detector"), default="words",
