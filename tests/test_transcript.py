@@ -388,10 +388,13 @@ def _installed_whisper():
 
 
 @pytest.mark.skipif(_installed_whisper() is None, reason="no Whisper installed (`make whisper`)")
-def test_the_installed_whisper_recognises_the_line(speech):
+def test_the_installed_whisper_recognises_the_line(speech, tiny_ckpt):
+    import probtalk
     from probtalk.corpus.text import words_of
     from probtalk.whisper_ear import recognise
 
-    _, audio = speech
+    path, audio = speech
     heard = words_of(recognise(audio))
     assert len(set(heard) & set(words_of(LINE))) >= 5, heard
+    take = probtalk.load_model(tiny_ckpt, device="cpu").animate(path, deterministic=True, listen="whisper")[0]
+    assert take.meta["text_source"] == "recognised" and take.meta["text_used"] is True, take.meta
