@@ -47,8 +47,8 @@ with pocketsphinx exactly as ``model.animate(audio, text=...)`` does (fit check
 included: a rejected transcript means audio only); ``--text-source oracle`` uses the corpus' exact
 phone timings instead, ``--text-source recognised`` pocketsphinx's phone recogniser (no
 transcript) as the phone input, ``--text-source whisper`` the words a local Whisper model recognises
-in the speech, force-aligned and fit-checked (what ``animate(audio, listen="whisper")`` gives: its
-"text+seal" column). ``--align-cache FILE`` keeps the alignments between runs.
+in the speech, force-aligned and fit-checked, the seal closing also where the ears hear a p, b or m
+(what ``animate(audio, listen="whisper")`` gives: its "text+seal" column). ``--align-cache FILE`` keeps the alignments between runs.
 """
 
 from __future__ import annotations
@@ -307,6 +307,8 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                                 shown = shown_bilabials(text_phones or [], 25.0, len(sample.motion))
                                 if near is not None:
                                     shown = widen_to_heard(shown, near)
+                                if args.text_source == "whisper" and heard is not None:  # animate(listen="whisper")
+                                    shown = shown | heard[: shown.size]  # seals what the ears hear beside the words
                                 sealed = np.stack(seal_takes(seal, list(takes.numpy()), shown, text_phones or [], 25.0,
                                                              silent).takes)
                                 det_sealed = seal_takes(seal, [det[0].numpy()], shown, text_phones or [], 25.0,

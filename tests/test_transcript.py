@@ -308,6 +308,26 @@ def test_a_recognised_transcript_is_used_as_a_given_one(speech, tiny_ckpt, whisp
     assert heard["calls"] == 1 and text_wins.meta["text_source"] == "given"  # a given transcript is not recognised
 
 
+def test_a_recognised_transcript_also_seals_what_the_ears_hear(speech, tiny_ckpt, whisper_folder, monkeypatch):
+    """Whisper can mishear a word ("clubs" as "cloves"): where the detector and the word ear hear a p, b or m
+    the recognised transcript does not put, the seal closes too; a given transcript is trusted as it is."""
+    import probtalk
+
+    path, _ = speech
+    folder, _ = whisper_folder
+    model = probtalk.load_model(tiny_ckpt, device="cpu")
+    model.bilabial_net = _Ear(False)  # a detector that hears nothing: the transcript's seal is not widened
+    given = model.animate(path, deterministic=True, text=LINE)[0]
+    extra = np.zeros(given.num_frames, bool)
+    extra[[2, 3]] = True  # the ears hear a p/b/m in the lead-in silence, where LINE has none
+    monkeypatch.setattr(model, "heard_bilabials", lambda wav, frames, words=True: extra[:frames].copy())
+    recognised = model.animate(path, deterministic=True, listen="whisper", whisper_model=str(folder))[0]
+    assert recognised.meta["sealed_from"] == given.meta["sealed_from"] == "transcript"
+    assert recognised.meta["sealed_frames"] == given.meta["sealed_frames"] + 2
+    assert recognised.meta["listen"] == "words" and given.meta["listen"] is None
+    np.testing.assert_array_equal(recognised.motion()[10:], given.motion()[10:])  # the rest as with the text
+
+
 @pytest.mark.parametrize("heard_text", [OTHER, ""])
 def test_a_refused_or_empty_recognition_falls_back_to_the_audio(speech, tiny_ckpt, whisper_folder, caplog, heard_text):
     import probtalk

@@ -132,20 +132,27 @@ class RuntimeModel:
         style = self.style_inputs(opts.emotion, opts.intensity, opts.speaker)
         wav = load_audio(audio, sample_rate)
         seed = opts.seed if opts.seed is not None else secrets.randbits(31)
-        text, recognised = opts.text, None
-        if text is None and opts.listen == "whisper":
-            recognised = self.recognised_text(wav, opts.whisper_model)
-            text = recognised or None
-        phones, shown, vowels, text_meta = self.transcript(wav, text, "recognised" if recognised is not None else "given")
-        if recognised is not None:
-            text_meta = {**text_meta, "text_source": "recognised", "recognised_text": recognised}
-        elif opts.text is not None:
-            text_meta = {**text_meta, "text_source": "given"}
-        ear = "words" if opts.listen == "whisper" else opts.listen  # without a transcript used, whisper's fallback ear
-        # Audio-only sealing shares the deterministic take's brief closures with sampled takes (see seal).
-        shares = opts.seal_lips and shown is None and self.bilabial_net is not None and self.lip_seal() is not None
-        listening = self.listen_ahead(wav, ear == "words") if shares else None  # the seal's second ear decodes while the model runs
+        ear = "words" if opts.listen == "whisper" else opts.listen  # whisper's words join the word ear's marks
+        sealable = opts.seal_lips and self.bilabial_net is not None and self.lip_seal() is not None
+        listening, ears_joined = None, False
         try:
+            text, recognised = opts.text, None
+            if text is None and opts.listen == "whisper":
+                listening = self.listen_ahead(wav, True) if sealable else None  # the word ear decodes meanwhile
+                recognised = self.recognised_text(wav, opts.whisper_model)
+                text = recognised or None
+            phones, shown, vowels, text_meta = self.transcript(wav, text, "recognised" if recognised is not None else "given")
+            if recognised is not None:
+                text_meta = {**text_meta, "text_source": "recognised", "recognised_text": recognised}
+            elif opts.text is not None:
+                text_meta = {**text_meta, "text_source": "given"}
+            if recognised and shown is not None and sealable:  # a recognised transcript can mishear a word:
+                shown = shown | self.heard_bilabials(wav, shown.size, True)  # what the ears hear is sealed too
+                ears_joined = True
+            # Audio-only sealing shares the deterministic take's brief closures with sampled takes (see seal).
+            shares = sealable and shown is None
+            if shares and listening is None:
+                listening = self.listen_ahead(wav, ear == "words")  # the seal's second ear decodes while the model runs
             motions, reference = sample_takes_with_reference(
                 self.backend, wav, style, num_samples=opts.num_samples,
                 temperature=opts.sampling_temperature, top_k=opts.top_k, seed=seed,
@@ -159,8 +166,9 @@ class RuntimeModel:
             if listening is not None:
                 listening.close()
         meta = {**self.take_meta(opts, style, seed), **text_meta, "seal_lips": opts.seal_lips, "sealed_frames": sealed,
-                "sealed_from": sealed_from, "listen": ear if sealed_from == "audio" else None, "shared_closure_frames": shared,
-                "opened_vowel_frames": opened, "ear_warp": self.ear_warp(wav, motions, sealed_from, ear)}
+                "sealed_from": sealed_from, "listen": ear if sealed_from == "audio" or ears_joined else None,
+                "shared_closure_frames": shared, "opened_vowel_frames": opened,
+                "ear_warp": self.ear_warp(wav, motions, sealed_from, ear)}
         if isinstance(audio, str | os.PathLike):
             meta["audio"] = Path(audio).name
             meta["audio_sha256"] = audio_sha256(audio)
