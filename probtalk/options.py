@@ -440,10 +440,11 @@ class AnimateOptions:
             the speech again played 1.26 times faster and keeps the hearing that agrees better
             (:func:`probtalk.bilabial.rehear`; meta ``ear_warp``: 1 or 1.26, None without words).
             "whisper" recognises a transcript with a local Whisper model (``whisper_model``;
-            :mod:`probtalk.whisper_ear`) and animates as with a given ``text``: far more of the p, b and
-            m held in noise, rooms, other voices and low voices; where the fit check refuses it (or no
-            words are heard) the seal falls back to "words" with a warning (meta ``text_source``
-            "recognised", ``recognised_text``).
+            :mod:`probtalk.whisper_ear`) and animates as with a given ``text``, the seal also closing
+            where "words" hears a p, b or m (a recogniser can mishear a word): far more of them held in
+            noise, rooms, other voices and low voices, at about 2.7 times the cost; where the fit check
+            refuses it (or no words are heard) the seal falls back to "words" with a warning (meta
+            ``text_source`` "recognised", ``recognised_text``).
             Unused with a transcript and in streams. Meta ``listen``.
         whisper_model: the CTranslate2 Whisper folder ``listen="whisper"`` uses; None: the folder
             named by ``PROBTALK_WHISPER_MODEL``, else the one ``make whisper`` writes (models/whisper-base).
