@@ -242,13 +242,13 @@ def _start_listening(job: AnimateJob) -> None:
     audio alone (no transcript): it loads pocketsphinx's models on the second core meanwhile, and takes
     the first clip's recognition (:mod:`probtalk.corpus.ear`)."""
     opts = job.options
-    if job.engine != "model" or not opts.seal_lips or job.text is not None or opts.listen == "whisper":
-        return  # with "whisper" the word ear only hears a clip whose recognised transcript was refused
+    if job.engine != "model" or not opts.seal_lips or job.text is not None:
+        return
     if all(p.with_suffix(".txt").is_file() for p in job.inputs):
         return
     from probtalk.corpus import ear
 
-    ear.start_helper(words=opts.listen == "words")
+    ear.start_helper(words=opts.listen != "phones")  # "whisper" seals what the word ear hears too
 
 
 def transcript_for(job: AnimateJob, audio_path: Path) -> str | None:
