@@ -418,3 +418,24 @@ def test_the_installed_whisper_recognises_the_line(speech, tiny_ckpt):
     assert len(set(heard) & set(words_of(LINE))) >= 5, heard
     take = probtalk.load_model(tiny_ckpt, device="cpu").animate(path, deterministic=True, listen="whisper")[0]
     assert take.meta["text_source"] == "recognised" and take.meta["text_used"] is True, take.meta
+
+
+def test_info_says_whether_the_whisper_ear_can_run(tmp_path, monkeypatch):
+    import importlib.util
+
+    from probtalk import whisper_ear
+    from probtalk.cli import info
+
+    monkeypatch.delenv(whisper_ear.ENV, raising=False)
+    monkeypatch.setattr(whisper_ear, "DEFAULT_FOLDER", tmp_path / "none")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "faster_whisper" else real(name, *a))
+    assert info._whisper() == "no (make whisper)"
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "faster_whisper" else real(name, *a))
+    assert info._whisper().startswith("extra installed, no Whisper folder")
+    folder = tmp_path / "w"
+    folder.mkdir()
+    for name in whisper_ear.REQUIRED:
+        (folder / name).write_bytes(b"{}")
+    monkeypatch.setenv(whisper_ear.ENV, str(folder))
+    assert info._whisper() == f"yes ({folder})"

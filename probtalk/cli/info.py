@@ -27,6 +27,19 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def _whisper() -> str:
+    """Whether ``listen="whisper"`` can run: the extra and its Whisper folder (probtalk.whisper_ear)."""
+    from probtalk.errors import InputError
+    from probtalk.whisper_ear import whisper_folder
+
+    if importlib.util.find_spec("faster_whisper") is None:
+        return "no (make whisper)"
+    try:
+        return f"yes ({whisper_folder()})"
+    except InputError:
+        return "extra installed, no Whisper folder (make whisper, or --whisper-model PATH)"
+
+
 def _blender() -> str:
     from exporters.fbx import find_blender
 
@@ -55,6 +68,7 @@ def info(
         have = [m for m in modules if importlib.util.find_spec(m) is not None]
         typer.echo(f"  {label:34s} {'yes (' + ', '.join(have) + ')' if have else 'no'}")
     typer.echo(f"  {'fbx (Blender bpy env)':34s} {_blender()}")
+    typer.echo(f"  {'whisper ear (--listen whisper)':34s} {_whisper()}")
     typer.echo(
         f"rig: {the_rig.rig_id()}  {the_rig.num_vertices} vertices, {len(the_rig.faces)} faces, "
         f"{len(the_rig.semantic_names)} semantic shapes, regions: {', '.join(sorted(the_rig.regions)) or 'none'}"
