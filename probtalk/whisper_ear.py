@@ -6,8 +6,9 @@ room, under other voices or in a low voice it hears far fewer of them (docs/defa
 "The ear in noise, other voices and codecs"). Whisper recognises the words of such speech far better.
 With ``listen="whisper"`` its transcript of the clip is used as a user's transcript is
 (:meth:`probtalk.runtime.model.RuntimeModel.transcript`): force-aligned, checked against the speech by
-the fit check, the model's phone input and the seal's frames; a recognised transcript the fit check
-refuses (or no words heard) falls back to the default word ear, with one warning.
+the fit check, the model's phone input and the seal's frames, which also take what the default ears
+hear (a recogniser can mishear a word); a recognised transcript the fit check refuses (or no words
+heard) falls back to the default word ear, with one warning.
 
 The weights are not shipped (nothing is downloaded at run time): ``make whisper`` installs the
 ``whisper`` extra (faster-whisper, CTranslate2) and writes Whisper base (MIT, converted to CTranslate2)
@@ -36,8 +37,8 @@ DEFAULT_FOLDER = Path(__file__).resolve().parent.parent / "models" / "whisper-ba
 #: The files a CTranslate2 Whisper folder must hold (the tokenizer too: without it faster-whisper would
 #: fetch one from the network).
 REQUIRED = ("model.bin", "config.json", "tokenizer.json")
-#: Recognition settings: English (the aligner's dictionary is English), greedy search (beam 5 costs
-#: about twice the time), no timestamps (the aligner times the words), each clip on its own.
+#: Recognition settings: English (the aligner's dictionary is English), greedy search, no timestamps
+#: (the aligner times the words), each clip on its own.
 TRANSCRIBE = {"language": "en", "beam_size": 1, "without_timestamps": True, "vad_filter": False,
               "condition_on_previous_text": False}
 
