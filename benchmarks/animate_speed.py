@@ -163,7 +163,7 @@ def whisper_pairs(model, clip: np.ndarray, pairs: int = 5) -> None:
         alone.append((time.perf_counter() - t0) / 10.0)
     print(f"RTF 10 s clip, 1 take, the default listen='words' {np.median(words):.4f}, listen='whisper' "
           f"{np.median(whisper):.4f} (Whisper's recognition alone {np.median(alone):.4f}; the rest the transcript's "
-          f"alignment and fit check), median of {pairs} interleaved pairs")
+          f"alignment and fit check and the word ear), median of {pairs} interleaved pairs")
 
 
 def main() -> None:
@@ -220,7 +220,6 @@ def main() -> None:
         phones.append((time.perf_counter() - t0) / 10.0)
     print(f"RTF 10 s clip, 1 take, the default listen='words' {np.median(words):.4f}, listen='phones' (phone "
           f"recognition) {np.median(phones):.4f}, median of 5 interleaved pairs")
-    whisper_pairs(model, clip)
     blas_one_thread(args.model)
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -240,6 +239,9 @@ def main() -> None:
     out = subprocess.run(child, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1].split()
     print(f"peak memory, 60 s of audio (fresh process): {float(out[0]):.0f} MiB  (goal <= 2048 MiB); "
           f"the ear's helper process beside it: {float(out[1]):.0f} MiB")
+    # last: a child forked after Whisper loaded here would count this process's size in its peak (Linux keeps
+    # ru_maxrss across exec)
+    whisper_pairs(model, clip)
 
 
 if __name__ == "__main__":
