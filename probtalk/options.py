@@ -442,7 +442,7 @@ class AnimateOptions:
             "whisper" recognises a transcript with a local Whisper model (``whisper_model``;
             :mod:`probtalk.whisper_ear`) and animates as with a given ``text``, the seal also closing
             where "words" hears a p, b or m (a recogniser can mishear a word): far more of them held in
-            noise, rooms, other voices and low voices, at about 2.7 times the cost; where the fit check
+            noise, rooms, other voices and low voices, at 2.5–3 times the cost; where the fit check
             refuses it (or no words are heard) the seal falls back to "words" with a warning (meta
             ``text_source`` "recognised", ``recognised_text``).
             Unused with a transcript and in streams. Meta ``listen``.

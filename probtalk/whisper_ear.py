@@ -39,6 +39,8 @@ DEFAULT_FOLDER = Path(__file__).resolve().parent.parent / "models" / "whisper-ba
 REQUIRED = ("model.bin", "config.json", "tokenizer.json")
 #: Recognition settings: English (the aligner's dictionary is English), greedy search, no timestamps
 #: (the aligner times the words), each clip on its own.
+#: The fix every error about the folder names.
+FIX = "give a CTranslate2 Whisper folder (`make whisper` writes one to models/whisper-base)"
 TRANSCRIBE = {"language": "en", "beam_size": 1, "without_timestamps": True, "vad_filter": False,
               "condition_on_previous_text": False}
 
@@ -59,12 +61,10 @@ def whisper_folder(path: str | os.PathLike[str] | None = None) -> Path:
         given = DEFAULT_FOLDER
     folder = Path(given).expanduser()
     if not folder.is_dir():
-        raise InputError(f"Whisper model folder {str(folder)!r} does not exist; give a CTranslate2 Whisper folder "
-                         "(`make whisper` writes one to models/whisper-base)")
+        raise InputError(f"Whisper model folder {str(folder)!r} does not exist; {FIX}")
     missing = [name for name in REQUIRED if not (folder / name).is_file()]
     if missing:
-        raise InputError(f"Whisper model folder {str(folder)!r} has no {', '.join(missing)}; give a CTranslate2 "
-                         "Whisper folder (`make whisper` writes one to models/whisper-base)")
+        raise InputError(f"Whisper model folder {str(folder)!r} has no {', '.join(missing)}; {FIX}")
     return folder
 
 
@@ -76,25 +76,31 @@ def check_ready(path: str | os.PathLike[str] | None = None) -> Path:
         InputError: no usable Whisper folder. MissingExtraError: the extra is missing.
     """
     folder = whisper_folder(path)
-    try:
-        import faster_whisper  # noqa: F401 (loaded anyway by the first recognition)
-    except ImportError:
-        raise MissingExtraError('listen="whisper"', "whisper", "or run `make whisper`") from None
+    _whisper_model_class()  # imports the extra (the first recognition loads it anyway)
     return folder
 
 
-@functools.lru_cache(maxsize=2)
-def _load(folder: str, threads: int) -> Any:
+def _whisper_model_class() -> Any:
+    """faster-whisper's ``WhisperModel``.
+
+    Raises:
+        MissingExtraError: the ``whisper`` extra is not installed.
+    """
     try:
         from faster_whisper import WhisperModel
     except ImportError:
         raise MissingExtraError('listen="whisper"', "whisper", "or run `make whisper`") from None
+    return WhisperModel
+
+
+@functools.lru_cache(maxsize=2)
+def _load(folder: str, threads: int) -> Any:
+    whisper_model = _whisper_model_class()
     try:
-        return WhisperModel(folder, device="cpu", compute_type="int8", cpu_threads=threads, local_files_only=True)
+        return whisper_model(folder, device="cpu", compute_type="int8", cpu_threads=threads, local_files_only=True)
     except (RuntimeError, ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"Whisper model folder {folder!r} could not be loaded ({first}); give a CTranslate2 "
-                         "Whisper folder (`make whisper` writes one to models/whisper-base)") from None
+        raise InputError(f"Whisper model folder {folder!r} could not be loaded ({first}); {FIX}") from None
 
 
 def recognise(wav: np.ndarray, path: str | os.PathLike[str] | None = None) -> str:

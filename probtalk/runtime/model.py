@@ -308,11 +308,12 @@ class RuntimeModel:
         """
         from probtalk.whisper_ear import recognise, whisper_folder
 
-        key = (str(whisper_folder(whisper_model).resolve()), *_clip_key(wav))
+        folder = whisper_folder(whisper_model).resolve()
+        key = (str(folder), *_clip_key(wav))
         cached = getattr(self, "_last_recognised", None)
         if cached is not None and cached[0] == key:
             return cached[1]
-        heard = recognise(wav, whisper_model)
+        heard = recognise(wav, folder)
         if not heard:
             logger.warning("Whisper heard no words; the lip seal listens with its own ear")
         self._last_recognised = (key, heard)
