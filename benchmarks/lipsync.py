@@ -12,8 +12,9 @@ with and without the transcript, it prints:
   (:func:`probtalk.bilabial.heard_frames`, as ``animate()`` with its default ``listen="words"``;
   ``--ear phones``: free phone recognition instead, as ``animate(listen="phones")``; ``--ear
   detector``: the detector alone, the seal before the recogniser joined it) and at the
-  deterministic take's brief closures,
-  as ``animate()`` returns them);
+  deterministic take's brief closures, and opened at the open vowels of the words heard and those
+  the model's open-vowel detector hears (:mod:`probtalk.vowels`; ``--vowel FILE`` or ``--vowel none``
+  for another detector or none), as ``animate()`` returns them);
 * LVE (first take), LVE averaged over the takes (each take's own LVE: a steadier estimate of one take's
   error than the first take alone), MEE (the LVE of the mean of the takes), CE (closest take), in m^2;
 * diversity (the paper's: takes paired first half with second half, mean vertex
@@ -86,6 +87,7 @@ from probtalk.models.checkpoint import load_checkpoint
 from probtalk.models.phone_tokens import phone_tokens
 from probtalk.options import DEFAULT_VARIATION
 from probtalk.train.augment import moved_voice
+from probtalk.vowels import VowelNet, heard_vowels
 
 SPLITS = ("test", "test_unseen_speakers", "test_unseen_engine")
 DEFAULT_TEMPERATURE = 0.2
@@ -237,12 +239,13 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
     regions = {"lips": np.asarray(rig.region("lips")), "upper": np.asarray(rig.region("upper_face"))}
     cache_path = Path(args.align_cache) if args.align_cache else None
     cache = json.loads(cache_path.read_text()) if cache_path and cache_path.is_file() else {}
-    models, detectors = {}, {}
+    models, detectors, vowel_nets = {}, {}, {}
     for spec in args.model:
         name, _, path = spec.partition("=")
         talker, info = load_checkpoint(path)
         models[name] = talker.eval()
         detectors[name] = BilabialNet.load(args.bilabial) if args.bilabial else info.bilabial
+        vowel_nets[name] = (None if args.vowel == "none" else VowelNet.load(args.vowel) if args.vowel else info.vowel)
     settings = _settings(args)
     ear = next(iter(detectors.values()), None)  # the fit check's detector: the first model's
     check = _check_id(ear)
@@ -285,6 +288,8 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                 near = shown_frames(p_heard, threshold) if detector is not None else None  # the transcript's widening
                 heard, heard_phones = (_heard(detector, sample.audio, p_heard, args.ear)
                                        if detector is not None and args.ear != "detector" else (near, []))
+                if vowel_nets[name] is not None:  # animate() also opens the open vowels its detector hears
+                    heard_phones = heard_phones + heard_vowels(vowel_nets[name], sample.audio, 25.0, len(sample.motion))
                 for cond in conds:
                     ph = None
                     if cond == "text" and text_phones is not None:
@@ -493,6 +498,9 @@ def main() -> None:
     ap.add_argument("--bilabial", default=None,
                     help="score audio-only takes sealed where this detector (.npz) hears p/b/m, for every model "
                          "(default: each checkpoint's own detector, if it has one)")
+    ap.add_argument("--vowel", default=None,
+                    help="open audio-only takes also where this open-vowel detector (.npz) hears an open vowel, for "
+                         "every model; 'none' for no detector (default: each checkpoint's own, if it has one)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--align-cache", default=None, help="JSON file keeping the forced alignments between runs")
     ap.add_argument("--align-only", action="store_true", help="only fill --align-cache (no models run)")

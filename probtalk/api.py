@@ -52,6 +52,7 @@ class Model(RuntimeModel):
         self.rig_id = info.rig_id
         self.head_net = info.head
         self.bilabial_net = info.bilabial
+        self.vowel_net = info.vowel
         prov = info.provenance
         fps = float(prov.get("fps") or prov.get("config", {}).get("fps") or DATASET_FPS)
         self.backend = TorchBackend(self.talker, fps, device)
@@ -83,6 +84,9 @@ class Model(RuntimeModel):
             "  lip seal without a transcript: " + (
                 f"bilabial detector (threshold {self.bilabial_net.threshold:g})" if self.bilabial_net is not None
                 else "none (the checkpoint has no bilabial detector)"),
+            "  open vowels without a transcript: those of the words heard" + (
+                f" and the open-vowel detector's (threshold {self.vowel_net.threshold:g})" if self.vowel_net is not None
+                else " (the checkpoint has no open-vowel detector)"),
             f"  trained: {prov.get('steps', '?')} steps on {prov.get('data', '?')} ({prov.get('data_manifest_sha256', '?')[:12]})",
         ]
 

@@ -1,8 +1,8 @@
 """Turn a trained stage-2 checkpoint into the small file shipped inside the package.
 
     python scripts/ship_model.py runs/default/predictor/best.pt probtalk/assets/default_model.pt \
-        --head runs/head/head.npz --bilabial runs/bilabial/bilabial.npz
-    python scripts/export_onnx.py      # then refresh the ONNX copy (it carries head.npz and bilabial.npz too)
+        --head runs/head/head.npz --bilabial runs/bilabial/bilabial.npz --vowel runs/vowel/vowel.npz
+    python scripts/export_onnx.py      # then refresh the ONNX copy (it carries head.npz, bilabial.npz, vowel.npz)
 
 Stores float16 weights for inference only (no stage-1 encoder), keeps the
 training provenance, and records the recipe that produced it. ``--head``
@@ -11,7 +11,9 @@ checkpoint's optional ``head`` part; without it the shipped model keeps the
 head net its checkpoint already carries (if any), and a model with none gives
 takes the stochastic head motion only. ``--bilabial`` adds the lip seal's p/b/m
 detector (``probtalk train bilabial``) as the optional ``bilabial`` part the
-same way; a model with none seals the lips only where a transcript is given.
+same way; a model with none seals the lips only where a transcript is given. ``--vowel``
+adds the seal's open-vowel detector (``probtalk train vowel``) as the optional ``vowel``
+part; a model with none opens only the open vowels of the words heard.
 ``--noise-memory`` sets how its sampled takes draw their free noise channels
 (the predictor's ``noise_memory``: the correlation of neighbouring knots, a
 sampling setting that training does not use; without it the checkpoint's own), and
@@ -30,6 +32,7 @@ from pathlib import Path
 from probtalk.bilabial import BilabialNet
 from probtalk.life.head import HeadNet
 from probtalk.models.checkpoint import load_checkpoint, save_checkpoint
+from probtalk.vowels import VowelNet
 
 
 def main() -> None:
@@ -39,6 +42,7 @@ def main() -> None:
     parser.add_argument("--metrics", default=None, help="JSON file of evaluation metrics to record")
     parser.add_argument("--head", default=None, help="head motion net (.npz from 'probtalk train head') to ship with it")
     parser.add_argument("--bilabial", default=None, help="bilabial detector (.npz from 'probtalk train bilabial')")
+    parser.add_argument("--vowel", default=None, help="open-vowel detector (.npz from 'probtalk train vowel')")
     parser.add_argument("--noise-memory", type=float, default=None,
                         help="knot-to-knot correlation of the free noise channels in sampled takes, in [0, 1)")
     parser.add_argument("--habit-spread", action="append", default=[], metavar="NAME=WIDTH",
@@ -70,9 +74,10 @@ def main() -> None:
         provenance["evaluation"] = json.loads(Path(args.metrics).read_text())
     head = HeadNet.load(args.head) if args.head else info.head
     bilabial = BilabialNet.load(args.bilabial) if args.bilabial else info.bilabial
+    vowel = VowelNet.load(args.vowel) if args.vowel else info.vowel
     path = save_checkpoint(
         args.out, talker, rig_id=info.rig_id, provenance=provenance, half=True, inference_only=True, head=head,
-        bilabial=bilabial,
+        bilabial=bilabial, vowel=vowel,
     )
     print(f"{path}: {path.stat().st_size / 1e6:.1f} MB")
 

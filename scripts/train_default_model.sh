@@ -57,12 +57,16 @@ $PT train head --data "$DATA" --out "$RUNS/head" --set steps=2000 --set max_clip
 make piper
 .venv/bin/python scripts/piper_speech_set.py --out datasets/speech_joe_train --grammar 600 --length-scales 0.8,0.9,1,1.1,1.25
 $PT train bilabial --data "$DATA" --out "$RUNS/bilabial" --speech datasets/speech_joe_train --set threshold=0.4
-# 5. ship it: fp16, inference-only weights with the head net and the detector, sampled takes drawing their
+# 4c. the seal's open-vowel detector (the same net on open-vowel frames: the vowels no word heard names), the
+#     corpus alone, 3 hearings of each line, 10 min on CPU
+$PT train vowel --data "$DATA" --out "$RUNS/vowel" --set steps=2000 --set variants=3 --set positive_weight=1
+# 5. ship it: fp16, inference-only weights with the head net and the two detectors, sampled takes drawing their
 #    free noise with the knot-to-knot memory of the corpus's articulation energy (0.88) and the upper-face
 #    habits twice the corpus's width (the model's takes varied the upper face half as much as the corpus's
 #    retakes); then the ONNX copy the fast path loads
 .venv/bin/python scripts/ship_model.py "$RUNS/predictor_upper/best.pt" probtalk/assets/default_model.pt \
-    --head "$RUNS/head/head.npz" --bilabial "$RUNS/bilabial/bilabial.npz" --noise-memory 0.88 \
+    --head "$RUNS/head/head.npz" --bilabial "$RUNS/bilabial/bilabial.npz" --vowel "$RUNS/vowel/vowel.npz" \
+    --noise-memory 0.88 \
     --habit-spread brow_use=2 --habit-spread brow_tone=2 --habit-spread emphasis_rate=2 \
     --habit-spread smile_bias=2 --habit-spread smile_rate=2 --habit-spread expressiveness=2
 .venv/bin/python scripts/export_onnx.py

@@ -27,23 +27,6 @@ def bilabial_speech():
     return speak_bilabial_line()
 
 
-@pytest.fixture(scope="module")
-def model():
-    return probtalk.load_model(device="cpu")
-
-
-@pytest.fixture(scope="module")
-def tiny_corpus(tmp_path_factory):
-    """Two speakers, two sentences, with exact phone timings."""
-    from probtalk.corpus.synth import SynthConfig, synthesize_corpus
-
-    root = tmp_path_factory.mktemp("synth") / "tiny"
-    config = SynthConfig(speakers=2, sentences=2, emotions=("happy",), emotions_per_sentence=1, emotional_fraction=1.0,
-                         heldout_speakers=0, seed=1, performances=1, heldout_engine_speakers=0)
-    synthesize_corpus(root, config, workers=1)
-    return root
-
-
 def _small_net(seed: int = 1) -> tuple[FrameConv, BilabialNet]:
     torch.manual_seed(seed)
     conv = FrameConv(FrameNetConfig(inputs=12, hidden=8, layers=((5, 1, 2), (3, 2, 2)), outputs=1), dropout=0.3)
@@ -547,7 +530,7 @@ def test_recordings_with_transcripts_are_aligned_and_a_misfit_is_left_out(tmp_pa
     phones = dict(found)[tmp_path / "speech" / "a.wav"]
     assert sum(p == "M" or p == "B" or p == "P" for _, _, p in phones) >= 8
     heard = hear_speech(found, 2, seed=0)
-    assert len(heard) == 4 and all(h.bilabial.any() and h.inputs.shape[1] == DEFAULT_CONFIG.inputs for h in heard)
+    assert len(heard) == 4 and all(h.target.any() and h.inputs.shape[1] == DEFAULT_CONFIG.inputs for h in heard)
 
 
 def test_training_draws_on_recordings_and_records_them(tmp_path, tiny_corpus, bilabial_speech):
@@ -614,6 +597,7 @@ def test_the_seal_opens_the_open_vowels_of_the_words_heard_and_of_the_transcript
 
     audio, _ = bilabial_speech
     monkeypatch.setattr(model, "_last_heard", None, raising=False)
+    monkeypatch.setattr(model, "vowel_net", None)  # the words' vowels alone (the detector's: test_vowels.py)
     monkeypatch.setattr(ear, "listen", lambda wav, words=False: _HeardByStandIn([]))
     plain = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
     assert plain.meta["opened_vowel_frames"] == 0  # no words heard: nothing opened
@@ -653,6 +637,7 @@ def test_a_heard_open_vowel_opens_a_shared_closure_the_detector_does_not_hear_an
     from probtalk.corpus.phones import Phone
 
     audio, _ = sf.read(Path(probtalk.__file__).parent / "assets" / "hello.wav", dtype="float32")
+    monkeypatch.setattr(model, "vowel_net", None)  # the words' vowels alone (the detector's: test_vowels.py)
 
     def hearing(phones):
         model._last_heard = None

@@ -1,5 +1,5 @@
-"""``probtalk train vq|predictor|head|bilabial``: thin shell over :mod:`probtalk.train`, :mod:`probtalk.life.train`
-and :mod:`probtalk.train.bilabial`."""
+"""``probtalk train vq|predictor|head|bilabial|vowel``: thin shell over :mod:`probtalk.train`,
+:mod:`probtalk.life.train` and :mod:`probtalk.train.bilabial`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ class Stage(str, enum.Enum):
     predictor = "predictor"
     head = "head"
     bilabial = "bilabial"
+    vowel = "vowel"
 
 
 HEAD_KEYS = {"steps": int, "batch_size": int, "lr": float, "seed": int, "max_clips": int, "velocity_weight": float}
@@ -30,7 +31,7 @@ BILABIAL_KEYS = {"steps": int, "batch_size": int, "lr": float, "seed": int, "max
 def train(
     stage: Stage = typer.Argument(
         ..., help="vq (stage 1: motion VQ-VAE), predictor (stage 2: audio -> latents), head (head motion net) "
-        "or bilabial (the lip seal's p/b/m detector)."
+        "bilabial (the lip seal's p/b/m detector) or vowel (its open-vowel detector)."
     ),
     data: str = typer.Option(..., "--data", help="Corpus folder in the dataset layout, e.g. datasets/synth."),
     out: str = typer.Option(..., "--out", help="Run folder for last.pt, best.pt, train_state.pt, metrics.csv."),
@@ -40,13 +41,13 @@ def train(
     hubert: str = typer.Option(None, "--hubert", help="Local pretrained HuBERT folder (default: small HuBERT from scratch)."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUT/train_state.pt."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
-    speech: list[str] = typer.Option([], "--speech", help="bilabial only: a folder of recordings with a <name>.txt "
+    speech: list[str] = typer.Option([], "--speech", help="bilabial and vowel only: a folder of recordings with a <name>.txt "
                                      "transcript beside each, force-aligned and added to the corpus (repeatable)."),
 ) -> None:
     """Train stage 1 (vq), stage 2 (predictor), the head motion net (head: --set steps=, batch_size=, lr=,
-    seed=, max_clips=, velocity_weight=) or the bilabial detector (bilabial: --set steps=, batch_size=, lr=,
-    seed=, max_clips=, variants=, dropout=, positive_weight=, threshold=, speech_share=, hidden=, depth=;
-    --speech); torchrun --nproc-per-node N runs
+    seed=, max_clips=, velocity_weight=) or the bilabial or open-vowel detector (bilabial, vowel: --set steps=,
+    batch_size=, lr=, seed=, max_clips=, variants=, dropout=, positive_weight=, threshold=, speech_share=,
+    hidden=, depth=; --speech); torchrun --nproc-per-node N runs
     vq and predictor data-parallel."""
     from probtalk.errors import InputError, OutputError
     from probtalk.train import load_train_config, train_predictor, train_vq
@@ -54,15 +55,18 @@ def train(
     for flag, value in (("--out", out), ("--data", data)):
         if not value.strip():
             raise OutputError(f"{flag} is empty; give a folder (e.g. --data datasets/synth --out runs/vq)")
-    if speech and stage is not Stage.bilabial:
-        raise InputError(f"--speech is for 'probtalk train bilabial', not {stage.value}; leave it out")
-    if stage in (Stage.head, Stage.bilabial):
+    detector = stage in (Stage.bilabial, Stage.vowel)
+    if speech and not detector:
+        raise InputError(f"--speech is for 'probtalk train bilabial' and 'vowel', not {stage.value}; leave it out")
+    if stage is Stage.head or detector:
         if stage is Stage.head:
             from probtalk.life.train import train_head as train_net
         else:
             from probtalk.train.bilabial import train_bilabial as train_net
         keys = HEAD_KEYS if stage is Stage.head else BILABIAL_KEYS
         settings: dict[str, Any] = dict(_net_settings(stage.value, keys, set_))
+        if detector:
+            settings["target"] = stage.value
         if speech:
             settings["speech"] = speech
         path, net_metrics = train_net(data, out, **settings)
@@ -82,7 +86,7 @@ def train(
 
 
 def _net_settings(stage: str, keys: dict[str, type], items: list[str]) -> dict[str, int | float]:
-    """``--set key=value`` pairs for ``train head`` or ``train bilabial`` (keys of :data:`HEAD_KEYS`,
+    """``--set key=value`` pairs for ``train head``, ``train bilabial`` or ``train vowel`` (keys of :data:`HEAD_KEYS`,
     :data:`BILABIAL_KEYS`)."""
     from probtalk.errors import InputError
 

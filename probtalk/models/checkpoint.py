@@ -36,7 +36,7 @@ from probtalk.models.style_predictor import StylePredictor, StylePredictorConfig
 from probtalk.models.talker import Normalizer, Talker
 
 FORMAT_TAG = "probtalk-checkpoint"
-FORMAT_VERSION = 3  # 2: an optional "head" part (the life stage's head motion net, plain arrays); 3: "bilabial"
+FORMAT_VERSION = 4  # 2: an optional "head" part (the life stage's head motion net, plain arrays); 3: "bilabial"; 4: "vowel"
 KIND_VQ = "motion_vq"
 KIND_TALKER = "talker"
 VQ_ENCODER_PREFIXES = ("vq.enc_in.", "vq.enc_down.", "vq.encoder.", "vq.enc_out.")
@@ -63,6 +63,9 @@ class CheckpointInfo:
         bilabial: the lip seal's bilabial detector (:class:`probtalk.bilabial.BilabialNet`), None when the
             checkpoint has none (before format 3, or shipped without ``--bilabial``): audio-only takes are
             then not sealed.
+        vowel: the seal's open-vowel detector (:class:`probtalk.vowels.VowelNet`), None when the checkpoint
+            has none (before format 4, or shipped without ``--vowel``): audio-only takes then open only
+            the open vowels of the words heard.
     """
 
     kind: str
@@ -76,6 +79,7 @@ class CheckpointInfo:
     complete: bool = True
     head: Any = None
     bilabial: Any = None
+    vowel: Any = None
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
@@ -113,6 +117,7 @@ def save_checkpoint(
     inference_only: bool = False,
     head: Any = None,
     bilabial: Any = None,
+    vowel: Any = None,
 ) -> Path:
     """Write ``model`` to one file atomically and return its path.
 
@@ -129,6 +134,8 @@ def save_checkpoint(
             (its arrays as float32 tensors, its config and provenance as JSON text).
         bilabial: Talker only: a :class:`probtalk.bilabial.BilabialNet` stored as the optional
             ``bilabial`` part, the same way.
+        vowel: Talker only: a :class:`probtalk.vowels.VowelNet` stored as the optional ``vowel`` part,
+            the same way.
     """
     if isinstance(model, Talker):
         kind = KIND_TALKER
@@ -170,7 +177,7 @@ def save_checkpoint(
         "provenance_json": json.dumps(provenance or {}, default=str),
         "inference_only": bool(inference_only),
     }
-    for name, net in (("head", head), ("bilabial", bilabial)):
+    for name, net in (("head", head), ("bilabial", bilabial), ("vowel", vowel)):
         if net is None:
             continue
         if kind != KIND_TALKER:
@@ -287,17 +294,21 @@ def load_checkpoint(
         complete=not data.get("inference_only", False),
         head=_net_part(data.get("head"), p, "head"),
         bilabial=_net_part(data.get("bilabial"), p, "bilabial"),
+        vowel=_net_part(data.get("vowel"), p, "vowel"),
     )
     return model.to(map_location), info
 
 
 def _net_part(part: Any, path: Path, name: str) -> Any:
-    """The optional ``head`` (:class:`probtalk.life.HeadNet`) or ``bilabial``
-    (:class:`probtalk.bilabial.BilabialNet`) part; None when absent."""
+    """The optional ``head`` (:class:`probtalk.life.HeadNet`), ``bilabial``
+    (:class:`probtalk.bilabial.BilabialNet`) or ``vowel`` (:class:`probtalk.vowels.VowelNet`) part; None
+    when absent."""
     if part is None:
         return None
     if name == "head":
         from probtalk.life.head import HeadNet as kind
+    elif name == "vowel":
+        from probtalk.vowels import VowelNet as kind
     else:
         from probtalk.bilabial import BilabialNet as kind
 

@@ -28,6 +28,7 @@ ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
 HEAD_FILE = "head.npz"  # the life stage's head motion net (optional; numpy arrays, see probtalk.life.head)
 BILABIAL_FILE = "bilabial.npz"  # the lip seal's p/b/m detector (optional; numpy arrays, see probtalk.bilabial)
+VOWEL_FILE = "vowel.npz"  # the seal's open-vowel detector (optional; numpy arrays, see probtalk.vowels)
 META_FILE = "probtalk_onnx.json"
 ONNX_FORMAT = "probtalk-onnx"
 ONNX_FORMAT_VERSION = 4  # 2: optional encoder inputs "phones" and "noise" (exports without them say 1);

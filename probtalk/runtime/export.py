@@ -44,6 +44,7 @@ from probtalk.runtime.backend import (
     META_FILE,
     ONNX_FORMAT,
     ONNX_FORMAT_VERSION,
+    VOWEL_FILE,
     file_sha256,
 )
 from probtalk.runtime.sampling import __doc__ as SAMPLING_RULE
@@ -111,8 +112,9 @@ def export_onnx(checkpoint: str | os.PathLike[str], folder: str | os.PathLike[st
             with atomic_path(folder / name) as out:
                 onnx.save(model, str(out))
     meta = describe(talker, info, fps, file_sha256(checkpoint), encoder.input_names)
-    # The head net and the bilabial detector run in numpy beside the graphs.
-    for key, net, name in (("head", info.head, HEAD_FILE), ("bilabial", info.bilabial, BILABIAL_FILE)):
+    # The head net and the bilabial and open-vowel detectors run in numpy beside the graphs.
+    for key, net, name in (("head", info.head, HEAD_FILE), ("bilabial", info.bilabial, BILABIAL_FILE),
+                           ("vowel", info.vowel, VOWEL_FILE)):
         if net is not None:
             net.save(folder / name)
             meta[key] = name

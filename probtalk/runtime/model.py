@@ -36,14 +36,16 @@ if TYPE_CHECKING:
     from probtalk.corpus.ear import Listening
     from probtalk.corpus.phones import Phone
     from probtalk.lipseal import LipSeal
+    from probtalk.vowels import VowelNet
 
 logger = logging.getLogger(__name__)
 
 
 class RuntimeModel:
     """Mixin: subclasses set ``backend``, ``names`` (a :class:`StyleNames`), ``name``, ``rig_id``,
-    ``head_net`` (the learned head motion net, None when the model ships none) and ``bilabial_net``
-    (the lip seal's p/b/m detector for audio without a transcript, None when the model ships none)."""
+    ``head_net`` (the learned head motion net, None when the model ships none), ``bilabial_net``
+    (the lip seal's p/b/m detector for audio without a transcript, None when the model ships none) and
+    ``vowel_net`` (the seal's open-vowel detector, :mod:`probtalk.vowels`, None when the model ships none)."""
 
     backend: Backend
     names: StyleNames
@@ -51,6 +53,7 @@ class RuntimeModel:
     rig_id: str | None
     head_net: HeadNet | None = None
     bilabial_net: BilabialNet | None = None
+    vowel_net: VowelNet | None = None
 
     @property
     def fps(self) -> float:
@@ -193,7 +196,8 @@ class RuntimeModel:
         put an open vowel's centre and the detector hears no p, b or m.
 
         Then, at the frame nearest the centre of each open vowel of the transcript's alignment
-        (``vowels``: its phones) or of the recognised words (``words``; :meth:`heard_phones`), and at
+        (``vowels``: its phones) or of the recognised words (``words``; :meth:`heard_phones`) and those
+        the model's open-vowel detector hears (:func:`probtalk.vowels.heard_vowels`), and at
         the frame beside it where the midpoint is near and the bilabial detector is silent, unless
         that frame is sealed (:func:`probtalk.lipseal.open_vowel_centres`), the jaw opens until the
         lips part at least :data:`probtalk.lipseal.OPEN_MM` (:meth:`LipSeal.open_frames`).
@@ -213,7 +217,11 @@ class RuntimeModel:
             source, marked = "transcript", aligned
         elif self.bilabial_net is not None:
             source, marked = "audio", self.heard_bilabials(wav, motions[0].shape[0], words)
-            vowels = self.heard_phones(wav, motions[0].shape[0]) if words else None
+            vowels = self.heard_phones(wav, motions[0].shape[0]) if words else []
+            if self.vowel_net is not None:
+                from probtalk.vowels import heard_vowels
+
+                vowels += heard_vowels(self.vowel_net, wav, self.fps, motions[0].shape[0])
         else:
             return motions, 0, None, 0, 0
         frames = motions[0].shape[0]

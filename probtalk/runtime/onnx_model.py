@@ -19,6 +19,7 @@ from probtalk.life.head import HeadNet
 from probtalk.runtime.backend import DEFAULT_ONNX_DIR, META_FILE, OnnxBackend
 from probtalk.runtime.model import RuntimeModel
 from probtalk.vocabulary import StyleNames
+from probtalk.vowels import VowelNet
 
 __all__ = ["DEFAULT_ONNX_DIR", "OnnxModel", "default_onnx_meta"]
 
@@ -42,6 +43,7 @@ class OnnxModel(RuntimeModel):
         self.folder = Path(folder)
         self.head_net = HeadNet.load(self.folder / meta["head"]) if meta.get("head") else None
         self.bilabial_net = BilabialNet.load(self.folder / meta["bilabial"]) if meta.get("bilabial") else None
+        self.vowel_net = VowelNet.load(self.folder / meta["vowel"]) if meta.get("vowel") else None
 
     def info(self) -> dict[str, Any]:
         """Speakers, emotions, rig and where the graphs came from."""

@@ -3,14 +3,17 @@
 ``probtalk train bilabial --data datasets/synth3 --out runs/bilabial`` writes
 ``runs/bilabial/bilabial.npz`` (plain arrays, read by
 :meth:`probtalk.bilabial.BilabialNet.load`) and ``metrics.json``; ship it with
-``scripts/ship_model.py --bilabial``.
+``scripts/ship_model.py --bilabial``. ``probtalk train vowel`` trains the open-vowel
+detector (:mod:`probtalk.vowels`) the same way (``target="vowel"``: the frames inside an
+open vowel are the targets; ``vowel.npz``, shipped with ``--vowel``).
 
 Each distinct utterance of the ``train`` split is heard ``variants`` times:
 once as recorded and the rest through the speech augmentation of
 :mod:`probtalk.train.augment` (speed, pitch and formants, EQ, room, noise:
 :data:`DETECTOR_AUGMENT`) at strengths past the motion model's own, since the detector must hold on voices and rooms the corpus
 lacks. The target of each frame is whether the
-corpus's phone timing puts it inside a P, B or M. The features are computed
+corpus's phone timing puts it inside a P, B or M (an open vowel, for the
+vowel detector). The features are computed
 once; training draws 4 s crops of them (binary cross-entropy, bilabial frames
 weighted ``positive_weight`` times, dropout on each conv's input).
 
@@ -27,7 +30,8 @@ The decision threshold (default 0.5) is stored in the net's provenance and
 :meth:`~probtalk.bilabial.BilabialNet.frames` uses it. ``metrics.json`` holds,
 for a range of thresholds, the share of the ``val`` split's bilabial midpoints
 found (within a frame) and of its open-vowel midpoints marked, as recorded and
-with one perturbed hearing. The corpus's ``val`` clips come from the training
+with one perturbed hearing (for the vowel detector the second is what it finds, the
+first what it marks within a frame of a p, b or m). The corpus's ``val`` clips come from the training
 voices and are easier than unseen sentences (at 0.5 they mark almost no open
 vowel, where the test split's mark 5 %), so the threshold is a setting, not
 fitted to them; ``benchmarks/lipsync.py`` measures what a threshold costs in
@@ -50,6 +54,7 @@ import torch
 from torch import nn
 
 from probtalk.bilabial import BilabialNet, detector_config, log_mel
+from probtalk.corpus.phones import OPEN_VOWELS, PHONE_INDEX
 from probtalk.errors import DatasetError, InputError
 from probtalk.eval.lipsync import phone_midpoints
 from probtalk.lipseal import BILABIAL_TOKENS
@@ -57,6 +62,7 @@ from probtalk.models.phone_tokens import phone_tokens
 from probtalk.train.augment import perturb_speech, speed_source
 from probtalk.train.config import AugmentConfig
 from probtalk.train.frameconv import FrameConv, start_run
+from probtalk.vowels import VowelNet
 
 logger = logging.getLogger(__name__)
 
@@ -68,22 +74,29 @@ DETECTOR_AUGMENT = AugmentConfig(
     reverb_prob=0.5, reverb_seconds=(0.1, 0.6), noise_prob=0.5, snr_db=(5.0, 35.0), gain_db=0.0,
 )
 CROP_FRAMES = 100
+#: What a detector learns to hear: its target phone tokens, its net class and its file name.
+TARGETS: dict[str, tuple[frozenset[int], type[BilabialNet], str]] = {
+    "bilabial": (BILABIAL_TOKENS, BilabialNet, "bilabial.npz"),
+    "vowel": (frozenset(1 + PHONE_INDEX[p] for p in OPEN_VOWELS), VowelNet, "vowel.npz"),
+}
 
 
 @dataclass
 class HeardClip:
-    """One hearing of an utterance: detector inputs [T, C], bilabial frames bool [T], midpoints of its
-    bilabials and open vowels (frame indices; the benchmark's points)."""
+    """One hearing of an utterance: detector inputs [T, C], target frames bool [T] (inside a p, b or m;
+    for the vowel detector, an open vowel), midpoints of its bilabials and open vowels (frame indices;
+    the benchmark's points)."""
 
     inputs: np.ndarray
-    bilabial: np.ndarray
+    target: np.ndarray
     closed: list[int]
     opened: list[int]
 
 
 def hear_split(root: str | os.PathLike[str], split: str, variants: int, seed: int, fps: float = 25.0,
-               max_clips: int | None = None) -> list[HeardClip]:
-    """Each distinct utterance of ``split`` heard ``variants`` times (the first as recorded).
+               max_clips: int | None = None, target: str = "bilabial") -> list[HeardClip]:
+    """Each distinct utterance of ``split`` heard ``variants`` times (the first as recorded); ``target``: a
+    key of :data:`TARGETS`.
 
     Raises:
         DatasetError: the split is missing or its corpus has no phone timings.
@@ -100,7 +113,7 @@ def hear_split(root: str | os.PathLike[str], split: str, variants: int, seed: in
     if max_clips is not None:
         picks = picks[:max_clips]
     gen = torch.Generator().manual_seed(seed)
-    bil = list(BILABIAL_TOKENS)
+    bil = list(TARGETS[target][0])
     out = []
     for i in picks:
         sample = data[i]
@@ -144,12 +157,13 @@ def aligned_speech(folder: str | os.PathLike[str], cache: dict[str, Any] | None 
     return out
 
 
-def hear_speech(recordings: list[tuple[Path, list[Any]]], variants: int, seed: int, fps: float = 25.0) -> list[HeardClip]:
+def hear_speech(recordings: list[tuple[Path, list[Any]]], variants: int, seed: int, fps: float = 25.0,
+                target: str = "bilabial") -> list[HeardClip]:
     """Each aligned recording heard ``variants`` times (the first as recorded), like :func:`hear_split`."""
     from probtalk.audio import load_audio
 
     gen = torch.Generator().manual_seed(seed)
-    bil = list(BILABIAL_TOKENS)
+    bil = list(TARGETS[target][0])
     out = []
     for path, phones in recordings:
         wav = load_audio(path)
@@ -191,7 +205,7 @@ def _crops(clips: list[HeardClip], rng: np.random.Generator, batch: int,
         start = int(rng.integers(0, max(0, n - CROP_FRAMES) + 1))
         m = min(CROP_FRAMES, n - start)
         x[b, :m] = torch.from_numpy(clip.inputs[start : start + m])
-        y[b, :m] = torch.from_numpy(clip.bilabial[start : start + m].astype(np.float32))
+        y[b, :m] = torch.from_numpy(clip.target[start : start + m].astype(np.float32))
         mask[b, :m] = True
     return x, y, mask
 
@@ -216,8 +230,9 @@ def train_bilabial(
     lr: float = 2e-3, variants: int = 4, dropout: float = 0.2, positive_weight: float = 2.0,
     threshold: float = 0.5, seed: int = 0, max_clips: int | None = None,
     speech: list[str | os.PathLike[str]] | None = None, speech_share: float = 0.5, hidden: int = 128, depth: int = 3,
+    target: str = "bilabial",
 ) -> tuple[Path, dict[str, Any]]:
-    """Train the detector and write ``out/bilabial.npz`` and ``out/metrics.json``.
+    """Train the detector and write ``out/bilabial.npz`` (``out/vowel.npz``) and ``out/metrics.json``.
 
     Args:
         data: corpus folder with phone timings (``align/``).
@@ -227,7 +242,7 @@ def train_bilabial(
         lr: AdamW learning rate (one-cycle).
         variants: hearings of each utterance (the first as recorded).
         dropout: dropout on each conv's input while training.
-        positive_weight: weight of bilabial frames in the loss.
+        positive_weight: weight of the target frames (bilabial; open-vowel) in the loss.
         threshold: probability above which a frame is sealed (stored with the net).
         seed: seed of the initialisation, augmentation and crops.
         max_clips: use at most this many utterances per split (a quick run).
@@ -237,6 +252,8 @@ def train_bilabial(
         hidden: channels of each conv.
         depth: convs (kernel 5; their look-ahead always adds up to six frames, the stream's delay:
             :func:`probtalk.bilabial.detector_config`).
+        target: "bilabial" (the lip seal's p/b/m detector) or "vowel" (the open-vowel detector,
+            :mod:`probtalk.vowels`): :data:`TARGETS`.
 
     Returns:
         the detector file and the validation metrics.
@@ -245,11 +262,14 @@ def train_bilabial(
         raise InputError(f"depth {depth} is not 1..6 (six frames of look-ahead are shared among the convs); give 3 or 4")
     if not 0.0 < float(threshold) < 1.0:
         raise InputError(f"threshold {threshold} is not a probability; give one between 0 and 1 (e.g. 0.5)")
+    if target not in TARGETS:
+        raise InputError(f"target {target!r} is not one of {', '.join(TARGETS)}; give one of them")
+    _, kind, file_name = TARGETS[target]
     out, rng = start_run(out, seed)
     started = time.time()
-    clips = hear_split(data, "train", variants, seed, max_clips=max_clips)
+    clips = hear_split(data, "train", variants, seed, max_clips=max_clips, target=target)
     try:
-        val = hear_split(data, "val", 2, seed + 1, max_clips=max_clips)
+        val = hear_split(data, "val", 2, seed + 1, max_clips=max_clips, target=target)
     except DatasetError:
         val = clips[: max(1, len(clips) // 10)]
     heard_speech: list[HeardClip] = []
@@ -261,9 +281,9 @@ def train_bilabial(
         for n, folder in enumerate(speech):
             found = aligned_speech(folder, cache.setdefault(str(folder), {}))
             cache_path.write_text(json.dumps(cache))
-            heard_speech += hear_speech(found, variants, seed + 100 + n)
-    logger.info("bilabial detector: %d hearings + %d of recordings, %d for validation (%.0f s)", len(clips),
-                len(heard_speech), len(val), time.time() - started)
+            heard_speech += hear_speech(found, variants, seed + 100 + n, target=target)
+    logger.info("%s: %d hearings + %d of recordings, %d for validation (%.0f s)",
+                kind.WHAT, len(clips), len(heard_speech), len(val), time.time() - started)
     conv = FrameConv(detector_config(int(hidden), int(depth)), dropout=dropout)
     opt = torch.optim.AdamW(conv.parameters(), lr=lr, weight_decay=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=max(steps, 2))
@@ -279,7 +299,7 @@ def train_bilabial(
         if step % 250 == 0 or step == steps - 1:
             logger.info("step %d loss %.4f", step, loss.item())
     conv.eval()
-    net = conv.to_numpy(BilabialNet)
+    net = conv.to_numpy(kind)
     thresholds = sorted({round(float(t), 2) for t in np.arange(0.1, 0.96, 0.1)} | {float(threshold)})
     rates = detection_rates(net, val, thresholds)
     metrics = {"threshold": threshold, "val_bilabials_found": round(rates[threshold][0], 4),
@@ -287,9 +307,9 @@ def train_bilabial(
                "per_threshold": {str(t): [round(a, 4), round(b, 4)] for t, (a, b) in rates.items()}}
     net.provenance = {"data": str(data), "speech": [str(f) for f in speech or []], "speech_hearings": len(heard_speech),
                       "steps": steps, "hearings": len(clips), "variants": variants, "hidden": int(hidden), "depth": int(depth),
-                      "threshold": threshold, "augment": dataclasses.asdict(DETECTOR_AUGMENT),
+                      "threshold": threshold, "target": target, "augment": dataclasses.asdict(DETECTOR_AUGMENT),
                       "metrics": {k: v for k, v in metrics.items() if k != "per_threshold"}}
-    path = out / "bilabial.npz"
+    path = out / file_name
     net.save(path)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
     return path, metrics
