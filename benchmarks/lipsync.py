@@ -157,15 +157,17 @@ def _score(sc: Scores, takes: np.ndarray, det: np.ndarray | None, gt_motion: np.
 
 
 def _audio_sealed(seal: LipSeal, takes: np.ndarray, det: np.ndarray, heard: np.ndarray,
-                  phones: list[Any], p: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+                  phones: list[Any], p: np.ndarray, threshold: float,
+                  detected: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     """What ``animate()`` gives without a transcript (:func:`probtalk.lipseal.seal_takes`, as
     :meth:`probtalk.runtime.model.RuntimeModel.seal` calls it): the sampled takes, which keep the
     deterministic take's brief closures, and the deterministic take (``det``), sealed at the ear's marks
-    (``heard``) and opened at the open vowels of the words heard (``phones``; none with phones);
-    ``p``: the detector's probabilities, ``threshold`` its bar."""
+    (``heard``) and opened at the open vowels of the words heard (``phones``; none with phones) and of
+    the open-vowel detector (``detected``); ``p``: the detector's probabilities, ``threshold`` its bar."""
     silent = unheard_frames(p, EDGE_MIN_P)
-    sampled = seal_takes(seal, list(takes), heard, phones, 25.0, silent, unheard_frames(p, threshold), det)
-    return np.stack(sampled.takes), seal_takes(seal, [det], heard, phones, 25.0, silent).takes[0]
+    sampled = seal_takes(seal, list(takes), heard, phones, 25.0, silent, unheard_frames(p, threshold), det,
+                         detected)
+    return np.stack(sampled.takes), seal_takes(seal, [det], heard, phones, 25.0, silent, detected=detected).takes[0]
 
 
 def _style(talker: Any, sample: Any) -> Any:
@@ -288,8 +290,8 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                 near = shown_frames(p_heard, threshold) if detector is not None else None  # the transcript's widening
                 heard, heard_phones = (_heard(detector, sample.audio, p_heard, args.ear)
                                        if detector is not None and args.ear != "detector" else (near, []))
-                if vowel_nets[name] is not None:  # animate() also opens the open vowels its detector hears
-                    heard_phones = heard_phones + heard_vowels(vowel_nets[name], sample.audio, 25.0, len(sample.motion))
+                detected = (heard_vowels(vowel_nets[name], sample.audio, 25.0, len(sample.motion))
+                            if vowel_nets[name] is not None else [])  # animate() also opens the vowels its detector hears
                 for cond in conds:
                     ph = None
                     if cond == "text" and text_phones is not None:
@@ -303,7 +305,8 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                         _score(sc, takes.numpy(), det[0].numpy(), sample.motion, sample.phones, layer, rig, regions,
                                full=True)
                         if cond == "audio" and heard is not None:  # what animate() gives
-                            sealed, det_sealed = _audio_sealed(seal, takes.numpy(), det[0].numpy(), heard, heard_phones, p_heard, threshold)
+                            sealed, det_sealed = _audio_sealed(seal, takes.numpy(), det[0].numpy(), heard, heard_phones,
+                                                               p_heard, threshold, detected)
                             _score(cells.setdefault((name, "audio+seal", t), Scores()), sealed, det_sealed,
                                    sample.motion, sample.phones, layer, rig, regions, full=True)
                         if cond == "text":  # what animate(text=...) gives: the lips sealed on the aligned p/b/m;
@@ -320,7 +323,7 @@ def run_models(args: argparse.Namespace) -> dict[str, Any]:
                                                         silent).takes[0]
                             elif heard is not None:
                                 sealed, det_sealed = _audio_sealed(seal, takes.numpy(), det[0].numpy(), heard,
-                                                                   heard_phones, p_heard, threshold)
+                                                                   heard_phones, p_heard, threshold, detected)
                             else:
                                 sealed, det_sealed = takes.numpy(), det[0].numpy()
                             _score(cells.setdefault((name, "text+seal", t), Scores()), sealed, det_sealed,

@@ -331,7 +331,7 @@ class SealedTakes:
         sealed: frames sealed fully in the first take at the marks (the deterministic take's shared
             closures not counted).
         shared: frames sealed as the deterministic take's shared closures.
-        opened: open-vowel centres held open.
+        opened: open-vowel centres held open in the first take.
     """
 
     takes: list[np.ndarray]
@@ -342,7 +342,7 @@ class SealedTakes:
 
 def seal_takes(seal: LipSeal, takes: list[np.ndarray], marked: np.ndarray, vowels: Iterable[Any], fps: float,
                silent: np.ndarray | None = None, unheard: np.ndarray | None = None,
-               reference: np.ndarray | None = None) -> SealedTakes:
+               reference: np.ndarray | None = None, detected: Iterable[Any] = ()) -> SealedTakes:
     """The lip seal's whole rule on a clip's takes, as ``animate()`` applies it
     (:meth:`probtalk.runtime.model.RuntimeModel.seal`; ``benchmarks/lipsync.py`` scores the same call).
 
@@ -350,7 +350,10 @@ def seal_takes(seal: LipSeal, takes: list[np.ndarray], marked: np.ndarray, vowel
     are not sealed; with ``unheard`` and ``reference`` (audio only, sampled takes) the deterministic
     take's brief closures join the marks (:meth:`LipSeal.shared_closures`) and stay shut; every take
     sealed at the marks (:meth:`LipSeal.seal_frames`), then opened at the centres
-    (:meth:`LipSeal.open_frames`).
+    (:meth:`LipSeal.open_frames`). The centres of ``detected`` (the open vowels the open-vowel detector
+    heard, :func:`probtalk.vowels.heard_vowels`) open too, but a detector can mishear a p, b or m the
+    ears missed: they yield no shared closure, and a take whose lips are shut there (the lip gap under
+    :data:`SHUT_MM`) keeps them shut.
 
     Args:
         seal: the rig's seal.
@@ -362,10 +365,12 @@ def seal_takes(seal: LipSeal, takes: list[np.ndarray], marked: np.ndarray, vowel
             :data:`~probtalk.bilabial.EDGE_MIN_P`); None: centres do not spread.
         unheard: bool [T'], where the detector hears no p, b or m (at its threshold); with ``reference``.
         reference: raw motion [T, 53], the deterministic take whose brief closures the takes keep.
+        detected: the open-vowel detector's phones (audio only; may be empty).
     """
     frames = takes[0].shape[0]
     marked = np.asarray(marked, bool)
     centres = open_vowel_centres(vowels, fps, frames, avoid=marked, spread=silent)
+    heard = open_vowel_centres(detected, fps, frames, avoid=marked, spread=silent) & ~centres
     shared = 0
     if unheard is not None and reference is not None:
         closures = seal.shared_closures(reference, marked, centres, unheard)
@@ -375,11 +380,14 @@ def seal_takes(seal: LipSeal, takes: list[np.ndarray], marked: np.ndarray, vowel
         marked[:n] |= closures[:n]
         m = min(centres.size, closures.size)
         centres[:m] &= ~closures[:m]  # a shared closure stays shut
+        heard[:m] &= ~closures[:m]
     sealed = [seal.seal_frames(m, marked) for m in takes]
-    out = [m for m, _ in sealed]
-    if centres.any():
-        out = [seal.open_frames(m, centres)[0] for m in out]
-    return SealedTakes(out, sealed[0][1] - shared, shared, int(centres.sum()))
+    out, opened = [], []
+    for m, _ in sealed:
+        at = centres | (heard & (np.linalg.norm(seal.lip_vector(m), axis=1) >= SHUT_MM)) if heard.any() else centres
+        out.append(seal.open_frames(m, at)[0] if at.any() else m)
+        opened.append(int(at.sum()))
+    return SealedTakes(out, sealed[0][1] - shared, shared, opened[0])
 
 
 def shown_bilabials(phones: Iterable[Any], fps: float, num_frames: int) -> np.ndarray:

@@ -93,11 +93,19 @@ def _whisper_model_class() -> Any:
     return WhisperModel
 
 
+#: CTranslate2's compute type. Not int8: on an AMD EPYC its int8 kernels decoded an espeak line into
+#: repetition loops, whose temperature fallback then sampled a different transcript on every call and took
+#: 15-18 s a clip; float32 gave the right words every call, and on real speech took the same time
+#: (1.54 against 1.56 s for the 5.5 s hello.wav; docs/default_model_metrics.md).
+COMPUTE_TYPE = "float32"
+
+
 @functools.lru_cache(maxsize=2)
 def _load(folder: str, threads: int) -> Any:
     whisper_model = _whisper_model_class()
     try:
-        return whisper_model(folder, device="cpu", compute_type="int8", cpu_threads=threads, local_files_only=True)
+        return whisper_model(folder, device="cpu", compute_type=COMPUTE_TYPE, cpu_threads=threads,
+                             local_files_only=True)
     except (RuntimeError, ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"Whisper model folder {folder!r} could not be loaded ({first}); {FIX}") from None

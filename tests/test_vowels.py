@@ -145,13 +145,27 @@ def test_the_seal_opens_a_vowel_only_the_detector_hears(model, bilabial_speech, 
     given = np.zeros(plain.num_frames)
     given[k - 1 : k + 1] = 0.9  # the detector hears an open vowel centred on frame k (the net's frame j is
     # centred at (j + 0.5) / fps: centres k - 1 and k inside it put its midpoint at k / fps, where frame k shows)
-    monkeypatch.setattr(model, "vowel_net", _hears(given))
+    hears_k = _hears(given)
+    monkeypatch.setattr(model, "vowel_net", hears_k)
     for listen in ("words", "phones"):  # with either ear
         model._last_heard = None
         opened = model.animate(audio, 16000, deterministic=True, blinks=False, listen=listen)[0]
         assert opened.meta["opened_vowel_frames"] == 1 and _gaps_mm(opened)[k] > OPEN_MM - 1.0
         far = np.abs(np.arange(plain.num_frames) - k) > 1
         np.testing.assert_array_equal(opened.jaw_pose[far], plain.jaw_pose[far])  # the rest as it was
+    # A detector can mishear a p, b or m the ears missed: where the take's lips are shut it is not heard.
+    lips = model.lip_seal().lip_vector(np.concatenate([plain.expression[:, :50], plain.jaw_pose], 1))
+    shut = [j for j in range(3, plain.num_frames - 3) if np.linalg.norm(lips[j]) < 1.5 and abs(j - k) > 3 and not near[j]]
+    assert shut, "a frame the take keeps shut, away from the seals"
+    j = shut[len(shut) // 2]
+    at_j = np.zeros(plain.num_frames)
+    at_j[j - 1 : j + 1] = 0.9
+    monkeypatch.setattr(model, "vowel_net", _hears(at_j))
+    model._last_heard = None
+    kept = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
+    assert kept.meta["opened_vowel_frames"] == 0
+    np.testing.assert_array_equal(kept.jaw_pose, plain.jaw_pose)
+    monkeypatch.setattr(model, "vowel_net", hears_k)
     # A transcript's aligned vowels are the truth there: the detector is not asked.
     told = model.animate(audio, 16000, deterministic=True, blinks=False, text=BILABIAL_LINE)[0]
     monkeypatch.setattr(model, "vowel_net", None)

@@ -197,7 +197,8 @@ class RuntimeModel:
 
         Then, at the frame nearest the centre of each open vowel of the transcript's alignment
         (``vowels``: its phones) or of the recognised words (``words``; :meth:`heard_phones`) and those
-        the model's open-vowel detector hears (:func:`probtalk.vowels.heard_vowels`), and at
+        the model's open-vowel detector hears (:func:`probtalk.vowels.heard_vowels`; not where a take closes
+        briefly itself, nor yielding a shared closure: :func:`probtalk.lipseal.seal_takes`), and at
         the frame beside it where the midpoint is near and the bilabial detector is silent, unless
         that frame is sealed (:func:`probtalk.lipseal.open_vowel_centres`), the jaw opens until the
         lips part at least :data:`probtalk.lipseal.OPEN_MM` (:meth:`LipSeal.open_frames`).
@@ -213,15 +214,16 @@ class RuntimeModel:
         seal = self.lip_seal() if enabled and motions else None
         if seal is None:
             return motions, 0, None, 0, 0
+        detected: list[Phone] = []  # the open-vowel detector's, audio only
         if aligned is not None:
             source, marked = "transcript", aligned
         elif self.bilabial_net is not None:
             source, marked = "audio", self.heard_bilabials(wav, motions[0].shape[0], words)
-            vowels = self.heard_phones(wav, motions[0].shape[0]) if words else []
+            vowels = self.heard_phones(wav, motions[0].shape[0]) if words else None
             if self.vowel_net is not None:
                 from probtalk.vowels import heard_vowels
 
-                vowels += heard_vowels(self.vowel_net, wav, self.fps, motions[0].shape[0])
+                detected = heard_vowels(self.vowel_net, wav, self.fps, motions[0].shape[0])
         else:
             return motions, 0, None, 0, 0
         frames = motions[0].shape[0]
@@ -232,7 +234,7 @@ class RuntimeModel:
         elif self.bilabial_net is not None:
             p = self.detector_probabilities(wav, frames)
         silent = unheard_frames(p, EDGE_MIN_P) if p is not None else None  # where a vowel's centre may spread
-        done = seal_takes(seal, motions, marked, vowels or (), self.fps, silent, unheard, reference)
+        done = seal_takes(seal, motions, marked, vowels or (), self.fps, silent, unheard, reference, detected)
         return done.takes, done.sealed, source, done.shared, done.opened
 
     def heard_bilabials(self, wav: np.ndarray, frames: int, words: bool = True) -> np.ndarray:
