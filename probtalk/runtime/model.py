@@ -197,8 +197,8 @@ class RuntimeModel:
 
         Then, at the frame nearest the centre of each open vowel of the transcript's alignment
         (``vowels``: its phones) or of the recognised words (``words``; :meth:`heard_phones`) and those
-        the model's open-vowel detector hears (:func:`probtalk.vowels.heard_vowels`; not where a take closes
-        briefly itself, nor yielding a shared closure: :func:`probtalk.lipseal.seal_takes`), and at
+        the model's open-vowel detector hears (:func:`probtalk.vowels.heard_vowels`; not where a take's lips are
+        shut, nor yielding a shared closure: :func:`probtalk.lipseal.seal_takes`), and at
         the frame beside it where the midpoint is near and the bilabial detector is silent, unless
         that frame is sealed (:func:`probtalk.lipseal.open_vowel_centres`), the jaw opens until the
         lips part at least :data:`probtalk.lipseal.OPEN_MM` (:meth:`LipSeal.open_frames`).
