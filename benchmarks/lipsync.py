@@ -166,8 +166,9 @@ def _audio_sealed(seal: LipSeal, takes: np.ndarray, det: np.ndarray, heard: np.n
     the open-vowel detector (``detected``); ``p``: the detector's probabilities, ``threshold`` its bar."""
     silent = unheard_frames(p, EDGE_MIN_P)
     sampled = seal_takes(seal, list(takes), heard, phones, 25.0, silent, unheard_frames(p, threshold), det,
-                         detected)
-    return np.stack(sampled.takes), seal_takes(seal, [det], heard, phones, 25.0, silent, detected=detected).takes[0]
+                         detected, spread_anywhere=True)
+    return np.stack(sampled.takes), seal_takes(seal, [det], heard, phones, 25.0, silent, detected=detected,
+                                               spread_anywhere=True).takes[0]
 
 
 def _style(talker: Any, sample: Any) -> Any:

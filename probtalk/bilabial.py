@@ -315,7 +315,7 @@ def unheard_frames(p: np.ndarray, threshold: float) -> np.ndarray:
     (see :func:`shown_frames`) below ``threshold``. At the net's threshold, the audio-only seal lets an
     open vowel of the words heard open a brief closure of the deterministic take only there
     (:meth:`probtalk.lipseal.LipSeal.shared_closures`); at :data:`EDGE_MIN_P` (the detector silent), an
-    open vowel's centre spreads to the frame beside it only there
+    open vowel's centre of the transcript spreads to the frame beside it only there
     (:func:`probtalk.lipseal.open_vowel_centres`).
     """
     p = np.asarray(p, np.float64)

@@ -11,7 +11,7 @@ the model's own. Without a transcript the frames come from the bilabial
 detector (:mod:`probtalk.bilabial`) instead of the alignment, and sampled takes
 are also sealed where their deterministic take closes briefly between open lips
 (:meth:`LipSeal.shared_closures`: not where the words heard put an open vowel and the detector
-hears nothing), so those closures hold in every take. (:meth:`LipSeal.apply`
+hears nothing, or the closure holds a heard p, b or m), so those closures hold in every take. (:meth:`LipSeal.apply`
 seals from per-frame phone tokens alone: each bilabial token's frame and the one
 after, since a token only says which phone is at the frame's centre.)
 
@@ -19,7 +19,8 @@ The other way round, where the transcript's alignment or the recognised words pu
 (AA AE AH AO AW AY), the frame nearest its centre opens the jaw until the lips part at least
 :data:`OPEN_MM` (:meth:`LipSeal.open_frames`, :func:`open_vowel_centres`): on voices unlike the
 corpus's, the model under-opens (on real recordings the takes opened 83 % of open vowels); also the
-frame beside it where the midpoint is near and the bilabial detector is silent (:data:`SPREAD_FRAMES`).
+frame beside it where the midpoint is near and the bilabial detector is silent (:data:`SPREAD_FRAMES`;
+without a transcript elsewhere too, unless a take's lips are shut there: :func:`seal_takes`).
 
 Numpy only: the lip vector (upper minus lower lip keypoint) is linear in the
 expression coefficients and linearised in the jaw rotation at rest, taken from
@@ -81,7 +82,9 @@ OPEN_SPARE_MM = 3.0
 #: the frame beside its nearest one where its midpoint lies within this many frames of it, the frame lies
 #: inside the vowel and the detector is silent there (:func:`open_vowel_centres`, ``spread``). On the
 #: corpus's unseen engine it opened 3.3 points more open vowels audio-only and shut no p, b or m less;
-#: without the detector's condition, an AH's second frame fell on the B after it (heard as N) and opened it.
+#: without the detector's condition, an AH's second frame fell on the B after it (heard as N) and opened
+#: it. Without a transcript the frame also spreads where the detector is not silent, but opens only
+#: lips that are not shut there (:func:`seal_takes`, ``spread_anywhere``).
 SPREAD_FRAMES = 0.75
 
 
@@ -153,16 +156,29 @@ class LipSeal:
         """bool [T]: the brief closures that sampled takes keep from their deterministic take without a
         transcript (see :meth:`probtalk.runtime.model.RuntimeModel.seal`): those of ``reference`` (raw
         motion [T, 53], the deterministic take) sealed at ``marked`` (:meth:`short_closures`), less
-        the frames where the words heard put an open vowel's centre (``centres``,
-        :func:`open_vowel_centres`) and the detector hears no p, b or m (``unheard``,
+        the frames where the words heard put an open vowel's centre (``centres``: the frame nearest each
+        midpoint, :func:`open_vowel_centres`) and either the detector hears no p, b or m (``unheard``,
         :func:`probtalk.bilabial.unheard_frames`): there the model closed on a vowel, and it opens
         (on the corpus's three test splits, 0.6 / 0 / 2.0 points more open vowels open and no p, b or
-        m less shut: docs/default_model_metrics.md, "The detector's edge frames").
+        m less shut: docs/default_model_metrics.md, "The detector's edge frames"); or the closure holds
+        a marked frame or touches one: the ears have that p, b or m already, and the closure's frames
+        on the vowel are the model's timing of it (docs/default_model_metrics.md, "A vowel beside a
+        heard p, b or m").
         """
         closures = self.short_closures(self.seal_frames(reference, marked)[0])
         n = min(closures.size, np.asarray(centres).size, np.asarray(unheard).size)
-        closures[:n] &= ~(np.asarray(centres, bool)[:n] & np.asarray(unheard, bool)[:n])
-        return closures
+        on_vowel = np.zeros(closures.size, bool)
+        on_vowel[:n] = np.asarray(centres, bool)[:n]
+        held = np.zeros(closures.size + 2, bool)  # marked frames, padded by one frame each side
+        m = min(closures.size, np.asarray(marked).size)
+        held[1 : m + 1] = np.asarray(marked, bool)[:m]
+        drop = np.zeros(closures.size, bool)
+        drop[:n] = on_vowel[:n] & np.asarray(unheard, bool)[:n]
+        edges = np.diff(np.concatenate([[0], closures.astype(np.int8), [0]]))
+        for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+            if held[start : stop + 2].any():  # a marked frame in the closure or beside it
+                drop[start:stop] |= on_vowel[start:stop]
+        return closures & ~drop
 
     def open_frames(self, motion: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, int]:
         """Open the jaw on ``frames`` until the lips part at least :data:`OPEN_MM`.
@@ -297,9 +313,9 @@ def open_vowel_centres(phones: Iterable[Any], fps: float, num_frames: int, avoid
             opens (:meth:`LipSeal.open_frames` leaves the shut frame itself alone): a short vowel next
             to a p, b or m opens in the frame after or before its closure.
         spread: bool [T'], the frames where a vowel's centre may spread to the frame beside its nearest
-            one (the detector silent there, :func:`probtalk.bilabial.unheard_frames` at
-            :data:`~probtalk.bilabial.EDGE_MIN_P`): that frame opens too where the midpoint lies within
-            :data:`SPREAD_FRAMES` of it and it lies inside the vowel. None: the nearest frame only.
+            one (where the detector is silent, or anywhere: :func:`seal_takes`): that frame joins too where
+            the midpoint lies within :data:`SPREAD_FRAMES` of it and it lies inside the vowel. None: the
+            nearest frame only.
     """
     out = np.zeros(max(0, int(num_frames)), bool)
     extra = np.zeros_like(out)
@@ -342,7 +358,8 @@ class SealedTakes:
 
 def seal_takes(seal: LipSeal, takes: list[np.ndarray], marked: np.ndarray, vowels: Iterable[Any], fps: float,
                silent: np.ndarray | None = None, unheard: np.ndarray | None = None,
-               reference: np.ndarray | None = None, detected: Iterable[Any] = ()) -> SealedTakes:
+               reference: np.ndarray | None = None, detected: Iterable[Any] = (), *,
+               spread_anywhere: bool = False) -> SealedTakes:
     """The lip seal's whole rule on a clip's takes, as ``animate()`` applies it
     (:meth:`probtalk.runtime.model.RuntimeModel.seal`; ``benchmarks/lipsync.py`` scores the same call).
 
@@ -350,10 +367,11 @@ def seal_takes(seal: LipSeal, takes: list[np.ndarray], marked: np.ndarray, vowel
     are not sealed; with ``unheard`` and ``reference`` (audio only, sampled takes) the deterministic
     take's brief closures join the marks (:meth:`LipSeal.shared_closures`) and stay shut; every take
     sealed at the marks (:meth:`LipSeal.seal_frames`), then opened at the centres
-    (:meth:`LipSeal.open_frames`). The centres of ``detected`` (the open vowels the open-vowel detector
-    heard, :func:`probtalk.vowels.heard_vowels`) open too, but a detector can mishear a p, b or m the
-    ears missed: they yield no shared closure, and a take whose lips are shut there (the lip gap under
-    :data:`SHUT_MM`) keeps them shut.
+    (:meth:`LipSeal.open_frames`). Less sure, and so opened only where a take's lips are not shut there
+    (the lip gap under :data:`SHUT_MM`) and yielding no shared closure: the centres of ``detected`` (the
+    open vowels the open-vowel detector heard, :func:`probtalk.vowels.heard_vowels`) and, with
+    ``spread_anywhere``, the frame beside a centre where the detector is not silent, since a detector, or
+    a word heard a frame off, can put a vowel on a p, b or m the ears missed.
 
     Args:
         seal: the rig's seal.
@@ -362,15 +380,21 @@ def seal_takes(seal: LipSeal, takes: list[np.ndarray], marked: np.ndarray, vowel
         vowels: the phones whose open vowels open (the transcript's alignment, the words heard; may be empty).
         fps: frame rate.
         silent: bool [T'], where the detector is silent (:func:`probtalk.bilabial.unheard_frames` at
-            :data:`~probtalk.bilabial.EDGE_MIN_P`); None: centres do not spread.
+            :data:`~probtalk.bilabial.EDGE_MIN_P`): there a centre spreads to the frame beside it; None:
+            centres do not spread.
         unheard: bool [T'], where the detector hears no p, b or m (at its threshold); with ``reference``.
         reference: raw motion [T, 53], the deterministic take whose brief closures the takes keep.
         detected: the open-vowel detector's phones (audio only; may be empty).
+        spread_anywhere: a centre spreads elsewhere too, as a less sure one (without a transcript).
     """
     frames = takes[0].shape[0]
     marked = np.asarray(marked, bool)
     centres = open_vowel_centres(vowels, fps, frames, avoid=marked, spread=silent)
-    heard = open_vowel_centres(detected, fps, frames, avoid=marked, spread=silent) & ~centres
+    anywhere = np.ones(frames, bool) if spread_anywhere else silent
+    tentative = open_vowel_centres(detected, fps, frames, avoid=marked, spread=anywhere)
+    if spread_anywhere:
+        tentative |= open_vowel_centres(vowels, fps, frames, avoid=marked, spread=anywhere)
+    tentative &= ~centres
     shared = 0
     if unheard is not None and reference is not None:
         closures = seal.shared_closures(reference, marked, centres, unheard)
@@ -380,11 +404,11 @@ def seal_takes(seal: LipSeal, takes: list[np.ndarray], marked: np.ndarray, vowel
         marked[:n] |= closures[:n]
         m = min(centres.size, closures.size)
         centres[:m] &= ~closures[:m]  # a shared closure stays shut
-        heard[:m] &= ~closures[:m]
+        tentative[:m] &= ~closures[:m]
     sealed = [seal.seal_frames(m, marked) for m in takes]
     out, opened = [], []
     for m, _ in sealed:
-        at = centres | (heard & (np.linalg.norm(seal.lip_vector(m), axis=1) >= SHUT_MM)) if heard.any() else centres
+        at = centres | (tentative & (np.linalg.norm(seal.lip_vector(m), axis=1) >= SHUT_MM)) if tentative.any() else centres
         out.append(seal.open_frames(m, at)[0] if at.any() else m)
         opened.append(int(at.sum()))
     return SealedTakes(out, sealed[0][1] - shared, shared, opened[0])

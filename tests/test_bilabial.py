@@ -633,7 +633,7 @@ def test_a_heard_open_vowel_opens_a_shared_closure_the_detector_does_not_hear_an
     import soundfile as sf
 
     import probtalk.corpus.ear as ear
-    from probtalk.bilabial import EDGE_MIN_P, unheard_frames
+    from probtalk.bilabial import unheard_frames
     from probtalk.corpus.phones import Phone
 
     audio, _ = sf.read(Path(probtalk.__file__).parent / "assets" / "hello.wav", dtype="float32")
@@ -657,14 +657,13 @@ def test_a_heard_open_vowel_opens_a_shared_closure_the_detector_does_not_hear_an
         assert after.meta["shared_closure_frames"] < before.meta["shared_closure_frames"]
         assert after.meta["opened_vowel_frames"] == 1 and _gaps_mm(after)[k] > 6.0  # the benchmarks' open bar
 
-    # A vowel whose midpoint lies 0.4 frames after a frame opens the next frame too where the detector is silent.
+    # A vowel whose midpoint lies 0.4 frames after a frame opens the next frame too, its lips apart there
+    # (without a transcript, whether or not the detector is silent).
     det = model.animate(audio, 16000, deterministic=True, blinks=False)[0]
-    silent = unheard_frames(p, EDGE_MIN_P)
     near = np.convolve(model.heard_bilabials(audio, frames), np.ones(7), mode="same") > 0
     gaps = _gaps_mm(det)
-    spots = [j for j in range(3, frames - 4) if silent[j] and silent[j + 1] and not near[j - 1 : j + 3].any()
-             and gaps[j] < 5.0 and gaps[j + 1] < 5.0]
-    assert spots, "two frames side by side that the take leaves less open than a vowel, the detector silent"
+    spots = [j for j in range(3, frames - 4) if not near[j - 1 : j + 3].any() and gaps[j] < 6.0 and 2.5 < gaps[j + 1] < 6.0]
+    assert spots, "two frames side by side that the take leaves less open than a vowel, the lips apart"
     j = spots[len(spots) // 2]
     hearing([Phone((j + 0.4 - 1.0) / 25.0, (j + 0.4 + 1.0) / 25.0, "AA")])
     spread = model.animate(audio, 16000, deterministic=True, blinks=False)[0]

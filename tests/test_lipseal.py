@@ -167,6 +167,59 @@ def test_a_shared_closure_on_a_heard_open_vowel_the_detector_does_not_hear_opens
                                   [3, 4, 7])
 
 
+def test_a_heard_open_vowel_opens_a_shared_closure_that_holds_a_heard_bilabial(seal):
+    """"um" heard a frame early by the ears: the deterministic take shuts 3-5, the ears mark 4-5 (the M)
+    and the words heard put the U's centre on 3. The closure's frame on the vowel is the model's timing of
+    the M the ears already hold: it opens, even though the detector hears the M there; a closure that
+    holds no mark (7) stays shut where the detector hears a p, b or m."""
+    unit = np.zeros(MOTION_DIM)
+    unit[MOTION_JAW.start] = 1.0
+    unit /= np.linalg.norm(seal.lip_vector(unit[None])[0])
+    gaps = np.array([8.0, 8, 8, 1, 1, 1, 8, 1, 8, 8])  # brief closures at 3-5 and at 7
+    reference = (gaps[:, None] * unit[None]).astype(np.float32)
+    marked = np.zeros(gaps.size, bool)
+    marked[[4, 5]] = True
+    centres = np.zeros(gaps.size, bool)
+    centres[[3, 7]] = True
+    heard_everywhere = np.zeros(gaps.size, bool)  # unheard nowhere: the detector hears p/b/m on every frame
+    np.testing.assert_array_equal(np.flatnonzero(seal.shared_closures(reference, marked, centres, heard_everywhere)),
+                                  [4, 5, 7])
+    np.testing.assert_array_equal(  # no marks: both closures hold where the detector hears
+        np.flatnonzero(seal.shared_closures(reference, np.zeros(gaps.size, bool), centres, heard_everywhere)), [3, 4, 5, 7])
+
+
+def test_without_a_transcript_a_vowel_spreads_where_the_detector_hears_but_opens_no_shut_lips(seal):
+    """Where the detector is silent a vowel's centre spreads to the frame beside it; without a transcript
+    (``spread_anywhere``) it spreads elsewhere too, but as a less sure centre: it opens a take only where
+    the take's lips are apart there, and it yields no shared closure."""
+    from probtalk.lipseal import OPEN_MM, SHUT_MM, seal_takes
+
+    unit = np.zeros(MOTION_DIM)
+    unit[MOTION_JAW.start] = 1.0
+    unit /= np.linalg.norm(seal.lip_vector(unit[None])[0])
+    gaps = np.array([8.0, 8, 8, 3, 3, 8, 8, 8, 1, 8, 8, 8, 8])
+    take = (gaps[:, None] * unit[None]).astype(np.float32)
+    # AA's midpoint at 3.4 frames spreads to 4 (lips at 3 mm); AE's at 7.4 spreads to 8 (lips shut)
+    phones = [(3.4 / 25 - 0.04, 3.4 / 25 + 0.04, "AA"), (7.4 / 25 - 0.04, 7.4 / 25 + 0.04, "AE")]
+    silent = np.ones(gaps.size, bool)
+    hears = np.zeros(gaps.size, bool)  # the detector hears something on every frame
+    unmarked = np.zeros(gaps.size, bool)  # ... and no p, b or m is marked
+
+    def lip_gap(done):
+        return np.linalg.norm(seal.lip_vector(done.takes[0]), axis=1)
+
+    firm = lip_gap(seal_takes(seal, [take], unmarked, phones, 25.0, silent))  # the detector silent: both spread
+    assert firm[[3, 4, 7, 8]].min() >= OPEN_MM - 0.05
+    alone = lip_gap(seal_takes(seal, [take], unmarked, phones, 25.0, hears))  # not silent: the nearest frames only
+    assert alone[[3, 7]].min() >= OPEN_MM - 0.05 and alone[4] < OPEN_MM - 0.5 and alone[8] < SHUT_MM
+    anywhere = lip_gap(seal_takes(seal, [take], unmarked, phones, 25.0, hears, spread_anywhere=True))
+    assert anywhere[[3, 4, 7]].min() >= OPEN_MM - 0.05 and anywhere[8] < SHUT_MM  # the shut frame stays shut
+    # sampled takes keep the deterministic take's closure at 8 (the detector hearing nothing there, a
+    # vowel's nearest frame on it would open it; a frame it spreads to does not)
+    shared = seal_takes(seal, [take], unmarked, phones, 25.0, hears, unheard=silent, reference=take, spread_anywhere=True)
+    assert shared.shared == 1 and lip_gap(shared)[8] < SHUT_MM and lip_gap(shared)[4] >= OPEN_MM - 0.05
+
+
 def test_the_transcript_seal_follows_a_closure_heard_beside_the_aligned_phone():
     from probtalk.lipseal import widen_to_heard
 

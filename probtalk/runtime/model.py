@@ -193,15 +193,17 @@ class RuntimeModel:
         transcript, sampled takes also keep the brief closures of their deterministic take
         (``reference``, sealed the same way; :meth:`LipSeal.shared_closures`): where the model is surest
         of a p, b or m, every take closes, and the takes differ elsewhere; not where the words heard
-        put an open vowel's centre and the detector hears no p, b or m.
+        put an open vowel's centre and the detector hears no p, b or m, nor where they put one on a
+        closure that holds or touches a heard p, b or m.
 
         Then, at the frame nearest the centre of each open vowel of the transcript's alignment
         (``vowels``: its phones) or of the recognised words (``words``; :meth:`heard_phones`) and those
-        the model's open-vowel detector hears (:func:`probtalk.vowels.heard_vowels`; not where a take's lips are
-        shut, nor yielding a shared closure: :func:`probtalk.lipseal.seal_takes`), and at
-        the frame beside it where the midpoint is near and the bilabial detector is silent, unless
-        that frame is sealed (:func:`probtalk.lipseal.open_vowel_centres`), the jaw opens until the
-        lips part at least :data:`probtalk.lipseal.OPEN_MM` (:meth:`LipSeal.open_frames`).
+        the model's open-vowel detector hears (:func:`probtalk.vowels.heard_vowels`), and at
+        the frame beside it where the midpoint is near and the bilabial detector is silent, unless that
+        frame is sealed (:func:`probtalk.lipseal.open_vowel_centres`), the jaw opens until the lips part
+        at least :data:`probtalk.lipseal.OPEN_MM` (:meth:`LipSeal.open_frames`). The detector's vowels,
+        and without a transcript the frame beside a centre where the detector is not silent, open only
+        where a take's lips are not shut and yield no shared closure (:func:`probtalk.lipseal.seal_takes`).
 
         Returns:
             (the takes, frames sealed fully in each from the transcript or detector, "transcript" /
@@ -234,7 +236,8 @@ class RuntimeModel:
         elif self.bilabial_net is not None:
             p = self.detector_probabilities(wav, frames)
         silent = unheard_frames(p, EDGE_MIN_P) if p is not None else None  # where a vowel's centre may spread
-        done = seal_takes(seal, motions, marked, vowels or (), self.fps, silent, unheard, reference, detected)
+        done = seal_takes(seal, motions, marked, vowels or (), self.fps, silent, unheard, reference, detected,
+                          spread_anywhere=source == "audio")
         return done.takes, done.sealed, source, done.shared, done.opened
 
     def heard_bilabials(self, wav: np.ndarray, frames: int, words: bool = True) -> np.ndarray:
