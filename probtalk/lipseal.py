@@ -156,8 +156,8 @@ class LipSeal:
         """bool [T]: the brief closures that sampled takes keep from their deterministic take without a
         transcript (see :meth:`probtalk.runtime.model.RuntimeModel.seal`): those of ``reference`` (raw
         motion [T, 53], the deterministic take) sealed at ``marked`` (:meth:`short_closures`), less
-        the frames where the words heard put an open vowel's centre (``centres``: the frame nearest each
-        midpoint, :func:`open_vowel_centres`) and either the detector hears no p, b or m (``unheard``,
+        the frames where the words heard put an open vowel's centre (``centres``,
+        :func:`open_vowel_centres`) and either the detector hears no p, b or m (``unheard``,
         :func:`probtalk.bilabial.unheard_frames`): there the model closed on a vowel, and it opens
         (on the corpus's three test splits, 0.6 / 0 / 2.0 points more open vowels open and no p, b or
         m less shut: docs/default_model_metrics.md, "The detector's edge frames"); or the closure holds
