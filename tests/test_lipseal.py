@@ -29,6 +29,15 @@ def _gap_mm(rig, motion: np.ndarray) -> np.ndarray:
     return np.linalg.norm(v[:, rig.keypoints["upper_lip"]] - v[:, rig.keypoints["lower_lip"]], axis=-1) * 1000
 
 
+def _lips_apart(seal, gaps_mm: np.ndarray) -> np.ndarray:
+    """Raw motion float32 [T, 53] whose linearised lip gap is ``gaps_mm`` on each frame: the jaw alone, along
+    the direction that opens the lips by 1 mm per unit (the seal's lip vector is linear)."""
+    unit = np.zeros(MOTION_DIM)
+    unit[MOTION_JAW.start] = 1.0
+    unit /= np.linalg.norm(seal.lip_vector(unit[None])[0])
+    return (np.asarray(gaps_mm, np.float64)[:, None] * unit[None]).astype(np.float32)
+
+
 def _open_mouth(rig, frames: int) -> np.ndarray:
     """A talking mouth: jaw and the rig's mouth openers moving, lips apart most of the time."""
     t = np.arange(frames) / 25.0
@@ -133,12 +142,8 @@ def test_transcript_seals_the_frames_shown_inside_each_bilabial():
 def test_short_closures_are_brief_closures_in_speech_not_pauses(seal):
     from probtalk.lipseal import SHARED_MAX_FRAMES
 
-    # A motion direction that opens the lips by 1 mm per unit (the seal's lip vector is linear).
-    unit = np.zeros(MOTION_DIM)
-    unit[MOTION_JAW.start] = 1.0
-    unit /= np.linalg.norm(seal.lip_vector(unit[None])[0])
     gaps = np.array([1.0, 1.0, 8, 8, 1, 1, 8, 8, *[0.5] * (SHARED_MAX_FRAMES + 3), 8, 8, 0.5, 9, 3, 3, 3, 3, 1, 3, 3, 3])
-    marks = seal.short_closures(gaps[:, None] * unit[None])
+    marks = seal.short_closures(_lips_apart(seal, gaps))
     expected = np.zeros(gaps.size, bool)
     expected[4:6] = True  # two shut frames with open lips on both sides
     k = 8 + SHARED_MAX_FRAMES + 3
@@ -148,11 +153,8 @@ def test_short_closures_are_brief_closures_in_speech_not_pauses(seal):
 
 
 def test_a_shared_closure_on_a_heard_open_vowel_the_detector_does_not_hear_opens(seal):
-    unit = np.zeros(MOTION_DIM)
-    unit[MOTION_JAW.start] = 1.0
-    unit /= np.linalg.norm(seal.lip_vector(unit[None])[0])
     gaps = np.array([1.0, 8, 8, 1, 1, 8, 8, 1, 8, 8])  # brief closures at 3-4 and at 7
-    reference = (gaps[:, None] * unit[None]).astype(np.float32)
+    reference = _lips_apart(seal, gaps)
     none = np.zeros(gaps.size, bool)
     every = np.ones(gaps.size, bool)
     centres = none.copy()
@@ -172,11 +174,8 @@ def test_a_heard_open_vowel_opens_a_shared_closure_that_holds_a_heard_bilabial(s
     and the words heard put the U's centre on 3. The closure's frame on the vowel is the model's timing of
     the M the ears already hold: it opens, even though the detector hears the M there; a closure that
     holds no mark (7) stays shut where the detector hears a p, b or m."""
-    unit = np.zeros(MOTION_DIM)
-    unit[MOTION_JAW.start] = 1.0
-    unit /= np.linalg.norm(seal.lip_vector(unit[None])[0])
     gaps = np.array([8.0, 8, 8, 1, 1, 1, 8, 1, 8, 8])  # brief closures at 3-5 and at 7
-    reference = (gaps[:, None] * unit[None]).astype(np.float32)
+    reference = _lips_apart(seal, gaps)
     marked = np.zeros(gaps.size, bool)
     marked[[4, 5]] = True
     centres = np.zeros(gaps.size, bool)
@@ -194,11 +193,8 @@ def test_without_a_transcript_a_vowel_spreads_where_the_detector_hears_but_opens
     the take's lips are apart there, and it yields no shared closure."""
     from probtalk.lipseal import OPEN_MM, SHUT_MM, seal_takes
 
-    unit = np.zeros(MOTION_DIM)
-    unit[MOTION_JAW.start] = 1.0
-    unit /= np.linalg.norm(seal.lip_vector(unit[None])[0])
     gaps = np.array([8.0, 8, 8, 3, 3, 8, 8, 8, 1, 8, 8, 8, 8])
-    take = (gaps[:, None] * unit[None]).astype(np.float32)
+    take = _lips_apart(seal, gaps)
     # AA's midpoint at 3.4 frames spreads to 4 (lips at 3 mm); AE's at 7.4 spreads to 8 (lips shut)
     phones = [(3.4 / 25 - 0.04, 3.4 / 25 + 0.04, "AA"), (7.4 / 25 - 0.04, 7.4 / 25 + 0.04, "AE")]
     silent = np.ones(gaps.size, bool)
