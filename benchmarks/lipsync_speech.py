@@ -248,7 +248,7 @@ def report(res: dict[str, Any]) -> None:
           f"{res['clips'] - len(res['rejected']) - len(res['coarse'])} of {res['clips']} clips scored "
           f"({len(res['rejected'])} transcripts rejected, {len(res['coarse'])} aligned only word by word), "
           f"{res['takes']} takes at T = {res['temperature']:g}, variation {res.get('variation', DEFAULT_VARIATION):g}")
-    models = sorted({k.split("|")[0] for k in res["cells"]})
+    models = list(dict.fromkeys(k.split("|")[0] for k in res["cells"]))  # in the order of --model
     columns = [c for c in ("model", "audio", "whisper", "text") if any(f"{m}|{c}" in res["cells"] for m in models)]
     head = [f"{m}: {c}" for m in models for c in columns if f"{m}|{c}" in res["cells"]]
     rows = [("p/b/m closed, per take", "closure_take"), ("p/b/m closed in every take", "closure_every_take"),

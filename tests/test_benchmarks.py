@@ -126,6 +126,21 @@ def test_the_benchmark_conditions_keep_the_clip_and_its_timing():
         == pytest.approx(10.0, abs=0.01)
 
 
+def test_the_speech_benchmark_reports_the_models_in_the_order_given(capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from lipsync_speech import report
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    row = {"closure_take": 0.5, "closure_every_take": 0.25, "opening_take": 1.0, "bilabials": 4}
+    res = {"folder": "speech", "perturbation": "", "clips": 2, "rejected": [], "coarse": [], "takes": 3,
+           "temperature": 0.2, "cells": {"old|model": row, "old|audio": row, "new|model": row, "new|audio": row},
+           "detector": {}, "alignment_seconds_per_clip": 0.5}
+    report(res)
+    head = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| |"))
+    assert head == "| | old: model | old: audio | new: model | new: audio |"  # not sorted by name
+
+
 def test_corpus_diversity_splits_the_performances_difference_by_source(corpus):
     """``--sources``: the two performances apart with only their habits different, and with only their timing."""
     out = _run("corpus_diversity.py", str(corpus), "--pairs", "1", "--head-seconds", "1", "--sources")
