@@ -292,6 +292,8 @@ def shown_frames(p: np.ndarray, threshold: float) -> np.ndarray:
     Returns:
         bool [T].
     """
+    from probtalk.lipseal import true_runs
+
     p = np.asarray(p, np.float64)
     if p.size == 0:
         return np.zeros(0, bool)
@@ -299,8 +301,7 @@ def shown_frames(p: np.ndarray, threshold: float) -> np.ndarray:
     shown = 0.5 * (p + before)
     above = shown > threshold
     marked = above & (np.minimum(p, before) >= EDGE_MIN_P)
-    edges = np.diff(np.concatenate([[0], (p > threshold).astype(np.int8), [0]]))
-    for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+    for start, stop in true_runs(p > threshold):
         hi = min(stop + 1, p.size)
         if not marked[start:hi].any():
             marked[start + int(np.argmax(shown[start:hi]))] = True

@@ -88,6 +88,12 @@ OPEN_SPARE_MM = 3.0
 SPREAD_FRAMES = 0.75
 
 
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """The runs of True in a bool mask [T], as ``(start, stop)`` frame ranges (stop exclusive), in order."""
+    edges = np.diff(np.concatenate([[0], np.asarray(mask, bool).astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
+
+
 @dataclass(frozen=True)
 class LipSeal:
     """The rig's lip geometry in motion-feature space.
@@ -174,8 +180,7 @@ class LipSeal:
         held[1 : m + 1] = np.asarray(marked, bool)[:m]
         drop = np.zeros(closures.size, bool)
         drop[:n] = on_vowel[:n] & np.asarray(unheard, bool)[:n]
-        edges = np.diff(np.concatenate([[0], closures.astype(np.int8), [0]]))
-        for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        for start, stop in true_runs(closures):
             if held[start : stop + 2].any():  # a marked frame in the closure or beside it
                 drop[start:stop] |= on_vowel[start:stop]
         return closures & ~drop

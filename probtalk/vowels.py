@@ -48,8 +48,7 @@ def heard_vowels(net: VowelNet, wav: np.ndarray, fps: float, num_frames: int) ->
     of frames whose probability is above the net's threshold (frame k spans [k / fps, (k + 1) / fps),
     as the corpus's phone tokens do)."""
     from probtalk.corpus.phones import Phone
+    from probtalk.lipseal import true_runs
 
     on = net.probabilities(wav, fps, num_frames) > net.threshold
-    edges = np.diff(np.concatenate([[0], on.astype(np.int8), [0]]))
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return [Phone(float(a) / fps, float(b) / fps, HEARD_VOWEL) for a, b in zip(starts, stops, strict=True)]
+    return [Phone(float(a) / fps, float(b) / fps, HEARD_VOWEL) for a, b in true_runs(on)]
